@@ -1,0 +1,585 @@
+//! Typed, validated configuration.
+//!
+//! Read once at start-up from a TOML file (or the built-in default), then
+//! overridden by `TRAILGUARD_*` environment variables; every error names the
+//! key it is about. The core never reads the environment itself: callers pass
+//! the variables in.
+
+use std::collections::BTreeMap;
+
+use globset::{GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{self, Mode};
+
+/// The config a deployment runs with when it names no file.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// A configuration problem, naming the key and the offending value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config `{path}`: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config `{origin}` is not valid: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("unknown rule id `{key}` in [modes] (see `trailguard rules`)")]
+    UnknownRule { key: String },
+    #[error("`{key}` = `{value}`: expected \"off\", \"alert\" or \"remediate\"")]
+    BadMode { key: String, value: String },
+    #[error("`{key}` = \"remediate\": rule `{rule}` has no remediation")]
+    NoRemediation { key: String, rule: String },
+    #[error("`{key}`: `{value}` {reason}")]
+    BadValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The config file as written; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    self_role_arn: Option<String>,
+    #[serde(default)]
+    modes: BTreeMap<String, String>,
+    #[serde(default)]
+    exemptions: RawExemptions,
+    #[serde(default)]
+    alerts: Alerts,
+    #[serde(default)]
+    password_policy: PasswordBaseline,
+    #[serde(default)]
+    remediation: GroupNaming,
+    #[serde(default)]
+    scan: ScanSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExemptions {
+    #[serde(default)]
+    principals: Vec<String>,
+    #[serde(default)]
+    users: Vec<String>,
+    #[serde(default)]
+    tag: Option<String>,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub sns_topic_arn: Option<String>,
+    /// Secrets Manager secret holding the Slack incoming-webhook URL.
+    pub slack_webhook_secret_arn: Option<String>,
+    /// Environment variable holding the webhook URL directly (local use).
+    #[serde(default = "default_slack_env")]
+    pub slack_webhook_url_env: String,
+}
+
+fn default_slack_env() -> String {
+    "TRAILGUARD_SLACK_WEBHOOK_URL".into()
+}
+
+/// The account password policy trailguard holds the account to, and
+/// restores in full (UpdateAccountPasswordPolicy resets omitted fields).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordBaseline {
+    pub minimum_length: u32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+    pub reuse_prevention: u32,
+    pub max_age_days: u32,
+    pub allow_users_to_change: bool,
+    pub hard_expiry: bool,
+}
+
+impl Default for PasswordBaseline {
+    /// CIS AWS Foundations 1.8/1.9 and Security Hub IAM.7/IAM.15/IAM.16.
+    fn default() -> Self {
+        PasswordBaseline {
+            minimum_length: 14,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_symbols: true,
+            reuse_prevention: 24,
+            max_age_days: 90,
+            allow_users_to_change: true,
+            hard_expiry: false,
+        }
+    }
+}
+
+/// How the groups that remediation creates are named.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupNaming {
+    pub group_prefix: String,
+    pub group_path: String,
+}
+
+impl Default for GroupNaming {
+    fn default() -> Self {
+        GroupNaming {
+            group_prefix: "trailguard-".into(),
+            group_path: "/trailguard/".into(),
+        }
+    }
+}
+
+/// Ages used by the scheduled credential scan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanSettings {
+    pub key_rotation_days: u32,
+    pub unused_days: u32,
+    pub root_recent_days: u32,
+}
+
+impl Default for ScanSettings {
+    fn default() -> Self {
+        ScanSettings {
+            key_rotation_days: 90,
+            unused_days: 90,
+            root_recent_days: 90,
+        }
+    }
+}
+
+/// Who and what is never changed (only alerted on).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Exemptions {
+    pub principals: Vec<String>,
+    pub users: Vec<String>,
+    pub tag: Option<String>,
+    #[serde(skip)]
+    principal_set: GlobSet,
+    #[serde(skip)]
+    user_set: GlobSet,
+}
+
+impl Exemptions {
+    /// The first exempt principal pattern an ARN matches.
+    pub fn principal(&self, arn: &str) -> Option<&str> {
+        let hit = self.principal_set.matches(arn);
+        hit.first().map(|&i| self.principals[i].as_str())
+    }
+
+    /// The first exempt user-name glob a user name matches.
+    pub fn user(&self, user_name: &str) -> Option<&str> {
+        let hit = self.user_set.matches(user_name);
+        hit.first().map(|&i| self.users[i].as_str())
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Where this config came from (a path, `built-in default`, plus env).
+    pub origin: String,
+    /// trailguard's own execution role; its events are ignored.
+    pub self_role_arn: Option<String>,
+    pub default_mode: Mode,
+    /// The effective mode of every rule in the registry.
+    pub modes: BTreeMap<&'static str, Mode>,
+    pub exemptions: Exemptions,
+    pub alerts: Alerts,
+    pub password_policy: PasswordBaseline,
+    pub remediation: GroupNaming,
+    pub scan: ScanSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_toml(DEFAULT_TOML, "built-in default", std::iter::empty())
+            .expect("the built-in default config is valid")
+    }
+}
+
+impl Config {
+    /// Reads a config file, or the built-in default when `path` is `None`,
+    /// then applies `TRAILGUARD_*` overrides from `env`.
+    pub fn load<I>(path: Option<&std::path::Path>, env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Config::from_toml(&text, &path.display().to_string(), env)
+            }
+            None => Config::from_toml(DEFAULT_TOML, "built-in default", env),
+        }
+    }
+
+    /// Parses and validates TOML text, then applies environment overrides.
+    pub fn from_toml<I>(text: &str, origin: &str, env: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        let overridden = apply_env(&mut raw, env)?;
+        let origin = if overridden.is_empty() {
+            origin.to_owned()
+        } else {
+            format!("{origin} + env {}", overridden.join(", "))
+        };
+        validate(raw, origin)
+    }
+
+    /// The mode a rule runs in.
+    pub fn mode(&self, rule: &str) -> Mode {
+        self.modes.get(rule).copied().unwrap_or(Mode::Off)
+    }
+
+    /// Rules whose remediation is switched on.
+    pub fn remediating_rules(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.modes
+            .iter()
+            .filter(|(_, m)| **m == Mode::Remediate)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// Environment overrides; returns the names of the variables applied.
+/// Empty values are ignored (CloudFormation passes unset parameters as "").
+fn apply_env<I>(raw: &mut RawConfig, env: I) -> Result<Vec<String>, ConfigError>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut applied = Vec::new();
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    for (key, value) in env {
+        let value = value.trim();
+        if !key.starts_with("TRAILGUARD_") || value.is_empty() {
+            continue;
+        }
+        match key.as_str() {
+            "TRAILGUARD_DEFAULT_MODE" => {
+                raw.modes.insert("default".into(), value.into());
+            }
+            "TRAILGUARD_MODES" => {
+                for pair in list(value) {
+                    let Some((rule, mode)) = pair.split_once('=') else {
+                        return Err(ConfigError::BadValue {
+                            key,
+                            value: pair,
+                            reason: "is not `rule-id=mode`".into(),
+                        });
+                    };
+                    raw.modes.insert(rule.trim().into(), mode.trim().into());
+                }
+            }
+            "TRAILGUARD_SELF_ROLE_ARN" => raw.self_role_arn = Some(value.into()),
+            "TRAILGUARD_EXEMPT_PRINCIPALS" => raw.exemptions.principals = list(value),
+            "TRAILGUARD_EXEMPT_USERS" => raw.exemptions.users = list(value),
+            "TRAILGUARD_EXEMPT_TAG" => raw.exemptions.tag = Some(value.into()),
+            "TRAILGUARD_SNS_TOPIC_ARN" => raw.alerts.sns_topic_arn = Some(value.into()),
+            "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN" => {
+                raw.alerts.slack_webhook_secret_arn = Some(value.into())
+            }
+            "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
+            "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),
+            _ => continue,
+        }
+        applied.push(key);
+    }
+    applied.sort();
+    Ok(applied)
+}
+
+fn parse_mode(key: &str, value: &str) -> Result<Mode, ConfigError> {
+    match value {
+        "off" => Ok(Mode::Off),
+        "alert" => Ok(Mode::Alert),
+        "remediate" => Ok(Mode::Remediate),
+        _ => Err(ConfigError::BadMode {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }),
+    }
+}
+
+fn glob_set(key: &str, patterns: &[String]) -> Result<GlobSet, ConfigError> {
+    let mut builder = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = globset::GlobBuilder::new(p)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| ConfigError::BadValue {
+                key: key.to_owned(),
+                value: p.clone(),
+                reason: format!("is not a valid glob: {}", e.kind()),
+            })?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|e| ConfigError::BadValue {
+        key: key.to_owned(),
+        value: patterns.join(","),
+        reason: e.to_string(),
+    })
+}
+
+fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
+    let default_mode = match raw.modes.get("default") {
+        Some(v) => parse_mode("modes.default", v)?,
+        None => Mode::Alert,
+    };
+    let mut modes = BTreeMap::new();
+    for rule in rules::registry() {
+        // A default of "remediate" means "where a remediation exists".
+        let mode = match default_mode {
+            Mode::Remediate if rule.remediation.is_none() => Mode::Alert,
+            m => m,
+        };
+        modes.insert(rule.id, mode);
+    }
+    for (key, value) in &raw.modes {
+        if key == "default" {
+            continue;
+        }
+        let full_key = format!("modes.{key}");
+        let rule = rules::find(key).ok_or_else(|| ConfigError::UnknownRule { key: key.clone() })?;
+        let mode = parse_mode(&full_key, value)?;
+        if mode == Mode::Remediate && rule.remediation.is_none() {
+            return Err(ConfigError::NoRemediation {
+                key: full_key,
+                rule: key.clone(),
+            });
+        }
+        modes.insert(rule.id, mode);
+    }
+
+    for p in &raw.exemptions.principals {
+        if !p.starts_with("arn:") {
+            return Err(ConfigError::BadValue {
+                key: "exemptions.principals".into(),
+                value: p.clone(),
+                reason: "is not an ARN (or an ARN glob)".into(),
+            });
+        }
+    }
+    if let Some(arn) = &raw.self_role_arn
+        && !(arn.starts_with("arn:") && arn.contains(":role/"))
+    {
+        return Err(ConfigError::BadValue {
+            key: "self_role_arn".into(),
+            value: arn.clone(),
+            reason: "is not an IAM role ARN".into(),
+        });
+    }
+    if let Some(arn) = &raw.alerts.sns_topic_arn
+        && !arn.starts_with("arn:")
+    {
+        return Err(ConfigError::BadValue {
+            key: "alerts.sns_topic_arn".into(),
+            value: arn.clone(),
+            reason: "is not an SNS topic ARN".into(),
+        });
+    }
+    let naming = &raw.remediation;
+    let valid_name = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    if !valid_name(&naming.group_prefix) || naming.group_prefix.len() > 64 {
+        return Err(ConfigError::BadValue {
+            key: "remediation.group_prefix".into(),
+            value: naming.group_prefix.clone(),
+            reason: "must be at most 64 characters of letters, digits and +=,.@_-".into(),
+        });
+    }
+    let path = &naming.group_path;
+    if !(path.starts_with('/') && path.ends_with('/'))
+        || path.len() > 512
+        || !path.chars().all(|c| c == '/' || valid_name(&c.to_string()))
+    {
+        return Err(ConfigError::BadValue {
+            key: "remediation.group_path".into(),
+            value: path.clone(),
+            reason: "must begin and end with `/` (an IAM path such as `/trailguard/`)".into(),
+        });
+    }
+    let pp = &raw.password_policy;
+    if !(6..=128).contains(&pp.minimum_length) {
+        return Err(ConfigError::BadValue {
+            key: "password_policy.minimum_length".into(),
+            value: pp.minimum_length.to_string(),
+            reason: "must be between 6 and 128 (IAM's limits)".into(),
+        });
+    }
+    if pp.reuse_prevention > 24 {
+        return Err(ConfigError::BadValue {
+            key: "password_policy.reuse_prevention".into(),
+            value: pp.reuse_prevention.to_string(),
+            reason: "must be between 0 and 24 (IAM's limits)".into(),
+        });
+    }
+    if pp.max_age_days > 1095 {
+        return Err(ConfigError::BadValue {
+            key: "password_policy.max_age_days".into(),
+            value: pp.max_age_days.to_string(),
+            reason: "must be between 0 (never) and 1095 (IAM's limits)".into(),
+        });
+    }
+
+    let exemptions = Exemptions {
+        principal_set: glob_set("exemptions.principals", &raw.exemptions.principals)?,
+        user_set: glob_set("exemptions.users", &raw.exemptions.users)?,
+        principals: raw.exemptions.principals,
+        users: raw.exemptions.users,
+        tag: raw.exemptions.tag.filter(|t| !t.is_empty()),
+    };
+    Ok(Config {
+        origin,
+        self_role_arn: raw.self_role_arn,
+        default_mode,
+        modes,
+        exemptions,
+        alerts: raw.alerts,
+        password_policy: raw.password_policy,
+        remediation: raw.remediation,
+        scan: raw.scan,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, "test.toml", std::iter::empty())
+    }
+
+    #[test]
+    fn built_in_default_alerts_on_every_rule() {
+        let c = Config::default();
+        assert_eq!(c.modes.len(), rules::registry().len());
+        assert!(c.modes.values().all(|m| *m == Mode::Alert));
+    }
+
+    #[test]
+    fn design_example_config_is_accepted() {
+        let c = parse(
+            r#"
+            [modes]
+            default = "alert"
+            user-policy-attached = "remediate"
+            [exemptions]
+            principals = ["arn:aws:iam::111122223333:role/BreakGlass"]
+            users = ["breakglass-*"]
+            tag = "trailguard:exempt"
+            [alerts]
+            sns_topic_arn = "arn:aws:sns:us-east-1:111122223333:trailguard-alerts"
+            slack_webhook_secret_arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:trailguard-slack"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.mode("user-policy-attached"), Mode::Remediate);
+        assert_eq!(c.mode("root-console-login"), Mode::Alert);
+        assert_eq!(c.exemptions.user("breakglass-ops"), Some("breakglass-*"));
+        assert_eq!(c.exemptions.user("alice"), None);
+        assert!(
+            c.exemptions
+                .principal("arn:aws:iam::111122223333:role/BreakGlass")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn unknown_rule_id_names_the_key() {
+        let err = parse("[modes]\nroot-login = \"alert\"").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown rule id `root-login` in [modes] (see `trailguard rules`)"
+        );
+    }
+
+    #[test]
+    fn bad_mode_and_unknown_keys_are_errors() {
+        let err = parse("[modes]\nroot-api-call = \"block\"").unwrap_err();
+        assert!(err.to_string().contains("`modes.root-api-call` = `block`"));
+        let err = parse("[alerts]\nsns_topic = \"x\"").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `sns_topic`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn remediate_on_a_rule_without_remediation_is_an_error() {
+        let err = parse("[modes]\nroot-console-login = \"remediate\"").unwrap_err();
+        assert!(matches!(err, ConfigError::NoRemediation { .. }));
+    }
+
+    #[test]
+    fn default_remediate_only_applies_where_a_remediation_exists() {
+        let c = parse("[modes]\ndefault = \"remediate\"\nroot-api-call = \"off\"").unwrap();
+        assert_eq!(c.mode("access-key-created"), Mode::Remediate);
+        assert_eq!(c.mode("root-console-login"), Mode::Alert);
+        assert_eq!(c.mode("root-api-call"), Mode::Off);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let env = [
+            (
+                "TRAILGUARD_MODES".to_string(),
+                "access-key-created=remediate, root-api-call=off".to_string(),
+            ),
+            (
+                "TRAILGUARD_EXEMPT_USERS".to_string(),
+                "ops-*,ci".to_string(),
+            ),
+            ("TRAILGUARD_SNS_TOPIC_ARN".to_string(), "".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ];
+        let c = Config::from_toml(DEFAULT_TOML, "default", env).unwrap();
+        assert_eq!(c.mode("access-key-created"), Mode::Remediate);
+        assert_eq!(c.mode("root-api-call"), Mode::Off);
+        assert_eq!(c.exemptions.users, ["ops-*", "ci"]);
+        assert_eq!(c.alerts.sns_topic_arn, None);
+        assert!(c.origin.contains("TRAILGUARD_MODES"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key) in [
+            (
+                "[password_policy]\nminimum_length = 4",
+                "password_policy.minimum_length",
+            ),
+            (
+                "[remediation]\ngroup_path = \"trailguard\"",
+                "remediation.group_path",
+            ),
+            ("[exemptions]\nusers = [\"a[\"]", "exemptions.users"),
+            ("self_role_arn = \"trailguard\"", "self_role_arn"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{key}`")), "{err}");
+        }
+    }
+}

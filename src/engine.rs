@@ -1,0 +1,218 @@
+//! The engine: one event and the config in, decisions and their reasons out.
+//! Pure: no I/O, no clock, no environment.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::event::CloudTrailEvent;
+use crate::rules::{self, Finding, Mode};
+
+/// A finding with the mode it runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// `alert` or `remediate` (an `off` rule yields no decision).
+    pub mode: Mode,
+    /// Why the target must not be changed, when it is exempt; the finding
+    /// is then alerted only. The exemption tag is checked at execution.
+    pub exempt: Option<String>,
+}
+
+impl Decision {
+    /// Will the executor run the remediation?
+    pub fn remediates(&self) -> bool {
+        self.mode == Mode::Remediate && self.exempt.is_none() && self.finding.remediation.is_some()
+    }
+}
+
+/// A note on why a rule that matched did not produce a decision as-is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub rule: &'static str,
+    pub note: String,
+}
+
+/// The engine's answer for one event.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    /// Why the whole event was ignored, if it was.
+    pub ignored: Option<String>,
+    pub decisions: Vec<Decision>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Is the caller trailguard's own role? Its fixes must never re-trigger it.
+pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
+    let Some(role_arn) = config.self_role_arn.as_deref() else {
+        return false;
+    };
+    let Some((account_part, role_path)) = role_arn.split_once(":role/") else {
+        return false;
+    };
+    let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
+    let account = account_part.rsplit(':').next().unwrap_or("");
+    event.principal_arns().any(|arn| {
+        arn == role_arn
+            || arn
+                .split_once(":assumed-role/")
+                .is_some_and(|(head, rest)| {
+                    head.ends_with(&format!(":{account}"))
+                        && rest.split('/').next() == Some(role_name)
+                })
+    })
+}
+
+/// Runs every rule of the catalogue over one event.
+pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
+    let mut out = Evaluation::default();
+    if is_self(event, config) {
+        out.ignored = Some("made by trailguard's own role".into());
+        return out;
+    }
+    let failed = event.failed();
+    for rule in rules::registry() {
+        if !rule.trigger.matches(event) || (failed && !rule.on_failure) {
+            continue;
+        }
+        let Some(finding) = (rule.evaluate)(event, config) else {
+            continue;
+        };
+        let mode = config.mode(rule.id);
+        if mode == Mode::Off {
+            out.diagnostics.push(Diagnostic {
+                rule: rule.id,
+                note: "fired, but the rule is off".into(),
+            });
+            continue;
+        }
+        let exempt = exemption(event, &finding, config);
+        if let Some(why) = &exempt
+            && mode == Mode::Remediate
+        {
+            out.diagnostics.push(Diagnostic {
+                rule: rule.id,
+                note: format!("not remediated: {why}"),
+            });
+        }
+        out.decisions.push(Decision {
+            finding,
+            mode,
+            exempt,
+        });
+    }
+    if out.decisions.is_empty() && failed {
+        out.ignored = Some(match event.error_code.as_deref() {
+            Some(code) if !code.is_empty() => format!("failed call ({code})"),
+            _ => "failed sign-in".into(),
+        });
+    }
+    out
+}
+
+/// Why a finding's target or actor is exempt from change, if it is.
+fn exemption(event: &CloudTrailEvent, finding: &Finding, config: &Config) -> Option<String> {
+    let ex = &config.exemptions;
+    if let Some((arn, pattern)) = event
+        .principal_arns()
+        .find_map(|arn| ex.principal(arn).map(|p| (arn, p)))
+    {
+        return Some(format!("caller {arn} matches exempt principal `{pattern}`"));
+    }
+    let user = finding.target.user_name()?;
+    if let Some(pattern) = ex.user(user) {
+        return Some(format!("user {user} matches exempt user glob `{pattern}`"));
+    }
+    let account = event.account_id()?;
+    let user_arn = format!("arn:aws:iam::{account}:user/{user}");
+    ex.principal(&user_arn)
+        .map(|p| format!("user {user_arn} matches exempt principal `{p}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{event, iam_call};
+    use serde_json::json;
+
+    fn attach(user: &str) -> serde_json::Value {
+        iam_call(
+            "AttachUserPolicy",
+            json!({"userName": user, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+            json!(null),
+        )
+    }
+
+    fn config(text: &str) -> Config {
+        Config::from_toml(text, "t", std::iter::empty()).unwrap()
+    }
+
+    #[test]
+    fn one_event_can_fire_several_rules() {
+        let ev = event(attach("bob"));
+        let rules: Vec<_> = evaluate(&ev, &Config::default())
+            .decisions
+            .iter()
+            .map(|d| d.finding.rule)
+            .collect();
+        assert_eq!(rules, ["user-policy-attached", "admin-policy-granted"]);
+    }
+
+    #[test]
+    fn own_role_events_are_ignored_by_role_session_or_issuer() {
+        let c = config("self_role_arn = \"arn:aws:iam::111122223333:role/svc/trailguard-fn\"");
+        let mut raw = attach("bob");
+        raw["userIdentity"] = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/trailguard-fn/trailguard-fn"});
+        let eval = evaluate(&event(raw.clone()), &c);
+        assert_eq!(
+            eval.ignored.as_deref(),
+            Some("made by trailguard's own role")
+        );
+        assert!(eval.decisions.is_empty());
+        // Another account's role of the same name is not us.
+        raw["userIdentity"]["arn"] =
+            "arn:aws:sts::999999999999:assumed-role/trailguard-fn/x".into();
+        assert!(evaluate(&event(raw), &c).ignored.is_none());
+    }
+
+    #[test]
+    fn off_rules_are_diagnosed_not_decided() {
+        let c = config("[modes]\nadmin-policy-granted = \"off\"");
+        let eval = evaluate(&event(attach("bob")), &c);
+        assert_eq!(eval.decisions.len(), 1);
+        assert_eq!(eval.diagnostics[0].rule, "admin-policy-granted");
+    }
+
+    #[test]
+    fn exempt_user_is_alerted_not_remediated() {
+        let c = config(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nusers = [\"breakglass-*\"]",
+        );
+        let eval = evaluate(&event(attach("breakglass-ops")), &c);
+        let d = &eval.decisions[0];
+        assert_eq!(d.mode, Mode::Remediate);
+        assert!(!d.remediates());
+        assert!(d.exempt.as_deref().unwrap().contains("breakglass-*"));
+        let eval = evaluate(&event(attach("bob")), &c);
+        assert!(eval.decisions[0].remediates());
+    }
+
+    #[test]
+    fn exempt_caller_is_alerted_not_remediated() {
+        let c = config(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nprincipals = [\"arn:aws:iam::111122223333:user/alice\"]",
+        );
+        let eval = evaluate(&event(attach("bob")), &c);
+        assert!(!eval.decisions[0].remediates());
+    }
+
+    #[test]
+    fn failed_calls_are_ignored_with_their_error_code() {
+        let mut raw = attach("bob");
+        raw["errorCode"] = "AccessDenied".into();
+        let eval = evaluate(&event(raw), &Config::default());
+        assert_eq!(eval.ignored.as_deref(), Some("failed call (AccessDenied)"));
+        assert!(eval.decisions.is_empty());
+    }
+}

@@ -1,0 +1,14 @@
+//! trailguard: an IAM guardrail for AWS accounts.
+//!
+//! CloudTrail events come in (from EventBridge or from log files), a pure
+//! rule engine turns each into findings, and the executor alerts on them and,
+//! where the operator opted in, remediates.
+
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod rules;
+
+pub use config::Config;
+pub use engine::{Decision, Evaluation, evaluate};
+pub use event::CloudTrailEvent;

@@ -1,0 +1,164 @@
+//! admin-policy-granted: full administrator access granted to anyone.
+
+use super::{Finding, IAM, Rule, Severity, Target, Trigger};
+use crate::config::Config;
+use crate::event::{CloudTrailEvent, policy};
+
+pub static RULE: Rule = Rule {
+    id: "admin-policy-granted",
+    severity: Severity::High,
+    title: "Full administrator access granted",
+    practice: "Grant least privilege: start from job-function policies and shrink",
+    controls: &["CIS 1.16", "IAM.1"],
+    remediation: None,
+    trigger: Trigger::Events {
+        source: IAM,
+        names: &[
+            "AttachUserPolicy",
+            "AttachGroupPolicy",
+            "AttachRolePolicy",
+            "PutUserPolicy",
+            "PutGroupPolicy",
+            "PutRolePolicy",
+            "CreatePolicy",
+            "CreatePolicyVersion",
+        ],
+    },
+    on_failure: false,
+    evaluate,
+};
+
+/// AWS managed policies that amount to full control of the account.
+const ADMIN_MANAGED: [&str; 2] = ["AdministratorAccess", "IAMFullAccess"];
+
+fn principal(event: &CloudTrailEvent) -> Option<Target> {
+    let name = |k| event.request_str(k).map(String::from);
+    if let Some(user_name) = name("userName") {
+        Some(Target::User { user_name })
+    } else if let Some(group_name) = name("groupName") {
+        Some(Target::Group { group_name })
+    } else {
+        name("roleName").map(|role_name| Target::Role { role_name })
+    }
+}
+
+fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+    let by = event.actor_label();
+    if event.name().starts_with("Attach") {
+        let arn = event.request_str("policyArn")?;
+        let (head, name) = arn.split_once(":policy/")?;
+        // AWS managed policies live in the `aws` account of every partition.
+        if !head.ends_with(":iam::aws") || !ADMIN_MANAGED.contains(&name) {
+            return None;
+        }
+        let target = principal(event)?;
+        let summary = format!("{name} attached to {} by {by}", target.label());
+        return Some(Finding::new(&RULE, target, summary));
+    }
+    let doc = policy::decode(event.request_str("policyDocument")?).ok()?;
+    if !policy::grants_full_admin(&doc) {
+        return None;
+    }
+    let (target, what) = match event.name() {
+        "CreatePolicy" | "CreatePolicyVersion" => {
+            let p = event
+                .request_str("policyArn")
+                .or(event.request_str("policyName"))?;
+            (
+                Target::Policy {
+                    policy: p.to_owned(),
+                },
+                format!("managed policy {p}"),
+            )
+        }
+        _ => {
+            let t = principal(event)?;
+            let label = format!(
+                "inline policy {} on {}",
+                event.request_str("policyName").unwrap_or("?"),
+                t.label()
+            );
+            (t, label)
+        }
+    };
+    Some(Finding::new(
+        &RULE,
+        target,
+        format!("{what} allows * on * ({} by {by})", event.name()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::*;
+    use serde_json::json;
+
+    const ADMIN_DOC: &str =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+    #[test]
+    fn fires_on_admin_managed_policy_to_user_group_or_role() {
+        for (name, key) in [
+            ("AttachUserPolicy", "userName"),
+            ("AttachGroupPolicy", "groupName"),
+            ("AttachRolePolicy", "roleName"),
+        ] {
+            for p in [
+                "arn:aws:iam::aws:policy/AdministratorAccess",
+                "arn:aws-us-gov:iam::aws:policy/IAMFullAccess",
+            ] {
+                let ev = iam_call(name, json!({key: "x", "policyArn": p}), json!(null));
+                assert!(fire(&RULE, ev).is_some(), "{name} {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn fires_on_documents_allowing_everything() {
+        for (name, req) in [
+            (
+                "PutRolePolicy",
+                json!({"roleName": "r", "policyName": "p", "policyDocument": ADMIN_DOC}),
+            ),
+            (
+                "CreatePolicy",
+                json!({"policyName": "p", "policyDocument": ADMIN_DOC}),
+            ),
+            (
+                "CreatePolicyVersion",
+                json!({"policyArn": "arn:aws:iam::1:policy/p", "policyDocument": ADMIN_DOC}),
+            ),
+        ] {
+            let f = fire(&RULE, iam_call(name, req, json!(null)));
+            assert!(f.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn ignores_customer_policy_named_like_admin_and_scoped_or_broken_documents() {
+        let ev = iam_call(
+            "AttachUserPolicy",
+            json!({"userName": "x", "policyArn": "arn:aws:iam::111122223333:policy/AdministratorAccess"}),
+            json!(null),
+        );
+        assert!(fire(&RULE, ev).is_none());
+        let ev = iam_call(
+            "AttachRolePolicy",
+            json!({"roleName": "x", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            json!(null),
+        );
+        assert!(fire(&RULE, ev).is_none());
+        for doc in [
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+            "{",
+        ] {
+            let ev = iam_call(
+                "CreatePolicy",
+                json!({"policyName": "p", "policyDocument": doc}),
+                json!(null),
+            );
+            assert!(fire(&RULE, ev).is_none(), "{doc}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! console-login-without-mfa: an IAM user signed in with a password alone.
+
+use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use crate::config::Config;
+use crate::event::CloudTrailEvent;
+
+pub static RULE: Rule = Rule {
+    id: "console-login-without-mfa",
+    severity: Severity::High,
+    title: "IAM user signed in without MFA",
+    practice: "Require MFA for every human user",
+    controls: &["CIS 1.10", "IAM.5", "CloudWatch.3"],
+    remediation: None,
+    trigger: Trigger::Events {
+        source: SIGNIN,
+        names: &["ConsoleLogin"],
+    },
+    on_failure: false,
+    evaluate,
+};
+
+fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+    if event.identity_type() != "IAMUser" || event.console_login_result() != Some("Success") {
+        return None;
+    }
+    let extra = event.additional()?;
+    let no_mfa = extra
+        .get("MFAUsed")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.eq_ignore_ascii_case("no"));
+    // SAML federation authenticates (and enforces MFA) at the identity provider.
+    let saml = extra.get("SamlProviderArn").is_some_and(|v| !v.is_null());
+    if !no_mfa || saml {
+        return None;
+    }
+    let user = event.calling_user().unwrap_or("unknown user").to_owned();
+    Some(Finding::new(
+        &RULE,
+        Target::User {
+            user_name: user.clone(),
+        },
+        format!(
+            "{user} signed in to the console without MFA from {}",
+            event
+                .source_ip_address
+                .as_deref()
+                .unwrap_or("an unknown address")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::*;
+
+    #[test]
+    fn fires_on_password_only_sign_in_in_any_case() {
+        for mfa in ["No", "NO", "no"] {
+            let f = fire(&RULE, console_login("IAMUser", "Success", mfa)).unwrap();
+            assert_eq!(
+                f.target,
+                Target::User {
+                    user_name: "alice".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn ignores_mfa_saml_failed_and_root() {
+        assert!(fire(&RULE, console_login("IAMUser", "Success", "Yes")).is_none());
+        assert!(fire(&RULE, console_login("IAMUser", "Failure", "No")).is_none());
+        assert!(fire(&RULE, console_login("Root", "Success", "No")).is_none());
+        let mut saml = console_login("IAMUser", "Success", "No");
+        saml["additionalEventData"]["SamlProviderArn"] = "arn:aws:iam::1:saml-provider/okta".into();
+        assert!(fire(&RULE, saml).is_none());
+    }
+}

@@ -1,0 +1,638 @@
+//! The rule catalogue: pure functions from an event and the config to a
+//! finding, and the registry that declares each rule's contract.
+//!
+//! The registry is the one source for the catalogue: the engine, the CLI's
+//! `rules` listing, the README table and the SAM template's permission and
+//! event-pattern checks all read it. Rule ids are a public contract.
+
+mod access_key_created;
+mod access_key_reactivated;
+mod admin_policy_granted;
+mod cloudtrail_tampered;
+mod console_login_without_mfa;
+mod login_profile_created;
+mod mfa_device_removed;
+mod monitoring_disabled;
+mod password_policy_weakened;
+mod root_access_key_created;
+mod root_api_call;
+mod root_console_login;
+mod root_console_login_failed;
+mod user_inline_policy;
+mod user_policy_attached;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use serde::Serialize;
+
+use crate::config::{Config, PasswordBaseline};
+use crate::event::CloudTrailEvent;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Off,
+    Alert,
+    Remediate,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::Alert => "alert",
+            Mode::Remediate => "remediate",
+        }
+    }
+}
+
+/// The events a rule looks at, for dispatch and for the EventBridge pattern.
+#[derive(Debug, Clone, Copy)]
+pub enum Trigger {
+    /// These event names of one event source (`iam.amazonaws.com`).
+    Events {
+        source: &'static str,
+        names: &'static [&'static str],
+    },
+    /// Several sources, each with its names.
+    Sources(&'static [(&'static str, &'static [&'static str])]),
+    /// Any event whose caller is the root user.
+    AnyRootCall,
+}
+
+impl Trigger {
+    /// Could this trigger match the event? (The rule then decides.)
+    pub fn matches(&self, event: &CloudTrailEvent) -> bool {
+        match self {
+            Trigger::Events { source, names } => {
+                event.source() == *source && names.contains(&event.name())
+            }
+            Trigger::Sources(list) => list
+                .iter()
+                .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
+            Trigger::AnyRootCall => event.is_root(),
+        }
+    }
+
+    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`].
+    pub fn sources(&self) -> Vec<(&'static str, &'static [&'static str])> {
+        match self {
+            Trigger::Events { source, names } => vec![(*source, *names)],
+            Trigger::Sources(list) => list.to_vec(),
+            Trigger::AnyRootCall => Vec::new(),
+        }
+    }
+}
+
+/// A remediation's contract: what it does and the permissions it needs.
+#[derive(Debug, Serialize)]
+pub struct RemediationSpec {
+    pub id: &'static str,
+    pub summary: &'static str,
+    /// IAM actions the execution role needs for it, exactly.
+    pub permissions: &'static [&'static str],
+    /// Whether IAM lets these permissions be scoped to trailguard's group path.
+    pub scoped_to_group_path: bool,
+}
+
+/// A rule's contract and its function.
+#[derive(Serialize)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub title: &'static str,
+    /// The best practice it enforces.
+    pub practice: &'static str,
+    /// CIS AWS Foundations Benchmark and AWS Security Hub controls.
+    pub controls: &'static [&'static str],
+    pub remediation: Option<&'static RemediationSpec>,
+    #[serde(skip)]
+    pub trigger: Trigger,
+    /// Does the rule look at failed calls (for rules about failures)?
+    #[serde(skip)]
+    pub on_failure: bool,
+    #[serde(skip)]
+    pub evaluate: fn(&CloudTrailEvent, &Config) -> Option<Finding>,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Target {
+    Account {
+        account_id: Option<String>,
+    },
+    RootUser {
+        account_id: Option<String>,
+    },
+    User {
+        user_name: String,
+    },
+    AccessKey {
+        user_name: Option<String>,
+        access_key_id: Option<String>,
+    },
+    Group {
+        group_name: String,
+    },
+    Role {
+        role_name: String,
+    },
+    Policy {
+        policy: String,
+    },
+    MfaDevice {
+        user_name: Option<String>,
+        serial_number: Option<String>,
+    },
+    Trail {
+        trail: String,
+    },
+    Service {
+        service: String,
+        resource: Option<String>,
+    },
+}
+
+impl Target {
+    /// The IAM user the finding is about, when there is one.
+    pub fn user_name(&self) -> Option<&str> {
+        match self {
+            Target::User { user_name } => Some(user_name),
+            Target::AccessKey { user_name, .. } | Target::MfaDevice { user_name, .. } => {
+                user_name.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// A short label for alerts.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Account { account_id } => {
+                format!("account {}", account_id.as_deref().unwrap_or("?"))
+            }
+            Target::RootUser { account_id } => {
+                format!("root user of {}", account_id.as_deref().unwrap_or("?"))
+            }
+            Target::User { user_name } => format!("user {user_name}"),
+            Target::AccessKey {
+                user_name,
+                access_key_id,
+            } => format!(
+                "access key {} of {}",
+                access_key_id.as_deref().unwrap_or("?"),
+                user_name.as_deref().unwrap_or("?")
+            ),
+            Target::Group { group_name } => format!("group {group_name}"),
+            Target::Role { role_name } => format!("role {role_name}"),
+            Target::Policy { policy } => format!("policy {policy}"),
+            Target::MfaDevice {
+                user_name,
+                serial_number,
+            } => format!(
+                "MFA device {} of {}",
+                serial_number.as_deref().unwrap_or("?"),
+                user_name.as_deref().unwrap_or("?")
+            ),
+            Target::Trail { trail } => format!("trail {trail}"),
+            Target::Service { service, resource } => match resource {
+                Some(r) => format!("{service} {r}"),
+                None => service.clone(),
+            },
+        }
+    }
+}
+
+/// A remediation planned for a finding, with every parameter it will use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    MovePolicyToGroup {
+        user_name: String,
+        policy_arn: String,
+        group_name: String,
+        group_path: String,
+    },
+    MoveInlinePolicyToGroup {
+        user_name: String,
+        policy_name: String,
+        group_name: String,
+        group_path: String,
+    },
+    DeactivateAccessKey {
+        user_name: String,
+        access_key_id: String,
+    },
+    RestorePasswordPolicy {
+        baseline: PasswordBaseline,
+    },
+    StartLogging {
+        trail: String,
+    },
+}
+
+impl Action {
+    /// The remediation id of the registry this action belongs to.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Action::MovePolicyToGroup { .. } => MOVE_POLICY_TO_GROUP.id,
+            Action::MoveInlinePolicyToGroup { .. } => MOVE_INLINE_POLICY_TO_GROUP.id,
+            Action::DeactivateAccessKey { .. } => DEACTIVATE_ACCESS_KEY.id,
+            Action::RestorePasswordPolicy { .. } => RESTORE_PASSWORD_POLICY.id,
+            Action::StartLogging { .. } => START_LOGGING.id,
+        }
+    }
+
+    /// One line saying what the action would do.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::MovePolicyToGroup {
+                user_name,
+                policy_arn,
+                group_name,
+                ..
+            } => format!(
+                "attach {policy_arn} to group {group_name}, add {user_name} to it, then detach it from {user_name}"
+            ),
+            Action::MoveInlinePolicyToGroup {
+                user_name,
+                policy_name,
+                group_name,
+                ..
+            } => format!(
+                "copy inline policy {policy_name} of {user_name} to group {group_name}, add {user_name} to it, then delete it from {user_name}"
+            ),
+            Action::DeactivateAccessKey {
+                user_name,
+                access_key_id,
+            } => format!("set access key {access_key_id} of {user_name} to Inactive"),
+            Action::RestorePasswordPolicy { .. } => {
+                "restore the account password policy to the baseline".to_owned()
+            }
+            Action::StartLogging { trail } => format!("start logging on trail {trail}"),
+        }
+    }
+}
+
+/// A rule's verdict on one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub target: Target,
+    pub summary: String,
+    /// The remediation this rule would run, with its parameters.
+    pub remediation: Option<Action>,
+}
+
+impl Finding {
+    /// A finding of `rule` at its registered severity.
+    pub fn new(rule: &Rule, target: Target, summary: String) -> Self {
+        Finding {
+            rule: rule.id,
+            severity: rule.severity,
+            target,
+            summary,
+            remediation: None,
+        }
+    }
+
+    pub fn with_remediation(mut self, action: Option<Action>) -> Self {
+        self.remediation = action;
+        self
+    }
+
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}
+
+/// Policies AWS attaches to quarantine exposed credentials: never moved.
+pub fn is_aws_quarantine_policy(name_or_arn: &str) -> bool {
+    let name = name_or_arn.rsplit('/').next().unwrap_or(name_or_arn);
+    name.starts_with("AWSCompromisedKeyQuarantine")
+        || name == "AWSExposedCredentialPolicy_DO_NOT_REMOVE"
+}
+
+// Remediations ------------------------------------------------------------
+
+pub static MOVE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
+    id: "move-policy-to-group",
+    summary: "Attach the managed policy to a group dedicated to it, add the user, verify, then detach it from the user",
+    permissions: &[
+        "iam:AddUserToGroup",
+        "iam:AttachGroupPolicy",
+        "iam:CreateGroup",
+        "iam:DetachUserPolicy",
+        "iam:GetAccountSummary",
+        "iam:GetGroup",
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListAttachedUserPolicies",
+        "iam:ListGroupsForUser",
+        "iam:ListUserTags",
+    ],
+    scoped_to_group_path: true,
+};
+
+pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
+    id: "move-inline-policy-to-group",
+    summary: "Copy the user's current inline policy to a group dedicated to that user and policy, add the user, verify, then delete it from the user",
+    permissions: &[
+        "iam:AddUserToGroup",
+        "iam:CreateGroup",
+        "iam:DeleteUserPolicy",
+        "iam:GetAccountSummary",
+        "iam:GetGroup",
+        "iam:GetGroupPolicy",
+        "iam:GetUserPolicy",
+        "iam:ListGroupsForUser",
+        "iam:ListUserTags",
+        "iam:PutGroupPolicy",
+    ],
+    scoped_to_group_path: true,
+};
+
+pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
+    id: "deactivate-access-key",
+    summary: "Set the one access key the event names to Inactive (never deleted)",
+    permissions: &[
+        "iam:ListAccessKeys",
+        "iam:ListUserTags",
+        "iam:UpdateAccessKey",
+    ],
+    scoped_to_group_path: false,
+};
+
+pub static RESTORE_PASSWORD_POLICY: RemediationSpec = RemediationSpec {
+    id: "restore-password-policy",
+    summary: "Write the whole baseline password policy in one UpdateAccountPasswordPolicy call",
+    permissions: &[
+        "iam:GetAccountPasswordPolicy",
+        "iam:UpdateAccountPasswordPolicy",
+    ],
+    scoped_to_group_path: false,
+};
+
+pub static START_LOGGING: RemediationSpec = RemediationSpec {
+    id: "start-logging",
+    summary: "Start logging again on the trail that was stopped",
+    permissions: &["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
+    scoped_to_group_path: false,
+};
+
+/// Every remediation, in a stable order.
+pub fn remediations() -> [&'static RemediationSpec; 5] {
+    [
+        &MOVE_POLICY_TO_GROUP,
+        &MOVE_INLINE_POLICY_TO_GROUP,
+        &DEACTIVATE_ACCESS_KEY,
+        &RESTORE_PASSWORD_POLICY,
+        &START_LOGGING,
+    ]
+}
+
+// Registry ----------------------------------------------------------------
+
+static REGISTRY: [&Rule; 15] = [
+    &root_console_login::RULE,
+    &root_console_login_failed::RULE,
+    &root_api_call::RULE,
+    &root_access_key_created::RULE,
+    &console_login_without_mfa::RULE,
+    &user_policy_attached::RULE,
+    &user_inline_policy::RULE,
+    &admin_policy_granted::RULE,
+    &access_key_created::RULE,
+    &access_key_reactivated::RULE,
+    &mfa_device_removed::RULE,
+    &login_profile_created::RULE,
+    &password_policy_weakened::RULE,
+    &cloudtrail_tampered::RULE,
+    &monitoring_disabled::RULE,
+];
+
+/// Every event rule, in catalogue order.
+pub fn registry() -> &'static [&'static Rule] {
+    &REGISTRY
+}
+
+/// The rule with this id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    REGISTRY.iter().copied().find(|r| r.id == id)
+}
+
+// Helpers shared by rules --------------------------------------------------
+
+pub(crate) const IAM: &str = "iam.amazonaws.com";
+pub(crate) const SIGNIN: &str = "signin.amazonaws.com";
+
+/// A deterministic, valid IAM group name: `prefix` + `base`, cut to IAM's
+/// 128 characters with a hash of the full name kept so cuts never collide.
+pub fn group_name(prefix: &str, base: &str) -> String {
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let full = format!("{prefix}{clean}");
+    if full.len() <= 128 {
+        return full;
+    }
+    let hash = fnv1a(full.as_bytes());
+    format!("{}-{hash:08x}", &full[..128 - 9])
+}
+
+/// FNV-1a, 32 bits: stable across releases, unlike std's hasher.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c9dc5u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x01000193)
+    })
+}
+
+/// Job-function AWS managed policies get readable group names.
+fn job_function_group(policy_name: &str) -> Option<&'static str> {
+    Some(match policy_name {
+        "AdministratorAccess" => "administrators",
+        "ReadOnlyAccess" => "read-only",
+        "ViewOnlyAccess" => "view-only",
+        "PowerUserAccess" => "power-users",
+        "SecurityAudit" => "security-auditors",
+        "Billing" => "billing",
+        "DatabaseAdministrator" => "database-administrators",
+        "DataScientist" => "data-scientists",
+        "NetworkAdministrator" => "network-administrators",
+        "SystemAdministrator" => "system-administrators",
+        "SupportUser" => "support-users",
+        _ => return None,
+    })
+}
+
+/// The group dedicated to a managed policy.
+pub fn group_for_policy(config: &Config, policy_arn: &str) -> String {
+    let prefix = &config.remediation.group_prefix;
+    let (name, aws_managed) = match policy_arn.split_once(":policy/") {
+        Some((head, path)) => (
+            path.rsplit('/').next().unwrap_or(path),
+            head.ends_with(":iam::aws"),
+        ),
+        None => (policy_arn, false),
+    };
+    if aws_managed && let Some(readable) = job_function_group(name) {
+        return group_name(prefix, readable);
+    }
+    // Customer managed policies in a path other than `/` can share a name.
+    let path_is_root = policy_arn
+        .split_once(":policy/")
+        .is_none_or(|(_, p)| !p.contains('/'));
+    if aws_managed || path_is_root {
+        group_name(prefix, name)
+    } else {
+        group_name(
+            prefix,
+            &format!("{name}-{:08x}", fnv1a(policy_arn.as_bytes())),
+        )
+    }
+}
+
+/// The group dedicated to one user's inline policy.
+pub fn group_for_inline(config: &Config, user_name: &str, policy_name: &str) -> String {
+    group_name(
+        &config.remediation.group_prefix,
+        &format!("inline-{user_name}-{policy_name}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_ids_are_the_public_catalogue() {
+        let ids: Vec<_> = registry().iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "root-console-login",
+                "root-console-login-failed",
+                "root-api-call",
+                "root-access-key-created",
+                "console-login-without-mfa",
+                "user-policy-attached",
+                "user-inline-policy",
+                "admin-policy-granted",
+                "access-key-created",
+                "access-key-reactivated",
+                "mfa-device-removed",
+                "login-profile-created",
+                "password-policy-weakened",
+                "cloudtrail-tampered",
+                "monitoring-disabled",
+            ]
+        );
+    }
+
+    #[test]
+    fn remediations_are_the_ones_the_catalogue_names() {
+        let with: Vec<_> = registry()
+            .iter()
+            .filter_map(|r| r.remediation.map(|m| (r.id, m.id)))
+            .collect();
+        assert_eq!(
+            with,
+            [
+                ("user-policy-attached", "move-policy-to-group"),
+                ("user-inline-policy", "move-inline-policy-to-group"),
+                ("access-key-created", "deactivate-access-key"),
+                ("password-policy-weakened", "restore-password-policy"),
+                ("cloudtrail-tampered", "start-logging"),
+            ]
+        );
+    }
+
+    #[test]
+    fn group_names_are_readable_for_job_functions_and_unique_for_paths() {
+        let c = Config::default();
+        assert_eq!(
+            group_for_policy(&c, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
+            "trailguard-view-only"
+        );
+        assert_eq!(
+            group_for_policy(&c, "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+            "trailguard-read-only"
+        );
+        assert_eq!(
+            group_for_policy(&c, "arn:aws:iam::1:policy/deploy"),
+            "trailguard-deploy"
+        );
+        let a = group_for_policy(&c, "arn:aws:iam::1:policy/a/deploy");
+        let b = group_for_policy(&c, "arn:aws:iam::1:policy/b/deploy");
+        assert_ne!(a, b);
+        assert!(a.starts_with("trailguard-deploy-"));
+    }
+
+    #[test]
+    fn long_group_names_are_cut_to_iam_limit_without_colliding() {
+        let a = group_name("trailguard-", &"x".repeat(200));
+        let b = group_name("trailguard-", &format!("{}y", "x".repeat(199)));
+        assert_eq!(a.len(), 128);
+        assert_ne!(a, b);
+        assert_eq!(group_name("p-", "a b/c"), "p-a-b-c");
+    }
+
+    #[test]
+    fn quarantine_policies_are_recognised() {
+        assert!(is_aws_quarantine_policy(
+            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"
+        ));
+        assert!(is_aws_quarantine_policy(
+            "AWSExposedCredentialPolicy_DO_NOT_REMOVE"
+        ));
+        assert!(!is_aws_quarantine_policy(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        ));
+    }
+}

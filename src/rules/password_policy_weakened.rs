@@ -1,0 +1,190 @@
+//! password-policy-weakened: the account password policy was deleted or set
+//! below the baseline.
+
+use serde_json::{Map, Value};
+
+use super::{Action, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
+use crate::config::{Config, PasswordBaseline};
+use crate::event::CloudTrailEvent;
+
+pub static RULE: Rule = Rule {
+    id: "password-policy-weakened",
+    severity: Severity::High,
+    title: "Account password policy deleted or weakened",
+    practice: "Keep a strong password policy",
+    controls: &["CIS 1.8", "CIS 1.9", "IAM.7", "IAM.10", "IAM.15", "IAM.16"],
+    remediation: Some(&RESTORE_PASSWORD_POLICY),
+    trigger: Trigger::Events {
+        source: IAM,
+        names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
+    },
+    on_failure: false,
+    evaluate,
+};
+
+fn number(req: &Map<String, Value>, key: &str) -> Option<u64> {
+    match req.get(key)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn flag(req: &Map<String, Value>, key: &str) -> bool {
+    match req.get(key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+/// How a requested policy falls short of the baseline. UpdateAccountPasswordPolicy
+/// resets every omitted field to its default, so an omitted field counts as off.
+pub fn shortfalls(req: &Map<String, Value>, base: &PasswordBaseline) -> Vec<String> {
+    let mut out = Vec::new();
+    let length = number(req, "minimumPasswordLength").unwrap_or(8);
+    if length < u64::from(base.minimum_length) {
+        out.push(format!("minimum length {length} < {}", base.minimum_length));
+    }
+    for (key, wanted, label) in [
+        (
+            "requireUppercaseCharacters",
+            base.require_uppercase,
+            "uppercase",
+        ),
+        (
+            "requireLowercaseCharacters",
+            base.require_lowercase,
+            "lowercase",
+        ),
+        ("requireNumbers", base.require_numbers, "numbers"),
+        ("requireSymbols", base.require_symbols, "symbols"),
+    ] {
+        if wanted && !flag(req, key) {
+            out.push(format!("{label} not required"));
+        }
+    }
+    let reuse = number(req, "passwordReusePrevention").unwrap_or(0);
+    if reuse < u64::from(base.reuse_prevention) {
+        out.push(format!(
+            "reuse prevention {reuse} < {}",
+            base.reuse_prevention
+        ));
+    }
+    if base.max_age_days > 0 {
+        match number(req, "maxPasswordAge").filter(|d| *d > 0) {
+            None => out.push(format!(
+                "passwords never expire (baseline {} days)",
+                base.max_age_days
+            )),
+            Some(days) if days > u64::from(base.max_age_days) => {
+                out.push(format!("maximum age {days} > {} days", base.max_age_days))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
+    let base = &config.password_policy;
+    let summary = if event.name() == "DeleteAccountPasswordPolicy" {
+        format!("account password policy deleted by {}", event.actor_label())
+    } else {
+        let empty = Map::new();
+        let gaps = shortfalls(event.request().unwrap_or(&empty), base);
+        if gaps.is_empty() {
+            return None;
+        }
+        format!(
+            "password policy set below the baseline by {}: {}",
+            event.actor_label(),
+            gaps.join(", ")
+        )
+    };
+    Some(
+        Finding::new(
+            &RULE,
+            Target::Account {
+                account_id: event.account_id().map(String::from),
+            },
+            summary,
+        )
+        .with_remediation(Some(Action::RestorePasswordPolicy {
+            baseline: base.clone(),
+        })),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::*;
+    use serde_json::json;
+
+    fn strong() -> serde_json::Value {
+        json!({"minimumPasswordLength": 14, "requireSymbols": true, "requireNumbers": true,
+               "requireUppercaseCharacters": true, "requireLowercaseCharacters": true,
+               "allowUsersToChangePassword": true, "maxPasswordAge": 90, "passwordReusePrevention": 24})
+    }
+
+    #[test]
+    fn fires_on_delete_and_plans_the_full_baseline() {
+        let f = fire(
+            &RULE,
+            iam_call("DeleteAccountPasswordPolicy", json!(null), json!(null)),
+        )
+        .unwrap();
+        assert_eq!(
+            f.remediation,
+            Some(Action::RestorePasswordPolicy {
+                baseline: PasswordBaseline::default()
+            })
+        );
+    }
+
+    #[test]
+    fn baseline_policy_is_fine_and_each_weakening_fires() {
+        assert!(
+            fire(
+                &RULE,
+                iam_call("UpdateAccountPasswordPolicy", strong(), json!(null))
+            )
+            .is_none()
+        );
+        for (key, value, gap) in [
+            ("minimumPasswordLength", json!(8), "minimum length 8 < 14"),
+            ("requireSymbols", json!(false), "symbols not required"),
+            (
+                "passwordReusePrevention",
+                json!(5),
+                "reuse prevention 5 < 24",
+            ),
+            ("maxPasswordAge", json!(365), "maximum age 365 > 90 days"),
+            ("maxPasswordAge", json!(null), "passwords never expire"),
+        ] {
+            let mut req = strong();
+            req[key] = value;
+            let f = fire(
+                &RULE,
+                iam_call("UpdateAccountPasswordPolicy", req, json!(null)),
+            )
+            .unwrap();
+            assert!(f.summary.contains(gap), "{}", f.summary);
+        }
+    }
+
+    #[test]
+    fn omitted_fields_count_as_reset() {
+        let f = fire(
+            &RULE,
+            iam_call(
+                "UpdateAccountPasswordPolicy",
+                json!({"minimumPasswordLength": 20}),
+                json!(null),
+            ),
+        )
+        .unwrap();
+        assert!(f.summary.contains("uppercase not required"));
+    }
+}

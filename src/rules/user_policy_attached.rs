@@ -1,0 +1,110 @@
+//! user-policy-attached: a managed policy attached directly to a user.
+
+use super::{
+    Action, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
+    is_aws_quarantine_policy,
+};
+use crate::config::Config;
+use crate::event::CloudTrailEvent;
+
+pub static RULE: Rule = Rule {
+    id: "user-policy-attached",
+    severity: Severity::Medium,
+    title: "Managed policy attached directly to a user",
+    practice: "Grant permissions through groups, not to users directly",
+    controls: &["CIS 1.15", "IAM.2"],
+    remediation: Some(&MOVE_POLICY_TO_GROUP),
+    trigger: Trigger::Events {
+        source: IAM,
+        names: &["AttachUserPolicy"],
+    },
+    on_failure: false,
+    evaluate,
+};
+
+fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
+    let user = event.request_str("userName")?;
+    let policy = event.request_str("policyArn")?;
+    // AWS attaches these to quarantine leaked keys; moving them would undo it.
+    if is_aws_quarantine_policy(policy) {
+        return None;
+    }
+    let action = Action::MovePolicyToGroup {
+        user_name: user.to_owned(),
+        policy_arn: policy.to_owned(),
+        group_name: group_for_policy(config, policy),
+        group_path: config.remediation.group_path.clone(),
+    };
+    Some(
+        Finding::new(
+            &RULE,
+            Target::User {
+                user_name: user.to_owned(),
+            },
+            format!(
+                "{policy} attached directly to user {user} by {}",
+                event.actor_label()
+            ),
+        )
+        .with_remediation(Some(action)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::*;
+    use serde_json::json;
+
+    #[test]
+    fn fires_and_plans_a_dedicated_group() {
+        let ev = iam_call(
+            "AttachUserPolicy",
+            json!({"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            json!(null),
+        );
+        let f = fire(&RULE, ev).unwrap();
+        assert_eq!(
+            f.remediation,
+            Some(Action::MovePolicyToGroup {
+                user_name: "bob".into(),
+                policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+                group_name: "trailguard-read-only".into(),
+                group_path: "/trailguard/".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn ignores_quarantine_policies_failures_and_missing_user() {
+        for policy in [
+            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
+            "arn:aws:iam::aws:policy/AWSExposedCredentialPolicy_DO_NOT_REMOVE",
+        ] {
+            let ev = iam_call(
+                "AttachUserPolicy",
+                json!({"userName": "bob", "policyArn": policy}),
+                json!(null),
+            );
+            assert!(fire(&RULE, ev).is_none(), "{policy}");
+        }
+        let mut failed = iam_call(
+            "AttachUserPolicy",
+            json!({"userName": "bob", "policyArn": "arn:aws:iam::1:policy/p"}),
+            json!(null),
+        );
+        failed["errorCode"] = "AccessDenied".into();
+        assert!(fire(&RULE, failed).is_none());
+        assert!(
+            fire(
+                &RULE,
+                iam_call(
+                    "AttachUserPolicy",
+                    json!({"policyArn": "arn:aws:iam::1:policy/p"}),
+                    json!(null)
+                )
+            )
+            .is_none()
+        );
+    }
+}
