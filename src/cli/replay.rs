@@ -49,7 +49,7 @@ pub fn run(args: Args) -> ExitCode {
                 buf.clear();
                 io::stdin()
                     .read_to_end(&mut buf)
-                    .map(drop)
+                    .and_then(|_| input::gunzip_if_compressed(&mut buf))
                     .map_err(|source| InputError::Read {
                         path: "-".into(),
                         source,
