@@ -25,6 +25,7 @@ struct Entry<'a> {
 pub fn trigger_events(trigger: &Trigger) -> Vec<String> {
     match trigger {
         Trigger::AnyRootCall => vec!["any call by the root user".into()],
+        Trigger::Scan => vec!["the scheduled credential scan".into()],
         t => t
             .sources()
             .into_iter()
