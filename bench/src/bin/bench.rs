@@ -1,0 +1,864 @@
+//! `scripts/bench`: trailguard's benchmarks, printed as Markdown tables.
+//!
+//! `bench [all|replay|lambda] [options]` (`--help` lists them). The replay
+//! part checks that every run found exactly the findings the archive's
+//! manifest expects, and fails otherwise: a fast wrong answer is no figure.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use serde::de::IgnoredAny;
+use trailguard_bench::measure::{self, Proc, Spread, Target, Usage, mb};
+use trailguard_bench::runtime_api::{Call, RuntimeApi};
+use trailguard_bench::synth::{self, JQ_ROOT_CONSOLE_LOGIN, Manifest, Options};
+
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// Targets of issue 6.
+const FLOOR_RATIO: f64 = 0.70;
+/// "Near-linear": 90% of a perfect speed-up per core.
+const SCALING_EFFICIENCY: f64 = 0.90;
+const REPLAY_RSS_MB: f64 = 100.0;
+const START_RATIO: f64 = 1.5;
+const LAMBDA_RSS_MB: f64 = 40.0;
+const ZIP_MB: f64 = 8.0;
+
+struct Args {
+    what: String,
+    archive: Option<PathBuf>,
+    synth: Options,
+    runs: usize,
+    jq_runs: usize,
+    lambda_runs: usize,
+    jobs: usize,
+    bin_dir: PathBuf,
+    lambda_event: PathBuf,
+    lambda_env: Vec<(String, String)>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let exe = std::env::current_exe()?;
+    let mut a = Args {
+        what: "all".into(),
+        archive: None,
+        synth: Options::default(),
+        runs: 3,
+        jq_runs: 1,
+        lambda_runs: 15,
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        bin_dir: exe
+            .parent()
+            .context("no directory for the bench binary")?
+            .into(),
+        lambda_event: Path::new(REPO).join("events/negative-password-policy-strengthened.json"),
+        lambda_env: Vec::new(),
+    };
+    let mut args = std::env::args().skip(1).peekable();
+    if let Some(first) = args.peek()
+        && !first.starts_with('-')
+    {
+        a.what = args.next().unwrap_or_default();
+        ensure!(
+            ["all", "replay", "lambda"].contains(&a.what.as_str()),
+            "unknown benchmark `{}` (all, replay or lambda)",
+            a.what
+        );
+    }
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            print!("{}", include_str!("bench.txt"));
+            std::process::exit(0);
+        }
+        let value = args
+            .next()
+            .with_context(|| format!("`{flag}` needs a value"))?;
+        let number = || -> anyhow::Result<usize> {
+            value
+                .parse()
+                .with_context(|| format!("`{flag}` wants a number, not `{value}`"))
+        };
+        match flag.as_str() {
+            "--archive" => a.archive = Some(value.clone().into()),
+            "--size" => a.synth.size = synth::parse_size(&value).map_err(anyhow::Error::msg)?,
+            "--seed" => a.synth.seed = number()? as u64,
+            "--runs" => a.runs = number()?.max(1),
+            "--jq-runs" => a.jq_runs = number()?,
+            "--lambda-runs" => a.lambda_runs = number()?.max(1),
+            "--jobs" => a.jobs = number()?.max(1),
+            "--bin-dir" => a.bin_dir = value.clone().into(),
+            "--lambda-event" => a.lambda_event = value.clone().into(),
+            "--lambda-env" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .context("--lambda-env wants KEY=VALUE")?;
+                a.lambda_env.push((k.into(), v.into()));
+            }
+            _ => bail!("unknown option `{flag}` (try --help)"),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("# trailguard benchmarks\n");
+    println!(
+        "machine: {cores} cores ({cpu}); load average at start: {}\n",
+        measure::load_average()
+    );
+    if args.what != "lambda" {
+        replay(&args)?;
+    }
+    if args.what != "replay" {
+        lambda(&args)?;
+    }
+    println!("load average at end: {}", measure::load_average());
+    Ok(())
+}
+
+// Replay -------------------------------------------------------------------
+
+/// The archive to measure: reused when its manifest matches the options.
+fn archive(args: &Args) -> anyhow::Result<(PathBuf, Manifest)> {
+    let dir = match &args.archive {
+        Some(d) => d.clone(),
+        None => {
+            let target = args.bin_dir.parent().unwrap_or(&args.bin_dir);
+            target.join(format!(
+                "bench/archive-{}-seed{}",
+                args.synth.size, args.synth.seed
+            ))
+        }
+    };
+    if let Ok(m) = Manifest::read(&dir)
+        && m.generator_version == synth::GENERATOR_VERSION
+        && (args.archive.is_some() || m.options == args.synth)
+    {
+        eprintln!("using the archive in {}", dir.display());
+        return Ok((dir, m));
+    }
+    ensure!(
+        args.archive.is_none()
+            || !dir.join("AWSLogs").exists()
+            || dir.join("manifest.json").exists(),
+        "{} has no manifest.json: not an archive this generator wrote",
+        dir.display()
+    );
+    eprintln!(
+        "generating a {:.0} MB archive in {} ...",
+        mb(args.synth.size),
+        dir.display()
+    );
+    let started = Instant::now();
+    let m = synth::generate(&dir, &args.synth, args.jobs, &|done, all| {
+        if done % 100 == 0 || done == all {
+            eprint!("\r  {done}/{all} files");
+        }
+    })?;
+    eprintln!("\r  done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok((dir, m))
+}
+
+fn log_files(logs: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(logs)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Gunzips every file (and parses it into `IgnoredAny`) on this thread.
+fn floor(files: &[PathBuf], parse: bool) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut gz = Vec::new();
+    let mut json = Vec::new();
+    for path in files {
+        gz.clear();
+        File::open(path)?.read_to_end(&mut gz)?;
+        json.clear();
+        flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut json)?;
+        if parse {
+            serde_json::from_slice::<IgnoredAny>(&json)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// What a replay printed at its end.
+#[derive(Debug, Default)]
+struct Summary {
+    events: Option<u64>,
+    unreadable: Option<u64>,
+    by_rule: BTreeMap<String, u64>,
+}
+
+/// Reads the summary trailguard prints after `text` and `summary` output:
+/// `N events, N findings, N ignored, N unreadable`, then the
+/// `findings by rule:` block.
+fn parse_summary(text: &str) -> Summary {
+    let mut s = Summary::default();
+    let mut in_rules = false;
+    for line in text.lines() {
+        let words: Vec<&str> = line
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let number_before = |name: &str| {
+            words
+                .iter()
+                .position(|w| *w == name)
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| words[i].parse().ok())
+        };
+        if s.events.is_none() && words.contains(&"events") && words.contains(&"findings") {
+            s.events = number_before("events");
+            s.unreadable = number_before("unreadable");
+            continue;
+        }
+        if line.trim_end().ends_with("findings by rule:") {
+            in_rules = true;
+            continue;
+        }
+        if in_rules {
+            match words[..] {
+                [rule, n] if n.parse::<u64>().is_ok() => {
+                    s.by_rule.insert(rule.to_owned(), n.parse().unwrap_or(0));
+                }
+                _ => in_rules = false,
+            }
+        }
+    }
+    s
+}
+
+/// How this trailguard binary takes the replay options it may not have yet.
+struct ReplayCli {
+    jobs: bool,
+    summary: bool,
+}
+
+fn replay_cli(trailguard: &Path) -> anyhow::Result<ReplayCli> {
+    let out = Command::new(trailguard)
+        .args(["replay", "--help"])
+        .output()
+        .with_context(|| format!("cannot run {}", trailguard.display()))?;
+    let help = String::from_utf8_lossy(&out.stdout);
+    Ok(ReplayCli {
+        jobs: help.contains("--jobs"),
+        summary: help.contains("summary"),
+    })
+}
+
+fn run_replay(
+    trailguard: &Path,
+    cli: &ReplayCli,
+    jobs: usize,
+    logs: &Path,
+    out_file: &Path,
+    manifest: &Manifest,
+) -> anyhow::Result<Usage> {
+    let mut cmd = Command::new(trailguard);
+    cmd.arg("replay");
+    if cli.jobs {
+        cmd.args(["--jobs", &jobs.to_string()]);
+    }
+    cmd.args(["--format", if cli.summary { "summary" } else { "text" }])
+        .arg(logs)
+        .stdin(Stdio::null())
+        .stdout(File::create(out_file)?)
+        .stderr(File::create(out_file.with_extension("stderr"))?);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TRAILGUARD_") {
+            cmd.env_remove(k);
+        }
+    }
+    let usage = measure::run(&mut cmd)?;
+    let stderr = fs::read_to_string(out_file.with_extension("stderr")).unwrap_or_default();
+    ensure!(
+        usage.code == Some(0),
+        "replay --jobs {jobs} failed ({:?}): {}",
+        usage.code,
+        stderr.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    // The figures count only if the answer is right.
+    let found = parse_summary(&fs::read_to_string(out_file)?);
+    let expected: BTreeMap<String, u64> = manifest
+        .findings_by_rule
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| (r.clone(), *n))
+        .collect();
+    ensure!(
+        found.by_rule == expected,
+        "replay --jobs {jobs} found other findings than the manifest expects\n  found:    {:?}\n  expected: {:?}\n  (output in {})",
+        found.by_rule,
+        expected,
+        out_file.display()
+    );
+    ensure!(
+        found.events == Some(manifest.records) && found.unreadable.unwrap_or(0) == 0,
+        "replay --jobs {jobs} read {:?} events ({:?} unreadable), the archive holds {}",
+        found.events,
+        found.unreadable,
+        manifest.records
+    );
+    Ok(usage)
+}
+
+fn jq_pipeline(logs: &Path) -> Command {
+    let script =
+        r#"find "$1" -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c "$2" | wc -l"#;
+    let mut cmd = if measure::on_path("taskset") {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", "sh", "-c", script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    };
+    cmd.arg("sh").arg(logs).arg(JQ_ROOT_CONSOLE_LOGIN);
+    cmd
+}
+
+fn jq_version() -> String {
+    Command::new("jq")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "jq".into())
+}
+
+struct Row {
+    what: String,
+    secs: Spread,
+    rss: Option<u64>,
+    cpu: Option<f64>,
+}
+
+fn replay(args: &Args) -> anyhow::Result<()> {
+    let trailguard = args.bin_dir.join("trailguard");
+    ensure!(
+        trailguard.is_file(),
+        "{} not found: build it with `cargo build --release --bin trailguard` (scripts/bench does)",
+        trailguard.display()
+    );
+    let (dir, manifest) = archive(args)?;
+    let logs = synth::logs_dir(&dir);
+    let files = log_files(&logs);
+    ensure!(
+        files.len() as u64 == manifest.files,
+        "{} holds {} files, its manifest {}",
+        logs.display(),
+        files.len(),
+        manifest.files
+    );
+    let cli = replay_cli(&trailguard)?;
+    let out_file = dir.join("replay-output.txt");
+    let jobs_all = if cli.jobs { args.jobs } else { 1 };
+    let format = if cli.summary { "summary" } else { "text" };
+
+    // Warm the page cache: every figure reads the archive from memory.
+    floor(&files, false)?;
+    let (mut gunzip, mut parse, mut one, mut all) = (vec![], vec![], vec![], vec![]);
+    let (mut rss_one, mut rss_all, mut cpu_all) = (0, 0, vec![]);
+    for run in 0..args.runs {
+        eprintln!(
+            "replay run {}/{} (load {})",
+            run + 1,
+            args.runs,
+            measure::load_average()
+        );
+        gunzip.push(floor(&files, false)?.as_secs_f64());
+        parse.push(floor(&files, true)?.as_secs_f64());
+        let u = run_replay(&trailguard, &cli, 1, &logs, &out_file, &manifest)?;
+        one.push(u.wall.as_secs_f64());
+        rss_one = rss_one.max(u.max_rss);
+        if jobs_all > 1 {
+            let u = run_replay(&trailguard, &cli, jobs_all, &logs, &out_file, &manifest)?;
+            all.push(u.wall.as_secs_f64());
+            cpu_all.push((u.user + u.sys).as_secs_f64() / u.wall.as_secs_f64());
+            rss_all = rss_all.max(u.max_rss);
+        }
+    }
+    let mut jq = None;
+    let jq_missing: Vec<&str> = ["jq", "zcat", "xargs", "find", "sort", "wc"]
+        .into_iter()
+        .filter(|p| !measure::on_path(p))
+        .collect();
+    if !jq_missing.is_empty() {
+        eprintln!(
+            "skipping the zcat | jq comparison: {} not on PATH",
+            jq_missing.join(", ")
+        );
+    } else if args.jq_runs > 0 {
+        let mut times = vec![];
+        for run in 0..args.jq_runs {
+            eprintln!(
+                "zcat | jq run {}/{} (load {})",
+                run + 1,
+                args.jq_runs,
+                measure::load_average()
+            );
+            let out = dir.join("jq-output.txt");
+            let u = measure::run(jq_pipeline(&logs).stdout(File::create(&out)?))?;
+            ensure!(
+                u.code == Some(0),
+                "the zcat | jq pipeline failed ({:?})",
+                u.code
+            );
+            let n: u64 = fs::read_to_string(&out)?.trim().parse().unwrap_or(u64::MAX);
+            ensure!(
+                n == manifest.jq_root_console_login,
+                "jq selected {n} root console sign-ins, the manifest expects {}",
+                manifest.jq_root_console_login
+            );
+            times.push(u.wall.as_secs_f64());
+        }
+        jq = Some(Spread::of(&times));
+    }
+
+    let mut rows = vec![
+        Row {
+            what: "floor: gunzip only (flate2), 1 thread".into(),
+            secs: Spread::of(&gunzip),
+            rss: None,
+            cpu: None,
+        },
+        Row {
+            what: "floor: gunzip + serde_json into IgnoredAny, 1 thread".into(),
+            secs: Spread::of(&parse),
+            rss: None,
+            cpu: None,
+        },
+        Row {
+            what: format!("replay --jobs 1 --format {format}"),
+            secs: Spread::of(&one),
+            rss: Some(rss_one),
+            cpu: None,
+        },
+    ];
+    if !all.is_empty() {
+        rows.push(Row {
+            what: format!("replay --jobs {jobs_all} --format {format}"),
+            secs: Spread::of(&all),
+            rss: Some(rss_all),
+            cpu: Some(Spread::of(&cpu_all).median),
+        });
+    }
+    if let Some(jq) = jq {
+        rows.push(Row {
+            what: format!(
+                "zcat \\| {} (root-console-login filter), 1 core",
+                jq_version()
+            ),
+            secs: jq,
+            rss: None,
+            cpu: None,
+        });
+    }
+
+    println!("## Replay\n");
+    println!(
+        "archive: {} files, {} records, {:.0} MB of JSON ({:.0} MB gzipped), seed {}, {} findings expected ({} violations in {} records, {:.2}%); every replay run found exactly them.\n",
+        manifest.files,
+        manifest.records,
+        mb(manifest.json_bytes),
+        mb(manifest.gzip_bytes),
+        manifest.options.seed,
+        manifest.findings,
+        manifest.violations,
+        manifest.records,
+        manifest.violations as f64 / manifest.records as f64 * 100.0
+    );
+    println!("| run | time (median, min–max) | records/s | MB/s of JSON | peak RSS |");
+    println!("|---|---|---|---|---|");
+    for r in &rows {
+        let t = r.secs.median;
+        println!(
+            "| {}{} | {} | {:.0}k | {:.0} | {} |",
+            r.what,
+            r.cpu
+                .map(|c| format!(" ({c:.2} cores busy)"))
+                .unwrap_or_default(),
+            r.secs.show(1.0, "s", 2),
+            manifest.records as f64 / t / 1e3,
+            mb(manifest.json_bytes) / t,
+            r.rss.map_or("–".into(), |b| format!("{:.1} MB", mb(b)))
+        );
+    }
+    println!();
+
+    let floor_t = Spread::of(&parse).median;
+    let one_t = Spread::of(&one).median;
+    println!("| check | figure | target | verdict |");
+    println!("|---|---|---|---|");
+    let ratio = floor_t / one_t;
+    println!(
+        "| replay on 1 thread / parse floor (speed) | {ratio:.2} | {} | {} |",
+        Target::AtLeast(FLOOR_RATIO),
+        Target::AtLeast(FLOOR_RATIO).verdict(ratio, "")
+    );
+    if !all.is_empty() {
+        let speedup = one_t / Spread::of(&all).median;
+        let want = SCALING_EFFICIENCY * jobs_all as f64;
+        println!(
+            "| speed-up on {jobs_all} cores (--jobs {jobs_all} vs 1) | {speedup:.2}× | {} (near-linear: {:.0}% per core) | {} |",
+            Target::AtLeast(want),
+            SCALING_EFFICIENCY * 100.0,
+            Target::AtLeast(want).verdict(speedup, "×")
+        );
+    } else {
+        println!(
+            "| speed-up on {} cores | – | near-linear | not measured: this trailguard has no `--jobs` |",
+            args.jobs
+        );
+    }
+    if let Some(jq) = jq {
+        let x1 = jq.median / one_t;
+        let want1 = FLOOR_RATIO * 10.0;
+        println!(
+            "| replay on 1 thread vs zcat \\| jq | {x1:.1}× | {} (70% of a floor 10× jq) | {} |",
+            Target::AtLeast(want1),
+            Target::AtLeast(want1).verdict(x1, "×")
+        );
+        if !all.is_empty() {
+            let xn = jq.median / Spread::of(&all).median;
+            let want = want1 * SCALING_EFFICIENCY * jobs_all as f64;
+            println!(
+                "| replay on {jobs_all} cores vs zcat \\| jq | {xn:.1}× | {} | {} |",
+                Target::AtLeast(want),
+                Target::AtLeast(want).verdict(xn, "×")
+            );
+        }
+        println!(
+            "| parse floor vs zcat \\| jq (context) | {:.1}× | about 10× (issue 6) | – |",
+            jq.median / floor_t
+        );
+    }
+    let rss = mb(rss_one.max(rss_all));
+    println!(
+        "| replay peak RSS (MB) | {rss:.1} | < {REPLAY_RSS_MB} | {} |",
+        Target::AtMost(REPLAY_RSS_MB).verdict(rss, " MB")
+    );
+    println!();
+    Ok(())
+}
+
+// Lambda -------------------------------------------------------------------
+
+struct ColdStart {
+    first_poll: Duration,
+    response: Duration,
+    max_rss: u64,
+}
+
+fn lambda_env(api: &str, dead_port: u16) -> Vec<(&'static str, String)> {
+    // What the Lambda service sets for a provided.al2023 function as the
+    // SAM template configures it, plus dummy credentials and an endpoint
+    // nobody listens on, so no call can leave the machine.
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "trailguard-bench".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/trailguard/bench".into()),
+        (
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2024/03/01/[$LATEST]0123456789abcdef".into(),
+        ),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_SESSION_TOKEN", "testing".into()),
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{dead_port}")),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("_HANDLER", "bootstrap".into()),
+        ("LAMBDA_TASK_ROOT", "/var/task".into()),
+        ("LANG", "en_US.UTF-8".into()),
+        ("TZ", ":UTC".into()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+        (
+            "TRAILGUARD_SNS_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:111122223333:trailguard-alerts".into(),
+        ),
+        (
+            "TRAILGUARD_SELF_ROLE_ARN",
+            "arn:aws:iam::111122223333:role/trailguard-fn".into(),
+        ),
+    ]
+}
+
+fn dead_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn cold_start(
+    bin: &Path,
+    payload: &[u8],
+    extra: &[(String, String)],
+    log: &Path,
+) -> anyhow::Result<ColdStart> {
+    let api = RuntimeApi::start(payload.to_vec())?;
+    let log_file = File::create(log)?;
+    let mut cmd = Command::new(bin);
+    cmd.env_clear()
+        .envs(lambda_env(&api.address(), dead_port()?))
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file);
+    let mut proc = Proc::spawn(&mut cmd)?;
+    let started = proc.started();
+    let deadline = started + Duration::from_secs(20);
+    let (mut first_poll, mut response) = (None, None);
+    let outcome = loop {
+        if Instant::now() > deadline {
+            break Err(anyhow::anyhow!("no second poll within 20 s"));
+        }
+        match api.next_call(Duration::from_millis(10)) {
+            Some((t, Call::Next { n: 1 })) => first_poll = Some(t - started),
+            Some((t, Call::Response(_))) => response = Some(t - started),
+            Some((_, Call::Next { .. })) => break Ok(()),
+            Some((_, Call::Error { init, body })) => {
+                break Err(anyhow::anyhow!(
+                    "the function reported an {} error: {}",
+                    if init { "init" } else { "invocation" },
+                    String::from_utf8_lossy(&body)
+                ));
+            }
+            Some((_, Call::ExtensionRegister)) => {}
+            None => {
+                if let Some(u) = proc.try_wait()? {
+                    break Err(anyhow::anyhow!(
+                        "exited ({}) {}",
+                        u.code
+                            .map_or("killed by a signal".into(), |c| format!("code {c}")),
+                        if first_poll.is_none() {
+                            "without polling the Runtime API (a stub?)"
+                        } else {
+                            "before polling again"
+                        }
+                    ));
+                }
+            }
+        }
+    };
+    let usage = proc.kill()?;
+    outcome.with_context(|| format!("{} (log: {})", bin.display(), log.display()))?;
+    Ok(ColdStart {
+        first_poll: first_poll.context("answered without polling")?,
+        response: response.context("polled again without answering")?,
+        max_rss: usage.max_rss,
+    })
+}
+
+/// Size of the deployment zip of `bin` (as `bootstrap`), and how it was made.
+fn zip_size(bin: &Path, work: &Path) -> anyhow::Result<(u64, &'static str)> {
+    let dir = work.join("zip");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    fs::copy(bin, dir.join("bootstrap"))?;
+    if measure::on_path("zip") {
+        let status = Command::new("zip")
+            .args(["-9", "-q", "-X", "bootstrap.zip", "bootstrap"])
+            .current_dir(&dir)
+            .status()?;
+        ensure!(status.success(), "zip failed");
+        let size = fs::metadata(dir.join("bootstrap.zip"))?.len();
+        let _ = fs::remove_dir_all(&dir);
+        return Ok((size, "zip -9"));
+    }
+    // No zip: a zip of one file is its raw deflate stream plus ~100 bytes.
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&fs::read(bin)?)?;
+    let size = enc.finish()?.len() as u64 + 2 * 9 + 30 + 46 + 22;
+    let _ = fs::remove_dir_all(&dir);
+    Ok((size, "deflate -9 estimate (zip not on PATH)"))
+}
+
+fn lambda(args: &Args) -> anyhow::Result<()> {
+    let payload = fs::read(&args.lambda_event)
+        .with_context(|| format!("cannot read {}", args.lambda_event.display()))?;
+    let work = args.bin_dir.parent().unwrap_or(&args.bin_dir).join("bench");
+    fs::create_dir_all(&work)?;
+    let bins = [
+        (
+            "hello-lambda (bare lambda_runtime)",
+            args.bin_dir.join("hello-lambda"),
+        ),
+        ("trailguard-lambda", args.bin_dir.join("trailguard-lambda")),
+    ];
+    struct Result_ {
+        name: &'static str,
+        size: u64,
+        zip: (u64, &'static str),
+        runs: Vec<ColdStart>,
+        error: Option<String>,
+    }
+    let mut results: Vec<Result_> = Vec::new();
+    for (name, bin) in &bins {
+        ensure!(
+            bin.is_file(),
+            "{} not found: build it with `cargo build --release --workspace --bins` (scripts/bench does)",
+            bin.display()
+        );
+        results.push(Result_ {
+            name,
+            size: fs::metadata(bin)?.len(),
+            zip: zip_size(bin, &work)?,
+            runs: Vec::new(),
+            error: None,
+        });
+    }
+    // Alternate the two so that background load hits both alike.
+    for run in 0..args.lambda_runs {
+        if run % 5 == 0 {
+            eprintln!(
+                "lambda run {}/{} (load {})",
+                run + 1,
+                args.lambda_runs,
+                measure::load_average()
+            );
+        }
+        for (r, (_, bin)) in results.iter_mut().zip(&bins) {
+            if r.error.is_some() {
+                continue;
+            }
+            let extra: &[(String, String)] = if r.name == "trailguard-lambda" {
+                &args.lambda_env
+            } else {
+                &[]
+            };
+            let log = work.join(format!(
+                "{}.log",
+                bin.file_name().and_then(|n| n.to_str()).unwrap_or("lambda")
+            ));
+            match cold_start(bin, &payload, extra, &log) {
+                Ok(c) => r.runs.push(c),
+                Err(e) => r.error = Some(format!("{e:#}")),
+            }
+        }
+    }
+
+    println!("## Lambda\n");
+    println!(
+        "against a local Runtime API on loopback; event: `{}`; {} runs each, alternating; release profile of Cargo.toml, built for this machine ({}).\n",
+        args.lambda_event
+            .strip_prefix(REPO)
+            .unwrap_or(&args.lambda_event)
+            .display(),
+        args.lambda_runs,
+        std::env::consts::ARCH
+    );
+    println!(
+        "| binary | size | zip | start → first poll (median, min–max) | start → first response | peak RSS, one invocation |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let ms = |v: &[ColdStart], f: fn(&ColdStart) -> Duration| {
+        Spread::of(&v.iter().map(|c| f(c).as_secs_f64()).collect::<Vec<_>>())
+    };
+    for r in &results {
+        let (poll, resp, rss) = if r.runs.is_empty() {
+            let e = r.error.clone().unwrap_or_default();
+            (format!("did not start: {e}"), "–".into(), "–".into())
+        } else {
+            (
+                ms(&r.runs, |c| c.first_poll).show(1e3, "ms", 2),
+                ms(&r.runs, |c| c.response).show(1e3, "ms", 2),
+                format!(
+                    "{:.1} MB",
+                    mb(r.runs.iter().map(|c| c.max_rss).max().unwrap_or(0))
+                ),
+            )
+        };
+        println!(
+            "| {} | {:.2} MB | {:.2} MB ({}) | {poll} | {resp} | {rss} |",
+            r.name,
+            mb(r.size),
+            mb(r.zip.0),
+            r.zip.1
+        );
+    }
+    println!();
+    let (hello, tg) = (&results[0], &results[1]);
+    println!("| check | figure | target | verdict |");
+    println!("|---|---|---|---|");
+    if !hello.runs.is_empty() && !tg.runs.is_empty() {
+        for (what, f) in [
+            (
+                "first poll",
+                (|c: &ColdStart| c.first_poll) as fn(&ColdStart) -> Duration,
+            ),
+            ("first response", |c: &ColdStart| c.response),
+        ] {
+            let ratio = ms(&tg.runs, f).median / ms(&hello.runs, f).median;
+            println!(
+                "| start → {what}, trailguard / hello-world | {ratio:.2}× | {} | {} |",
+                Target::AtMost(START_RATIO),
+                Target::AtMost(START_RATIO).verdict(ratio, "×")
+            );
+        }
+        let rss = mb(tg.runs.iter().map(|c| c.max_rss).max().unwrap_or(0));
+        println!(
+            "| trailguard-lambda peak RSS, one invocation (MB) | {rss:.1} | < {LAMBDA_RSS_MB} | {} |",
+            Target::AtMost(LAMBDA_RSS_MB).verdict(rss, " MB")
+        );
+    } else {
+        println!(
+            "| start, memory | – | ≤ {START_RATIO}× hello-world, < {LAMBDA_RSS_MB} MB | not measured: {} |",
+            tg.error
+                .as_deref()
+                .or(hello.error.as_deref())
+                .unwrap_or("no runs")
+        );
+    }
+    let zip = mb(tg.zip.0);
+    println!(
+        "| trailguard-lambda zip (MB) | {zip:.2} | < {ZIP_MB} | {} |",
+        Target::AtMost(ZIP_MB).verdict(zip, " MB")
+    );
+    println!();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_read_from_text_output() {
+        let s = parse_summary(
+            "x.json#1  iam CreateUser\n\n12 events, 3 findings, 1 ignored, 0 unreadable\n\nfindings by rule:\n  root-api-call                      2\n  cloudtrail-tampered         1\n\ntop actors:\n  3  arn\n",
+        );
+        assert_eq!(s.events, Some(12));
+        assert_eq!(s.unreadable, Some(0));
+        assert_eq!(s.by_rule.len(), 2);
+        assert_eq!(s.by_rule["root-api-call"], 2);
+    }
+}
