@@ -280,3 +280,6 @@ fn failed(channel: &'static str, error: &str) -> Delivery {
         error: Some(error.to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests;

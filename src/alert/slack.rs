@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Facts, cut, pretty};
 use crate::effects::{EffectError, Secret, Secrets, WebhookUrl};
+use crate::remediate::Status;
 
 /// Slack's limits: section text 3000, header 150, a field 2000 characters.
 const SECTION_MAX: usize = 2900;
@@ -71,6 +72,13 @@ pub fn message(facts: &Facts) -> Value {
     if let Some(r) = facts.remediation {
         for note in &r.notes {
             remediation += &format!("\n• {}", escape(note));
+        }
+        if !r.calls.is_empty() {
+            remediation += match r.status {
+                Status::Planned => "\n_Would call:_",
+                Status::Failed => "\n_Calls made before the failure:_",
+                _ => "\n_Calls made:_",
+            };
         }
         for c in &r.calls {
             remediation += &format!("\n`{}`", code(c));
