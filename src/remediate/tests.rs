@@ -452,12 +452,14 @@ async fn password_policy_is_written_whole_and_only_when_needed() {
     let again = run_mem(&iam, &action).await.unwrap();
     assert_eq!(again.status, Status::Unchanged);
 
-    let mut s = IamState::default();
-    s.password_policy = Some(PasswordBaseline {
-        minimum_length: 8,
-        require_symbols: false,
-        ..base.clone()
-    });
+    let s = IamState {
+        password_policy: Some(PasswordBaseline {
+            minimum_length: 8,
+            require_symbols: false,
+            ..base.clone()
+        }),
+        ..IamState::default()
+    };
     let iam = MemoryIam::new(s);
     let report = run_mem(&iam, &action).await.unwrap();
     assert_eq!(report.status, Status::Done);
