@@ -83,6 +83,15 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    /// `remediation`, `tag-check` or `alert`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecError::Remediation { .. } => "remediation",
+            ExecError::TagCheck { .. } => "tag-check",
+            ExecError::Alert { .. } | ExecError::Webhook { .. } => "alert",
+        }
+    }
+
     /// Worth handling the event again (throttling, 5xx, timeouts, IAM
     /// catching up); access denied and invalid requests are not.
     pub fn is_retryable(&self) -> bool {

@@ -2,7 +2,8 @@
 //! [`handle_event`] for one EventBridge payload; `trailguard handle` calls
 //! [`handle_paths`] over files. Both print or return one [`Outcome`] per event.
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -11,6 +12,7 @@ use super::LiveContext;
 use crate::engine::{self, Diagnostic};
 use crate::event::input::{self, InputError, Item, Located};
 use crate::executor::{self, FindingOutcome};
+use crate::replay::{self, Input};
 
 /// What happened for one event: its findings, the actions taken, the alerts
 /// sent and the errors met.
@@ -34,6 +36,8 @@ pub struct Outcome {
 /// An error met while handling an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorReport {
+    /// `input`, `remediation`, `tag-check` or `alert`.
+    pub kind: &'static str,
     pub message: String,
     /// Would handling the event again be worth it (and safe)?
     pub retryable: bool,
@@ -57,6 +61,11 @@ impl Outcome {
     /// Did any effect or the input fail?
     pub fn failed(&self) -> bool {
         !self.errors.is_empty()
+    }
+
+    /// Could the input not be read or parsed?
+    pub fn input_failed(&self) -> bool {
+        self.errors.iter().any(|e| e.kind == "input")
     }
 
     /// Is any error worth a retry? (Retries are safe: remediations are
@@ -138,51 +147,59 @@ pub async fn handle_bytes(bytes: &[u8], origin: &str, ctx: &LiveContext) -> Vec<
     out
 }
 
-/// Handles every event in the files (directories are walked in name order),
-/// in order. A file that cannot be read yields one outcome with its error.
-pub async fn handle_paths(paths: &[PathBuf], ctx: &LiveContext) -> Vec<Outcome> {
-    let mut out = Vec::new();
+/// Handles every event in the files, in order: directories are walked in
+/// name order, `-` is stdin (as `trailguard replay` reads them). A file that
+/// cannot be read yields one outcome with its error. `sink` gets each
+/// outcome as soon as it is known.
+pub async fn handle_inputs(paths: &[PathBuf], ctx: &LiveContext, sink: &mut dyn FnMut(Outcome)) {
     let mut buf = Vec::new();
-    for file in expand(paths) {
-        let origin = file.display().to_string();
-        match input::read_file(&file, &mut buf) {
-            Ok(()) => out.extend(handle_bytes(&buf, &origin, ctx).await),
+    for input in replay::expand(paths) {
+        let read = input.and_then(|input| {
+            let name = input.name();
+            match input {
+                Input::File(path) => input::read_file(&path, &mut buf),
+                Input::Stdin => {
+                    buf.clear();
+                    std::io::stdin()
+                        .lock()
+                        .read_to_end(&mut buf)
+                        .and_then(|_| input::gunzip_if_compressed(&mut buf))
+                        .map_err(|source| InputError::Read {
+                            path: name.clone(),
+                            source,
+                        })
+                }
+            }
+            .map(|()| name)
+        });
+        match read {
+            Ok(origin) => {
+                for outcome in handle_bytes(&buf, &origin, ctx).await {
+                    sink(outcome);
+                }
+            }
             Err(e) => {
-                let mut o = Outcome::empty(origin);
+                let location = match &e {
+                    InputError::Read { path, .. } => path.clone(),
+                    _ => String::new(),
+                };
+                let mut o = Outcome::empty(location);
                 o.errors.push(ErrorReport {
+                    kind: "input",
                     message: e.to_string(),
                     retryable: false,
                 });
-                out.push(o);
+                sink(o);
             }
         }
     }
+}
+
+/// [`handle_inputs`], collected.
+pub async fn handle_paths(paths: &[PathBuf], ctx: &LiveContext) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    handle_inputs(paths, ctx, &mut |o| out.push(o)).await;
     out
-}
-
-fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut inner: Vec<PathBuf> = walkdir::WalkDir::new(p)
-                .sort_by_file_name()
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_file() && !is_hidden(e.path()))
-                .map(walkdir::DirEntry::into_path)
-                .collect();
-            files.append(&mut inner);
-        } else {
-            files.push(p.clone());
-        }
-    }
-    files
-}
-
-fn is_hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
 }
 
 /// One parsed input item: evaluate, execute, report.
@@ -191,6 +208,7 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
     let event = match located.item {
         Err(e) => {
             outcome.errors.push(ErrorReport {
+                kind: "input",
                 message: e.to_string(),
                 retryable: false,
             });
@@ -220,6 +238,7 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
         .errors
         .iter()
         .map(|e| ErrorReport {
+            kind: e.kind(),
             message: e.to_string(),
             retryable: e.is_retryable(),
         })

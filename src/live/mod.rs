@@ -14,7 +14,9 @@ use crate::effects::webhook::HttpWebhook;
 use crate::effects::{EffectError, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
 use crate::remediate::Retry;
 
-pub use handle::{ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_paths};
+pub use handle::{
+    ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
+};
 
 /// The effects the executor uses.
 #[derive(Clone)]
@@ -105,5 +107,23 @@ impl LiveContext {
             .get_or_try_init(|| self.slack.resolve(self.effects.secrets.as_ref()))
             .await
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Lambda runtime shares the context across invocations and needs
+    /// `Send` futures.
+    #[test]
+    fn the_context_is_shareable_and_the_handler_future_is_send() {
+        fn shareable<T: Send + Sync>() {}
+        fn send<T: Send>(_: &T) {}
+        shareable::<LiveContext>();
+        #[allow(dead_code)]
+        fn check(ctx: &LiveContext) {
+            send(&handle_event(serde_json::Value::Null, ctx));
+        }
     }
 }
