@@ -25,11 +25,13 @@ pub enum When {
     After,
 }
 
-/// An [`Iam`] that fails its `n`-th call (counting from 0, reads included).
+/// An [`Iam`] that fails its `n`-th call (counting from 0, reads included),
+/// or every call of one operation.
 #[derive(Debug)]
 pub struct FaultyIam<I> {
     inner: I,
     fault: Option<(usize, When, ErrorKind)>,
+    always: Option<(&'static str, ErrorKind)>,
     calls: Mutex<Vec<&'static str>>,
 }
 
@@ -39,6 +41,7 @@ impl<I: Iam> FaultyIam<I> {
         FaultyIam {
             inner,
             fault: None,
+            always: None,
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -51,6 +54,12 @@ impl<I: Iam> FaultyIam<I> {
     /// Fails call number `call` with an error of `kind`.
     pub fn fail_at_with(mut self, call: usize, when: When, kind: ErrorKind) -> Self {
         self.fault = Some((call, when, kind));
+        self
+    }
+
+    /// Fails every call of `operation` (`iam:GetGroup`) before it reaches IAM.
+    pub fn fail_every(mut self, operation: &'static str, kind: ErrorKind) -> Self {
+        self.always = Some((operation, kind));
         self
     }
 
@@ -76,6 +85,11 @@ impl<I: Iam> FaultyIam<I> {
         let fault = self
             .fault
             .filter(|(at, _, _)| *at == index)
+            .or_else(|| {
+                self.always
+                    .filter(|(o, _)| *o == op)
+                    .map(|(_, kind)| (index, When::Before, kind))
+            })
             .map(|(_, when, kind)| {
                 (
                     when,

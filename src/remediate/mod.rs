@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::effects::{EffectError, GroupInfo, Iam, TrailControl};
+use crate::effects::{EffectError, ErrorKind, GroupInfo, Iam, TrailControl};
 use crate::rules::{Action, fnv1a};
 
 /// What the remediation ended as.
@@ -355,20 +355,42 @@ pub(crate) fn alternative_name(base: &str, dedicated_to: &str) -> String {
 /// Picks the first candidate that is missing or dedicated; `None` when every
 /// candidate exists and is used for something else. Never reuses a group
 /// `dedicated` rejects: that would grant the policy to its other members.
+///
+/// When trailguard's role is scoped to its group path, reading a group of
+/// the same name elsewhere is denied: such a group is not ours, so the next
+/// candidate is tried. Only when every candidate is denied is that an error
+/// (the role then lacks the permission altogether).
 pub(crate) async fn choose_group(
     iam: &dyn Iam,
     candidates: &[String],
     dedicated: impl Fn(&GroupFacts) -> bool,
     rec: &mut Recorder,
 ) -> Result<Option<GroupChoice>, EffectError> {
+    let mut denied = None;
+    let mut examined = 0;
     for name in candidates {
-        let Some(info) = iam.group(name).await? else {
-            return Ok(Some(GroupChoice {
-                name: name.clone(),
-                existing: None,
-            }));
+        let facts = match iam.group(name).await {
+            Ok(None) => {
+                return Ok(Some(GroupChoice {
+                    name: name.clone(),
+                    existing: None,
+                }));
+            }
+            Ok(Some(info)) => group_facts(iam, info).await,
+            Err(e) => Err(e),
         };
-        let facts = group_facts(iam, info).await?;
+        let facts = match facts {
+            Ok(f) => f,
+            Err(e) if e.kind == ErrorKind::AccessDenied => {
+                rec.note(format!(
+                    "group {name} cannot be read by trailguard (outside its path?); not reused"
+                ));
+                denied = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        examined += 1;
         if dedicated(&facts) {
             return Ok(Some(GroupChoice {
                 name: name.clone(),
@@ -383,7 +405,10 @@ pub(crate) async fn choose_group(
             facts.info.members.len()
         ));
     }
-    Ok(None)
+    match denied {
+        Some(e) if examined == 0 => Err(e),
+        _ => Ok(None),
+    }
 }
 
 pub(crate) async fn group_facts(iam: &dyn Iam, info: GroupInfo) -> Result<GroupFacts, EffectError> {

@@ -374,6 +374,35 @@ async fn access_denied_is_not_retryable_and_changes_nothing_after_it() {
 }
 
 #[tokio::test]
+async fn a_same_named_group_trailguard_may_not_read_is_skipped() {
+    // Call 2 is the GetGroup of the first candidate name.
+    let faulty = FaultyIam::new(MemoryIam::new(bob())).fail_at_with(
+        2,
+        When::Before,
+        ErrorKind::AccessDenied,
+    );
+    let report = run_on(&faulty, &MemoryTrail::default(), &move_policy("bob"))
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::Done);
+    let alt = alternative_name("trailguard-read-only", READ_ONLY);
+    assert!(faulty.inner().state().groups[&alt].members.contains("bob"));
+    assert!(report.notes[0].contains("cannot be read by trailguard"));
+}
+
+#[tokio::test]
+async fn no_permission_to_read_groups_at_all_is_an_error_not_a_guess() {
+    let faulty =
+        FaultyIam::new(MemoryIam::new(bob())).fail_every("iam:GetGroup", ErrorKind::AccessDenied);
+    let err = run_on(&faulty, &MemoryTrail::default(), &move_policy("bob"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(err.source.kind, ErrorKind::AccessDenied);
+    assert_eq!(faulty.inner().state(), bob());
+}
+
+#[tokio::test]
 async fn move_inline_policy_copies_the_current_document_and_keeps_it_in_the_report() {
     let iam = MemoryIam::new(bob());
     let report = run_mem(&iam, &move_inline("bob")).await.unwrap();

@@ -71,7 +71,8 @@ impl Moto {
                 if let Some(mut e) = self.child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                let tail: String = err.lines().rev().take(5).collect::<Vec<_>>().join("\n");
+                let lines: Vec<&str> = err.lines().collect();
+                let tail = lines[lines.len().saturating_sub(5)..].join("\n");
                 panic!(
                     "moto server exited ({status}) before answering; install it with: pip install \"moto[server]\"\n{tail}"
                 );
