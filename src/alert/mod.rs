@@ -22,6 +22,7 @@ pub struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
+    /// The facts of one decision on one event.
     pub fn new(
         event: &'a CloudTrailEvent,
         decision: &'a Decision,
@@ -34,10 +35,12 @@ impl<'a> Facts<'a> {
         }
     }
 
+    /// The registry entry of the rule that fired.
     pub fn rule(&self) -> Option<&'static Rule> {
         rules::find(self.decision.finding.rule)
     }
 
+    /// The rule's title (its id when unknown).
     pub fn title(&self) -> &str {
         self.rule().map_or(self.decision.finding.rule, |r| r.title)
     }
@@ -58,26 +61,32 @@ impl<'a> Facts<'a> {
         format!("{} {}", self.event.source(), self.event.name())
     }
 
+    /// The account id, `unknown` when absent (also for the fields below).
     pub fn account(&self) -> &str {
         self.event.account_id().unwrap_or("unknown")
     }
 
+    /// The region the call was made in.
     pub fn region(&self) -> &str {
         field(&self.event.aws_region)
     }
 
+    /// `eventTime`.
     pub fn time(&self) -> &str {
         field(&self.event.event_time)
     }
 
+    /// `sourceIPAddress`.
     pub fn source_ip(&self) -> &str {
         field(&self.event.source_ip_address)
     }
 
+    /// `userAgent`.
     pub fn user_agent(&self) -> &str {
         field(&self.event.user_agent)
     }
 
+    /// `eventID`.
     pub fn event_id(&self) -> &str {
         field(&self.event.event_id)
     }

@@ -166,6 +166,7 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
+    /// A failed secret read may succeed later; a bad URL will not.
     pub fn is_retryable(&self) -> bool {
         matches!(self, WebhookError::Read { source, .. } if source.is_retryable())
     }

@@ -72,6 +72,7 @@ pub struct AwsIam {
 }
 
 impl AwsIam {
+    /// The adapter on an IAM client.
     pub fn new(client: aws_sdk_iam::Client) -> Self {
         AwsIam { client }
     }
@@ -410,6 +411,7 @@ pub struct AwsTrail {
 }
 
 impl AwsTrail {
+    /// The adapter on a CloudTrail client.
     pub fn new(client: aws_sdk_cloudtrail::Client) -> Self {
         AwsTrail { client }
     }
@@ -462,6 +464,7 @@ pub struct AwsSns {
 }
 
 impl AwsSns {
+    /// The adapter on an SNS client.
     pub fn new(client: aws_sdk_sns::Client) -> Self {
         AwsSns { client }
     }
@@ -500,6 +503,7 @@ pub struct AwsSecrets {
 }
 
 impl AwsSecrets {
+    /// The adapter on a Secrets Manager client.
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
         AwsSecrets { client }
     }

@@ -68,6 +68,7 @@ impl<I: Iam> FaultyIam<I> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The wrapped IAM, to inspect its state.
     pub fn inner(&self) -> &I {
         &self.inner
     }

@@ -43,6 +43,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A short label for messages.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::NotFound => "not found",
@@ -138,6 +139,7 @@ pub struct EffectError {
 }
 
 impl EffectError {
+    /// An error without a service code.
     pub fn new(operation: &'static str, kind: ErrorKind, message: impl Into<String>) -> Self {
         EffectError {
             operation,
@@ -152,6 +154,7 @@ impl EffectError {
         matches!(self.kind, ErrorKind::Throttled | ErrorKind::Unavailable)
     }
 
+    /// The entity the call named does not exist.
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
     }
@@ -295,6 +298,7 @@ pub trait Publisher: Send + Sync {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -320,6 +324,7 @@ impl std::fmt::Display for Secret {
 /// Reads secrets (`secretsmanager:GetSecretValue`).
 #[async_trait]
 pub trait Secrets: Send + Sync {
+    /// The string value of the secret.
     async fn secret_string(&self, secret_arn: &str) -> Result<Secret, EffectError>;
 }
 
@@ -384,6 +389,7 @@ pub fn same_document(a: &str, b: &str) -> bool {
 /// Posts JSON to an incoming webhook (Slack).
 #[async_trait]
 pub trait Webhook: Send + Sync {
+    /// POSTs `body` as JSON; any non-2xx answer is an error.
     async fn post_json(
         &self,
         url: &WebhookUrl,

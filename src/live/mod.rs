@@ -62,6 +62,7 @@ pub struct LiveContext {
 }
 
 impl LiveContext {
+    /// A context on explicit effects (tests, other runtimes).
     pub fn new(config: Config, effects: Effects, slack: WebhookSource) -> Self {
         LiveContext {
             config,
@@ -95,6 +96,7 @@ impl LiveContext {
         Ok(Self::new(config, effects, slack))
     }
 
+    /// How long remediations wait for IAM to show their writes.
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
         self

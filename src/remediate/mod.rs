@@ -47,6 +47,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The kebab-case name used in JSON and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Planned => "planned",
@@ -77,6 +78,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report of remediation `id`.
     pub fn new(id: &'static str, status: Status) -> Self {
         Report {
             id,
