@@ -12,3 +12,5 @@ pub mod rules;
 pub use config::Config;
 pub use engine::{Decision, Evaluation, evaluate};
 pub use event::CloudTrailEvent;
+pub mod cli;
+pub mod replay;

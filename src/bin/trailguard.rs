@@ -1,1 +1,5 @@
-fn main() {}
+//! The `trailguard` command line.
+
+fn main() -> std::process::ExitCode {
+    trailguard::cli::main()
+}

@@ -92,11 +92,14 @@ pub fn read_file(path: &Path, buf: &mut Vec<u8>) -> Result<(), InputError> {
     buf.clear();
     let mut file = std::fs::File::open(path).map_err(err)?;
     file.read_to_end(buf).map_err(err)?;
+    gunzip_if_compressed(buf).map_err(err)
+}
+
+/// Replaces gzipped bytes (by their magic number) with their contents.
+pub fn gunzip_if_compressed(buf: &mut Vec<u8>) -> std::io::Result<()> {
     if buf.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::with_capacity(buf.len() * 8);
-        flate2::read::MultiGzDecoder::new(&buf[..])
-            .read_to_end(&mut out)
-            .map_err(err)?;
+        flate2::read::MultiGzDecoder::new(&buf[..]).read_to_end(&mut out)?;
         *buf = out;
     }
     Ok(())

@@ -9,7 +9,7 @@ pub static RULE: Rule = Rule {
     severity: Severity::Medium,
     title: "Access key created for an IAM user",
     practice: "Prefer temporary credentials to long-term access keys",
-    controls: &["CIS 1.11", "IAM.3"],
+    controls: &["CIS 1.11"],
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
     trigger: Trigger::Events {
         source: IAM,

@@ -87,6 +87,8 @@ pub enum Trigger {
     Sources(&'static [(&'static str, &'static [&'static str])]),
     /// Any event whose caller is the root user.
     AnyRootCall,
+    /// No event: the rule's findings come from the scheduled credential scan.
+    Scan,
 }
 
 impl Trigger {
@@ -100,15 +102,17 @@ impl Trigger {
                 .iter()
                 .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
             Trigger::AnyRootCall => event.is_root(),
+            Trigger::Scan => false,
         }
     }
 
-    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`].
+    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`]
+    /// and [`Trigger::Scan`].
     pub fn sources(&self) -> Vec<(&'static str, &'static [&'static str])> {
         match self {
             Trigger::Events { source, names } => vec![(*source, *names)],
             Trigger::Sources(list) => list.to_vec(),
-            Trigger::AnyRootCall => Vec::new(),
+            Trigger::AnyRootCall | Trigger::Scan => Vec::new(),
         }
     }
 }

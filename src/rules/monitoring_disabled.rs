@@ -12,7 +12,15 @@ pub static RULE: Rule = Rule {
     severity: Severity::High,
     title: "Security monitoring disabled",
     practice: "Monitor account activity (CloudTrail, Config, GuardDuty)",
-    controls: &["CIS 3.3", "CIS 4.9", "Config.1", "GuardDuty.1", "IAM.21"],
+    controls: &[
+        "CIS 1.20",
+        "CIS 3.5",
+        "CIS 4.9",
+        "Config.1",
+        "CloudWatch.9",
+        "GuardDuty.1",
+        "IAM.28",
+    ],
     remediation: None,
     trigger: Trigger::Sources(&[
         (

@@ -1,0 +1,73 @@
+//! `trailguard rules`: the catalogue, from the registry.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::Format;
+use crate::rules::{self, RemediationSpec, Rule, Trigger};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    rule: &'a Rule,
+    remediation: Option<&'a RemediationSpec>,
+    events: Vec<String>,
+}
+
+/// The events a rule fires on, as `source:Name` strings.
+pub fn trigger_events(trigger: &Trigger) -> Vec<String> {
+    match trigger {
+        Trigger::AnyRootCall => vec!["any call by the root user".into()],
+        Trigger::Scan => vec!["the scheduled credential scan".into()],
+        t => t
+            .sources()
+            .into_iter()
+            .flat_map(|(s, names)| {
+                let service = s.trim_end_matches(".amazonaws.com");
+                names.iter().map(move |n| format!("{service}:{n}"))
+            })
+            .collect(),
+    }
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match args.format {
+        Format::Json => {
+            let entries: Vec<_> = rules::registry()
+                .iter()
+                .map(|r| Entry {
+                    rule: r,
+                    remediation: r.remediation,
+                    events: trigger_events(&r.trigger),
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entries).expect("catalogue serializes")
+            );
+        }
+        Format::Text => {
+            println!(
+                "{:<27} {:<9} {:<28} title",
+                "rule", "severity", "remediation"
+            );
+            for r in rules::registry() {
+                println!(
+                    "{:<27} {:<9} {:<28} {}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.remediation.map_or("-", |m| m.id),
+                    r.title
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,640 @@
+//! Offline replay: events from files through the engine into reports.
+//! Never calls AWS.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{self, Decision, Diagnostic};
+use crate::event::input::{self, InputError, Item, Located};
+use crate::event::{Actor, CloudTrailEvent};
+use crate::rules::Severity;
+
+/// What replay says about one input event (one JSON object per event).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventReport {
+    /// Where the event came from: `path#index`.
+    pub location: String,
+    pub event_id: Option<String>,
+    pub event_name: Option<String>,
+    pub event_source: Option<String>,
+    pub event_time: Option<String>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub actor: Actor,
+    /// Why the whole event was ignored, or null.
+    pub ignored: Option<String>,
+    pub findings: Vec<Decision>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl EventReport {
+    /// Evaluates one parsed item; errors are handed back untouched.
+    pub fn new(located: Located, config: &Config) -> Result<Self, InputError> {
+        Ok(Self::filtered(located, config, &Filter::default())?.expect("no filter drops nothing"))
+    }
+
+    /// Like [`EventReport::new`], but `None` for an event the filter drops.
+    pub fn filtered(
+        located: Located,
+        config: &Config,
+        filter: &Filter,
+    ) -> Result<Option<Self>, InputError> {
+        let location = located.location;
+        let report = match located.item? {
+            Item::CloudTrail { event, envelope } => {
+                if !filter.keeps(&event) {
+                    return Ok(None);
+                }
+                let mut eval = engine::evaluate(&event, config);
+                if !filter.rules.is_empty() {
+                    eval.decisions
+                        .retain(|d| filter.rules.contains(&d.finding.rule));
+                    if eval.decisions.is_empty() {
+                        return Ok(None);
+                    }
+                }
+                let region = event
+                    .aws_region
+                    .clone()
+                    .or_else(|| envelope.as_ref().and_then(|e| e.region.clone()));
+                EventReport {
+                    location,
+                    event_id: event.event_id.clone(),
+                    actor: event.actor(),
+                    account: event.account_id().map(String::from),
+                    event_name: event.event_name.clone(),
+                    event_source: event.event_source.clone(),
+                    event_time: event.event_time.clone(),
+                    region,
+                    ignored: eval.ignored,
+                    findings: eval.decisions,
+                    diagnostics: eval.diagnostics,
+                }
+            }
+            // Filters are about CloudTrail events; other events have no findings.
+            Item::Other(_) if filter.is_active() => return Ok(None),
+            Item::Other(envelope) => EventReport {
+                location,
+                event_id: envelope.id.clone(),
+                event_name: None,
+                event_source: envelope.source.clone(),
+                event_time: envelope.time.clone(),
+                account: envelope.account.clone(),
+                region: envelope.region.clone(),
+                actor: Actor {
+                    kind: None,
+                    arn: None,
+                },
+                ignored: Some(format!(
+                    "not a CloudTrail event (detail-type `{}`)",
+                    envelope.detail_type.as_deref().unwrap_or("none")
+                )),
+                findings: Vec::new(),
+                diagnostics: Vec::new(),
+            },
+        };
+        Ok(Some(report))
+    }
+}
+
+/// Which events and findings a replay keeps.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// Keep only findings of these rules (and only events that have one).
+    pub rules: Vec<&'static str>,
+}
+
+impl Filter {
+    pub fn is_active(&self) -> bool {
+        self.since.is_some()
+            || self.until.is_some()
+            || !self.accounts.is_empty()
+            || !self.regions.is_empty()
+            || !self.rules.is_empty()
+    }
+
+    /// Does the event pass the time, account and region filters? An event
+    /// without the field a filter looks at does not.
+    pub fn keeps(&self, event: &CloudTrailEvent) -> bool {
+        if !self.accounts.is_empty()
+            && !event
+                .account_id()
+                .is_some_and(|a| self.accounts.iter().any(|x| x == a))
+        {
+            return false;
+        }
+        if !self.regions.is_empty()
+            && !event
+                .aws_region
+                .as_deref()
+                .is_some_and(|r| self.regions.iter().any(|x| x == r))
+        {
+            return false;
+        }
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(time) = event
+            .event_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        else {
+            return false;
+        };
+        let time = time.with_timezone(&Utc);
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time < u)
+    }
+}
+
+/// Parses a `--since`/`--until` bound: an RFC 3339 date-time, or a date
+/// meaning its midnight UTC.
+pub fn parse_time_bound(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("`{text}` is neither a date (2024-05-01) nor an RFC 3339 time"))
+}
+
+/// One input named on the command line, expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".into(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// File names a directory walk picks up (named files are always read).
+fn looks_like_events(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !name.starts_with('.')
+        && [
+            ".json",
+            ".json.gz",
+            ".jsonl",
+            ".ndjson",
+            ".jsonl.gz",
+            ".ndjson.gz",
+        ]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Expands paths: `-` is stdin, directories are walked recursively in name
+/// order. A path that does not exist is an error naming it.
+pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            out.push(Ok(Input::Stdin));
+        } else if path.is_dir() {
+            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+                match entry {
+                    Ok(e) if e.file_type().is_file() && looks_like_events(e.path()) => {
+                        out.push(Ok(Input::File(e.into_path())))
+                    }
+                    Ok(_) => {}
+                    Err(e) => out.push(Err(InputError::Read {
+                        path: e.path().map_or_else(
+                            || path.display().to_string(),
+                            |p| p.display().to_string(),
+                        ),
+                        source: e
+                            .into_io_error()
+                            .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+                    })),
+                }
+            }
+        } else if path.exists() {
+            out.push(Ok(Input::File(path.clone())));
+        } else {
+            out.push(Err(InputError::Read {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
+            }));
+        }
+    }
+    out
+}
+
+/// Counts over a whole replay.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Summary {
+    /// Uncompressed bytes of JSON read.
+    pub bytes: u64,
+    pub events: u64,
+    pub ignored: u64,
+    pub errors: u64,
+    pub findings: u64,
+    pub by_rule: BTreeMap<&'static str, u64>,
+    pub by_severity: BTreeMap<Severity, u64>,
+    pub by_actor: BTreeMap<String, u64>,
+    pub by_day: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    pub fn add(&mut self, report: &EventReport) {
+        self.events += 1;
+        if report.ignored.is_some() {
+            self.ignored += 1;
+        }
+        for d in &report.findings {
+            self.findings += 1;
+            *self.by_rule.entry(d.finding.rule).or_default() += 1;
+            *self.by_severity.entry(d.finding.severity).or_default() += 1;
+            let actor = report.actor.arn.clone().unwrap_or_else(|| {
+                report
+                    .actor
+                    .kind
+                    .clone()
+                    .unwrap_or_else(|| "unknown".into())
+            });
+            *self.by_actor.entry(actor).or_default() += 1;
+            let day = report
+                .event_time
+                .as_deref()
+                .and_then(|t| t.get(..10))
+                .unwrap_or("unknown");
+            *self.by_day.entry(day.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: Summary) {
+        self.bytes += other.bytes;
+        self.events += other.events;
+        self.ignored += other.ignored;
+        self.errors += other.errors;
+        self.findings += other.findings;
+        for (k, v) in other.by_rule {
+            *self.by_rule.entry(k).or_default() += v;
+        }
+        for (k, v) in other.by_severity {
+            *self.by_severity.entry(k).or_default() += v;
+        }
+        for (k, v) in other.by_actor {
+            *self.by_actor.entry(k).or_default() += v;
+        }
+        for (k, v) in other.by_day {
+            *self.by_day.entry(k).or_default() += v;
+        }
+    }
+
+    /// The actors with the most findings, most first (ties by name).
+    pub fn top_actors(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut actors: Vec<_> = self
+            .by_actor
+            .iter()
+            .map(|(a, c)| (a.as_str(), *c))
+            .collect();
+        actors.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        actors.truncate(n);
+        actors
+    }
+
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} events, {} findings, {} ignored, {} unreadable",
+            self.events, self.findings, self.ignored, self.errors
+        );
+        if !self.by_severity.is_empty() {
+            let _ = writeln!(s, "\nfindings by severity:");
+            for (sev, n) in self.by_severity.iter().rev() {
+                let _ = writeln!(s, "  {:<9} {n:>8}", sev.as_str());
+            }
+        }
+        if !self.by_rule.is_empty() {
+            let _ = writeln!(s, "\nfindings by rule:");
+            for (rule, n) in &self.by_rule {
+                let _ = writeln!(s, "  {rule:<27} {n:>8}");
+            }
+        }
+        if !self.by_actor.is_empty() {
+            let _ = writeln!(s, "\ntop actors:");
+            for (actor, n) in self.top_actors(10) {
+                let _ = writeln!(s, "  {n:>8}  {actor}");
+            }
+        }
+        if self.by_day.len() > 1 {
+            let _ = writeln!(s, "\nfindings by day:");
+            for (day, n) in &self.by_day {
+                let _ = writeln!(s, "  {day}  {n:>8}");
+            }
+        }
+        s
+    }
+}
+
+/// A readable block for one event with findings; empty when it has none.
+pub fn render_event_text(report: &EventReport) -> String {
+    let mut s = String::new();
+    if report.findings.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{}  {} {}  by {}",
+        report.location,
+        report.event_source.as_deref().unwrap_or("?"),
+        report.event_name.as_deref().unwrap_or("?"),
+        report
+            .actor
+            .arn
+            .as_deref()
+            .or(report.actor.kind.as_deref())
+            .unwrap_or("unknown caller"),
+    );
+    for d in &report.findings {
+        let f = &d.finding;
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<26} [{}] {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            d.mode.as_str(),
+            f.summary
+        );
+        if let Some(action) = &f.remediation {
+            let verb = if d.remediates() { "will" } else { "would" };
+            let _ = writeln!(
+                s,
+                "           remediation {} ({verb}): {}",
+                action.id(),
+                action.describe()
+            );
+        }
+        if let Some(why) = &d.exempt {
+            let _ = writeln!(s, "           exempt: {why}");
+        }
+    }
+    s
+}
+
+/// What a replay prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Events with findings, then the summary.
+    Text,
+    /// One JSON object per event, in input order.
+    Json,
+    /// Only the summary.
+    Summary,
+}
+
+/// How a replay runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files processed at once (1 = sequential on the calling thread).
+    pub jobs: usize,
+    pub format: OutputFormat,
+    pub filter: Filter,
+    /// Show a progress bar on stderr (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// The output and counts of one input, kept until its turn to be written.
+struct Chunk {
+    output: Vec<u8>,
+    summary: Summary,
+    errors: Vec<InputError>,
+    bytes: u64,
+}
+
+fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
+    let mut chunk = Chunk {
+        output: Vec::new(),
+        summary: Summary::default(),
+        errors: Vec::new(),
+        bytes: 0,
+    };
+    let read = match input {
+        Input::File(path) => input::read_file(path, buf),
+        Input::Stdin => {
+            buf.clear();
+            io::stdin()
+                .lock()
+                .read_to_end(buf)
+                .and_then(|_| input::gunzip_if_compressed(buf))
+                .map_err(|source| InputError::Read {
+                    path: "-".into(),
+                    source,
+                })
+        }
+    };
+    if let Err(e) = read {
+        chunk.errors.push(e);
+        return chunk;
+    }
+    chunk.bytes = buf.len() as u64;
+    let name = input.name();
+    input::parse(buf, &name, &mut |located| match EventReport::filtered(
+        located,
+        config,
+        &opts.filter,
+    ) {
+        Ok(Some(report)) => {
+            chunk.summary.add(&report);
+            match opts.format {
+                OutputFormat::Json => {
+                    serde_json::to_writer(&mut chunk.output, &report)
+                        .expect("reports serialize to memory");
+                    chunk.output.push(b'\n');
+                }
+                OutputFormat::Text => chunk
+                    .output
+                    .extend_from_slice(render_event_text(&report).as_bytes()),
+                OutputFormat::Summary => {}
+            }
+        }
+        Ok(None) => {}
+        Err(e) => chunk.errors.push(e),
+    });
+    chunk
+}
+
+/// Replays `inputs` in order: reports go to `out`, each unreadable input to
+/// `on_error`, and the summary is returned. Files are processed `jobs` at a
+/// time; output order is input order whatever the order of completion, and
+/// at most `2 * jobs` finished inputs wait in memory for their turn.
+pub fn run(
+    inputs: &[Input],
+    config: &Config,
+    opts: &Options,
+    out: &mut dyn Write,
+    on_error: &mut dyn FnMut(&InputError),
+) -> io::Result<Summary> {
+    let total: u64 = inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin => 0,
+        })
+        .sum();
+    let bar = if opts.progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut summary = Summary::default();
+    let mut write = |input: &Input, chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
+        for e in &chunk.errors {
+            bar.suspend(|| on_error(e));
+        }
+        summary.errors += chunk.errors.len() as u64;
+        summary.bytes += chunk.bytes;
+        summary.merge(chunk.summary);
+        out.write_all(&chunk.output)?;
+        if let Input::File(p) = input {
+            bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+        }
+        bar.set_message(format!("{} findings", summary.findings));
+        Ok(())
+    };
+
+    if opts.jobs <= 1 || inputs.len() <= 1 {
+        let mut buf = Vec::new();
+        for input in inputs {
+            let chunk = process_input(input, config, opts, &mut buf);
+            write(input, chunk, &mut summary)?;
+        }
+        bar.finish_and_clear();
+        return Ok(summary);
+    }
+
+    let window = 2 * opts.jobs;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let written = Mutex::new(0usize);
+    let turn = Condvar::new();
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Chunk)>();
+        for _ in 0..opts.jobs {
+            let tx = tx.clone();
+            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() {
+                        return;
+                    }
+                    // Bound memory: do not run further ahead of the writer.
+                    let mut w = written.lock().expect("writer never panics holding it");
+                    while i >= *w + window && !stop.load(Ordering::Relaxed) {
+                        w = turn.wait(w).expect("writer never panics holding it");
+                    }
+                    drop(w);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let chunk = process_input(&inputs[i], config, opts, &mut buf);
+                    if tx.send((i, chunk)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut done = 0usize;
+        for (i, chunk) in rx {
+            pending.insert(i, chunk);
+            while let Some(chunk) = pending.remove(&done) {
+                if let Err(e) = write(&inputs[done], chunk, &mut summary) {
+                    stop.store(true, Ordering::Relaxed);
+                    turn.notify_all();
+                    return Err(e);
+                }
+                done += 1;
+                *written.lock().expect("workers never panic holding it") = done;
+                turn.notify_all();
+            }
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    result.map(|()| summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::input::parse;
+
+    fn reports(text: &str) -> Vec<EventReport> {
+        let mut out = Vec::new();
+        parse(text.as_bytes(), "t", &mut |l| {
+            out.push(EventReport::new(l, &Config::default()).unwrap())
+        });
+        out
+    }
+
+    #[test]
+    fn non_cloudtrail_event_is_reported_as_ignored() {
+        let r =
+            reports(r#"{"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}"#);
+        assert_eq!(
+            r[0].ignored.as_deref(),
+            Some("not a CloudTrail event (detail-type `Scheduled Event`)")
+        );
+        assert!(r[0].findings.is_empty());
+    }
+
+    #[test]
+    fn summary_counts_rules_severities_actors_days() {
+        let r = reports(
+            r#"{"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "eventTime": "2024-01-02T03:04:05Z",
+                "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"}, "responseElements": {"ConsoleLogin": "Success"}}"#,
+        );
+        let mut s = Summary::default();
+        s.add(&r[0]);
+        assert_eq!(s.by_rule.get("root-console-login"), Some(&1));
+        assert_eq!(s.by_severity.get(&Severity::Critical), Some(&1));
+        assert_eq!(s.top_actors(1), [("arn:aws:iam::1:root", 1)]);
+        assert_eq!(s.by_day.get("2024-01-02"), Some(&1));
+        assert!(render_event_text(&r[0]).contains("CRITICAL root-console-login"));
+    }
+
+    #[test]
+    fn missing_path_is_an_error_naming_it() {
+        let out = expand(&[PathBuf::from("/no/such/thing.json")]);
+        let err = out[0].as_ref().unwrap_err().to_string();
+        assert!(err.contains("`/no/such/thing.json`"), "{err}");
+    }
+}

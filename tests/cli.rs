@@ -1,0 +1,370 @@
+//! The `trailguard` binary as users run it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn trailguard(args: &[&str]) -> Output {
+    trailguard_stdin(args, None)
+}
+
+fn trailguard_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(args)
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// One sample's decisions in `events/expected.tsv` notation.
+fn notation(report: &serde_json::Value) -> String {
+    let mut d: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let exempt = if f["exempt"].is_null() { "" } else { ":exempt" };
+            format!(
+                "{}:{}{exempt}",
+                f["rule"].as_str().unwrap(),
+                f["mode"].as_str().unwrap()
+            )
+        })
+        .collect();
+    d.sort();
+    if !d.is_empty() {
+        d.join(" ")
+    } else if report["ignored"].is_null() {
+        "-".into()
+    } else {
+        "ignored".into()
+    }
+}
+
+#[test]
+fn replay_of_the_samples_matches_their_expected_decisions_under_both_configs() {
+    let table = std::fs::read_to_string(Path::new(ROOT).join("events/expected.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    for (column, extra) in [(1, vec![]), (2, vec!["--config", "events/trailguard.toml"])] {
+        let mut args = vec!["replay", "--format", "json"];
+        args.extend(extra.iter().copied());
+        args.push("events/");
+        let out = trailguard(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reports = json_lines(&out);
+        assert_eq!(reports.len(), rows.len(), "one JSON object per sample");
+        for (report, row) in reports.iter().zip(&rows) {
+            let file = report["location"].as_str().unwrap();
+            assert_eq!(file, format!("events/{}#0", row[0]), "input order");
+            assert_eq!(
+                notation(report),
+                row[column],
+                "{file} with config column {column}"
+            );
+        }
+    }
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let out = trailguard(&[
+        "replay",
+        "--format",
+        "json",
+        "events/user-policy-attached.json",
+    ]);
+    let r = &json_lines(&out)[0];
+    for key in [
+        "event_id",
+        "event_name",
+        "event_source",
+        "actor",
+        "ignored",
+        "findings",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(r["actor"]["type"], "AssumedRole");
+    let f = &r["findings"][0];
+    assert_eq!(f["rule"], "user-policy-attached");
+    assert_eq!(f["severity"], "medium");
+    assert_eq!(f["mode"], "alert");
+    assert_eq!(
+        f["target"],
+        serde_json::json!({"kind": "user", "user_name": "new-user"})
+    );
+    assert_eq!(f["remediation"]["action"], "move-policy-to-group");
+    assert_eq!(f["remediation"]["group_name"], "trailguard-read-only");
+    assert!(f["summary"].as_str().unwrap().contains("ReadOnlyAccess"));
+}
+
+#[test]
+fn unreadable_input_is_reported_with_its_path_and_the_rest_still_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.json");
+    std::fs::write(&bad, "{\"Records\": [").unwrap();
+    let bad = bad.to_str().unwrap();
+    let out = trailguard(&[
+        "replay",
+        "--format",
+        "json",
+        bad,
+        "/no/such/file.json",
+        "events/root-console-login.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("`{bad}#0` is not valid JSON")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`/no/such/file.json`"), "{stderr}");
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["findings"][0]["rule"], "root-console-login");
+}
+
+#[test]
+fn config_errors_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[modes]\nroot-login = \"alert\"\n").unwrap();
+    let out = trailguard(&["replay", "--config", cfg.to_str().unwrap(), "events/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown rule id `root-login`"));
+    let out = trailguard(&["config", "check", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = trailguard(&["replay", "--format", "yaml", "events/"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn gzipped_log_file_from_stdin_keeps_record_order() {
+    let records: Vec<serde_json::Value> = [
+        "root-console-login.json",
+        "access-key-created.json",
+        "cloudtrail-stop-logging.json",
+    ]
+    .iter()
+    .map(|f| {
+        let text = std::fs::read_to_string(Path::new(ROOT).join("events").join(f)).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["detail"].clone()
+    })
+    .collect();
+    let log = serde_json::json!({"Records": records}).to_string();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(log.as_bytes()).unwrap();
+    let out = trailguard_stdin(
+        &["replay", "--format", "json", "-"],
+        Some(&gz.finish().unwrap()),
+    );
+    assert!(out.status.success());
+    let rules: Vec<_> = json_lines(&out)
+        .iter()
+        .map(|r| r["findings"][0]["rule"].clone())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "root-console-login",
+            "access-key-created",
+            "cloudtrail-tampered"
+        ]
+    );
+}
+
+#[test]
+fn text_report_lists_findings_then_counts() {
+    let out = trailguard(&["replay", "events/"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CRITICAL root-console-login"));
+    assert!(text.contains("remediation move-policy-to-group (would)"));
+    let summary = text.split("findings by rule:").nth(1).unwrap();
+    assert!(summary.contains("user-policy-attached"));
+    assert!(text.contains("findings by severity:"));
+}
+
+#[test]
+fn rules_listing_comes_from_the_registry() {
+    let out = trailguard(&["rules", "--format", "json"]);
+    let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules.len(), 15);
+    let attached = rules
+        .iter()
+        .find(|r| r["id"] == "user-policy-attached")
+        .unwrap();
+    assert_eq!(attached["remediation"]["id"], "move-policy-to-group");
+    assert!(
+        attached["remediation"]["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "iam:DetachUserPolicy")
+    );
+    assert!(
+        attached["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "IAM.2")
+    );
+    let text = trailguard(&["rules"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("cloudtrail-tampered"));
+}
+
+#[test]
+fn config_check_prints_effective_settings_with_env_overrides() {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["config", "check", "events/trailguard.toml"])
+        .current_dir(ROOT)
+        .env("TRAILGUARD_MODES", "root-api-call=off")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("user-policy-attached = \"remediate\""),
+        "{text}"
+    );
+    assert!(text.contains("root-api-call = \"off\""), "{text}");
+    assert!(text.contains("TRAILGUARD_MODES"), "{text}");
+}
+
+/// An archive laid out as S3 delivers it, with files of varied sizes so that
+/// parallel workers finish out of order.
+fn write_archive(dir: &Path) -> usize {
+    let samples: Vec<serde_json::Value> = std::fs::read_dir(Path::new(ROOT).join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap()
+        })
+        .filter_map(|v| v.get("detail").cloned())
+        .collect();
+    let mut n = 0;
+    for day in 1..=3 {
+        let folder = dir.join(format!(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/0{day}"
+        ));
+        std::fs::create_dir_all(&folder).unwrap();
+        for file in 0..7 {
+            let count = 1 + (file * 37 + day * 11) % 60;
+            let records: Vec<_> = (0..count)
+                .map(|i| {
+                    let mut r = samples[(i + file + day) % samples.len()].clone();
+                    r["eventTime"] = format!("2024-05-0{day}T{:02}:00:00Z", file).into();
+                    r["eventID"] = format!("{day}-{file}-{i}").into();
+                    r
+                })
+                .collect();
+            n += records.len();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(
+                serde_json::json!({ "Records": records })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap();
+            let name =
+                format!("111122223333_CloudTrail_us-east-1_2024050{day}T{file:02}00Z_x.json.gz");
+            std::fs::write(folder.join(name), gz.finish().unwrap()).unwrap();
+        }
+    }
+    n
+}
+
+#[test]
+fn parallel_replay_of_an_archive_keeps_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = write_archive(dir.path());
+    let root = dir.path().to_str().unwrap();
+    let one = trailguard(&["replay", "--format", "json", "--jobs", "1", root]);
+    let four = trailguard(&["replay", "--format", "json", "--jobs", "4", root]);
+    assert!(one.status.success() && four.status.success());
+    assert_eq!(json_lines(&one).len(), records);
+    assert!(
+        one.stdout == four.stdout,
+        "parallel output differs from sequential"
+    );
+    let ids: Vec<_> = json_lines(&four)
+        .iter()
+        .map(|r| r["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids[0], "1-0-0");
+    assert_eq!(ids.last().unwrap(), &format!("3-6-{}", (6 * 37 + 33) % 60));
+}
+
+#[test]
+fn filters_select_time_account_region_and_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    write_archive(dir.path());
+    let root = dir.path().to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["replay", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push(root);
+        json_lines(&trailguard(&args))
+    };
+    let day2 = run(&["--since", "2024-05-02", "--until", "2024-05-03T00:00:00Z"]);
+    assert!(!day2.is_empty());
+    assert!(
+        day2.iter()
+            .all(|r| r["event_time"].as_str().unwrap().starts_with("2024-05-02"))
+    );
+    let mfa = run(&["--rule", "console-login-without-mfa"]);
+    assert!(!mfa.is_empty());
+    assert!(mfa.iter().all(|r| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["rule"] == "console-login-without-mfa")
+    }));
+    assert!(run(&["--region", "eu-west-3"]).is_empty());
+    let by_account = run(&["--account", "111122223333"]);
+    assert!(!by_account.is_empty());
+    assert!(by_account.iter().all(|r| r["account"] == "111122223333"));
+    let summary = trailguard(&[
+        "replay",
+        "--format",
+        "summary",
+        "--rule",
+        "root-console-login",
+        root,
+    ]);
+    let text = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        text.contains("findings by rule:\n  root-console-login"),
+        "{text}"
+    );
+    assert!(!text.contains("access-key-created"), "{text}");
+    let bad = trailguard(&["replay", "--since", "yesterday", root]);
+    assert_eq!(bad.status.code(), Some(2));
+}
