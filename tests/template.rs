@@ -1,15 +1,16 @@
 //! The SAM template and its companion stack, checked against the rule
 //! registry so that neither can drift from the code:
 //!
-//! - both templates pass `cfn-lint` (and `sam validate --lint`);
+//! - both templates pass `cfn-lint` (which is what `sam validate --lint`
+//!   runs, SAM transform included);
 //! - the EventBridge patterns name exactly the catalogue's event sources and
 //!   names, and a real pattern matcher (moto's) agrees on every sample;
 //! - the execution role grants exactly the IAM and CloudTrail actions of the
 //!   remediations that the mode parameters switch on, scoped as IAM allows;
 //! - the function gets a configuration that trailguard accepts.
 //!
-//! `cfn-lint`, `sam` and `moto[server]` come from PyPI; a test that needs one
-//! says so when it is missing.
+//! `cfn-lint` and `moto[server]` come from PyPI; a test that needs one says
+//! so when it is missing.
 
 #[path = "template/cfn.rs"]
 mod cfn;
@@ -58,7 +59,6 @@ fn run_tool(program: &str, args: &[&str], install: &str) -> std::process::Output
     Command::new(program)
         .args(args)
         .current_dir(repo())
-        .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): install it with `{install}`"))
 }
@@ -71,28 +71,6 @@ fn cfn_lint_passes_on_both_templates() {
     assert!(
         out.status.success(),
         "cfn-lint found problems:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[test]
-fn sam_validate_lint_passes() {
-    let out = run_tool(
-        "sam",
-        &[
-            "validate",
-            "--lint",
-            "--template-file",
-            MAIN,
-            "--region",
-            "us-east-1",
-        ],
-        "pip install aws-sam-cli",
-    );
-    assert!(
-        out.status.success(),
-        "sam validate --lint failed:\n{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -692,11 +670,16 @@ fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
 
 /// The caller of a sample replaced by a role session.
 fn as_role_session(envelope: &Value, issuer: Value) -> Value {
+    let role_name = issuer["arn"]
+        .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
+        .unwrap_or("some-role")
+        .to_owned();
     let mut e = envelope.clone();
     e["detail"]["userIdentity"] = json!({
         "type": "AssumedRole",
         "principalId": "AROAEXAMPLEROLEID:trailguard",
-        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/trailguard-FunctionRole/trailguard"),
+        "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/trailguard"),
         "accountId": ACCOUNT,
         "sessionContext": {
             "sessionIssuer": issuer,
