@@ -792,9 +792,9 @@ fn moto_matches_the_patterns_on_exactly_what_the_catalogue_watches() {
     let samples = samples::all();
     assert!(
         samples.len() >= 20,
-        "too few samples ({}): expected events/ or the corpus at {:?} (set TRAILGUARD_CORPUS)",
+        "too few samples ({}) in {:?}",
         samples.len(),
-        samples::corpus_dir()
+        samples::dirs()
     );
     let default = Config::default();
     let own = Config::from_toml(

@@ -1,6 +1,6 @@
 //! Sample events as EventBridge delivers them: the `events/` samples and the
-//! shared corpus of real CloudTrail records, bare records wrapped in the
-//! envelope EventBridge would put around them.
+//! corpus of real CloudTrail records (`tests/corpus/`), bare records wrapped
+//! in the envelope EventBridge would put around them.
 
 use std::path::{Path, PathBuf};
 
@@ -12,21 +12,15 @@ pub struct Sample {
     pub envelope: Value,
 }
 
-/// Where the corpus is: `TRAILGUARD_CORPUS`, else `shared/corpus` beside the
-/// repository (as on the developers' machines and in CI).
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os("TRAILGUARD_CORPUS") {
-        Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    dir.is_dir().then_some(dir)
+/// The folders the samples come from.
+pub fn dirs() -> [PathBuf; 2] {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [repo.join("events"), repo.join("tests/corpus")]
 }
 
 /// Every sample of `events/` and of the corpus, in a stable order.
 pub fn all() -> Vec<Sample> {
-    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("events")];
-    dirs.extend(corpus_dir());
-    let mut files: Vec<PathBuf> = dirs
+    let mut files: Vec<PathBuf> = dirs()
         .iter()
         .filter(|d| d.is_dir())
         .flat_map(|d| walkdir::WalkDir::new(d).sort_by_file_name())
