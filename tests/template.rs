@@ -703,7 +703,10 @@ fn by_iam_user(envelope: &Value) -> Value {
 }
 
 /// Sends the envelopes through moto's EventBridge and returns, for each
-/// rule, the indices of the envelopes it matched.
+/// rule, the indices of the envelopes it matched. moto (5.2) does not
+/// implement `TestEventPattern`, so each pattern becomes a rule whose target
+/// is an SQS queue, and the events go in with `PutEvents`: the same matcher
+/// (`$or`, `anything-but`, `exists` included) either way.
 fn match_with_moto(patterns: &[(&str, &Value)], envelopes: &[Value]) -> Vec<BTreeSet<usize>> {
     let moto = moto::Moto::start();
     let mut queues = Vec::new();
