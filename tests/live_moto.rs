@@ -680,8 +680,8 @@ async fn move_policy_to_group_survives_a_fault_at_every_step() {
         [
             "iam:ListAttachedUserPolicies",
             "iam:ListGroupsForUser",
-            "iam:GetGroup",
             "iam:GetAccountSummary",
+            "iam:GetGroup",
             "iam:CreateGroup",
             "iam:AttachGroupPolicy",
             "iam:AddUserToGroup",

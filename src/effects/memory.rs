@@ -42,6 +42,11 @@ pub struct IamState {
     pub password_policy: Option<PasswordBaseline>,
     /// Quotas answered by `GetAccountSummary` (and enforced, as IAM does).
     pub quotas: Quotas,
+    /// When set, the caller's role may only touch groups under this path,
+    /// as trailguard's deployed role: any other group, and any group that
+    /// does not exist, answers AccessDenied (IAM cannot match a missing
+    /// group's path against the policy).
+    pub group_scope: Option<String>,
 }
 
 impl IamState {
@@ -78,6 +83,22 @@ impl IamState {
                 .groups
                 .values()
                 .any(|g| g.members.contains(user) && g.inline.values().any(same))
+    }
+
+    /// AccessDenied unless the scoped role may touch `group`.
+    fn in_scope(&self, op: &'static str, group: &str) -> Result<(), EffectError> {
+        let Some(scope) = &self.group_scope else {
+            return Ok(());
+        };
+        match self.groups.get(group) {
+            Some(g) if g.path.starts_with(scope.as_str()) => Ok(()),
+            _ => Err(EffectError {
+                operation: op,
+                kind: ErrorKind::AccessDenied,
+                code: Some("AccessDenied".into()),
+                message: format!("not authorized to perform {op} on group {group}"),
+            }),
+        }
     }
 
     fn user_mut(&mut self, op: &'static str, user: &str) -> Result<&mut UserState, EffectError> {
@@ -213,6 +234,7 @@ impl Iam for MemoryIam {
 
     async fn group(&self, group: &str) -> Result<Option<GroupInfo>, EffectError> {
         self.read("iam:GetGroup", |s| {
+            s.in_scope("iam:GetGroup", group)?;
             Ok(s.groups.get(group).map(|g| GroupInfo {
                 name: group.to_owned(),
                 path: g.path.clone(),
@@ -224,6 +246,7 @@ impl Iam for MemoryIam {
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListAttachedGroupPolicies";
         self.read(OP, |s| {
+            s.in_scope(OP, group)?;
             let g = s
                 .groups
                 .get(group)
@@ -235,6 +258,7 @@ impl Iam for MemoryIam {
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListGroupPolicies";
         self.read(OP, |s| {
+            s.in_scope(OP, group)?;
             let g = s
                 .groups
                 .get(group)
@@ -246,6 +270,17 @@ impl Iam for MemoryIam {
     async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:CreateGroup";
         self.write(OP, |s| {
+            if s.group_scope
+                .as_deref()
+                .is_some_and(|scope| !path.starts_with(scope))
+            {
+                return Err(EffectError {
+                    operation: OP,
+                    kind: ErrorKind::AccessDenied,
+                    code: Some("AccessDenied".into()),
+                    message: format!("not authorized to create group {group} at {path}"),
+                });
+            }
             if s.groups.contains_key(group) {
                 return Err(EffectError {
                     operation: OP,
@@ -265,6 +300,7 @@ impl Iam for MemoryIam {
     async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:AttachGroupPolicy";
         self.write(OP, |s| {
+            s.in_scope(OP, group)?;
             let quota = s.quotas.policies_per_group as usize;
             let g = s.group_mut(OP, group)?;
             if !g.attached.contains(policy_arn) && g.attached.len() >= quota {
@@ -281,6 +317,7 @@ impl Iam for MemoryIam {
     async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:AddUserToGroup";
         self.write(OP, |s| {
+            s.in_scope(OP, group)?;
             s.user_mut(OP, user)?;
             let quota = s.quotas.groups_per_user as usize;
             let count = s
@@ -319,6 +356,7 @@ impl Iam for MemoryIam {
 
     async fn group_policy(&self, group: &str, name: &str) -> Result<Option<String>, EffectError> {
         self.read("iam:GetGroupPolicy", |s| {
+            s.in_scope("iam:GetGroupPolicy", group)?;
             Ok(s.groups
                 .get(group)
                 .and_then(|g| g.inline.get(name).cloned()))
@@ -333,6 +371,7 @@ impl Iam for MemoryIam {
     ) -> Result<(), EffectError> {
         const OP: &str = "iam:PutGroupPolicy";
         self.write(OP, |s| {
+            s.in_scope(OP, group)?;
             let g = s.group_mut(OP, group)?;
             g.inline.insert(name.to_owned(), document.to_owned());
             Ok(())

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::effects::{EffectError, ErrorKind, GroupInfo, Iam, TrailControl};
+use crate::effects::{EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas, TrailControl};
 use crate::rules::{Action, fnv1a};
 
 /// What the remediation ended as.
@@ -342,7 +342,7 @@ pub(crate) struct GroupFacts {
 #[derive(Debug, Clone)]
 pub(crate) struct GroupChoice {
     pub name: String,
-    /// `None` when it must be created.
+    /// `None` when it was just created (and is empty).
     pub existing: Option<GroupFacts>,
 }
 
@@ -354,63 +354,103 @@ pub(crate) fn alternative_name(base: &str, dedicated_to: &str) -> String {
     format!("{keep}{suffix}")
 }
 
-/// Picks the first candidate that is missing or dedicated; `None` when every
-/// candidate exists and is used for something else. Never reuses a group
-/// `dedicated` rejects: that would grant the policy to its other members.
+/// The candidate group names the user already belongs to, at `path`.
+pub(crate) fn member_candidates<'a>(
+    groups: &'a [GroupRef],
+    candidates: &'a [String],
+    path: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    groups
+        .iter()
+        .filter(move |g| g.path == path && candidates.contains(&g.name))
+        .map(|g| g.name.as_str())
+}
+
+/// Finds the first candidate that is dedicated, or creates the first that
+/// does not exist; `Ok(None)` (nothing created) when every candidate exists
+/// and is used for something else. Never reuses a group `dedicated` rejects:
+/// that would grant the policy to its other members.
 ///
-/// When trailguard's role is scoped to its group path, reading a group of
-/// the same name elsewhere is denied: such a group is not ours, so the next
-/// candidate is tried. Only when every candidate is denied is that an error
-/// (the role then lacks the permission altogether).
-pub(crate) async fn choose_group(
+/// trailguard's role may only touch groups under its path, so IAM may answer
+/// AccessDenied to a read of a group that does not exist or lives elsewhere.
+/// Such a candidate is created at trailguard's path: success makes it ours,
+/// EntityAlreadyExists proves it is someone else's, and the next is tried.
+/// The account's group quota is checked before any creation.
+pub(crate) async fn find_or_create_group(
     iam: &dyn Iam,
     candidates: &[String],
+    path: &str,
+    quotas: &Quotas,
     dedicated: impl Fn(&GroupFacts) -> bool,
     rec: &mut Recorder,
-) -> Result<Option<GroupChoice>, EffectError> {
-    let mut denied = None;
-    let mut examined = 0;
+) -> Result<Option<GroupChoice>, RemediateError> {
     for name in candidates {
-        let facts = match iam.group(name).await {
-            Ok(None) => {
+        let unreadable = match iam.group(name).await {
+            Ok(Some(info)) => {
+                let facts = group_facts(iam, info).await.map_err(|e| rec.fail(e))?;
+                if dedicated(&facts) {
+                    return Ok(Some(GroupChoice {
+                        name: name.clone(),
+                        existing: Some(facts),
+                    }));
+                }
+                rec.note(format!(
+                    "group {name} exists but is not dedicated to this policy (path {}, {} managed and {} inline policies, {} members); not reused",
+                    facts.info.path,
+                    facts.attached.len(),
+                    facts.inline.len(),
+                    facts.info.members.len()
+                ));
+                continue;
+            }
+            Ok(None) => false,
+            Err(e) if e.kind == ErrorKind::AccessDenied => true,
+            Err(e) => return Err(rec.fail(e)),
+        };
+        if quotas.groups >= quotas.groups_quota {
+            rec.note(format!(
+                "the account has {} groups, its GroupsQuota: {name} cannot be created. Nothing changed",
+                quotas.groups
+            ));
+            return Ok(None);
+        }
+        match iam.create_group(name, path).await {
+            Ok(()) => {
+                rec.call(
+                    format!("iam:CreateGroup GroupName={name} Path={path}"),
+                    Some(format!("aws iam delete-group --group-name {}", sh(name))),
+                );
                 return Ok(Some(GroupChoice {
                     name: name.clone(),
                     existing: None,
                 }));
             }
-            Ok(Some(info)) => group_facts(iam, info).await,
-            Err(e) => Err(e),
-        };
-        let facts = match facts {
-            Ok(f) => f,
-            Err(e) if e.kind == ErrorKind::AccessDenied => {
+            Err(e) if e.kind == ErrorKind::AlreadyExists && unreadable => {
                 rec.note(format!(
-                    "group {name} cannot be read by trailguard (outside its path?); not reused"
+                    "group {name} exists outside trailguard's path {path}; not reused"
                 ));
-                denied = Some(e);
-                continue;
             }
-            Err(e) => return Err(e),
-        };
-        examined += 1;
-        if dedicated(&facts) {
-            return Ok(Some(GroupChoice {
-                name: name.clone(),
-                existing: Some(facts),
-            }));
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                // Created meanwhile, by a concurrent delivery of the same
+                // event: use it only if it is dedicated.
+                let facts = match iam.group(name).await.map_err(|e| rec.fail(e))? {
+                    Some(info) => group_facts(iam, info).await.map_err(|e| rec.fail(e))?,
+                    None => return Err(rec.fail_with(e, true)),
+                };
+                if dedicated(&facts) {
+                    return Ok(Some(GroupChoice {
+                        name: name.clone(),
+                        existing: Some(facts),
+                    }));
+                }
+                rec.note(format!(
+                    "group {name} was just created by someone else; not reused"
+                ));
+            }
+            Err(e) => return Err(rec.fail(e)),
         }
-        rec.note(format!(
-            "group {name} exists but is not dedicated to this policy (path {}, {} managed and {} inline policies, {} members); not reused",
-            facts.info.path,
-            facts.attached.len(),
-            facts.inline.len(),
-            facts.info.members.len()
-        ));
     }
-    match denied {
-        Some(e) if examined == 0 => Err(e),
-        _ => Ok(None),
-    }
+    Ok(None)
 }
 
 pub(crate) async fn group_facts(iam: &dyn Iam, info: GroupInfo) -> Result<GroupFacts, EffectError> {

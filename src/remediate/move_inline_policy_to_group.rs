@@ -6,8 +6,8 @@
 //! only if it still equals what was copied; the report carries the document.
 
 use super::{
-    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name, choose_group,
-    group_facts, retry_not_found, sh, user_gone, wait_until,
+    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
 };
 use crate::effects::{EffectError, ErrorKind, same_document};
 use crate::rules::MOVE_INLINE_POLICY_TO_GROUP;
@@ -72,45 +72,52 @@ pub(super) async fn run(
         group_base.to_owned(),
         alternative_name(group_base, &format!("{user}/{policy_name}")),
     ];
-    let choice = choose_group(
-        iam,
-        &candidates,
-        |f| dedicated(f, policy_name, user, path),
-        &mut rec,
-    )
-    .await
-    .map_err(|e| rec.fail(e))?;
-    let member_of = |name: &str| groups.iter().any(|g| g.name == name);
-
     let Some(document) = document else {
         // Already moved, or deleted by someone else.
-        let moved = match &choice {
-            Some(c) if member_of(&c.name) => iam
-                .group_policy(&c.name, policy_name)
+        for group in member_candidates(&groups, &candidates, path) {
+            if let Some(doc) = iam
+                .group_policy(group, policy_name)
                 .await
                 .map_err(|e| rec.fail(e))?
-                .map(|doc| (c.name.clone(), doc)),
-            _ => None,
-        };
-        match moved {
-            Some((group, doc)) => {
+            {
                 rec.note(format!(
                     "already moved: {user} holds inline policy {policy_name} through group {group}"
                 ));
                 rec.document(&doc);
+                return Ok(rec.finish(Status::Unchanged));
             }
-            None => rec.note(format!(
-                "{user} no longer has inline policy {policy_name}; nothing to move"
-            )),
         }
+        rec.note(format!(
+            "{user} no longer has inline policy {policy_name}; nothing to move"
+        ));
         return Ok(rec.finish(Status::Unchanged));
     };
     rec.document(&document);
 
-    let Some(choice) = choice else {
+    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
+    let in_a_candidate = member_candidates(&groups, &candidates, path)
+        .next()
+        .is_some();
+    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
         rec.note(format!(
-            "groups {} are all used for something else; inline policy {policy_name} stays on {user}: move it by hand",
-            candidates.join(" and ")
+            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; inline policy {policy_name} stays on {user}",
+            groups.len(),
+            quotas.groups_per_user
+        ));
+        return Ok(rec.finish(Status::Blocked));
+    }
+    let Some(choice) = find_or_create_group(
+        iam,
+        &candidates,
+        path,
+        &quotas,
+        |f| dedicated(f, policy_name, user, path),
+        &mut rec,
+    )
+    .await?
+    else {
+        rec.note(format!(
+            "inline policy {policy_name} stays on {user}: move it by hand"
         ));
         return Ok(rec.finish(Status::Blocked));
     };
@@ -118,43 +125,8 @@ pub(super) async fn run(
     if group != group_base {
         rec.note(format!("using group {group}"));
     }
-    let member = member_of(group);
+    let member = groups.iter().any(|g| g.name == group);
 
-    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    if !member && groups.len() >= quotas.groups_per_user as usize {
-        rec.note(format!(
-            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to {group} would fail. Nothing changed; inline policy {policy_name} stays on {user}",
-            groups.len(),
-            quotas.groups_per_user
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
-    if choice.existing.is_none() && quotas.groups >= quotas.groups_quota {
-        rec.note(format!(
-            "the account has {} groups, its GroupsQuota: {group} cannot be created. Nothing changed",
-            quotas.groups
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
-
-    if choice.existing.is_none() {
-        match iam.create_group(group, path).await {
-            Ok(()) => rec.call(
-                format!("iam:CreateGroup GroupName={group} Path={path}"),
-                Some(format!("aws iam delete-group --group-name {}", sh(group))),
-            ),
-            Err(e) if e.kind == ErrorKind::AlreadyExists => {
-                let facts = match iam.group(group).await.map_err(|e| rec.fail(e))? {
-                    Some(info) => Some(group_facts(iam, info).await.map_err(|e| rec.fail(e))?),
-                    None => None,
-                };
-                if !facts.is_some_and(|f| dedicated(&f, policy_name, user, path)) {
-                    return Err(rec.fail_with(e, true));
-                }
-            }
-            Err(e) => return Err(rec.fail(e)),
-        }
-    }
     let group_copy = match &choice.existing {
         Some(_) => iam
             .group_policy(group, policy_name)

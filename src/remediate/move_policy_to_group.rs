@@ -1,17 +1,17 @@
 //! move-policy-to-group: a managed policy attached directly to a user moves
 //! to a group dedicated to that policy.
 //!
-//! Order, so the user never holds less than before: read everything and
-//! check quotas; create the group if missing; attach the policy to it; add
-//! the user; read back membership and attachment; only then detach the
+//! Order, so the user never holds less than before: read the user and check
+//! quotas; find the dedicated group or create it; attach the policy to it;
+//! add the user; read back membership and attachment; only then detach the
 //! policy from the user. A failure anywhere before the detach leaves the
 //! direct attachment in place, and a retry skips what is already done.
 
 use super::{
-    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name, choose_group,
-    group_facts, retry_not_found, sh, user_gone, wait_until,
+    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
 };
-use crate::effects::ErrorKind;
+use crate::effects::{EffectError, ErrorKind};
 use crate::rules::MOVE_POLICY_TO_GROUP;
 
 const ID: &str = MOVE_POLICY_TO_GROUP.id;
@@ -62,7 +62,7 @@ pub(super) async fn run(
     let iam = ctx.iam;
     let mut rec = Recorder::new(ID);
 
-    // Reads: nothing below changes anything until every check has passed.
+    // Reads: nothing changes until every check has passed.
     let attached = match iam.attached_user_policies(user).await {
         Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
         other => other.map_err(|e| rec.fail(e))?,
@@ -71,31 +71,54 @@ pub(super) async fn run(
         Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
         other => other.map_err(|e| rec.fail(e))?,
     };
-    let direct = attached.iter().any(|a| a == policy_arn);
     let candidates = [
         group_base.to_owned(),
         alternative_name(group_base, policy_arn),
     ];
-    let choice = choose_group(
+    if !attached.iter().any(|a| a == policy_arn) {
+        for group in member_candidates(&groups, &candidates, path) {
+            let held = iam
+                .attached_group_policies(group)
+                .await
+                .map_err(|e| rec.fail(e))?;
+            if held.iter().any(|a| a == policy_arn) {
+                rec.note(format!(
+                    "already moved: {user} holds {policy_arn} through group {group}"
+                ));
+                return Ok(rec.finish(Status::Unchanged));
+            }
+        }
+        rec.note(format!(
+            "{policy_arn} is no longer attached to {user}; nothing to move"
+        ));
+        return Ok(rec.finish(Status::Unchanged));
+    }
+
+    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
+    let in_a_candidate = member_candidates(&groups, &candidates, path)
+        .next()
+        .is_some();
+    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
+        rec.note(format!(
+            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; {policy_arn} stays attached to {user}",
+            groups.len(),
+            quotas.groups_per_user
+        ));
+        return Ok(rec.finish(Status::Blocked));
+    }
+
+    let Some(choice) = find_or_create_group(
         iam,
         &candidates,
+        path,
+        &quotas,
         |f| dedicated(f, policy_arn, user, path),
         &mut rec,
     )
-    .await
-    .map_err(|e| rec.fail(e))?;
-
-    let member_of = |name: &str| groups.iter().any(|g| g.name == name);
-    let Some(choice) = choice else {
-        if !direct {
-            rec.note(format!(
-                "{policy_arn} is no longer attached to {user}; nothing to move"
-            ));
-            return Ok(rec.finish(Status::Unchanged));
-        }
+    .await?
+    else {
         rec.note(format!(
-            "groups {} are all used for something else; {policy_arn} stays attached to {user}: move it by hand",
-            candidates.join(" and ")
+            "{policy_arn} stays attached to {user}: move it by hand"
         ));
         return Ok(rec.finish(Status::Blocked));
     };
@@ -103,42 +126,9 @@ pub(super) async fn run(
     if group != group_base {
         rec.note(format!("using group {group}"));
     }
-    let member = member_of(group);
-    let group_policies = choice
-        .existing
-        .as_ref()
-        .map(|f| f.attached.clone())
-        .unwrap_or_default();
+    let member = groups.iter().any(|g| g.name == group);
+    let group_policies = choice.existing.map(|f| f.attached).unwrap_or_default();
     let group_has = group_policies.iter().any(|a| a == policy_arn);
-    if !direct {
-        if member && group_has {
-            rec.note(format!(
-                "already moved: {user} holds {policy_arn} through group {group}"
-            ));
-        } else {
-            rec.note(format!(
-                "{policy_arn} is no longer attached to {user}; nothing to move"
-            ));
-        }
-        return Ok(rec.finish(Status::Unchanged));
-    }
-
-    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    if !member && groups.len() >= quotas.groups_per_user as usize {
-        rec.note(format!(
-            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to {group} would fail. Nothing changed; {policy_arn} stays attached to {user}",
-            groups.len(),
-            quotas.groups_per_user
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
-    if choice.existing.is_none() && quotas.groups >= quotas.groups_quota {
-        rec.note(format!(
-            "the account has {} groups, its GroupsQuota: {group} cannot be created. Nothing changed",
-            quotas.groups
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
     if !group_has && group_policies.len() >= quotas.policies_per_group as usize {
         rec.note(format!(
             "group {group} holds {} managed policies, the account's AttachedPoliciesPerGroupQuota. Nothing changed",
@@ -148,26 +138,6 @@ pub(super) async fn run(
     }
 
     // Writes, each skipped when already done.
-    if choice.existing.is_none() {
-        match iam.create_group(group, path).await {
-            Ok(()) => rec.call(
-                format!("iam:CreateGroup GroupName={group} Path={path}"),
-                Some(format!("aws iam delete-group --group-name {}", sh(group))),
-            ),
-            Err(e) if e.kind == ErrorKind::AlreadyExists => {
-                // Created meanwhile (a concurrent delivery of the same event):
-                // use it only if it is still dedicated.
-                let facts = match iam.group(group).await.map_err(|e| rec.fail(e))? {
-                    Some(info) => Some(group_facts(iam, info).await.map_err(|e| rec.fail(e))?),
-                    None => None,
-                };
-                if !facts.is_some_and(|f| dedicated(&f, policy_arn, user, path)) {
-                    return Err(rec.fail_with(e, true));
-                }
-            }
-            Err(e) => return Err(rec.fail(e)),
-        }
-    }
     if !group_has {
         retry_not_found(ctx.retry, || iam.attach_group_policy(group, policy_arn))
             .await
@@ -212,7 +182,7 @@ pub(super) async fn run(
     .await
     .map_err(|e| rec.fail(e))?;
     if !verified {
-        let e = crate::effects::EffectError::new(
+        let e = EffectError::new(
             "iam:ListGroupsForUser",
             ErrorKind::NotFound,
             format!(

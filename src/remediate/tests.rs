@@ -373,33 +373,62 @@ async fn access_denied_is_not_retryable_and_changes_nothing_after_it() {
     assert_eq!(faulty.inner().state(), bob());
 }
 
-#[tokio::test]
-async fn a_same_named_group_trailguard_may_not_read_is_skipped() {
-    // Call 2 is the GetGroup of the first candidate name.
-    let faulty = FaultyIam::new(MemoryIam::new(bob())).fail_at_with(
-        2,
-        When::Before,
-        ErrorKind::AccessDenied,
-    );
-    let report = run_on(&faulty, &MemoryTrail::default(), &move_policy("bob"))
-        .await
-        .unwrap();
-    assert_eq!(report.status, Status::Done);
-    let alt = alternative_name("trailguard-read-only", READ_ONLY);
-    assert!(faulty.inner().state().groups[&alt].members.contains("bob"));
-    assert!(report.notes[0].contains("cannot be read by trailguard"));
+/// bob, with trailguard's role limited to its group path as deployed.
+fn bob_scoped() -> IamState {
+    IamState {
+        group_scope: Some("/trailguard/".into()),
+        ..bob()
+    }
 }
 
 #[tokio::test]
-async fn no_permission_to_read_groups_at_all_is_an_error_not_a_guess() {
-    let faulty =
-        FaultyIam::new(MemoryIam::new(bob())).fail_every("iam:GetGroup", ErrorKind::AccessDenied);
-    let err = run_on(&faulty, &MemoryTrail::default(), &move_policy("bob"))
-        .await
-        .unwrap_err();
-    assert!(!err.is_retryable());
-    assert_eq!(err.source.kind, ErrorKind::AccessDenied);
-    assert_eq!(faulty.inner().state(), bob());
+async fn a_role_scoped_to_its_group_path_moves_policies_all_the_same() {
+    for action in [move_policy("bob"), move_inline("bob")] {
+        let iam = MemoryIam::new(bob_scoped());
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Done, "{report:?}");
+        let done = iam.state();
+        let again = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(again.status, Status::Unchanged, "{again:?}");
+        assert_eq!(iam.state(), done);
+    }
+}
+
+#[tokio::test]
+async fn a_same_named_group_outside_the_path_is_never_touched() {
+    let mut s = bob_scoped();
+    s.user("dave");
+    let g = s.group("trailguard-read-only", "/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("dave".into());
+    let foreign = g.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert!(
+        report.notes[0].contains("exists outside trailguard's path"),
+        "{report:?}"
+    );
+    let st = iam.state();
+    assert_eq!(st.groups["trailguard-read-only"], foreign);
+    let alt = alternative_name("trailguard-read-only", READ_ONLY);
+    assert!(st.groups[&alt].members.contains("bob"));
+    assert_eq!(
+        run_mem(&iam, &move_policy("bob")).await.unwrap().status,
+        Status::Unchanged
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_move_survives_a_fault_at_every_call() {
+    fault_at_every_call(bob_scoped(), move_policy("bob"), |s| {
+        s.user_has_policy("bob", READ_ONLY)
+    })
+    .await;
+    fault_at_every_call(bob_scoped(), move_inline("bob"), |s| {
+        s.user_has_document("bob", DOC)
+    })
+    .await;
 }
 
 #[tokio::test]
