@@ -2,6 +2,7 @@
 //! subcommand lives in its own file and returns its exit code.
 
 mod config_check;
+mod handle;
 mod replay;
 mod rules;
 
@@ -16,6 +17,8 @@ use crate::config::{Config, ConfigError};
 pub const EXIT_INPUT: u8 = 1;
 /// Exit code for usage and config errors.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when a remediation or an alert failed (`trailguard handle`).
+pub const EXIT_EFFECTS: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +56,9 @@ impl ConfigArg {
 enum Command {
     /// Evaluate events from files, directories (recursively) or `-` (stdin); never calls AWS.
     Replay(replay::Args),
+    /// Handle events live, as the Lambda does: remediate and alert through AWS
+    /// (the SDK's usual environment, including AWS_ENDPOINT_URL); one JSON outcome per event.
+    Handle(handle::Args),
     /// List the rule catalogue.
     Rules(rules::Args),
     /// Configuration commands.
@@ -73,6 +79,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Handle(args) => handle::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Config {
             command: ConfigCommand::Check(args),
