@@ -190,11 +190,10 @@ fn plan(opts: &Options) -> Result<Vec<FileSpec>, String> {
             )
         };
         let cap = REGIONS[region].2;
-        let mut records = rng.log_uniform(1, cap);
+        let mut records = rng.log_uniform(1, cap).min(target_records - total);
         if showcase {
             records = records.max(2 * records::VIOLATION_KINDS);
         }
-        let records = records.min(target_records - total).max(1);
         let day = first_day + rng.below(u64::from(opts.days));
         let window = day * 86_400 + rng.below(288) * 300;
         specs.push(FileSpec {
