@@ -445,6 +445,20 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
         });
     }
 
+    for (key, days) in [
+        ("scan.key_rotation_days", raw.scan.key_rotation_days),
+        ("scan.unused_days", raw.scan.unused_days),
+        ("scan.root_recent_days", raw.scan.root_recent_days),
+    ] {
+        if !(1..=3650).contains(&days) {
+            return Err(ConfigError::BadValue {
+                key: key.into(),
+                value: days.to_string(),
+                reason: "must be between 1 and 3650 days".into(),
+            });
+        }
+    }
+
     let exemptions = Exemptions {
         principal_set: glob_set("exemptions.principals", &raw.exemptions.principals)?,
         user_set: glob_set("exemptions.users", &raw.exemptions.users)?,
@@ -577,6 +591,7 @@ mod tests {
             ),
             ("[exemptions]\nusers = [\"a[\"]", "exemptions.users"),
             ("self_role_arn = \"trailguard\"", "self_role_arn"),
+            ("[scan]\nunused_days = 0", "scan.unused_days"),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(&format!("`{key}`")), "{err}");

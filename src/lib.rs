@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod rules;
+pub mod scan;
 
 pub use config::Config;
 pub use engine::{Decision, Evaluation, evaluate};
