@@ -3,14 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::{self, Decision, Diagnostic};
-use crate::event::Actor;
-use crate::event::input::{InputError, Item, Located};
+use crate::event::input::{self, InputError, Item, Located};
+use crate::event::{Actor, CloudTrailEvent};
 use crate::rules::Severity;
 
 /// What replay says about one input event (one JSON object per event).
@@ -34,15 +38,34 @@ pub struct EventReport {
 impl EventReport {
     /// Evaluates one parsed item; errors are handed back untouched.
     pub fn new(located: Located, config: &Config) -> Result<Self, InputError> {
+        Ok(Self::filtered(located, config, &Filter::default())?.expect("no filter drops nothing"))
+    }
+
+    /// Like [`EventReport::new`], but `None` for an event the filter drops.
+    pub fn filtered(
+        located: Located,
+        config: &Config,
+        filter: &Filter,
+    ) -> Result<Option<Self>, InputError> {
         let location = located.location;
-        match located.item? {
+        let report = match located.item? {
             Item::CloudTrail { event, envelope } => {
-                let eval = engine::evaluate(&event, config);
+                if !filter.keeps(&event) {
+                    return Ok(None);
+                }
+                let mut eval = engine::evaluate(&event, config);
+                if !filter.rules.is_empty() {
+                    eval.decisions
+                        .retain(|d| filter.rules.contains(&d.finding.rule));
+                    if eval.decisions.is_empty() {
+                        return Ok(None);
+                    }
+                }
                 let region = event
                     .aws_region
                     .clone()
                     .or_else(|| envelope.as_ref().and_then(|e| e.region.clone()));
-                Ok(EventReport {
+                EventReport {
                     location,
                     event_id: event.event_id.clone(),
                     actor: event.actor(),
@@ -54,9 +77,11 @@ impl EventReport {
                     ignored: eval.ignored,
                     findings: eval.decisions,
                     diagnostics: eval.diagnostics,
-                })
+                }
             }
-            Item::Other(envelope) => Ok(EventReport {
+            // Filters are about CloudTrail events; other events have no findings.
+            Item::Other(_) if filter.is_active() => return Ok(None),
+            Item::Other(envelope) => EventReport {
                 location,
                 event_id: envelope.id.clone(),
                 event_name: None,
@@ -74,9 +99,74 @@ impl EventReport {
                 )),
                 findings: Vec::new(),
                 diagnostics: Vec::new(),
-            }),
-        }
+            },
+        };
+        Ok(Some(report))
     }
+}
+
+/// Which events and findings a replay keeps.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// Keep only findings of these rules (and only events that have one).
+    pub rules: Vec<&'static str>,
+}
+
+impl Filter {
+    pub fn is_active(&self) -> bool {
+        self.since.is_some()
+            || self.until.is_some()
+            || !self.accounts.is_empty()
+            || !self.regions.is_empty()
+            || !self.rules.is_empty()
+    }
+
+    /// Does the event pass the time, account and region filters? An event
+    /// without the field a filter looks at does not.
+    pub fn keeps(&self, event: &CloudTrailEvent) -> bool {
+        if !self.accounts.is_empty()
+            && !event
+                .account_id()
+                .is_some_and(|a| self.accounts.iter().any(|x| x == a))
+        {
+            return false;
+        }
+        if !self.regions.is_empty()
+            && !event
+                .aws_region
+                .as_deref()
+                .is_some_and(|r| self.regions.iter().any(|x| x == r))
+        {
+            return false;
+        }
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(time) = event
+            .event_time
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        else {
+            return false;
+        };
+        let time = time.with_timezone(&Utc);
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time < u)
+    }
+}
+
+/// Parses a `--since`/`--until` bound: an RFC 3339 date-time, or a date
+/// meaning its midnight UTC.
+pub fn parse_time_bound(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("`{text}` is neither a date (2024-05-01) nor an RFC 3339 time"))
 }
 
 /// One input named on the command line, expanded.
@@ -154,6 +244,8 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
 /// Counts over a whole replay.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
+    /// Uncompressed bytes of JSON read.
+    pub bytes: u64,
     pub events: u64,
     pub ignored: u64,
     pub errors: u64,
@@ -192,6 +284,7 @@ impl Summary {
     }
 
     pub fn merge(&mut self, other: Summary) {
+        self.bytes += other.bytes;
         self.events += other.events;
         self.ignored += other.ignored;
         self.errors += other.errors;
@@ -300,6 +393,203 @@ pub fn render_event_text(report: &EventReport) -> String {
         }
     }
     s
+}
+
+/// What a replay prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Events with findings, then the summary.
+    Text,
+    /// One JSON object per event, in input order.
+    Json,
+    /// Only the summary.
+    Summary,
+}
+
+/// How a replay runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files processed at once (1 = sequential on the calling thread).
+    pub jobs: usize,
+    pub format: OutputFormat,
+    pub filter: Filter,
+    /// Show a progress bar on stderr (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// The output and counts of one input, kept until its turn to be written.
+struct Chunk {
+    output: Vec<u8>,
+    summary: Summary,
+    errors: Vec<InputError>,
+    bytes: u64,
+}
+
+fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
+    let mut chunk = Chunk {
+        output: Vec::new(),
+        summary: Summary::default(),
+        errors: Vec::new(),
+        bytes: 0,
+    };
+    let read = match input {
+        Input::File(path) => input::read_file(path, buf),
+        Input::Stdin => {
+            buf.clear();
+            io::stdin()
+                .lock()
+                .read_to_end(buf)
+                .and_then(|_| input::gunzip_if_compressed(buf))
+                .map_err(|source| InputError::Read {
+                    path: "-".into(),
+                    source,
+                })
+        }
+    };
+    if let Err(e) = read {
+        chunk.errors.push(e);
+        return chunk;
+    }
+    chunk.bytes = buf.len() as u64;
+    let name = input.name();
+    input::parse(buf, &name, &mut |located| match EventReport::filtered(
+        located,
+        config,
+        &opts.filter,
+    ) {
+        Ok(Some(report)) => {
+            chunk.summary.add(&report);
+            match opts.format {
+                OutputFormat::Json => {
+                    serde_json::to_writer(&mut chunk.output, &report)
+                        .expect("reports serialize to memory");
+                    chunk.output.push(b'\n');
+                }
+                OutputFormat::Text => chunk
+                    .output
+                    .extend_from_slice(render_event_text(&report).as_bytes()),
+                OutputFormat::Summary => {}
+            }
+        }
+        Ok(None) => {}
+        Err(e) => chunk.errors.push(e),
+    });
+    chunk
+}
+
+/// Replays `inputs` in order: reports go to `out`, each unreadable input to
+/// `on_error`, and the summary is returned. Files are processed `jobs` at a
+/// time; output order is input order whatever the order of completion, and
+/// at most `2 * jobs` finished inputs wait in memory for their turn.
+pub fn run(
+    inputs: &[Input],
+    config: &Config,
+    opts: &Options,
+    out: &mut dyn Write,
+    on_error: &mut dyn FnMut(&InputError),
+) -> io::Result<Summary> {
+    let total: u64 = inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin => 0,
+        })
+        .sum();
+    let bar = if opts.progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut summary = Summary::default();
+    let mut write = |input: &Input, chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
+        for e in &chunk.errors {
+            bar.suspend(|| on_error(e));
+        }
+        summary.errors += chunk.errors.len() as u64;
+        summary.bytes += chunk.bytes;
+        summary.merge(chunk.summary);
+        out.write_all(&chunk.output)?;
+        if let Input::File(p) = input {
+            bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+        }
+        bar.set_message(format!("{} findings", summary.findings));
+        Ok(())
+    };
+
+    if opts.jobs <= 1 || inputs.len() <= 1 {
+        let mut buf = Vec::new();
+        for input in inputs {
+            let chunk = process_input(input, config, opts, &mut buf);
+            write(input, chunk, &mut summary)?;
+        }
+        bar.finish_and_clear();
+        return Ok(summary);
+    }
+
+    let window = 2 * opts.jobs;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let written = Mutex::new(0usize);
+    let turn = Condvar::new();
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Chunk)>();
+        for _ in 0..opts.jobs {
+            let tx = tx.clone();
+            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() {
+                        return;
+                    }
+                    // Bound memory: do not run further ahead of the writer.
+                    let mut w = written.lock().expect("writer never panics holding it");
+                    while i >= *w + window && !stop.load(Ordering::Relaxed) {
+                        w = turn.wait(w).expect("writer never panics holding it");
+                    }
+                    drop(w);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let chunk = process_input(&inputs[i], config, opts, &mut buf);
+                    if tx.send((i, chunk)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut done = 0usize;
+        for (i, chunk) in rx {
+            pending.insert(i, chunk);
+            while let Some(chunk) = pending.remove(&done) {
+                if let Err(e) = write(&inputs[done], chunk, &mut summary) {
+                    stop.store(true, Ordering::Relaxed);
+                    turn.notify_all();
+                    return Err(e);
+                }
+                done += 1;
+                *written.lock().expect("workers never panic holding it") = done;
+                turn.notify_all();
+            }
+        }
+        Ok(())
+    });
+    bar.finish_and_clear();
+    result.map(|()| summary)
 }
 
 #[cfg(test)]

@@ -1,28 +1,55 @@
 //! `trailguard replay`: evaluate events offline and report.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{ConfigArg, EXIT_INPUT, Format};
-use crate::event::input::{self, InputError};
-use crate::replay::{EventReport, Input, Summary, expand, render_event_text};
+use chrono::{DateTime, Utc};
+
+use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
+use crate::replay::{self, Filter, Options, OutputFormat, expand, parse_time_bound};
+use crate::rules;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Events with findings, then counts.
+    Text,
+    /// One JSON object per event, in input order.
+    Json,
+    /// Only the counts.
+    Summary,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     config: ConfigArg,
-    /// `text` (findings, then counts) or `json` (one object per event, in input order).
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Files processed at once; default: every core.
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
+    /// Only events at or after this time (2024-05-01 or RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_bound)]
+    since: Option<DateTime<Utc>>,
+    /// Only events before this time (2024-06-01 or RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_bound)]
+    until: Option<DateTime<Utc>>,
+    /// Only events of this account (repeatable).
+    #[arg(long, value_name = "ID")]
+    account: Vec<String>,
+    /// Only events of this region (repeatable).
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
+    /// Only findings of this rule (repeatable).
+    #[arg(long, value_name = "RULE_ID")]
+    rule: Vec<String>,
+    /// Never draw a progress bar (none is drawn when stderr is not a terminal).
+    #[arg(long)]
+    no_progress: bool,
     /// Files, directories (walked recursively) or `-` for stdin.
     #[arg(value_name = "PATH", default_value = "-")]
     paths: Vec<PathBuf>,
-}
-
-fn report_error(summary: &mut Summary, err: &InputError) {
-    summary.errors += 1;
-    eprintln!("trailguard: {err}");
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -30,72 +57,67 @@ pub fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::config_failure(&e),
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let mut summary = Summary::default();
-    let mut buf = Vec::new();
-    let mut write_failed = None;
+    let mut rule_ids = Vec::new();
+    for id in &args.rule {
+        match rules::find(id) {
+            Some(r) => rule_ids.push(r.id),
+            None => {
+                eprintln!("trailguard: unknown rule id `{id}` in --rule (see `trailguard rules`)");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let opts = Options {
+        jobs,
+        format: match args.format {
+            Format::Text => OutputFormat::Text,
+            Format::Json => OutputFormat::Json,
+            Format::Summary => OutputFormat::Summary,
+        },
+        filter: Filter {
+            since: args.since,
+            until: args.until,
+            accounts: args.account,
+            regions: args.region,
+            rules: rule_ids,
+        },
+        progress: !args.no_progress && io::stderr().is_terminal(),
+    };
+
+    let mut errors = 0u64;
+    let mut report_error = |e: &dyn std::fmt::Display| {
+        errors += 1;
+        eprintln!("trailguard: {e}");
+    };
+    let mut inputs = Vec::new();
     for input in expand(&args.paths) {
-        let input = match input {
-            Ok(i) => i,
-            Err(e) => {
-                report_error(&mut summary, &e);
-                continue;
-            }
-        };
-        let read = match &input {
-            Input::File(path) => input::read_file(path, &mut buf),
-            Input::Stdin => {
-                buf.clear();
-                io::stdin()
-                    .read_to_end(&mut buf)
-                    .and_then(|_| input::gunzip_if_compressed(&mut buf))
-                    .map_err(|source| InputError::Read {
-                        path: "-".into(),
-                        source,
-                    })
-            }
-        };
-        if let Err(e) = read {
-            report_error(&mut summary, &e);
-            continue;
-        }
-        let name = input.name();
-        input::parse(&buf, &name, &mut |located| {
-            if write_failed.is_some() {
-                return;
-            }
-            let report = match EventReport::new(located, &config) {
-                Ok(r) => r,
-                Err(e) => return report_error(&mut summary, &e),
-            };
-            summary.add(&report);
-            let written = match args.format {
-                Format::Json => serde_json::to_writer(&mut out, &report)
-                    .map_err(io::Error::from)
-                    .and_then(|()| out.write_all(b"\n")),
-                Format::Text => out.write_all(render_event_text(&report).as_bytes()),
-            };
-            if let Err(e) = written {
-                write_failed = Some(e);
-            }
-        });
-        if write_failed.is_some() {
-            break;
+        match input {
+            Ok(i) => inputs.push(i),
+            Err(e) => report_error(&e),
         }
     }
-    if args.format == Format::Text && write_failed.is_none() {
-        let _ = writeln!(out, "\n{}", summary.render_text());
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = replay::run(&inputs, &config, &opts, &mut out, &mut |e| report_error(e));
+    let result = result.and_then(|summary| {
+        if opts.format != OutputFormat::Json {
+            writeln!(out, "\n{}", summary.render_text())?;
+        }
+        out.flush()
+    });
+    match result {
+        // A closed pipe (`| head`) is not worth a message.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("trailguard: cannot write output: {e}");
+            return ExitCode::from(EXIT_INPUT);
+        }
+        _ => {}
     }
-    let flushed = out.flush();
-    // A closed pipe (`| head`) is not worth a message.
-    if let Some(e) = write_failed.or(flushed.err())
-        && e.kind() != io::ErrorKind::BrokenPipe
-    {
-        eprintln!("trailguard: cannot write output: {e}");
-        return ExitCode::from(EXIT_INPUT);
-    }
-    if summary.errors > 0 {
+    if errors > 0 {
         ExitCode::from(EXIT_INPUT)
     } else {
         ExitCode::SUCCESS
