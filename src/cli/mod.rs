@@ -4,6 +4,7 @@
 mod config_check;
 mod replay;
 mod rules;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ enum Command {
     Replay(replay::Args),
     /// List the rule catalogue.
     Rules(rules::Args),
+    /// Scan the account's credentials and direct grants (the credential report,
+    /// password policy, users' policies) with the scan rules; calls AWS.
+    Scan(scan::Args),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -74,6 +78,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check::run(args),

@@ -15,6 +15,7 @@ pub mod account;
 pub mod aws;
 mod evaluate;
 pub mod memory;
+mod render;
 pub mod report;
 pub mod source;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use serde::Serialize;
 
 pub use account::{Account, Inventory, KeyUsage};
 pub use evaluate::{ScanEvaluation, evaluate};
+pub use render::{counts, headline, render_text};
 pub use report::{CredentialReport, ReportError, Stamp};
 pub use source::{CredentialSource, ReportWait, SourceError};
 
@@ -92,6 +94,22 @@ pub async fn run_scan(
 ) -> Result<ScanReport, ScanError> {
     let account = source::read_account(ctx.source, ctx.wait).await?;
     let eval = evaluate(&account, config, now);
+    for note in &account.notes {
+        tracing::info!(note = note.as_str(), "scan note");
+    }
+    for d in &eval.decisions {
+        let f = &d.finding;
+        tracing::info!(
+            rule = f.rule,
+            severity = f.severity.as_str(),
+            mode = d.mode.as_str(),
+            target = f.target.label(),
+            action = f.remediation.as_ref().map_or("none", |a| a.id()),
+            exempt = d.exempt.as_deref().unwrap_or(""),
+            summary = f.summary.as_str(),
+            "scan finding"
+        );
+    }
     Ok(ScanReport {
         account_id: account.account_id.clone(),
         scanned_at: now,
