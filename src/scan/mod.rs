@@ -120,3 +120,77 @@ pub async fn run_scan(
         notes: account.notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::memory::MemorySource;
+    use crate::scan::testing::*;
+
+    fn quick() -> ReportWait {
+        ReportWait {
+            interval: std::time::Duration::from_millis(1),
+            timeout: std::time::Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn scheduled_events_are_recognised() {
+        let scheduled = serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2024-05-10T06:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/trailguard-scan"], "detail": {}
+        });
+        assert!(is_scheduled_event(&scheduled));
+        let mut cloudtrail = scheduled.clone();
+        cloudtrail["detail-type"] = "AWS API Call via CloudTrail".into();
+        cloudtrail["source"] = "aws.iam".into();
+        assert!(!is_scheduled_event(&cloudtrail));
+        assert!(!is_scheduled_event(&serde_json::json!([1])));
+    }
+
+    #[tokio::test]
+    async fn run_scan_reads_evaluates_and_reports_worst_first() {
+        let mut inv = policies("bob", &["arn:aws:iam::aws:policy/ReadOnlyAccess"], &[]);
+        inv.password_policy = Some(crate::config::PasswordBaseline::default());
+        let source = MemorySource::new(
+            format!(
+                "{HEADER}\n{ROOT_WITH_KEY}\n{}\n",
+                user_row("bob", true, false)
+            ),
+            inv,
+        );
+        let ctx = ScanContext {
+            source: &source,
+            wait: quick(),
+        };
+        let report = run_scan(&ctx, &Config::default(), now()).await.unwrap();
+        let rules: Vec<_> = report.findings.iter().map(|d| d.finding.rule).collect();
+        assert_eq!(
+            rules,
+            [
+                "root-access-keys-present",
+                "root-mfa-disabled",
+                "root-used-recently",
+                "user-console-without-mfa",
+                "user-has-attached-policy",
+            ]
+        );
+        assert_eq!(report.account_id.as_deref(), Some("111122223333"));
+        let text = render_text(&report);
+        assert!(
+            text.starts_with(
+                "scan of account 111122223333 at 2024-05-10 00:00:00 UTC: 5 findings (2 critical, 2 high, 1 medium), 1 user\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "CRITICAL root-access-keys-present       [alert] the root user has an active access key"
+        ), "{text}");
+        assert!(
+            text.contains("\nfindings by rule:\n  root-access-keys-present       critical     1\n"),
+            "{text}"
+        );
+    }
+}

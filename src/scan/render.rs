@@ -45,11 +45,12 @@ pub fn render_text(report: &ScanReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "scan of account {} at {}: {}, {} users",
+        "scan of account {} at {}: {}, {} user{}",
         report.account_id.as_deref().unwrap_or("unknown"),
         report.scanned_at.format("%Y-%m-%d %H:%M:%S UTC"),
         headline(report),
-        report.users
+        report.users,
+        if report.users == 1 { "" } else { "s" }
     );
     if let Some(t) = report.report_generated_at {
         let _ = writeln!(
