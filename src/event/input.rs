@@ -181,6 +181,13 @@ fn classify(value: Value, origin: &str, index: &mut usize, sink: &mut dyn FnMut(
         });
         return;
     };
+    // A Lambda on-failure destination record wraps the original payload.
+    if map.contains_key("requestContext")
+        && let Some(payload) = map.remove("requestPayload")
+    {
+        *index -= 1;
+        return classify(payload, origin, index, sink);
+    }
     if let Some(records) = map.remove("Records") {
         let Value::Array(records) = records else {
             let reason = "`Records` is not a list".to_owned();
@@ -427,6 +434,17 @@ mod tests {
                 "other:EC2 Instance State-change Notification"
             ]
         );
+    }
+
+    #[test]
+    fn failure_destination_records_are_unwrapped() {
+        let text = r#"{"version": "1.0", "requestContext": {"condition": "RetriesExhausted"},
+            "requestPayload": {"detail-type": "AWS API Call via CloudTrail", "source": "aws.iam",
+                               "detail": {"eventName": "CreateUser"}},
+            "responseContext": {"statusCode": 200}}"#;
+        let items = collect(text.as_bytes());
+        assert_eq!(names(&items), ["CreateUser"]);
+        assert_eq!(items[0].location, "t#0");
     }
 
     #[test]

@@ -1,0 +1,332 @@
+//! Just enough CloudFormation to check a template offline: YAML with short
+//! tags (`!Ref`, `!Sub`, ...) read into the long JSON form, and the
+//! intrinsic functions and conditions evaluated for given parameter values.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+/// Values the pseudo parameters and resource attributes take in the tests.
+pub const ACCOUNT: &str = "111122223333";
+pub const REGION: &str = "us-east-1";
+pub const STACK: &str = "trailguard";
+/// The execution role's ARN as CloudFormation would name it: the longest
+/// role name (64 characters), to check the pattern's size at its worst.
+pub const ROLE_ARN: &str = "arn:aws:iam::111122223333:role/trailguard-FunctionRole-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefgh";
+
+/// Reads a CloudFormation YAML template into JSON, short tags expanded.
+pub fn load(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read `{}`: {e}", path.display()));
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("`{}` is not valid YAML: {e}", path.display()));
+    to_json(yaml)
+}
+
+fn to_json(yaml: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match yaml {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(n).expect("a YAML number is a JSON number"),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Y::String(s) => s,
+                        other => serde_yaml_ng::to_string(&other)
+                            .expect("a YAML key serialises")
+                            .trim()
+                            .to_owned(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let value = to_json(tagged.value);
+            match name {
+                "Ref" => json!({ "Ref": value }),
+                "Condition" => json!({ "Condition": value }),
+                // `!GetAtt Res.Attr` is the short form of `[Res, Attr]`.
+                "GetAtt" => match value {
+                    Value::String(s) => {
+                        let (res, attr) = s
+                            .split_once('.')
+                            .unwrap_or_else(|| panic!("`!GetAtt {s}` has no attribute"));
+                        json!({ "Fn::GetAtt": [res, attr] })
+                    }
+                    other => json!({ "Fn::GetAtt": other }),
+                },
+                other => json!({ format!("Fn::{other}"): value }),
+            }
+        }
+    }
+}
+
+/// A template with parameter values: resolves intrinsic functions.
+pub struct Stack<'t> {
+    pub template: &'t Value,
+    params: BTreeMap<String, String>,
+    conditions: BTreeMap<String, bool>,
+}
+
+impl<'t> Stack<'t> {
+    /// The template deployed with its defaults, `overrides` applied on top.
+    pub fn new(template: &'t Value, overrides: &[(&str, &str)]) -> Self {
+        let mut params = BTreeMap::new();
+        if let Some(declared) = template["Parameters"].as_object() {
+            for (name, decl) in declared {
+                let default = match &decl["Default"] {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Null => String::new(),
+                    other => panic!("parameter {name} has an odd default {other}"),
+                };
+                params.insert(name.clone(), default);
+            }
+        }
+        for (name, value) in overrides {
+            assert!(
+                params.contains_key(*name),
+                "the template has no parameter {name}"
+            );
+            params.insert((*name).to_owned(), (*value).to_owned());
+        }
+        let mut stack = Stack {
+            template,
+            params,
+            conditions: BTreeMap::new(),
+        };
+        if let Some(conditions) = template["Conditions"].as_object() {
+            // Conditions may refer to one another; evaluate until stable.
+            for _ in 0..conditions.len() {
+                for (name, expr) in conditions {
+                    if let Some(v) = stack.try_condition(expr) {
+                        stack.conditions.insert(name.clone(), v);
+                    }
+                }
+            }
+            for name in conditions.keys() {
+                assert!(
+                    stack.conditions.contains_key(name),
+                    "condition {name} cannot be evaluated"
+                );
+            }
+        }
+        stack
+    }
+
+    pub fn param(&self, name: &str) -> &str {
+        &self.params[name]
+    }
+
+    pub fn condition(&self, name: &str) -> bool {
+        *self
+            .conditions
+            .get(name)
+            .unwrap_or_else(|| panic!("no condition {name}"))
+    }
+
+    /// Is the resource created in this stack?
+    pub fn creates(&self, resource: &Value) -> bool {
+        resource["Condition"]
+            .as_str()
+            .is_none_or(|c| self.condition(c))
+    }
+
+    /// The resources that are created, by logical id.
+    pub fn resources(&self) -> impl Iterator<Item = (&'t str, &'t Value)> + '_ {
+        self.template["Resources"]
+            .as_object()
+            .expect("the template has Resources")
+            .iter()
+            .filter(|(_, r)| self.creates(r))
+            .map(|(id, r)| (id.as_str(), r))
+    }
+
+    fn try_condition(&self, expr: &Value) -> Option<bool> {
+        let obj = expr.as_object()?;
+        let (f, args) = obj.iter().next()?;
+        Some(match f.as_str() {
+            "Fn::Equals" => {
+                let a = self.resolve(&args[0])?;
+                let b = self.resolve(&args[1])?;
+                a == b
+            }
+            "Fn::Not" => !self.try_condition(&args[0])?,
+            "Fn::And" => {
+                let all: Option<Vec<bool>> = args
+                    .as_array()?
+                    .iter()
+                    .map(|a| self.try_condition(a))
+                    .collect();
+                all?.into_iter().all(|b| b)
+            }
+            "Fn::Or" => {
+                let all: Option<Vec<bool>> = args
+                    .as_array()?
+                    .iter()
+                    .map(|a| self.try_condition(a))
+                    .collect();
+                all?.into_iter().any(|b| b)
+            }
+            "Condition" => *self.conditions.get(args.as_str()?)?,
+            _ => return None,
+        })
+    }
+
+    /// Evaluates the intrinsic functions in `value`. `None` is
+    /// `AWS::NoValue`: the property or list item is left out.
+    pub fn resolve(&self, value: &Value) -> Option<Value> {
+        match value {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|v| self.resolve(v)).collect(),
+            )),
+            Value::Object(obj) if obj.len() == 1 => {
+                let (key, arg) = obj.iter().next().expect("one entry");
+                match key.as_str() {
+                    "Ref" => self.reference(arg.as_str().expect("Ref names a string")),
+                    "Fn::GetAtt" => Some(Value::String(self.attribute(
+                        arg[0].as_str().expect("GetAtt resource"),
+                        arg[1].as_str().expect("GetAtt attribute"),
+                    ))),
+                    "Fn::Sub" => Some(Value::String(self.sub(arg))),
+                    "Fn::Join" => {
+                        let sep = arg[0].as_str().expect("Join separator");
+                        let parts = self.resolve(&arg[1])?;
+                        let parts: Vec<String> = parts
+                            .as_array()
+                            .expect("Join takes a list")
+                            .iter()
+                            .map(|p| p.as_str().expect("Join joins strings").to_owned())
+                            .collect();
+                        Some(Value::String(parts.join(sep)))
+                    }
+                    "Fn::If" => {
+                        let cond = arg[0].as_str().expect("If names a condition");
+                        let branch = if self.condition(cond) {
+                            &arg[1]
+                        } else {
+                            &arg[2]
+                        };
+                        self.resolve(branch)
+                    }
+                    "Fn::Select" => {
+                        let i = arg[0].as_u64().expect("Select index") as usize;
+                        let list = self.resolve(&arg[1])?;
+                        Some(list[i].clone())
+                    }
+                    k if k.starts_with("Fn::") => panic!("`{k}` is not supported by the test"),
+                    _ => Some(Value::Object(self.resolve_map(obj))),
+                }
+            }
+            Value::Object(obj) => Some(Value::Object(self.resolve_map(obj))),
+            other => Some(other.clone()),
+        }
+    }
+
+    fn resolve_map(&self, obj: &Map<String, Value>) -> Map<String, Value> {
+        obj.iter()
+            .filter_map(|(k, v)| self.resolve(v).map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    fn reference(&self, name: &str) -> Option<Value> {
+        Some(Value::String(match name {
+            "AWS::NoValue" => return None,
+            "AWS::AccountId" => ACCOUNT.into(),
+            "AWS::Region" => REGION.into(),
+            "AWS::Partition" => "aws".into(),
+            "AWS::StackName" => STACK.into(),
+            "AWS::URLSuffix" => "amazonaws.com".into(),
+            _ => match self.params.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    let decl = &self.template["Resources"][name];
+                    assert!(decl.is_object(), "Ref to unknown `{name}`");
+                    // What Ref returns for the types whose value is read.
+                    match decl["Type"].as_str() {
+                        Some("AWS::SNS::Topic") => {
+                            format!("arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}")
+                        }
+                        Some("AWS::SQS::Queue") => {
+                            format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}")
+                        }
+                        _ => format!("ref:{name}"),
+                    }
+                }
+            },
+        }))
+    }
+
+    fn attribute(&self, resource: &str, attr: &str) -> String {
+        let decl = &self.template["Resources"][resource];
+        assert!(decl.is_object(), "GetAtt of unknown resource `{resource}`");
+        match (decl["Type"].as_str(), attr) {
+            (Some("AWS::IAM::Role"), "Arn") => ROLE_ARN.into(),
+            _ => format!("arn:test:{resource}.{attr}"),
+        }
+    }
+
+    fn sub(&self, arg: &Value) -> String {
+        let (text, vars) = match arg {
+            Value::String(s) => (s.as_str(), Map::new()),
+            Value::Array(a) => (
+                a[0].as_str().expect("Sub string"),
+                a[1].as_object().cloned().unwrap_or_default(),
+            ),
+            other => panic!("odd Fn::Sub {other}"),
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            if let Some(literal) = after.strip_prefix('!') {
+                out.push_str("${");
+                rest = literal;
+                continue;
+            }
+            let end = after.find('}').expect("an unclosed ${ in Fn::Sub");
+            let name = &after[..end];
+            let value = if let Some(v) = vars.get(name) {
+                self.resolve(v)
+                    .and_then(|v| v.as_str().map(String::from))
+                    .expect("a Sub variable is a string")
+            } else if let Some((res, attr)) = name.split_once('.') {
+                self.attribute(res, attr)
+            } else {
+                self.reference(name)
+                    .and_then(|v| v.as_str().map(String::from))
+                    .expect("a Sub reference is a string")
+            };
+            out.push_str(&value);
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// A string or a list of strings, as IAM policies and patterns allow.
+pub fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .unwrap_or_else(|| panic!("expected a string, got {i}"))
+                    .to_owned()
+            })
+            .collect(),
+        Value::Null => Vec::new(),
+        other => panic!("expected a string or a list of strings, got {other}"),
+    }
+}
