@@ -273,6 +273,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_declared_permissions_are_exactly_the_calls_made() {
+        let s = source();
+        read_account(&s, quick()).await.unwrap();
+        let mut called: Vec<String> = s
+            .calls()
+            .iter()
+            .map(|c| c.split(' ').next().unwrap_or("").to_owned())
+            .collect();
+        called.sort();
+        called.dedup();
+        assert_eq!(called, PERMISSIONS);
+    }
+
+    #[tokio::test]
     async fn a_user_deleted_mid_scan_is_left_out_with_a_note() {
         let mut s = source();
         s.deleted.push("amy".into());
