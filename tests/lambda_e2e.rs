@@ -7,12 +7,11 @@ mod support;
 
 use std::process::{Child, Command, Stdio};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
 use support::fixtures::event;
 use support::http::{Listener, Response};
-use support::moto::{ACCOUNT, Moto};
+use support::moto::{ACCOUNT, AlertQueue, Moto};
 use support::runtime_api::{Answer, RuntimeApi};
 
 const TOPIC: &str = "trailguard-alerts";
@@ -91,58 +90,11 @@ fn response(answer: Answer) -> Value {
     }
 }
 
-/// An SQS queue subscribed to the alert topic; returns (client, url).
-async fn alert_queue(moto: &Moto) -> (aws_sdk_sqs::Client, String) {
-    let sdk = moto.sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&sdk);
-    let topic = sns.create_topic().name(TOPIC).send().await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name("alerts")
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap();
-    let arn = attrs.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
-    sns.subscribe()
-        .topic_arn(topic.topic_arn().unwrap())
-        .protocol("sqs")
-        .endpoint(arn)
-        .send()
-        .await
-        .unwrap();
-    (sqs, url)
-}
-
-async fn received(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let got = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    got.messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_remediates_alerts_and_answers_each_kind_of_input() {
     let moto = Moto::start();
     let iam = moto.iam().await;
-    let (sqs, queue) = alert_queue(&moto).await;
+    let alerts_queue = AlertQueue::create(&moto, TOPIC).await;
     iam.create_user().user_name("bob").send().await.unwrap();
     iam.attach_user_policy()
         .user_name("bob")
@@ -178,7 +130,7 @@ async fn lambda_remediates_alerts_and_answers_each_kind_of_input() {
         .unwrap();
     let names: Vec<_> = groups.groups().iter().map(|g| g.group_name()).collect();
     assert_eq!(names, ["trailguard-read-only"]);
-    let alerts = received(&sqs, &queue).await;
+    let alerts = alerts_queue.drain().await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(
         alerts[0]["MessageAttributes"]["rule"]["Value"],
@@ -240,7 +192,7 @@ async fn lambda_remediates_alerts_and_answers_each_kind_of_input() {
     assert!(logs.iter().any(|l| l["fields"]["payload"] == "\"hello\""));
     // Delivery is at least once, so the repeat is alerted again (saying
     // nothing changed); the ignored inputs alert nothing.
-    let later = received(&sqs, &queue).await;
+    let later = alerts_queue.drain().await;
     assert_eq!(later.len(), 1, "{later:?}");
     assert_eq!(
         later[0]["MessageAttributes"]["rule"]["Value"],
