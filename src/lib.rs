@@ -4,9 +4,15 @@
 //! rule engine turns each into findings, and the executor alerts on them and,
 //! where the operator opted in, remediates.
 
+pub mod alert;
 pub mod config;
+pub mod effects;
 pub mod engine;
 pub mod event;
+pub mod executor;
+pub mod lambda;
+pub mod live;
+pub mod remediate;
 pub mod rules;
 pub mod scan;
 

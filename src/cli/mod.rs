@@ -2,6 +2,7 @@
 //! subcommand lives in its own file and returns its exit code.
 
 mod config_check;
+mod handle;
 mod replay;
 mod rules;
 mod scan;
@@ -17,6 +18,8 @@ use crate::config::{Config, ConfigError};
 pub const EXIT_INPUT: u8 = 1;
 /// Exit code for usage and config errors.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code when a remediation or an alert failed (`trailguard handle`).
+pub const EXIT_EFFECTS: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +57,9 @@ impl ConfigArg {
 enum Command {
     /// Evaluate events from files, directories (recursively) or `-` (stdin); never calls AWS.
     Replay(replay::Args),
+    /// Handle events live, as the Lambda does: remediate and alert through AWS
+    /// (the SDK's usual environment, including AWS_ENDPOINT_URL); one JSON outcome per event.
+    Handle(handle::Args),
     /// List the rule catalogue.
     Rules(rules::Args),
     /// Scan the account's credentials and direct grants (the credential report,
@@ -77,6 +83,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Handle(args) => handle::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Config {

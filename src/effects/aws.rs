@@ -1,0 +1,545 @@
+//! The effects on the AWS SDK: the only module that sees SDK types.
+//!
+//! Every SDK error becomes an [`EffectError`] classified by its service code
+//! and HTTP status, so callers decide retries without knowing the SDK. The
+//! SDK's own retry (standard mode: throttling and 5xx, three attempts) runs
+//! first; what reaches us has outlived it.
+
+use async_trait::async_trait;
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{StatusType, SummaryKeyType};
+
+use super::{
+    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Publisher, Quotas, Secret,
+    Secrets, SnsMessage, TrailControl,
+};
+use crate::config::PasswordBaseline;
+
+/// Turns any SDK error into an [`EffectError`] for `operation`.
+fn classify<E>(operation: &'static str, err: SdkError<E>) -> EffectError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let kind = match &err {
+        SdkError::ServiceError(_) => ErrorKind::from_code(code.as_deref(), status),
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Unavailable,
+        SdkError::DispatchFailure(d) if d.is_user() => ErrorKind::Invalid,
+        SdkError::DispatchFailure(_) => ErrorKind::Unavailable,
+        SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
+        _ => ErrorKind::from_code(code.as_deref(), status),
+    };
+    let message = match err.message() {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    EffectError {
+        operation,
+        kind,
+        code,
+        message,
+    }
+}
+
+/// `Ok(None)` for a not-found error, the error otherwise.
+fn none_if_missing<T>(result: Result<T, EffectError>) -> Result<Option<T>, EffectError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); events do not.
+fn url_decoded(document: &str) -> String {
+    if document.trim_start().starts_with('{') {
+        return document.to_owned();
+    }
+    percent_encoding::percent_decode_str(document)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn non_negative(v: Option<i32>) -> u32 {
+    v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
+}
+
+/// IAM on the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct AwsIam {
+    client: aws_sdk_iam::Client,
+}
+
+impl AwsIam {
+    /// The adapter on an IAM client.
+    pub fn new(client: aws_sdk_iam::Client) -> Self {
+        AwsIam { client }
+    }
+}
+
+#[async_trait]
+impl Iam for AwsIam {
+    async fn quotas(&self) -> Result<Quotas, EffectError> {
+        const OP: &str = "iam:GetAccountSummary";
+        let out = self
+            .client
+            .get_account_summary()
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        let map = out.summary_map();
+        let get = |key: SummaryKeyType, default: u32| {
+            map.and_then(|m| m.get(&key))
+                .and_then(|v| u32::try_from(*v).ok())
+                .unwrap_or(default)
+        };
+        let d = Quotas::default();
+        Ok(Quotas {
+            groups_per_user: get(SummaryKeyType::GroupsPerUserQuota, d.groups_per_user),
+            policies_per_group: get(
+                SummaryKeyType::AttachedPoliciesPerGroupQuota,
+                d.policies_per_group,
+            ),
+            groups: get(SummaryKeyType::Groups, d.groups),
+            groups_quota: get(SummaryKeyType::GroupsQuota, d.groups_quota),
+        })
+    }
+
+    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError> {
+        const OP: &str = "iam:ListUserTags";
+        let tags = self
+            .client
+            .list_user_tags()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e));
+        none_if_missing(tags).map(|tags| {
+            tags.map(|list| {
+                list.into_iter()
+                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                    .collect()
+            })
+        })
+    }
+
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
+        const OP: &str = "iam:ListAttachedUserPolicies";
+        let list = self
+            .client
+            .list_attached_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(list
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect())
+    }
+
+    async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
+        const OP: &str = "iam:ListGroupsForUser";
+        let list = self
+            .client
+            .list_groups_for_user()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(list
+            .iter()
+            .map(|g| GroupRef {
+                name: g.group_name().to_owned(),
+                path: g.path().to_owned(),
+            })
+            .collect())
+    }
+
+    async fn group(&self, group: &str) -> Result<Option<GroupInfo>, EffectError> {
+        const OP: &str = "iam:GetGroup";
+        let pages = self
+            .client
+            .get_group()
+            .group_name(group)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e));
+        let Some(pages) = none_if_missing(pages)? else {
+            return Ok(None);
+        };
+        let path = pages
+            .first()
+            .and_then(|p| p.group())
+            .map(|g| g.path().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        let members = pages
+            .iter()
+            .flat_map(|p| p.users())
+            .map(|u| u.user_name().to_owned())
+            .collect();
+        Ok(Some(GroupInfo {
+            name: group.to_owned(),
+            path,
+            members,
+        }))
+    }
+
+    async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
+        const OP: &str = "iam:ListAttachedGroupPolicies";
+        let list = self
+            .client
+            .list_attached_group_policies()
+            .group_name(group)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(list
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect())
+    }
+
+    async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
+        const OP: &str = "iam:ListGroupPolicies";
+        self.client
+            .list_group_policies()
+            .group_name(group)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e))
+    }
+
+    async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
+        self.client
+            .create_group()
+            .group_name(group)
+            .path(path)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:CreateGroup", e))
+    }
+
+    async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError> {
+        self.client
+            .attach_group_policy()
+            .group_name(group)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:AttachGroupPolicy", e))
+    }
+
+    async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
+        self.client
+            .add_user_to_group()
+            .group_name(group)
+            .user_name(user)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:AddUserToGroup", e))
+    }
+
+    async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
+        self.client
+            .detach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DetachUserPolicy", e))
+    }
+
+    async fn user_policy(&self, user: &str, name: &str) -> Result<Option<String>, EffectError> {
+        let out = self
+            .client
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetUserPolicy", e));
+        Ok(none_if_missing(out)?.map(|o| url_decoded(o.policy_document())))
+    }
+
+    async fn group_policy(&self, group: &str, name: &str) -> Result<Option<String>, EffectError> {
+        let out = self
+            .client
+            .get_group_policy()
+            .group_name(group)
+            .policy_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetGroupPolicy", e));
+        Ok(none_if_missing(out)?.map(|o| url_decoded(o.policy_document())))
+    }
+
+    async fn put_group_policy(
+        &self,
+        group: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), EffectError> {
+        self.client
+            .put_group_policy()
+            .group_name(group)
+            .policy_name(name)
+            .policy_document(document)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:PutGroupPolicy", e))
+    }
+
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), EffectError> {
+        self.client
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:DeleteUserPolicy", e))
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
+        const OP: &str = "iam:ListAccessKeys";
+        let list = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        Ok(list
+            .iter()
+            .filter_map(|k| {
+                Some(AccessKey {
+                    id: k.access_key_id()?.to_owned(),
+                    active: k.status() == Some(&StatusType::Active),
+                })
+            })
+            .collect())
+    }
+
+    async fn deactivate_access_key(&self, user: &str, key_id: &str) -> Result<(), EffectError> {
+        self.client
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key_id)
+            .status(StatusType::Inactive)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:UpdateAccessKey", e))
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
+        let out = self
+            .client
+            .get_account_password_policy()
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetAccountPasswordPolicy", e));
+        Ok(none_if_missing(out)?.and_then(|o| {
+            let p = o.password_policy()?;
+            Some(PasswordBaseline {
+                minimum_length: non_negative(p.minimum_password_length()),
+                require_uppercase: p.require_uppercase_characters(),
+                require_lowercase: p.require_lowercase_characters(),
+                require_numbers: p.require_numbers(),
+                require_symbols: p.require_symbols(),
+                reuse_prevention: non_negative(p.password_reuse_prevention()),
+                max_age_days: non_negative(p.max_password_age()),
+                allow_users_to_change: p.allow_users_to_change_password(),
+                hard_expiry: p.hard_expiry().unwrap_or(false),
+            })
+        }))
+    }
+
+    async fn update_password_policy(&self, policy: &PasswordBaseline) -> Result<(), EffectError> {
+        let positive = |v: u32| i32::try_from(v).ok().filter(|v| *v > 0);
+        // Zero means "none" for these two; IAM wants them omitted, not 0.
+        self.client
+            .update_account_password_policy()
+            .minimum_password_length(i32::try_from(policy.minimum_length).unwrap_or(128))
+            .require_uppercase_characters(policy.require_uppercase)
+            .require_lowercase_characters(policy.require_lowercase)
+            .require_numbers(policy.require_numbers)
+            .require_symbols(policy.require_symbols)
+            .set_password_reuse_prevention(positive(policy.reuse_prevention))
+            .set_max_password_age(positive(policy.max_age_days))
+            .allow_users_to_change_password(policy.allow_users_to_change)
+            .hard_expiry(policy.hard_expiry)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:UpdateAccountPasswordPolicy", e))
+    }
+}
+
+/// CloudTrail on the AWS SDK. Calls go to the trail's home region when the
+/// caller names it (StartLogging must be called there).
+#[derive(Debug, Clone)]
+pub struct AwsTrail {
+    client: aws_sdk_cloudtrail::Client,
+}
+
+impl AwsTrail {
+    /// The adapter on a CloudTrail client.
+    pub fn new(client: aws_sdk_cloudtrail::Client) -> Self {
+        AwsTrail { client }
+    }
+
+    fn region_override(region: Option<&str>) -> aws_sdk_cloudtrail::config::Builder {
+        let mut b = aws_sdk_cloudtrail::config::Builder::default();
+        if let Some(r) = region {
+            b = b.region(aws_sdk_cloudtrail::config::Region::new(r.to_owned()));
+        }
+        b
+    }
+}
+
+#[async_trait]
+impl TrailControl for AwsTrail {
+    async fn is_logging(
+        &self,
+        region: Option<&str>,
+        trail: &str,
+    ) -> Result<Option<bool>, EffectError> {
+        let out = self
+            .client
+            .get_trail_status()
+            .name(trail)
+            .customize()
+            .config_override(Self::region_override(region))
+            .send()
+            .await
+            .map_err(|e| classify("cloudtrail:GetTrailStatus", e));
+        Ok(none_if_missing(out)?.map(|o| o.is_logging().unwrap_or(false)))
+    }
+
+    async fn start_logging(&self, region: Option<&str>, trail: &str) -> Result<(), EffectError> {
+        self.client
+            .start_logging()
+            .name(trail)
+            .customize()
+            .config_override(Self::region_override(region))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("cloudtrail:StartLogging", e))
+    }
+}
+
+/// SNS on the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct AwsSns {
+    client: aws_sdk_sns::Client,
+}
+
+impl AwsSns {
+    /// The adapter on an SNS client.
+    pub fn new(client: aws_sdk_sns::Client) -> Self {
+        AwsSns { client }
+    }
+}
+
+#[async_trait]
+impl Publisher for AwsSns {
+    async fn publish(&self, message: &SnsMessage) -> Result<String, EffectError> {
+        const OP: &str = "sns:Publish";
+        let mut req = self
+            .client
+            .publish()
+            .topic_arn(&message.topic_arn)
+            .subject(&message.subject)
+            .message(&message.body);
+        for (key, value) in &message.attributes {
+            let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| EffectError::new(OP, ErrorKind::Invalid, e.to_string()))?;
+            req = req.message_attributes(key, attr);
+        }
+        if let Some((group, dedup)) = &message.fifo {
+            req = req.message_group_id(group).message_deduplication_id(dedup);
+        }
+        let out = req.send().await.map_err(|e| classify(OP, e))?;
+        Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+/// Secrets Manager on the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct AwsSecrets {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl AwsSecrets {
+    /// The adapter on a Secrets Manager client.
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        AwsSecrets { client }
+    }
+}
+
+#[async_trait]
+impl Secrets for AwsSecrets {
+    async fn secret_string(&self, secret_arn: &str) -> Result<Secret, EffectError> {
+        const OP: &str = "secretsmanager:GetSecretValue";
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_arn)
+            .send()
+            .await
+            .map_err(|e| classify(OP, e))?;
+        out.secret_string().map(Secret::new).ok_or_else(|| {
+            EffectError::new(
+                OP,
+                ErrorKind::Invalid,
+                format!("secret `{secret_arn}` holds no string"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoded_documents_are_decoded_and_plain_ones_kept() {
+        assert_eq!(
+            url_decoded("%7B%22Version%22%3A%222012-10-17%22%7D"),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(url_decoded(r#" {"a": "%41"}"#), r#" {"a": "%41"}"#);
+    }
+}

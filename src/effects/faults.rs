@@ -1,0 +1,228 @@
+//! A fault-injecting [`Iam`]: wraps any other and fails one chosen call,
+//! either before it reaches the inner IAM or after it took effect (the
+//! answer lost, as on a timeout).
+//!
+//! Why a wrapper rather than `aws-smithy-mocks`: wrapped around the real SDK
+//! adapter talking to moto, a fault leaves real IAM state behind (a write
+//! that landed but whose answer was lost), which canned HTTP answers cannot
+//! model; the same wrapper serves the in-memory model in unit tests; and it
+//! costs no second build of the SDK crates with `test-util`.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas};
+use crate::config::PasswordBaseline;
+
+/// When the injected fault strikes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// The call never reaches IAM.
+    Before,
+    /// The call takes effect, then its answer is lost.
+    After,
+}
+
+/// An [`Iam`] that fails its `n`-th call (counting from 0, reads included),
+/// or every call of one operation.
+#[derive(Debug)]
+pub struct FaultyIam<I> {
+    inner: I,
+    fault: Option<(usize, When, ErrorKind)>,
+    always: Option<(&'static str, ErrorKind)>,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+impl<I: Iam> FaultyIam<I> {
+    /// A pass-through wrapper that records operation names.
+    pub fn new(inner: I) -> Self {
+        FaultyIam {
+            inner,
+            fault: None,
+            always: None,
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fails call number `call` with a retryable 503-like error.
+    pub fn fail_at(self, call: usize, when: When) -> Self {
+        self.fail_at_with(call, when, ErrorKind::Unavailable)
+    }
+
+    /// Fails call number `call` with an error of `kind`.
+    pub fn fail_at_with(mut self, call: usize, when: When, kind: ErrorKind) -> Self {
+        self.fault = Some((call, when, kind));
+        self
+    }
+
+    /// Fails every call of `operation` (`iam:GetGroup`) before it reaches IAM.
+    pub fn fail_every(mut self, operation: &'static str, kind: ErrorKind) -> Self {
+        self.always = Some((operation, kind));
+        self
+    }
+
+    /// Every operation called through the wrapper, in order.
+    pub fn calls(&self) -> Vec<&'static str> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The wrapped IAM, to inspect its state.
+    pub fn inner(&self) -> &I {
+        &self.inner
+    }
+
+    async fn step<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, EffectError>>,
+    ) -> Result<T, EffectError> {
+        let index = {
+            let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+            calls.push(op);
+            calls.len() - 1
+        };
+        let fault = self
+            .fault
+            .filter(|(at, _, _)| *at == index)
+            .or_else(|| {
+                self.always
+                    .filter(|(o, _)| *o == op)
+                    .map(|(_, kind)| (index, When::Before, kind))
+            })
+            .map(|(_, when, kind)| {
+                (
+                    when,
+                    EffectError {
+                        operation: op,
+                        kind,
+                        code: Some("InjectedFault".into()),
+                        message: format!("injected fault {when:?} call {index}"),
+                    },
+                )
+            });
+        match fault {
+            Some((When::Before, err)) => Err(err),
+            Some((When::After, err)) => {
+                let _ = call.await;
+                Err(err)
+            }
+            None => call.await,
+        }
+    }
+}
+
+#[async_trait]
+impl<I: Iam> Iam for FaultyIam<I> {
+    async fn quotas(&self) -> Result<Quotas, EffectError> {
+        self.step("iam:GetAccountSummary", self.inner.quotas())
+            .await
+    }
+    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError> {
+        self.step("iam:ListUserTags", self.inner.user_tags(user))
+            .await
+    }
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
+        self.step(
+            "iam:ListAttachedUserPolicies",
+            self.inner.attached_user_policies(user),
+        )
+        .await
+    }
+    async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
+        self.step("iam:ListGroupsForUser", self.inner.groups_for_user(user))
+            .await
+    }
+    async fn group(&self, group: &str) -> Result<Option<GroupInfo>, EffectError> {
+        self.step("iam:GetGroup", self.inner.group(group)).await
+    }
+    async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
+        self.step(
+            "iam:ListAttachedGroupPolicies",
+            self.inner.attached_group_policies(group),
+        )
+        .await
+    }
+    async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
+        self.step(
+            "iam:ListGroupPolicies",
+            self.inner.group_policy_names(group),
+        )
+        .await
+    }
+    async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
+        self.step("iam:CreateGroup", self.inner.create_group(group, path))
+            .await
+    }
+    async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:AttachGroupPolicy",
+            self.inner.attach_group_policy(group, policy_arn),
+        )
+        .await
+    }
+    async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:AddUserToGroup",
+            self.inner.add_user_to_group(group, user),
+        )
+        .await
+    }
+    async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:DetachUserPolicy",
+            self.inner.detach_user_policy(user, policy_arn),
+        )
+        .await
+    }
+    async fn user_policy(&self, user: &str, name: &str) -> Result<Option<String>, EffectError> {
+        self.step("iam:GetUserPolicy", self.inner.user_policy(user, name))
+            .await
+    }
+    async fn group_policy(&self, group: &str, name: &str) -> Result<Option<String>, EffectError> {
+        self.step("iam:GetGroupPolicy", self.inner.group_policy(group, name))
+            .await
+    }
+    async fn put_group_policy(
+        &self,
+        group: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), EffectError> {
+        self.step(
+            "iam:PutGroupPolicy",
+            self.inner.put_group_policy(group, name, document),
+        )
+        .await
+    }
+    async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:DeleteUserPolicy",
+            self.inner.delete_user_policy(user, name),
+        )
+        .await
+    }
+    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
+        self.step("iam:ListAccessKeys", self.inner.access_keys(user))
+            .await
+    }
+    async fn deactivate_access_key(&self, user: &str, key_id: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:UpdateAccessKey",
+            self.inner.deactivate_access_key(user, key_id),
+        )
+        .await
+    }
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
+        self.step("iam:GetAccountPasswordPolicy", self.inner.password_policy())
+            .await
+    }
+    async fn update_password_policy(&self, policy: &PasswordBaseline) -> Result<(), EffectError> {
+        self.step(
+            "iam:UpdateAccountPasswordPolicy",
+            self.inner.update_password_policy(policy),
+        )
+        .await
+    }
+}

@@ -1,0 +1,294 @@
+//! The executor: turns each decision of the engine into effects.
+//!
+//! For each decision, in order: the remediation (in remediate mode, unless
+//! the target is exempt by config or by the exemption tag read from the
+//! user), or its plan (in alert mode); then the alert, which says what was
+//! done or would have been. An alert is sent even when the remediation
+//! failed, so people hear of the finding; the failure is still returned, so
+//! the caller retries (every remediation is idempotent, so a retry never
+//! does anything twice; alerts are at least once).
+
+use serde::Serialize;
+
+use crate::alert::slack::WebhookError;
+use crate::alert::{self, Facts};
+use crate::effects::EffectError;
+use crate::engine::{Decision, Evaluation};
+use crate::event::CloudTrailEvent;
+use crate::live::LiveContext;
+use crate::remediate::{self, RemediateError, Report, Status};
+use crate::rules::{Action, Mode, Severity, Target};
+
+/// What happened for one decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingOutcome {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub mode: Mode,
+    pub target: Target,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt: Option<String>,
+    /// The remediation the rule planned, with its parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// What it did, would do, or why it did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Report>,
+    pub alerts: Vec<Delivery>,
+}
+
+/// One alert sent, or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// `sns` or `slack`.
+    pub channel: &'static str,
+    /// `sent` or `failed`.
+    pub status: &'static str,
+    /// The SNS message id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A failed effect of one decision.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecError {
+    #[error("rule `{rule}`: {source}")]
+    Remediation {
+        rule: &'static str,
+        #[source]
+        source: RemediateError,
+    },
+    #[error("rule `{rule}`: exemption tag check failed: {source}")]
+    TagCheck {
+        rule: &'static str,
+        #[source]
+        source: EffectError,
+    },
+    #[error("rule `{rule}`: {channel} alert not sent: {source}")]
+    Alert {
+        rule: &'static str,
+        channel: &'static str,
+        #[source]
+        source: EffectError,
+    },
+    #[error("rule `{rule}`: slack alert not sent: {source}")]
+    Webhook {
+        rule: &'static str,
+        #[source]
+        source: WebhookError,
+    },
+}
+
+impl ExecError {
+    /// `remediation`, `tag-check` or `alert`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExecError::Remediation { .. } => "remediation",
+            ExecError::TagCheck { .. } => "tag-check",
+            ExecError::Alert { .. } | ExecError::Webhook { .. } => "alert",
+        }
+    }
+
+    /// Worth handling the event again (throttling, 5xx, timeouts, IAM
+    /// catching up); access denied and invalid requests are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ExecError::Remediation { source, .. } => source.is_retryable(),
+            ExecError::TagCheck { source, .. } | ExecError::Alert { source, .. } => {
+                source.is_retryable()
+            }
+            ExecError::Webhook { source, .. } => source.is_retryable(),
+        }
+    }
+}
+
+/// Everything the executor did for one event.
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    pub findings: Vec<FindingOutcome>,
+    pub errors: Vec<ExecError>,
+}
+
+/// Runs the effects of every decision of one event.
+pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluation) -> Execution {
+    let mut out = Execution::default();
+    for decision in &eval.decisions {
+        let outcome = execute_one(ctx, event, decision, &mut out.errors).await;
+        out.findings.push(outcome);
+    }
+    out
+}
+
+async fn execute_one(
+    ctx: &LiveContext,
+    event: &CloudTrailEvent,
+    decision: &Decision,
+    errors: &mut Vec<ExecError>,
+) -> FindingOutcome {
+    let finding = &decision.finding;
+    let rule = finding.rule;
+    let remediation = match (&finding.remediation, decision.mode) {
+        (None, _) | (Some(_), Mode::Off) => None,
+        (Some(action), Mode::Alert) => Some(remediate::plan(action).note(format!(
+            "alert mode: nothing was changed; set modes.{rule} = \"remediate\" to apply"
+        ))),
+        (Some(action), Mode::Remediate) => Some(match &decision.exempt {
+            Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
+            None => remediate_unless_tagged(ctx, event, rule, action, errors).await,
+        }),
+    };
+
+    let facts = Facts::new(event, decision, remediation.as_ref());
+    let mut alerts = Vec::new();
+    if let Some(topic) = ctx.config.alerts.sns_topic_arn.as_deref() {
+        let message = alert::sns::message(topic, &facts);
+        alerts.push(match ctx.effects.publisher.publish(&message).await {
+            Ok(id) => sent("sns", Some(id)),
+            Err(source) => {
+                let d = failed("sns", &source.to_string());
+                errors.push(ExecError::Alert {
+                    rule,
+                    channel: "sns",
+                    source,
+                });
+                d
+            }
+        });
+    }
+    match ctx.slack_url().await {
+        Ok(None) => {}
+        Ok(Some(url)) => {
+            let body = alert::slack::message(&facts);
+            alerts.push(match ctx.effects.webhook.post_json(&url, &body).await {
+                Ok(()) => sent("slack", None),
+                Err(source) => {
+                    let d = failed("slack", &source.to_string());
+                    errors.push(ExecError::Alert {
+                        rule,
+                        channel: "slack",
+                        source,
+                    });
+                    d
+                }
+            });
+        }
+        Err(source) => {
+            alerts.push(failed("slack", &source.to_string()));
+            errors.push(ExecError::Webhook { rule, source });
+        }
+    }
+
+    let status = remediation.as_ref().map_or("none", |r| r.status.as_str());
+    let channels: Vec<String> = alerts
+        .iter()
+        .map(|d| format!("{}:{}", d.channel, d.status))
+        .collect();
+    tracing::info!(
+        event_id = event.event_id.as_deref().unwrap_or(""),
+        event_name = event.name(),
+        rule,
+        mode = decision.mode.as_str(),
+        action = finding.remediation.as_ref().map_or("none", Action::id),
+        outcome = status,
+        alerts = channels.join(","),
+        "decision"
+    );
+    FindingOutcome {
+        rule,
+        severity: finding.severity,
+        mode: decision.mode,
+        target: finding.target.clone(),
+        summary: finding.summary.clone(),
+        exempt: decision.exempt.clone(),
+        action: finding.remediation.clone(),
+        remediation,
+        alerts,
+    }
+}
+
+/// The user an action changes, whose exemption tag must be read first.
+fn target_user(action: &Action) -> Option<&str> {
+    match action {
+        Action::MovePolicyToGroup { user_name, .. }
+        | Action::MoveInlinePolicyToGroup { user_name, .. }
+        | Action::DeactivateAccessKey { user_name, .. } => Some(user_name),
+        Action::RestorePasswordPolicy { .. } | Action::StartLogging { .. } => None,
+    }
+}
+
+async fn remediate_unless_tagged(
+    ctx: &LiveContext,
+    event: &CloudTrailEvent,
+    rule: &'static str,
+    action: &Action,
+    errors: &mut Vec<ExecError>,
+) -> Report {
+    let id = action.id();
+    if let (Some(user), Some(tag)) = (target_user(action), ctx.config.exemptions.tag.as_deref()) {
+        match ctx.effects.iam.user_tags(user).await {
+            Ok(None) => return remediate::user_gone(id, user),
+            Ok(Some(tags)) => {
+                if let Some((k, v)) = tags
+                    .iter()
+                    .find(|(k, v)| k == tag && v.trim().eq_ignore_ascii_case("true"))
+                {
+                    return Report::new(id, Status::Exempt)
+                        .note(format!("user {user} carries the exemption tag {k}={v}"));
+                }
+            }
+            Err(source) => {
+                let report = Report::new(id, Status::Failed).note(format!(
+                    "could not read the tags of {user}, so nothing was changed: {source}"
+                ));
+                errors.push(ExecError::TagCheck { rule, source });
+                return report;
+            }
+        }
+    }
+    let rctx = remediate::Ctx {
+        iam: ctx.effects.iam.as_ref(),
+        trail: ctx.effects.trail.as_ref(),
+        region: event.aws_region.as_deref(),
+        retry: ctx.retry,
+    };
+    match remediate::run(action, &rctx).await {
+        Ok(report) => report,
+        Err(source) => {
+            let report = (*source.report).clone();
+            tracing::warn!(
+                event_id = event.event_id.as_deref().unwrap_or(""),
+                rule,
+                action = id,
+                retryable = source.is_retryable(),
+                error = %source,
+                "remediation failed"
+            );
+            errors.push(ExecError::Remediation { rule, source });
+            report
+        }
+    }
+}
+
+fn sent(channel: &'static str, id: Option<String>) -> Delivery {
+    Delivery {
+        channel,
+        status: "sent",
+        id,
+        error: None,
+    }
+}
+
+fn failed(channel: &'static str, error: &str) -> Delivery {
+    Delivery {
+        channel,
+        status: "failed",
+        id: None,
+        error: Some(error.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

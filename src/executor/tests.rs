@@ -1,0 +1,264 @@
+//! The executor with in-memory effects: modes, exemptions, alerts, errors.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::alert::slack::WebhookSource;
+use crate::config::Config;
+use crate::effects::faults::{FaultyIam, When};
+use crate::effects::memory::{
+    IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
+};
+use crate::effects::{EffectError, ErrorKind, Iam, Secret, WebhookUrl};
+use crate::live::{Effects, HandleError, LiveContext, handle_event};
+use crate::remediate::{Retry, Status};
+use crate::rules::testing::iam_call;
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:trailguard-alerts";
+const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+
+struct Harness {
+    ctx: LiveContext,
+    published: Arc<RecordingPublisher>,
+    webhook: Arc<RecordingWebhook>,
+}
+
+fn harness(config: &str, iam: Arc<dyn Iam>, slack: bool) -> Harness {
+    let config = Config::from_toml(config, "test", std::iter::empty()).unwrap();
+    let published = Arc::new(RecordingPublisher::default());
+    let webhook = Arc::new(RecordingWebhook::default());
+    let effects = Effects {
+        iam,
+        trail: Arc::new(MemoryTrail::default()),
+        publisher: published.clone(),
+        webhook: webhook.clone(),
+        secrets: Arc::new(MemorySecrets::default()),
+    };
+    let source = if slack {
+        WebhookSource::Env {
+            var: "TRAILGUARD_SLACK_WEBHOOK_URL".into(),
+            url: WebhookUrl::parse(Secret::new("https://hooks.slack.com/services/T/B/SECRET"))
+                .unwrap(),
+        }
+    } else {
+        WebhookSource::None
+    };
+    Harness {
+        ctx: LiveContext::new(config, effects, source).with_retry(Retry::quick()),
+        published,
+        webhook,
+    }
+}
+
+fn attach_event(user: &str) -> serde_json::Value {
+    let mut ev = iam_call(
+        "AttachUserPolicy",
+        json!({"userName": user, "policyArn": READ_ONLY}),
+        json!(null),
+    );
+    ev["sourceIPAddress"] = "203.0.113.7".into();
+    ev["userAgent"] = "aws-cli/2.15 <!channel> & friends".into();
+    json!({
+        "version": "0",
+        "id": "7f3c",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam",
+        "account": "111122223333",
+        "region": "us-east-1",
+        "detail": ev,
+    })
+}
+
+fn bob_with_policy(tag: Option<(&str, &str)>) -> IamState {
+    let mut s = IamState::default();
+    let u = s.user("bob");
+    u.attached.insert(READ_ONLY.into());
+    if let Some((k, v)) = tag {
+        u.tags.push((k.into(), v.into()));
+    }
+    s
+}
+
+const REMEDIATE: &str = "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\ntag = \"trailguard:exempt\"\n[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"";
+
+#[tokio::test]
+async fn alert_mode_states_the_plan_and_changes_nothing() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let h = harness(
+        &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\""),
+        iam.clone(),
+        false,
+    );
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    assert!(
+        iam.calls().is_empty(),
+        "alert mode reads nothing: {:?}",
+        iam.calls()
+    );
+    let f = &outcome.findings[0];
+    assert_eq!(f.rule, "user-policy-attached");
+    let r = f.remediation.as_ref().unwrap();
+    assert_eq!(r.status, Status::Planned);
+    assert_eq!(f.alerts[0].status, "sent");
+
+    let msgs = h.published.messages();
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(
+        m.subject,
+        "trailguard MEDIUM user-policy-attached: user bob (111122223333)"
+    );
+    assert_eq!(
+        m.attributes,
+        [
+            ("severity".to_string(), "medium".to_string()),
+            ("rule".to_string(), "user-policy-attached".to_string()),
+            ("account".to_string(), "111122223333".to_string()),
+        ]
+    );
+    for needle in [
+        "Who:           arn:aws:iam::111122223333:user/alice (IAMUser)",
+        "What:          iam.amazonaws.com AttachUserPolicy",
+        "Target:        user bob",
+        "Region:        us-east-1",
+        "Time:          2024-05-01T10:00:00Z",
+        "Source IP:     203.0.113.7",
+        "Best practice: Grant permissions through groups, not to users directly",
+        "Controls:      CIS 1.15, IAM.2",
+        "alert mode, nothing changed; in remediate mode move-policy-to-group would run",
+        "Would call:",
+        "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/e-1",
+    ] {
+        assert!(m.body.contains(needle), "missing {needle:?} in\n{}", m.body);
+    }
+}
+
+#[tokio::test]
+async fn remediate_mode_moves_the_policy_and_the_alert_says_how_to_undo() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let h = harness(REMEDIATE, iam.clone(), false);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    let r = outcome.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(r.status, Status::Done);
+    assert!(!iam.state().users["bob"].attached.contains(READ_ONLY));
+    let body = &h.published.messages()[0].body;
+    assert!(body.contains("move-policy-to-group done"), "{body}");
+    assert!(
+        body.contains("$ aws iam attach-user-policy --user-name bob"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn exemption_tag_on_the_user_means_alert_only() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(Some((
+        "trailguard:exempt",
+        "True",
+    )))));
+    let h = harness(REMEDIATE, iam.clone(), false);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    let r = outcome.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(r.status, Status::Exempt);
+    assert_eq!(iam.calls(), ["iam:ListUserTags"]);
+    assert!(iam.history().is_empty());
+    let body = &h.published.messages()[0].body;
+    assert!(body.contains("not run: the target is exempt"), "{body}");
+    assert!(
+        body.contains("carries the exemption tag trailguard:exempt=True"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_remediation_is_still_alerted_and_classified() {
+    for (kind, retryable) in [
+        (ErrorKind::AccessDenied, false),
+        (ErrorKind::Throttled, true),
+    ] {
+        // Call 0 is the tag read; fail the next (the first remediation read).
+        let iam = Arc::new(
+            FaultyIam::new(MemoryIam::new(bob_with_policy(None))).fail_at_with(
+                1,
+                When::Before,
+                kind,
+            ),
+        );
+        let h = harness(REMEDIATE, iam.clone(), false);
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert_eq!(err.is_retryable(), retryable, "{kind:?}: {err}");
+        let outcome = err.outcome().unwrap();
+        assert_eq!(
+            outcome.findings[0].remediation.as_ref().unwrap().status,
+            Status::Failed
+        );
+        assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+        assert!(
+            h.published.messages()[0]
+                .body
+                .contains("move-policy-to-group FAILED")
+        );
+        assert_eq!(iam.inner().state(), bob_with_policy(None));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_alert_is_a_retryable_error() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let h = harness(REMEDIATE, iam, false);
+    h.published.fail_with(Some(EffectError::new(
+        "sns:Publish",
+        ErrorKind::Unavailable,
+        "503",
+    )));
+    let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("sns alert not sent"), "{err}");
+    // The retry finds the work done and alerts.
+    h.published.fail_with(None);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    assert_eq!(
+        outcome.findings[0].remediation.as_ref().unwrap().status,
+        Status::Unchanged
+    );
+    assert_eq!(h.published.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn slack_gets_escaped_blocks() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let h = harness("", iam, true);
+    handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    let bodies = h.webhook.bodies();
+    assert_eq!(bodies.len(), 1);
+    let text = bodies[0].to_string();
+    assert!(!text.contains("<!channel>"), "{text}");
+    assert!(
+        text.contains("aws-cli/2.15 &lt;!channel&gt; &amp; friends"),
+        "{text}"
+    );
+    assert_eq!(bodies[0]["blocks"][0]["type"], "header");
+    let link = bodies[0]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    assert_eq!(
+        link["elements"][0]["url"],
+        "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/e-1"
+    );
+}
+
+#[tokio::test]
+async fn non_cloudtrail_payloads_are_ignored_and_log_files_are_refused() {
+    let h = harness("", Arc::new(MemoryIam::default()), false);
+    let other =
+        json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "x", "detail": {}});
+    let outcome = handle_event(other, &h.ctx).await.unwrap();
+    assert!(outcome.ignored.unwrap().contains("Scheduled Event"));
+    let two = json!({"Records": [{"eventName": "A"}, {"eventName": "B"}]});
+    let err = handle_event(two, &h.ctx).await.unwrap_err();
+    assert!(matches!(err, HandleError::NotOneEvent { found: 2 }));
+    assert!(!err.is_retryable());
+}

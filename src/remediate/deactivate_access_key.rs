@@ -1,0 +1,59 @@
+//! deactivate-access-key: the one access key the event names is set
+//! Inactive. Never deleted: a deactivated key can be turned back on, a
+//! deleted one cannot.
+
+use super::{Ctx, Recorder, RemediateError, Report, Status, sh, user_gone};
+use crate::rules::DEACTIVATE_ACCESS_KEY;
+
+const ID: &str = DEACTIVATE_ACCESS_KEY.id;
+
+pub(super) fn plan(user: &str, key_id: &str) -> (Vec<String>, Vec<String>) {
+    (
+        vec![format!(
+            "iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive (if active)"
+        )],
+        vec!["the key is deactivated, never deleted".to_owned()],
+    )
+}
+
+pub(super) async fn run(user: &str, key_id: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateError> {
+    let mut rec = Recorder::new(ID);
+    let keys = match ctx.iam.access_keys(user).await {
+        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
+        other => other.map_err(|e| rec.fail(e))?,
+    };
+    match keys.iter().find(|k| k.id == key_id) {
+        None => {
+            rec.note(format!(
+                "access key {key_id} of {user} no longer exists (deleted); nothing to deactivate"
+            ));
+            return Ok(rec.finish(Status::Unchanged));
+        }
+        Some(k) if !k.active => {
+            rec.note(format!("access key {key_id} of {user} is already inactive"));
+            return Ok(rec.finish(Status::Unchanged));
+        }
+        Some(_) => {}
+    }
+    match ctx.iam.deactivate_access_key(user, key_id).await {
+        Ok(()) => rec.call(
+            format!("iam:UpdateAccessKey UserName={user} AccessKeyId={key_id} Status=Inactive"),
+            Some(format!(
+                "aws iam update-access-key --user-name {} --access-key-id {} --status Active",
+                sh(user),
+                sh(key_id)
+            )),
+        ),
+        Err(e) if e.is_not_found() => {
+            rec.note(format!(
+                "access key {key_id} of {user} was deleted meanwhile; nothing to deactivate"
+            ));
+            return Ok(rec.finish(Status::Unchanged));
+        }
+        Err(e) => return Err(rec.fail(e)),
+    }
+    rec.note(format!(
+        "access key {key_id} of {user} is now Inactive (not deleted)"
+    ));
+    Ok(rec.finish(Status::Done))
+}

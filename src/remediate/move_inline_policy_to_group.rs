@@ -1,0 +1,237 @@
+//! move-inline-policy-to-group: a user's inline policy becomes an inline
+//! policy of a group dedicated to that user and policy.
+//!
+//! The document copied is the user's current one (GetUserPolicy), not the
+//! event's copy, which may be stale. The user's policy is deleted last, and
+//! only if it still equals what was copied; the report carries the document.
+
+use super::{
+    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
+};
+use crate::effects::{EffectError, ErrorKind, same_document};
+use crate::rules::MOVE_INLINE_POLICY_TO_GROUP;
+
+const ID: &str = MOVE_INLINE_POLICY_TO_GROUP.id;
+
+/// A group dedicated to one user's inline policy: at trailguard's path, no
+/// managed policies, no other inline policy, no other member.
+fn dedicated(facts: &GroupFacts, policy_name: &str, user: &str, path: &str) -> bool {
+    facts.info.path == path
+        && facts.attached.is_empty()
+        && facts.inline.iter().all(|n| n == policy_name)
+        && facts.info.members.iter().all(|m| m == user)
+}
+
+pub(super) fn plan(
+    user: &str,
+    policy_name: &str,
+    group: &str,
+    path: &str,
+) -> (Vec<String>, Vec<String>) {
+    (
+        vec![
+            format!(
+                "iam:GetUserPolicy UserName={user} PolicyName={policy_name} (the current document)"
+            ),
+            format!("iam:CreateGroup GroupName={group} Path={path} (if it does not exist)"),
+            format!(
+                "iam:PutGroupPolicy GroupName={group} PolicyName={policy_name} (that document)"
+            ),
+            format!("iam:AddUserToGroup GroupName={group} UserName={user} (if not a member)"),
+            format!(
+                "iam:DeleteUserPolicy UserName={user} PolicyName={policy_name} (once the group's copy and membership are read back)"
+            ),
+        ],
+        vec![format!(
+            "if {group} exists but holds anything else, {} is used instead",
+            alternative_name(group, &format!("{user}/{policy_name}"))
+        )],
+    )
+}
+
+pub(super) async fn run(
+    user: &str,
+    policy_name: &str,
+    group_base: &str,
+    path: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Report, RemediateError> {
+    let iam = ctx.iam;
+    let mut rec = Recorder::new(ID);
+
+    let groups = match iam.groups_for_user(user).await {
+        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
+        other => other.map_err(|e| rec.fail(e))?,
+    };
+    let document = iam
+        .user_policy(user, policy_name)
+        .await
+        .map_err(|e| rec.fail(e))?;
+    let candidates = [
+        group_base.to_owned(),
+        alternative_name(group_base, &format!("{user}/{policy_name}")),
+    ];
+    let Some(document) = document else {
+        // Already moved, or deleted by someone else.
+        for group in member_candidates(&groups, &candidates, path) {
+            if let Some(doc) = iam
+                .group_policy(group, policy_name)
+                .await
+                .map_err(|e| rec.fail(e))?
+            {
+                rec.note(format!(
+                    "already moved: {user} holds inline policy {policy_name} through group {group}"
+                ));
+                rec.document(&doc);
+                return Ok(rec.finish(Status::Unchanged));
+            }
+        }
+        rec.note(format!(
+            "{user} no longer has inline policy {policy_name}; nothing to move"
+        ));
+        return Ok(rec.finish(Status::Unchanged));
+    };
+    rec.document(&document);
+
+    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
+    let in_a_candidate = member_candidates(&groups, &candidates, path)
+        .next()
+        .is_some();
+    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
+        rec.note(format!(
+            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; inline policy {policy_name} stays on {user}",
+            groups.len(),
+            quotas.groups_per_user
+        ));
+        return Ok(rec.finish(Status::Blocked));
+    }
+    let Some(choice) = find_or_create_group(
+        iam,
+        &candidates,
+        path,
+        &quotas,
+        |f| dedicated(f, policy_name, user, path),
+        &mut rec,
+    )
+    .await?
+    else {
+        rec.note(format!(
+            "inline policy {policy_name} stays on {user}: move it by hand"
+        ));
+        return Ok(rec.finish(Status::Blocked));
+    };
+    let group = choice.name.as_str();
+    if group != group_base {
+        rec.note(format!("using group {group}"));
+    }
+    let member = groups.iter().any(|g| g.name == group);
+
+    let group_copy = match &choice.existing {
+        Some(_) => iam
+            .group_policy(group, policy_name)
+            .await
+            .map_err(|e| rec.fail(e))?,
+        None => None,
+    };
+    if !group_copy.is_some_and(|d| same_document(&d, &document)) {
+        retry_not_found(ctx.retry, || {
+            iam.put_group_policy(group, policy_name, &document)
+        })
+        .await
+        .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
+        rec.call(
+            format!("iam:PutGroupPolicy GroupName={group} PolicyName={policy_name}"),
+            Some(format!(
+                "aws iam delete-group-policy --group-name {} --policy-name {}",
+                sh(group),
+                sh(policy_name)
+            )),
+        );
+    }
+    if !member {
+        retry_not_found(ctx.retry, || iam.add_user_to_group(group, user))
+            .await
+            .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
+        rec.call(
+            format!("iam:AddUserToGroup GroupName={group} UserName={user}"),
+            Some(format!(
+                "aws iam remove-user-from-group --group-name {} --user-name {}",
+                sh(group),
+                sh(user)
+            )),
+        );
+    }
+
+    let verified = wait_until(ctx.retry, || async {
+        let in_group = iam
+            .groups_for_user(user)
+            .await?
+            .iter()
+            .any(|g| g.name == group);
+        Ok(in_group
+            && iam
+                .group_policy(group, policy_name)
+                .await?
+                .is_some_and(|d| same_document(&d, &document)))
+    })
+    .await
+    .map_err(|e| rec.fail(e))?;
+    if !verified {
+        let e = EffectError::new(
+            "iam:GetGroupPolicy",
+            ErrorKind::NotFound,
+            format!(
+                "could not read back {user} in {group} with inline policy {policy_name}; it stays on {user}"
+            ),
+        );
+        return Err(rec.fail_with(e, true));
+    }
+
+    // Delete only what was copied: a newer PutUserPolicy must not be lost.
+    let now = iam
+        .user_policy(user, policy_name)
+        .await
+        .map_err(|e| rec.fail(e))?;
+    match now {
+        None => rec.note(format!(
+            "inline policy {policy_name} was already deleted from {user}"
+        )),
+        Some(now) if !same_document(&now, &document) => {
+            let e = EffectError::new(
+                "iam:GetUserPolicy",
+                ErrorKind::Unavailable,
+                format!(
+                    "inline policy {policy_name} of {user} changed while it was being moved; it stays on {user} and a retry moves the new version"
+                ),
+            );
+            return Err(rec.fail_with(e, true));
+        }
+        Some(_) => match iam.delete_user_policy(user, policy_name).await {
+            Ok(()) => rec.call(
+                format!("iam:DeleteUserPolicy UserName={user} PolicyName={policy_name}"),
+                Some(format!(
+                    "aws iam put-user-policy --user-name {} --policy-name {} --policy-document {}",
+                    sh(user),
+                    sh(policy_name),
+                    sh(&compact(&document))
+                )),
+            ),
+            Err(e) if e.is_not_found() => rec.note(format!(
+                "inline policy {policy_name} was already deleted from {user}"
+            )),
+            Err(e) => return Err(rec.fail(e)),
+        },
+    }
+    rec.note(format!(
+        "{user} now holds inline policy {policy_name} through group {group} instead of directly"
+    ));
+    Ok(rec.finish(Status::Done))
+}
+
+/// The document on one line, for the undo command.
+fn compact(document: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(document)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| document.to_owned())
+}

@@ -1,0 +1,154 @@
+//! restore-password-policy: the account password policy is written in full
+//! in one UpdateAccountPasswordPolicy call (IAM resets every omitted field).
+//!
+//! What is written is the baseline, except that a setting already stricter
+//! than the baseline (a longer minimum length, a shorter maximum age...) is
+//! kept: restoring must never weaken the policy.
+
+use super::{Ctx, Recorder, RemediateError, Report, Status};
+use crate::config::PasswordBaseline;
+use crate::rules::RESTORE_PASSWORD_POLICY;
+
+const ID: &str = RESTORE_PASSWORD_POLICY.id;
+
+pub(super) fn plan(baseline: &PasswordBaseline) -> (Vec<String>, Vec<String>) {
+    (
+        vec![format!(
+            "iam:UpdateAccountPasswordPolicy {} (settings already stricter are kept)",
+            describe(baseline)
+        )],
+        Vec::new(),
+    )
+}
+
+/// The baseline, with every strength setting raised to the current one
+/// where the current one is stricter.
+pub fn strongest(current: Option<&PasswordBaseline>, base: &PasswordBaseline) -> PasswordBaseline {
+    let Some(cur) = current else {
+        return base.clone();
+    };
+    // 0 means "never expires": any positive age is stricter.
+    let max_age_days = match (cur.max_age_days, base.max_age_days) {
+        (0, b) => b,
+        (c, 0) => c,
+        (c, b) => c.min(b),
+    };
+    PasswordBaseline {
+        minimum_length: cur.minimum_length.max(base.minimum_length),
+        require_uppercase: cur.require_uppercase || base.require_uppercase,
+        require_lowercase: cur.require_lowercase || base.require_lowercase,
+        require_numbers: cur.require_numbers || base.require_numbers,
+        require_symbols: cur.require_symbols || base.require_symbols,
+        reuse_prevention: cur.reuse_prevention.max(base.reuse_prevention),
+        max_age_days,
+        allow_users_to_change: base.allow_users_to_change,
+        hard_expiry: base.hard_expiry,
+    }
+}
+
+/// The policy as AWS CLI arguments.
+fn cli_args(p: &PasswordBaseline) -> String {
+    let flag = |on: bool, name: &str| {
+        if on {
+            format!(" --{name}")
+        } else {
+            format!(" --no-{name}")
+        }
+    };
+    let mut out = format!("--minimum-password-length {}", p.minimum_length);
+    out += &flag(p.require_uppercase, "require-uppercase-characters");
+    out += &flag(p.require_lowercase, "require-lowercase-characters");
+    out += &flag(p.require_numbers, "require-numbers");
+    out += &flag(p.require_symbols, "require-symbols");
+    out += &flag(p.allow_users_to_change, "allow-users-to-change-password");
+    if p.reuse_prevention > 0 {
+        out += &format!(" --password-reuse-prevention {}", p.reuse_prevention);
+    }
+    if p.max_age_days > 0 {
+        out += &format!(" --max-password-age {}", p.max_age_days);
+    }
+    out += &flag(p.hard_expiry, "hard-expiry");
+    out
+}
+
+fn describe(p: &PasswordBaseline) -> String {
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "MinimumPasswordLength={} RequireUppercase={} RequireLowercase={} RequireNumbers={} RequireSymbols={} PasswordReusePrevention={} MaxPasswordAge={} AllowUsersToChangePassword={} HardExpiry={}",
+        p.minimum_length,
+        yes(p.require_uppercase),
+        yes(p.require_lowercase),
+        yes(p.require_numbers),
+        yes(p.require_symbols),
+        if p.reuse_prevention == 0 {
+            "none".to_owned()
+        } else {
+            p.reuse_prevention.to_string()
+        },
+        if p.max_age_days == 0 {
+            "never".to_owned()
+        } else {
+            format!("{}d", p.max_age_days)
+        },
+        yes(p.allow_users_to_change),
+        yes(p.hard_expiry),
+    )
+}
+
+pub(super) async fn run(
+    baseline: &PasswordBaseline,
+    ctx: &Ctx<'_>,
+) -> Result<Report, RemediateError> {
+    let mut rec = Recorder::new(ID);
+    let current = ctx.iam.password_policy().await.map_err(|e| rec.fail(e))?;
+    let target = strongest(current.as_ref(), baseline);
+    if current.as_ref() == Some(&target) {
+        rec.note("the password policy already meets the baseline");
+        return Ok(rec.finish(Status::Unchanged));
+    }
+    ctx.iam
+        .update_password_policy(&target)
+        .await
+        .map_err(|e| rec.fail(e))?;
+    let undo = match &current {
+        Some(p) => format!("aws iam update-account-password-policy {}", cli_args(p)),
+        None => "aws iam delete-account-password-policy".to_owned(),
+    };
+    rec.call(
+        format!("iam:UpdateAccountPasswordPolicy {}", describe(&target)),
+        Some(undo),
+    );
+    rec.note(match &current {
+        Some(p) => format!("password policy restored; it was {}", describe(p)),
+        None => "the account had no password policy; the baseline is set".to_owned(),
+    });
+    Ok(rec.finish(Status::Done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stricter_current_settings_are_kept() {
+        let base = PasswordBaseline::default();
+        let cur = PasswordBaseline {
+            minimum_length: 20,
+            require_symbols: false,
+            max_age_days: 30,
+            reuse_prevention: 5,
+            ..base.clone()
+        };
+        let s = strongest(Some(&cur), &base);
+        assert_eq!(s.minimum_length, 20);
+        assert!(s.require_symbols);
+        assert_eq!(s.max_age_days, 30);
+        assert_eq!(s.reuse_prevention, 24);
+        let never = PasswordBaseline {
+            max_age_days: 0,
+            ..base.clone()
+        };
+        assert_eq!(strongest(Some(&never), &base).max_age_days, 90);
+        assert_eq!(strongest(None, &base), base);
+    }
+}

@@ -1,0 +1,80 @@
+//! start-logging: a trail whose logging was stopped starts logging again,
+//! in the trail's home region: the region of its ARN when the event names
+//! it by ARN, else the region of the StopLogging event (StopLogging, like
+//! StartLogging, must be called in the home region).
+
+use super::{Ctx, Recorder, RemediateError, Report, Status, sh};
+use crate::rules::START_LOGGING;
+
+const ID: &str = START_LOGGING.id;
+
+pub(super) fn plan(trail: &str) -> (Vec<String>, Vec<String>) {
+    (
+        vec![format!(
+            "cloudtrail:StartLogging Name={trail} (if not logging)"
+        )],
+        Vec::new(),
+    )
+}
+
+pub(super) async fn run(trail: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateError> {
+    let mut rec = Recorder::new(ID);
+    if trail.is_empty() || trail == "?" {
+        rec.note("the event does not name the trail; nothing to start");
+        return Ok(rec.finish(Status::Blocked));
+    }
+    let home = home_region(trail).or(ctx.region);
+    match ctx
+        .trail
+        .is_logging(home, trail)
+        .await
+        .map_err(|e| rec.fail(e))?
+    {
+        None => {
+            rec.note(format!("trail {trail} no longer exists; nothing to start"));
+            return Ok(rec.finish(Status::Unchanged));
+        }
+        Some(true) => {
+            rec.note(format!("trail {trail} is already logging"));
+            return Ok(rec.finish(Status::Unchanged));
+        }
+        Some(false) => {}
+    }
+    ctx.trail
+        .start_logging(home, trail)
+        .await
+        .map_err(|e| rec.fail(e))?;
+    let region = home
+        .map(|r| format!(" --region {}", sh(r)))
+        .unwrap_or_default();
+    rec.call(
+        format!("cloudtrail:StartLogging Name={trail}"),
+        Some(format!(
+            "aws cloudtrail stop-logging --name {}{region}",
+            sh(trail)
+        )),
+    );
+    rec.note(format!("trail {trail} is logging again"));
+    Ok(rec.finish(Status::Done))
+}
+
+/// The region of a trail ARN (`arn:aws:cloudtrail:<region>:<account>:trail/<name>`).
+fn home_region(trail: &str) -> Option<&str> {
+    let mut parts = trail.strip_prefix("arn:")?.split(':');
+    let (_partition, service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    (service == "cloudtrail" && !region.is_empty()).then_some(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_region;
+
+    #[test]
+    fn home_region_comes_from_the_trail_arn() {
+        assert_eq!(
+            home_region("arn:aws:cloudtrail:eu-west-1:111122223333:trail/main"),
+            Some("eu-west-1")
+        );
+        assert_eq!(home_region("main"), None);
+    }
+}

@@ -1,0 +1,633 @@
+//! The remediations against the in-memory IAM: behaviour, idempotence, the
+//! never-less-permission invariant at every intermediate state, faults at
+//! every call, and the calls each makes against its declared permissions.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::config::PasswordBaseline;
+use crate::effects::faults::{FaultyIam, When};
+use crate::effects::memory::{IamState, MemoryIam, MemoryTrail};
+use crate::effects::{AccessKey, ErrorKind, Quotas};
+use crate::rules::{self, Action};
+
+const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+const VIEW_ONLY: &str = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
+const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+
+fn move_policy(user: &str) -> Action {
+    Action::MovePolicyToGroup {
+        user_name: user.into(),
+        policy_arn: READ_ONLY.into(),
+        group_name: "trailguard-read-only".into(),
+        group_path: "/trailguard/".into(),
+    }
+}
+
+fn move_inline(user: &str) -> Action {
+    Action::MoveInlinePolicyToGroup {
+        user_name: user.into(),
+        policy_name: "s3-read".into(),
+        group_name: format!("trailguard-inline-{user}-s3-read"),
+        group_path: "/trailguard/".into(),
+    }
+}
+
+/// bob with ReadOnlyAccess attached directly and an inline policy.
+fn bob() -> IamState {
+    let mut s = IamState::default();
+    let u = s.user("bob");
+    u.attached.insert(READ_ONLY.into());
+    u.inline.insert("s3-read".into(), DOC.into());
+    u.keys.push(AccessKey {
+        id: "AKIAOLD".into(),
+        active: true,
+    });
+    u.keys.push(AccessKey {
+        id: "AKIANEW".into(),
+        active: true,
+    });
+    s
+}
+
+async fn run_on(
+    iam: &dyn Iam,
+    trail: &MemoryTrail,
+    action: &Action,
+) -> Result<Report, RemediateError> {
+    let ctx = Ctx {
+        iam,
+        trail,
+        region: Some("us-east-1"),
+        retry: Retry::quick(),
+    };
+    run(action, &ctx).await
+}
+
+async fn run_mem(iam: &MemoryIam, action: &Action) -> Result<Report, RemediateError> {
+    run_on(iam, &MemoryTrail::default(), action).await
+}
+
+#[tokio::test]
+async fn move_policy_creates_a_dedicated_group_then_detaches() {
+    let iam = MemoryIam::new(bob());
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    let s = iam.state();
+    let g = &s.groups["trailguard-read-only"];
+    assert_eq!(g.path, "/trailguard/");
+    assert!(g.attached.contains(READ_ONLY) && g.members.contains("bob"));
+    assert!(!s.users["bob"].attached.contains(READ_ONLY));
+    assert_eq!(
+        report.calls,
+        [
+            "iam:CreateGroup GroupName=trailguard-read-only Path=/trailguard/",
+            "iam:AttachGroupPolicy GroupName=trailguard-read-only PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "iam:AddUserToGroup GroupName=trailguard-read-only UserName=bob",
+            "iam:DetachUserPolicy UserName=bob PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ]
+    );
+    assert_eq!(
+        report.undo,
+        [
+            "aws iam attach-user-policy --user-name bob --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "aws iam remove-user-from-group --group-name trailguard-read-only --user-name bob",
+            "aws iam detach-group-policy --group-name trailguard-read-only --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "aws iam delete-group --group-name trailguard-read-only",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn move_policy_never_leaves_the_user_without_it_at_any_step() {
+    let iam = MemoryIam::new(bob());
+    run_mem(&iam, &move_policy("bob")).await.unwrap();
+    let history = iam.history();
+    assert_eq!(history.len(), 4);
+    for (i, state) in history.iter().enumerate() {
+        assert!(state.user_has_policy("bob", READ_ONLY), "after write {i}");
+    }
+}
+
+#[tokio::test]
+async fn move_policy_twice_is_a_no_op_the_second_time() {
+    let iam = MemoryIam::new(bob());
+    run_mem(&iam, &move_policy("bob")).await.unwrap();
+    let after_first = iam.state();
+    let again = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+    assert!(again.notes[0].starts_with("already moved"), "{again:?}");
+    assert!(again.calls.is_empty());
+    assert_eq!(iam.state(), after_first);
+}
+
+#[tokio::test]
+async fn move_policy_reuses_the_dedicated_group_of_other_users() {
+    let mut s = bob();
+    let g = s.group("trailguard-read-only", "/trailguard/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("carol".into());
+    s.user("carol");
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    assert_eq!(report.calls.len(), 2, "{:?}", report.calls);
+    let g = &iam.state().groups["trailguard-read-only"];
+    assert_eq!(g.members.len(), 2);
+}
+
+#[tokio::test]
+async fn a_group_of_that_name_holding_another_policy_is_never_reused() {
+    let mut s = bob();
+    s.user("dave");
+    let g = s.group("trailguard-read-only", "/trailguard/");
+    g.attached.insert(VIEW_ONLY.into());
+    g.members.insert("dave".into());
+    let foreign = g.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    let alt = alternative_name("trailguard-read-only", READ_ONLY);
+    let st = iam.state();
+    assert_eq!(st.groups["trailguard-read-only"], foreign);
+    assert!(st.groups[&alt].attached.contains(READ_ONLY));
+    assert!(st.groups[&alt].members.contains("bob"));
+    assert!(report.notes.iter().any(|n| n.contains("not dedicated")));
+    // Deterministic: a second run finds the same alternative group.
+    let again = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+}
+
+#[tokio::test]
+async fn groups_that_are_not_dedicated_are_rejected() {
+    let facts = |path: &str, attached: &[&str], inline: &[&str], members: &[&str]| GroupFacts {
+        info: GroupInfo {
+            name: "g".into(),
+            path: path.into(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        },
+        attached: attached.iter().map(|m| m.to_string()).collect(),
+        inline: inline.iter().map(|m| m.to_string()).collect(),
+    };
+    for (case, f) in [
+        ("other path", facts("/", &[READ_ONLY], &[], &[])),
+        (
+            "inline policy",
+            facts("/trailguard/", &[READ_ONLY], &["x"], &[]),
+        ),
+        (
+            "another policy too",
+            facts("/trailguard/", &[READ_ONLY, VIEW_ONLY], &[], &[]),
+        ),
+        (
+            "empty, other members",
+            facts("/trailguard/", &[], &[], &["dave"]),
+        ),
+    ] {
+        let mut s = bob();
+        s.users.insert("dave".into(), Default::default());
+        let g = s.group("trailguard-read-only", &f.info.path);
+        g.attached = f.attached.iter().cloned().collect();
+        g.inline = f
+            .inline
+            .iter()
+            .map(|n| (n.clone(), DOC.to_owned()))
+            .collect();
+        g.members = f.info.members.iter().cloned().collect();
+        let before = s.groups["trailguard-read-only"].clone();
+        let mem = MemoryIam::new(s);
+        let report = run_mem(&mem, &move_policy("bob")).await.unwrap();
+        assert_eq!(report.status, Status::Done, "{case}");
+        assert_eq!(mem.state().groups["trailguard-read-only"], before, "{case}");
+    }
+}
+
+#[tokio::test]
+async fn both_candidate_names_taken_blocks_without_change() {
+    let mut s = bob();
+    let alt = alternative_name("trailguard-read-only", READ_ONLY);
+    for name in ["trailguard-read-only", alt.as_str()] {
+        s.group(name, "/trailguard/")
+            .attached
+            .insert(VIEW_ONLY.into());
+    }
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked);
+    assert!(report.notes.last().unwrap().contains("move it by hand"));
+    assert_eq!(iam.state(), before);
+}
+
+#[tokio::test]
+async fn user_at_its_group_quota_is_left_unchanged_and_told_why() {
+    let mut s = bob();
+    s.quotas = Quotas {
+        groups_per_user: 3,
+        ..Quotas::default()
+    };
+    for i in 0..3 {
+        s.group(&format!("team-{i}"), "/")
+            .members
+            .insert("bob".into());
+    }
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked);
+    assert!(
+        report.notes[0]
+            .contains("is in 3 groups and the account allows 3 per user (GroupsPerUserQuota)"),
+        "{report:?}"
+    );
+    assert_eq!(iam.state(), before);
+    assert!(iam.history().is_empty());
+}
+
+#[tokio::test]
+async fn account_at_its_group_quota_is_left_unchanged() {
+    let mut s = bob();
+    s.quotas.groups_quota = 1;
+    s.group("other", "/");
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked);
+    assert!(report.notes[0].contains("GroupsQuota"));
+    assert_eq!(iam.state(), before);
+}
+
+#[tokio::test]
+async fn deleted_user_is_a_clear_no_op() {
+    let iam = MemoryIam::default();
+    for action in [
+        move_policy("ghost"),
+        move_inline("ghost"),
+        Action::DeactivateAccessKey {
+            user_name: "ghost".into(),
+            access_key_id: "AKIA1".into(),
+        },
+    ] {
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Unchanged);
+        assert_eq!(
+            report.notes,
+            ["user ghost no longer exists; nothing to change"]
+        );
+    }
+    assert!(iam.history().is_empty());
+}
+
+#[tokio::test]
+async fn policy_detached_meanwhile_is_not_granted_back() {
+    let mut s = bob();
+    s.user("bob").attached.clear();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Unchanged);
+    assert!(report.notes[0].contains("no longer attached"));
+    assert!(iam.state().groups.is_empty());
+}
+
+/// The final state of a fault-free run, to compare retried runs with.
+async fn clean_final_state(initial: &IamState, action: &Action) -> IamState {
+    let iam = MemoryIam::new(initial.clone());
+    run_mem(&iam, action).await.unwrap();
+    iam.state()
+}
+
+/// Runs `action` with a fault at every call, before and after it takes
+/// effect; checks `holds` on every state reached, then retries.
+async fn fault_at_every_call(initial: IamState, action: Action, holds: impl Fn(&IamState) -> bool) {
+    let expected = clean_final_state(&initial, &action).await;
+    let probe = FaultyIam::new(MemoryIam::new(initial.clone()));
+    run_on(&probe, &MemoryTrail::default(), &action)
+        .await
+        .unwrap();
+    let n = probe.calls().len();
+    assert!(n >= 8, "{:?}", probe.calls());
+    for call in 0..n {
+        for when in [When::Before, When::After] {
+            let faulty = FaultyIam::new(MemoryIam::new(initial.clone())).fail_at(call, when);
+            let err = run_on(&faulty, &MemoryTrail::default(), &action)
+                .await
+                .expect_err("the fault surfaces");
+            assert!(err.is_retryable(), "call {call} {when:?}: {err}");
+            assert_eq!(err.report.status, Status::Failed);
+            let mem = faulty.inner();
+            for (i, s) in mem.history().iter().enumerate() {
+                assert!(holds(s), "call {call} {when:?}, write {i}");
+            }
+            assert!(holds(&mem.state()), "call {call} {when:?}");
+            // The retry completes and ends where a clean run ends.
+            let retried = run_mem(mem, &action).await.unwrap();
+            assert!(
+                matches!(retried.status, Status::Done | Status::Unchanged),
+                "call {call} {when:?}: {retried:?}"
+            );
+            assert_eq!(mem.state(), expected, "call {call} {when:?}");
+            for s in mem.history() {
+                assert!(holds(&s), "call {call} {when:?} during the retry");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn move_policy_survives_a_fault_at_every_call() {
+    fault_at_every_call(bob(), move_policy("bob"), |s| {
+        s.user_has_policy("bob", READ_ONLY)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn move_inline_policy_survives_a_fault_at_every_call() {
+    fault_at_every_call(bob(), move_inline("bob"), |s| {
+        s.user_has_document("bob", DOC)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn access_denied_is_not_retryable_and_changes_nothing_after_it() {
+    // The first write, CreateGroup, is refused.
+    let probe = FaultyIam::new(MemoryIam::new(bob()));
+    run_on(&probe, &MemoryTrail::default(), &move_policy("bob"))
+        .await
+        .unwrap();
+    let create = probe
+        .calls()
+        .iter()
+        .position(|c| *c == "iam:CreateGroup")
+        .unwrap();
+    let faulty = FaultyIam::new(MemoryIam::new(bob())).fail_at_with(
+        create,
+        When::Before,
+        ErrorKind::AccessDenied,
+    );
+    let err = run_on(&faulty, &MemoryTrail::default(), &move_policy("bob"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(faulty.inner().state(), bob());
+}
+
+/// bob, with trailguard's role limited to its group path as deployed.
+fn bob_scoped() -> IamState {
+    IamState {
+        group_scope: Some("/trailguard/".into()),
+        ..bob()
+    }
+}
+
+#[tokio::test]
+async fn a_role_scoped_to_its_group_path_moves_policies_all_the_same() {
+    for action in [move_policy("bob"), move_inline("bob")] {
+        let iam = MemoryIam::new(bob_scoped());
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Done, "{report:?}");
+        let done = iam.state();
+        let again = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(again.status, Status::Unchanged, "{again:?}");
+        assert_eq!(iam.state(), done);
+    }
+}
+
+#[tokio::test]
+async fn a_same_named_group_outside_the_path_is_never_touched() {
+    let mut s = bob_scoped();
+    s.user("dave");
+    let g = s.group("trailguard-read-only", "/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("dave".into());
+    let foreign = g.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert!(
+        report.notes[0].contains("exists outside trailguard's path"),
+        "{report:?}"
+    );
+    let st = iam.state();
+    assert_eq!(st.groups["trailguard-read-only"], foreign);
+    let alt = alternative_name("trailguard-read-only", READ_ONLY);
+    assert!(st.groups[&alt].members.contains("bob"));
+    assert_eq!(
+        run_mem(&iam, &move_policy("bob")).await.unwrap().status,
+        Status::Unchanged
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_move_survives_a_fault_at_every_call() {
+    fault_at_every_call(bob_scoped(), move_policy("bob"), |s| {
+        s.user_has_policy("bob", READ_ONLY)
+    })
+    .await;
+    fault_at_every_call(bob_scoped(), move_inline("bob"), |s| {
+        s.user_has_document("bob", DOC)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn move_inline_policy_copies_the_current_document_and_keeps_it_in_the_report() {
+    let iam = MemoryIam::new(bob());
+    let report = run_mem(&iam, &move_inline("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(report.document.as_deref(), Some(DOC));
+    let s = iam.state();
+    let g = &s.groups["trailguard-inline-bob-s3-read"];
+    assert_eq!(g.inline["s3-read"], DOC);
+    assert!(g.members.contains("bob"));
+    assert!(s.users["bob"].inline.is_empty());
+    for (i, st) in iam.history().iter().enumerate() {
+        assert!(st.user_has_document("bob", DOC), "after write {i}");
+    }
+    assert!(report.undo[0].starts_with(
+        "aws iam put-user-policy --user-name bob --policy-name s3-read --policy-document '{"
+    ));
+    let again = run_mem(&iam, &move_inline("bob")).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+    assert!(again.notes[0].starts_with("already moved"));
+    assert_eq!(again.document.as_deref(), Some(DOC));
+    assert_eq!(iam.state(), s);
+}
+
+#[tokio::test]
+async fn deactivate_touches_only_the_named_key_and_never_deletes() {
+    let iam = MemoryIam::new(bob());
+    let action = Action::DeactivateAccessKey {
+        user_name: "bob".into(),
+        access_key_id: "AKIANEW".into(),
+    };
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    assert_eq!(
+        iam.state().users["bob"].keys,
+        [
+            AccessKey {
+                id: "AKIAOLD".into(),
+                active: true
+            },
+            AccessKey {
+                id: "AKIANEW".into(),
+                active: false
+            },
+        ]
+    );
+    assert_eq!(
+        report.undo,
+        ["aws iam update-access-key --user-name bob --access-key-id AKIANEW --status Active"]
+    );
+    let again = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+    assert_eq!(
+        again.notes,
+        ["access key AKIANEW of bob is already inactive"]
+    );
+    let gone = Action::DeactivateAccessKey {
+        user_name: "bob".into(),
+        access_key_id: "AKIAGONE".into(),
+    };
+    let report = run_mem(&iam, &gone).await.unwrap();
+    assert_eq!(report.status, Status::Unchanged);
+    assert!(report.notes[0].contains("no longer exists"));
+}
+
+#[tokio::test]
+async fn password_policy_is_written_whole_and_only_when_needed() {
+    let base = PasswordBaseline::default();
+    let action = Action::RestorePasswordPolicy {
+        baseline: base.clone(),
+    };
+    let iam = MemoryIam::default();
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    assert_eq!(report.undo, ["aws iam delete-account-password-policy"]);
+    assert_eq!(iam.state().password_policy, Some(base.clone()));
+    let again = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+
+    let s = IamState {
+        password_policy: Some(PasswordBaseline {
+            minimum_length: 8,
+            require_symbols: false,
+            ..base.clone()
+        }),
+        ..IamState::default()
+    };
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    assert!(report.undo[0].contains("--minimum-password-length 8"));
+    assert!(report.undo[0].contains("--no-require-symbols"));
+    assert_eq!(iam.state().password_policy, Some(base));
+    assert_eq!(
+        iam.calls(),
+        [
+            "iam:GetAccountPasswordPolicy",
+            "iam:UpdateAccountPasswordPolicy"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn start_logging_only_when_stopped() {
+    let trail = MemoryTrail::default()
+        .with_trail("main", false)
+        .with_trail("other", true);
+    let iam = MemoryIam::default();
+    let go = |t: &str| Action::StartLogging { trail: t.into() };
+    let r = run_on(&iam, &trail, &go("main")).await.unwrap();
+    assert_eq!(r.status, Status::Done);
+    assert_eq!(
+        r.undo,
+        ["aws cloudtrail stop-logging --name main --region us-east-1"]
+    );
+    assert_eq!(trail.is_logging_now("main"), Some(true));
+    assert_eq!(
+        run_on(&iam, &trail, &go("main")).await.unwrap().status,
+        Status::Unchanged
+    );
+    assert_eq!(
+        run_on(&iam, &trail, &go("other")).await.unwrap().status,
+        Status::Unchanged
+    );
+    let gone = run_on(&iam, &trail, &go("deleted")).await.unwrap();
+    assert_eq!(gone.status, Status::Unchanged);
+    assert!(gone.notes[0].contains("no longer exists"));
+    assert_eq!(
+        run_on(&iam, &trail, &go("?")).await.unwrap().status,
+        Status::Blocked
+    );
+}
+
+#[test]
+fn plans_name_the_calls_without_making_them() {
+    let p = plan(&move_policy("bob"));
+    assert_eq!(p.status, Status::Planned);
+    assert_eq!(p.id, "move-policy-to-group");
+    assert!(
+        p.calls
+            .iter()
+            .any(|c| c.starts_with("iam:DetachUserPolicy"))
+    );
+    assert!(p.undo.is_empty());
+}
+
+/// The calls each remediation makes, through all its paths, are exactly
+/// the permissions its registry entry declares (ListUserTags is the
+/// executor's exemption-tag read).
+#[tokio::test]
+async fn declared_permissions_are_exactly_the_calls_made() {
+    let mut with_groups = bob();
+    let g = with_groups.group("trailguard-read-only", "/trailguard/");
+    g.attached.insert(VIEW_ONLY.into());
+    let g = with_groups.group("trailguard-inline-bob-s3-read", "/trailguard/");
+    g.inline.insert("s3-read".into(), "{}".into());
+    let key = Action::DeactivateAccessKey {
+        user_name: "bob".into(),
+        access_key_id: "AKIANEW".into(),
+    };
+    let password = Action::RestorePasswordPolicy {
+        baseline: PasswordBaseline::default(),
+    };
+    let trail = Action::StartLogging {
+        trail: "main".into(),
+    };
+    for (spec, action) in [
+        (&rules::MOVE_POLICY_TO_GROUP, move_policy("bob")),
+        (&rules::MOVE_INLINE_POLICY_TO_GROUP, move_inline("bob")),
+        (&rules::DEACTIVATE_ACCESS_KEY, key),
+        (&rules::RESTORE_PASSWORD_POLICY, password),
+        (&rules::START_LOGGING, trail),
+    ] {
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        for initial in [bob(), with_groups.clone()] {
+            let iam = MemoryIam::new(initial);
+            let trails = MemoryTrail::default().with_trail("main", false);
+            // Twice: the second run takes the "already done" paths.
+            for _ in 0..2 {
+                run_on(&iam, &trails, &action).await.unwrap();
+            }
+            used.extend(iam.calls());
+            used.extend(trails.calls());
+        }
+        if action_has_user(&action) {
+            used.insert("iam:ListUserTags");
+        }
+        let declared: BTreeSet<&str> = spec.permissions.iter().copied().collect();
+        assert_eq!(used, declared, "{}", spec.id);
+    }
+}
+
+fn action_has_user(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::MovePolicyToGroup { .. }
+            | Action::MoveInlinePolicyToGroup { .. }
+            | Action::DeactivateAccessKey { .. }
+    )
+}

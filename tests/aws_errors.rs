@@ -1,0 +1,91 @@
+//! How AWS failures reach the caller: the real SDK adapters against a
+//! loopback listener that answers with AWS error responses, and against a
+//! closed port. Throttling, 5xx and connection failures are worth a retry;
+//! access denied and validation errors are not.
+
+mod support;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region};
+use trailguard::config::Config;
+use trailguard::live::{LiveContext, handle_event};
+use trailguard::remediate::{Retry, Status};
+
+use support::fixtures::event;
+use support::http::{Listener, Response};
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        // One attempt: the SDK's own retry is not what is tested here.
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await
+}
+
+fn config() -> Config {
+    Config::from_toml(
+        "[modes]\nuser-policy-attached = \"remediate\"\n[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:123456789012:trailguard-alerts\"",
+        "test",
+        std::iter::empty(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn aws_errors_are_classified_for_retry() {
+    for (status, code, retryable) in [
+        (403, "AccessDenied", false),
+        (400, "ValidationError", false),
+        (400, "Throttling", true),
+        (503, "ServiceUnavailable", true),
+        (500, "InternalFailure", true),
+    ] {
+        let aws = Listener::start(move |_| Response::aws_error(status, code)).await;
+        let ctx = LiveContext::from_sdk_config(config(), &sdk(&aws.url("")).await, None)
+            .unwrap()
+            .with_retry(Retry::quick());
+        let err = handle_event(event("attach-user-policy"), &ctx)
+            .await
+            .expect_err("every call fails");
+        assert_eq!(err.is_retryable(), retryable, "{code}: {err}");
+        let outcome = err.outcome().unwrap();
+        let f = &outcome.findings[0];
+        let report = f.remediation.as_ref().unwrap();
+        assert_eq!(report.status, Status::Failed, "{code}");
+        assert!(report.calls.is_empty(), "{code}: nothing was changed");
+        // Both the remediation and the SNS alert failed, each classified.
+        assert_eq!(outcome.errors.len(), 2, "{code}: {:?}", outcome.errors);
+        assert!(outcome.errors.iter().all(|e| e.retryable == retryable));
+        assert!(
+            outcome.errors[0].message.contains(code),
+            "{:?}",
+            outcome.errors
+        );
+        assert!(outcome.errors[1].message.contains("`sns:Publish` failed"));
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_worth_a_retry() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ctx = LiveContext::from_sdk_config(
+        config(),
+        &sdk(&format!("http://127.0.0.1:{port}")).await,
+        None,
+    )
+    .unwrap()
+    .with_retry(Retry::quick());
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}

@@ -1,0 +1,242 @@
+//! Slack alerts reach a loopback listener as Block Kit JSON, with the URL
+//! from the environment or from Secrets Manager (moto), and the URL never
+//! appears in any log line: every log of this test binary, at TRACE level
+//! for every crate (the SDK, hyper, reqwest included), is captured and
+//! searched.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::Value;
+use trailguard::config::Config;
+use trailguard::live::{LiveContext, handle_event};
+use trailguard::remediate::{Retry, Status};
+
+use support::fixtures::event;
+use support::http::{Listener, Response};
+use support::moto::Moto;
+
+/// The credential part of the webhook URLs used here.
+const SECRET: &str = "xoxSECRETtoken1234567890";
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber once for the whole binary (log-crate
+/// records included) and returns everything logged so far.
+fn logs() -> String {
+    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    let buf = BUF.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("the only subscriber of this binary");
+        buf
+    });
+    String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
+}
+
+fn assert_no_secret(logs: &str, url: &str) {
+    assert!(logs.contains("decision"), "logs were captured");
+    assert!(
+        !logs.contains(SECRET),
+        "the webhook secret leaked into the logs"
+    );
+    assert!(!logs.contains(url), "the webhook url leaked into the logs");
+}
+
+/// An AttachUserPolicy event whose user agent tries to break out of Slack's
+/// markup and mention everyone.
+fn hostile_event() -> Value {
+    let mut e = event("attach-user-policy");
+    e["detail"]["userAgent"] = "evil <!channel> <https://evil.example|click> & co".into();
+    e
+}
+
+async fn config(extra: &str) -> Config {
+    let text = format!(
+        "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\ntag = \"trailguard:exempt\"\n{extra}"
+    );
+    Config::from_toml(&text, "test", std::iter::empty()).unwrap()
+}
+
+async fn seed_bob(moto: &Moto) {
+    let iam = moto.iam().await;
+    iam.create_user().user_name("bob").send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name("bob")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn slack_message_from_the_env_url_is_escaped_block_kit_and_never_logged() {
+    logs();
+    let hook = Listener::start(|_| Response::ok("ok")).await;
+    let path = format!("/services/T0TEST/B0TEST/{SECRET}");
+    let url = hook.url(&path);
+    let moto = Moto::start();
+    seed_bob(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
+        .unwrap()
+        .with_retry(Retry::quick());
+    assert!(!format!("{:?}", ctx.slack).contains(SECRET));
+
+    let outcome = handle_event(hostile_event(), &ctx).await.unwrap();
+    let f = &outcome.findings[0];
+    assert_eq!(f.remediation.as_ref().unwrap().status, Status::Done);
+    assert_eq!(f.alerts[0].channel, "slack");
+    assert_eq!(f.alerts[0].status, "sent");
+    assert!(!serde_json::to_string(&outcome).unwrap().contains(SECRET));
+
+    let got = hook.requests();
+    assert_eq!(got.len(), 1);
+    let req = &got[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, path);
+    let body = req.json();
+    let blocks = body["blocks"].as_array().unwrap();
+    let kinds: Vec<_> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "header", "section", "section", "section", "context", "actions"
+        ]
+    );
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "🟠 MEDIUM: Managed policy attached directly to a user"
+    );
+    let fields: Vec<_> = blocks[2]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["text"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"*Who*\narn:aws:iam::123456789012:user/alice (IAMUser)"));
+    assert!(fields.contains(&"*Source IP*\n203.0.113.7"));
+    assert!(fields.contains(&"*Account / region*\n123456789012 / us-east-1"));
+    assert!(fields.contains(
+        &"*User agent*\nevil &lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co"
+    ));
+    let raw = req.text();
+    assert!(!raw.contains("<!channel>") && !raw.contains("<https://evil"));
+    let remediation = blocks[3]["text"]["text"].as_str().unwrap();
+    assert!(remediation.starts_with("*Remediation:* move-policy-to-group done"));
+    assert!(remediation.contains("`aws iam attach-user-policy --user-name bob"));
+    assert_eq!(
+        blocks[5]["elements"][0]["url"],
+        "https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/8a1f3c55-7d2e-4b0a-9f61-2c3d4e5f6a01"
+    );
+    assert_no_secret(&logs(), &url);
+}
+
+#[tokio::test]
+async fn slack_url_from_secrets_manager_and_a_failed_post_are_never_logged() {
+    logs();
+    // The hook fails once (a Slack outage), then accepts.
+    let calls = Arc::new(Mutex::new(0));
+    let seen = calls.clone();
+    let hook = Listener::start(move |_| {
+        let mut n = seen.lock().unwrap();
+        *n += 1;
+        if *n == 1 {
+            Response {
+                status: 503,
+                content_type: "text/plain",
+                body: "service_unavailable".into(),
+            }
+        } else {
+            Response::ok("ok")
+        }
+    })
+    .await;
+    let url = hook.url(&format!("/services/T1/B1/{SECRET}"));
+    let moto = Moto::start();
+    seed_bob(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("trailguard-slack")
+        .secret_string(serde_json::json!({ "url": url }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let extra = format!("[alerts]\nslack_webhook_secret_arn = \"{arn}\"");
+    // The env URL is ignored when a secret is configured.
+    let ctx = LiveContext::from_sdk_config(
+        config(&extra).await,
+        &sdk,
+        Some("https://x.invalid/y".into()),
+    )
+    .unwrap()
+    .with_retry(Retry::quick());
+
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_retryable(),
+        "a 503 from Slack is worth a retry: {err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("slack alert not sent"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+
+    // The retry: the remediation is already done, the alert goes through.
+    let outcome = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.findings[0].remediation.as_ref().unwrap().status,
+        Status::Unchanged
+    );
+    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    assert_eq!(hook.requests().len(), 2);
+    assert_no_secret(&logs(), &url);
+}
+
+#[tokio::test]
+async fn a_revoked_webhook_is_not_worth_a_retry() {
+    logs();
+    let hook = Listener::start(|_| Response {
+        status: 404,
+        content_type: "text/plain",
+        body: "no_service".into(),
+    })
+    .await;
+    let url = hook.url(&format!("/services/T2/B2/{SECRET}"));
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
+        .unwrap()
+        .with_retry(Retry::quick());
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("no_service"));
+    assert_no_secret(&logs(), &url);
+}
