@@ -4,81 +4,27 @@
 use aws_sdk_iam::Client;
 use chrono::{TimeDelta, Utc};
 use trailguard::Config;
+use trailguard::live::LiveContext;
+use trailguard::remediate::Status;
 use trailguard::scan::aws::IamSource;
-use trailguard::scan::{ReportWait, ScanContext, ScanReport, run_scan};
+use trailguard::scan::{ScanContext, ScanReport, run_scan};
 
-/// A throwaway moto server; replaced by the shared test support once the
-/// live path lands on main.
-mod moto {
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
+mod support;
 
-    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use support::moto::{AlertQueue, Moto};
 
-    pub struct Moto {
-        child: Child,
-        endpoint: String,
-    }
-
-    impl Moto {
-        pub fn start() -> Moto {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let child = Command::new("python3")
-                .args([
-                    "-m",
-                    "moto.server",
-                    "-H",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                ])
-                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("python3 with moto[server] (scripts/test installs it)");
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "moto did not start");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Moto {
-                child,
-                endpoint: format!("http://127.0.0.1:{port}"),
-            }
-        }
-
-        pub fn iam_client_as(&self, key: &str, secret: &str) -> aws_sdk_iam::Client {
-            let conf = aws_sdk_iam::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .endpoint_url(&self.endpoint)
-                .credentials_provider(Credentials::new(key, secret, None, None, "test"))
-                .build();
-            aws_sdk_iam::Client::from_conf(conf)
-        }
-
-        pub fn endpoint(&self) -> &str {
-            &self.endpoint
-        }
-
-        pub fn iam_client(&self) -> aws_sdk_iam::Client {
-            self.iam_client_as("testing", "testing")
-        }
-    }
-
-    impl Drop for Moto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// An IAM client signing with the given key (moto records its use).
+fn iam_as(moto: &Moto, key: &str, secret: &str) -> Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            key, secret, None, None, "test",
+        ))
+        .build();
+    Client::from_conf(conf)
 }
-
-use moto::Moto;
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const S3_READ: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
@@ -106,7 +52,7 @@ async fn seed(iam: &Client, moto: &Moto) {
         .unwrap();
     let key = key.access_key().unwrap();
     // One call signed with the key: moto records its last use.
-    moto.iam_client_as(key.access_key_id(), key.secret_access_key())
+    iam_as(moto, key.access_key_id(), key.secret_access_key())
         .list_users()
         .send()
         .await
@@ -166,15 +112,17 @@ async fn seed(iam: &Client, moto: &Moto) {
         .unwrap();
 }
 
-async fn scan(iam: &Client, config: &Config, days_from_now: i64) -> ScanReport {
-    let source = IamSource::new(iam.clone());
-    let ctx = ScanContext {
-        source: &source,
-        wait: ReportWait::default(),
-    };
-    run_scan(&ctx, config, Utc::now() + TimeDelta::days(days_from_now))
-        .await
-        .unwrap()
+async fn scan(moto: &Moto, config: &str, days_from_now: i64) -> ScanReport {
+    let config = Config::from_toml(config, "test", std::iter::empty()).unwrap();
+    let sdk = moto.sdk_config().await;
+    let live = LiveContext::from_sdk_config(config, &sdk, None).unwrap();
+    let source = IamSource::from_conf(&sdk);
+    run_scan(
+        &ScanContext::new(&live, &source),
+        Utc::now() + TimeDelta::days(days_from_now),
+    )
+    .await
+    .unwrap()
 }
 
 /// `rule target` for every finding, worst first.
@@ -183,8 +131,12 @@ fn found(report: &ScanReport) -> Vec<String> {
         .findings
         .iter()
         .map(|d| {
-            let t = &d.finding.target;
-            format!("{} {}", d.finding.rule, t.user_name().unwrap_or("-"))
+            let t = &d.decision.finding.target;
+            format!(
+                "{} {}",
+                d.decision.finding.rule,
+                t.user_name().unwrap_or("-")
+            )
         })
         .collect()
 }
@@ -192,12 +144,11 @@ fn found(report: &ScanReport) -> Vec<String> {
 #[tokio::test]
 async fn scan_finds_what_was_seeded_and_ages_with_the_injected_time() {
     let moto = Moto::start();
-    let iam = moto.iam_client();
+    let iam = moto.iam().await;
     seed(&iam, &moto).await;
-    let config = Config::default();
 
     // Tomorrow: nothing is old yet.
-    let report = scan(&iam, &config, 1).await;
+    let report = scan(&moto, "", 1).await;
     assert_eq!(
         found(&report),
         [
@@ -215,17 +166,21 @@ async fn scan_finds_what_was_seeded_and_ages_with_the_injected_time() {
     let policy = report
         .findings
         .iter()
-        .find(|d| d.finding.rule == "password-policy-below-baseline")
+        .find(|d| d.decision.finding.rule == "password-policy-below-baseline")
         .unwrap();
     assert!(
-        policy.finding.summary.contains("minimum length 8 < 14"),
+        policy
+            .decision
+            .finding
+            .summary
+            .contains("minimum length 8 < 14"),
         "{}",
-        policy.finding.summary
+        policy.decision.finding.summary
     );
 
     // In 100 days: both active keys are old and unused, both passwords
     // unused; the inactive key is never mentioned.
-    let report = scan(&iam, &config, 100).await;
+    let report = scan(&moto, "", 100).await;
     let found = found(&report);
     for expected in [
         "access-key-not-rotated stale",
@@ -247,9 +202,11 @@ async fn scan_finds_what_was_seeded_and_ages_with_the_injected_time() {
             .findings
             .iter()
             .find(|d| {
-                d.finding.rule == "access-key-unused" && d.finding.target.user_name() == Some(user)
+                d.decision.finding.rule == "access-key-unused"
+                    && d.decision.finding.target.user_name() == Some(user)
             })
             .unwrap()
+            .decision
             .finding
             .summary
             .clone()
@@ -269,27 +226,26 @@ async fn scan_finds_what_was_seeded_and_ages_with_the_injected_time() {
 #[tokio::test]
 async fn an_empty_account_has_only_the_account_wide_findings() {
     let moto = Moto::start();
-    let iam = moto.iam_client();
-    let report = scan(&iam, &Config::default(), 0).await;
+    let report = scan(&moto, "", 0).await;
     assert_eq!(
         found(&report),
         ["root-mfa-disabled -", "password-policy-below-baseline -"]
     );
     assert_eq!(report.users, 0);
-    let missing = &report.findings[1].finding.summary;
+    let missing = &report.findings[1].decision.finding.summary;
     assert!(missing.contains("no password policy"), "{missing}");
 }
 
 #[tokio::test]
 async fn the_cli_scans_the_account_the_environment_points_at() {
     let moto = Moto::start();
-    let iam = moto.iam_client();
+    let iam = moto.iam().await;
     seed(&iam, &moto).await;
     let as_of = (Utc::now() + TimeDelta::days(100)).to_rfc3339();
     let run = |format: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_trailguard"))
             .args(["scan", "--format", format, "--as-of", &as_of])
-            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1")
@@ -320,7 +276,137 @@ async fn the_cli_scans_the_account_the_environment_points_at() {
         "{text}"
     );
     assert!(
-        text.contains("remediation deactivate-access-key (would): set access key AKIA"),
+        text.contains("remediation deactivate-access-key planned: set access key AKIA"),
         "{text}"
     );
+    assert!(out.status.success());
+}
+
+#[tokio::test]
+async fn remediate_mode_fixes_the_account_and_sends_one_summary() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    seed(&iam, &moto).await;
+    let alerts = AlertQueue::create(&moto, "trailguard-alerts").await;
+    let config = format!(
+        "[modes]\n\
+         access-key-not-rotated = \"remediate\"\n\
+         access-key-unused = \"remediate\"\n\
+         user-has-attached-policy = \"remediate\"\n\
+         user-has-inline-policy = \"remediate\"\n\
+         password-policy-below-baseline = \"remediate\"\n\
+         [alerts]\nsns_topic_arn = \"{}\"",
+        alerts.topic_arn
+    );
+    let report = scan(&moto, &config, 100).await;
+    assert!(!report.failed(), "{:?}", report.errors);
+    let done: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.result.as_ref().is_some_and(|r| r.status == Status::Done))
+        .map(|f| f.decision.finding.rule)
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "access-key-not-rotated",
+            "access-key-not-rotated",
+            // The same deactivations, run once.
+            "access-key-unused",
+            "access-key-unused",
+            "user-has-attached-policy",
+            "user-has-inline-policy",
+            "password-policy-below-baseline",
+        ]
+    );
+
+    // Keys deactivated, never deleted.
+    for user in ["stale", "used", "idle"] {
+        let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+        let keys = keys.access_key_metadata();
+        assert_eq!(keys.len(), 1, "{user}");
+        assert_eq!(keys[0].status().unwrap().as_str(), "Inactive", "{user}");
+    }
+    // Direct grants moved to dedicated groups.
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("attached")
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty());
+    let group = iam
+        .list_attached_group_policies()
+        .group_name("trailguard-read-only")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(group.attached_policies()[0].policy_arn(), Some(READ_ONLY));
+    let inline = iam
+        .list_user_policies()
+        .user_name("inline")
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.policy_names().is_empty());
+    let groups = iam
+        .list_groups_for_user()
+        .user_name("inline")
+        .send()
+        .await
+        .unwrap();
+    let group = groups.groups()[0].group_name();
+    let moved = iam
+        .get_group_policy()
+        .group_name(group)
+        .policy_name("s3-read")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        moved.policy_document().contains("s3%3AGetObject")
+            || moved.policy_document().contains("s3:GetObject")
+    );
+    // The whole baseline written back.
+    let policy = iam.get_account_password_policy().send().await.unwrap();
+    let policy = policy.password_policy().unwrap();
+    assert_eq!(policy.minimum_password_length(), Some(14));
+    assert_eq!(policy.password_reuse_prevention(), Some(24));
+    assert!(policy.require_symbols());
+
+    // One summary message for the whole scan.
+    let messages = alerts.drain().await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let subject = messages[0]["Subject"].as_str().unwrap();
+    assert_eq!(
+        subject,
+        "trailguard scan 123456789012: 11 findings (1 critical, 1 high, 9 medium)"
+    );
+    let body = messages[0]["Message"].as_str().unwrap();
+    assert!(
+        body.contains("\nRemediation:\n  done: set access key "),
+        "{body}"
+    );
+    assert!(
+        body.contains("done: restore the account password policy to the baseline"),
+        "{body}"
+    );
+    assert_eq!(
+        messages[0]["MessageAttributes"]["rule"]["Value"], "scan",
+        "{messages:?}"
+    );
+
+    // Scanned again: only what has no remediation is left.
+    let report = scan(&moto, &config, 100).await;
+    let left: Vec<_> = found(&report);
+    assert_eq!(
+        left,
+        [
+            "root-mfa-disabled -",
+            "user-console-without-mfa nomfa",
+            "password-unused nomfa",
+            "password-unused withmfa",
+        ]
+    );
+    assert_eq!(alerts.drain().await.len(), 1);
 }

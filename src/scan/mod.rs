@@ -9,11 +9,14 @@
 //!   with the bounded wait for the report; [`aws`] its SDK adapter,
 //!   [`memory`] an in-memory one for tests.
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
-//!   `trailguard scan` run it.
+//!   `trailguard scan` run it: read, evaluate, remediate through the live
+//!   path's remediations ([`execute`]), then one summary alert ([`alert`]).
 
 pub mod account;
+pub mod alert;
 pub mod aws;
 mod evaluate;
+mod execute;
 pub mod memory;
 mod render;
 pub mod report;
@@ -26,12 +29,15 @@ use serde::Serialize;
 
 pub use account::{Account, Inventory, KeyUsage};
 pub use evaluate::{ScanEvaluation, evaluate};
+pub use execute::ScanFinding;
 pub use render::{counts, headline, render_text};
 pub use report::{CredentialReport, ReportError, Stamp};
 pub use source::{CredentialSource, ReportWait, SourceError};
 
-use crate::config::Config;
-use crate::engine::{Decision, Diagnostic};
+use crate::engine::Diagnostic;
+use crate::executor::Delivery;
+use crate::live::{ErrorReport, LiveContext};
+use crate::rules::Action;
 
 /// Why a scan could not run.
 #[derive(Debug, thiserror::Error)]
@@ -62,14 +68,31 @@ pub fn is_scheduled_event(payload: &serde_json::Value) -> bool {
         && payload.get("source").and_then(|v| v.as_str()) == Some("aws.events")
 }
 
-/// What the scan reads the account with.
+/// What the scan reads the account with, and acts and alerts through.
 #[derive(Clone, Copy)]
 pub struct ScanContext<'a> {
+    /// The config, the remediations' IAM, the alert channels.
+    pub live: &'a LiveContext,
+    /// Where the account is read from.
     pub source: &'a dyn CredentialSource,
     pub wait: ReportWait,
+    /// Plan the remediations, send no alert, change nothing.
+    pub dry_run: bool,
 }
 
-/// What a scan found (one JSON object for `trailguard scan --format json`).
+impl<'a> ScanContext<'a> {
+    /// With the default report wait, for real.
+    pub fn new(live: &'a LiveContext, source: &'a dyn CredentialSource) -> Self {
+        ScanContext {
+            live,
+            source,
+            wait: ReportWait::default(),
+            dry_run: false,
+        }
+    }
+}
+
+/// What a scan found and did (one JSON object for `trailguard scan --format json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
     pub account_id: Option<String>,
@@ -79,118 +102,104 @@ pub struct ScanReport {
     pub report_generated_at: Option<DateTime<Utc>>,
     /// IAM users scanned.
     pub users: usize,
-    /// Worst first.
-    pub findings: Vec<Decision>,
+    pub dry_run: bool,
+    /// Worst first, each with what its remediation did.
+    pub findings: Vec<ScanFinding>,
+    /// Rules that found something but are off; exempt targets.
     pub diagnostics: Vec<Diagnostic>,
     /// Where the report and the live state disagreed; rows skipped.
     pub notes: Vec<String>,
+    /// The summary alert, per channel.
+    pub alerts: Vec<Delivery>,
+    /// Remediations and alerts that failed.
+    pub errors: Vec<ErrorReport>,
 }
 
-/// Reads the account and evaluates it at `now`.
-pub async fn run_scan(
-    ctx: &ScanContext<'_>,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<ScanReport, ScanError> {
+impl ScanReport {
+    /// Did a remediation or an alert fail?
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Is running the scan again worth it (and safe: remediations are
+    /// idempotent)? Also when no alert could be delivered at all.
+    pub fn retryable(&self) -> bool {
+        let alert_lost = !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != "sent");
+        self.errors.iter().any(|e| e.retryable) || alert_lost
+    }
+
+    /// The distinct actions that ran and changed something (one action can
+    /// serve two findings).
+    pub fn remediated(&self) -> Vec<&Action> {
+        let mut out: Vec<&Action> = Vec::new();
+        for f in self.findings.iter().filter(|f| f.remediated()) {
+            if let Some(a) = &f.decision.finding.remediation
+                && !out.contains(&a)
+            {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// The Lambda's answer: counts, no details.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let by_rule: serde_json::Map<String, serde_json::Value> = counts(self)
+            .into_iter()
+            .map(|(rule, _, n)| (rule.to_owned(), n.into()))
+            .collect();
+        serde_json::json!({
+            "status": if self.failed() { "partial" } else { "ok" },
+            "kind": "scan",
+            "account": self.account_id,
+            "findings": self.findings.len(),
+            "by_rule": by_rule,
+            "remediated": self.remediated().len(),
+            "alerts": self.alerts.iter().filter(|a| a.status == "sent").count(),
+            "errors": self.errors.len(),
+        })
+    }
+}
+
+/// The whole scan: reads the account, evaluates it at `now` with the
+/// config of `ctx.live`, runs the remediations switched on, and sends one
+/// summary alert. `Err` when the account could not be read; failed
+/// remediations and alerts are in [`ScanReport::errors`].
+pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanReport, ScanError> {
+    let config = &ctx.live.config;
     let account = source::read_account(ctx.source, ctx.wait).await?;
-    let eval = evaluate(&account, config, now);
     for note in &account.notes {
-        tracing::info!(note = note.as_str(), "scan note");
+        tracing::info!(origin = "scan", note = note.as_str(), "scan note");
     }
-    for d in &eval.decisions {
-        let f = &d.finding;
-        tracing::info!(
-            rule = f.rule,
-            severity = f.severity.as_str(),
-            mode = d.mode.as_str(),
-            target = f.target.label(),
-            action = f.remediation.as_ref().map_or("none", |a| a.id()),
-            exempt = d.exempt.as_deref().unwrap_or(""),
-            summary = f.summary.as_str(),
-            "scan finding"
-        );
-    }
-    Ok(ScanReport {
+    let eval = evaluate(&account, config, now);
+    let mut errors = Vec::new();
+    let findings = execute::remediate_all(ctx, eval.decisions, &mut errors).await;
+    let mut report = ScanReport {
         account_id: account.account_id.clone(),
         scanned_at: now,
         report_generated_at: account.report_generated,
         users: account.users.len(),
-        findings: eval.decisions,
+        dry_run: ctx.dry_run,
+        findings,
         diagnostics: eval.diagnostics,
         notes: account.notes,
-    })
+        alerts: Vec::new(),
+        errors,
+    };
+    let mut errors = Vec::new();
+    report.alerts = execute::send_summary(ctx, &report, &mut errors).await;
+    report.errors.extend(errors);
+    let remediated = report.remediated().len();
+    tracing::info!(
+        origin = "scan",
+        account = report.account_id.as_deref().unwrap_or(""),
+        findings = report.findings.len(),
+        remediated,
+        errors = report.errors.len(),
+        "scan done"
+    );
+    Ok(report)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scan::memory::MemorySource;
-    use crate::scan::testing::*;
-
-    fn quick() -> ReportWait {
-        ReportWait {
-            interval: std::time::Duration::from_millis(1),
-            timeout: std::time::Duration::from_millis(100),
-        }
-    }
-
-    #[test]
-    fn scheduled_events_are_recognised() {
-        let scheduled = serde_json::json!({
-            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-            "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": "2024-05-10T06:00:00Z", "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/trailguard-scan"], "detail": {}
-        });
-        assert!(is_scheduled_event(&scheduled));
-        let mut cloudtrail = scheduled.clone();
-        cloudtrail["detail-type"] = "AWS API Call via CloudTrail".into();
-        cloudtrail["source"] = "aws.iam".into();
-        assert!(!is_scheduled_event(&cloudtrail));
-        assert!(!is_scheduled_event(&serde_json::json!([1])));
-    }
-
-    #[tokio::test]
-    async fn run_scan_reads_evaluates_and_reports_worst_first() {
-        let mut inv = policies("bob", &["arn:aws:iam::aws:policy/ReadOnlyAccess"], &[]);
-        inv.password_policy = Some(crate::config::PasswordBaseline::default());
-        let source = MemorySource::new(
-            format!(
-                "{HEADER}\n{ROOT_WITH_KEY}\n{}\n",
-                user_row("bob", true, false)
-            ),
-            inv,
-        );
-        let ctx = ScanContext {
-            source: &source,
-            wait: quick(),
-        };
-        let report = run_scan(&ctx, &Config::default(), now()).await.unwrap();
-        let rules: Vec<_> = report.findings.iter().map(|d| d.finding.rule).collect();
-        assert_eq!(
-            rules,
-            [
-                "root-access-keys-present",
-                "root-mfa-disabled",
-                "root-used-recently",
-                "user-console-without-mfa",
-                "user-has-attached-policy",
-            ]
-        );
-        assert_eq!(report.account_id.as_deref(), Some("111122223333"));
-        let text = render_text(&report);
-        assert!(
-            text.starts_with(
-                "scan of account 111122223333 at 2024-05-10 00:00:00 UTC: 5 findings (2 critical, 2 high, 1 medium), 1 user\n"
-            ),
-            "{text}"
-        );
-        assert!(text.contains(
-            "CRITICAL root-access-keys-present       [alert] the root user has an active access key"
-        ), "{text}");
-        assert!(
-            text.contains("\nfindings by rule:\n  root-access-keys-present       critical     1\n"),
-            "{text}"
-        );
-    }
-}
+mod tests;

@@ -9,8 +9,8 @@ use crate::rules::{self, Severity};
 /// Findings per rule, in catalogue order, with the rule's severity.
 pub fn counts(report: &ScanReport) -> Vec<(&'static str, Severity, usize)> {
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in &report.findings {
-        *by_rule.entry(d.finding.rule).or_default() += 1;
+    for f in &report.findings {
+        *by_rule.entry(f.decision.finding.rule).or_default() += 1;
     }
     rules::registry()
         .iter()
@@ -26,7 +26,7 @@ pub fn headline(report: &ScanReport) -> String {
     }
     let mut per: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
     for d in &report.findings {
-        *per.entry(std::cmp::Reverse(d.finding.severity))
+        *per.entry(std::cmp::Reverse(d.decision.finding.severity))
             .or_default() += 1;
     }
     let parts: Vec<_> = per
@@ -62,7 +62,8 @@ pub fn render_text(report: &ScanReport) -> String {
     if !report.findings.is_empty() {
         s.push('\n');
     }
-    for d in &report.findings {
+    for found in &report.findings {
+        let d = &found.decision;
         let f = &d.finding;
         let _ = writeln!(
             s,
@@ -72,14 +73,17 @@ pub fn render_text(report: &ScanReport) -> String {
             d.mode.as_str(),
             f.summary
         );
-        if let Some(action) = &f.remediation {
-            let verb = if d.remediates() { "will" } else { "would" };
+        if let (Some(action), Some(result)) = (&f.remediation, &found.result) {
             let _ = writeln!(
                 s,
-                "         remediation {} ({verb}): {}",
+                "         remediation {} {}: {}",
                 action.id(),
+                result.status.as_str(),
                 action.describe()
             );
+            for note in &result.notes {
+                let _ = writeln!(s, "           {note}");
+            }
         }
         if let Some(why) = &d.exempt {
             let _ = writeln!(s, "         exempt: {why}");
@@ -96,6 +100,27 @@ pub fn render_text(report: &ScanReport) -> String {
         let _ = writeln!(s, "\ndiagnostics:");
         for d in &report.diagnostics {
             let _ = writeln!(s, "  {}: {}", d.rule, d.note);
+        }
+    }
+    if !report.alerts.is_empty() {
+        let _ = writeln!(s, "\nsummary alert:");
+        for a in &report.alerts {
+            let _ = writeln!(
+                s,
+                "  {}: {}{}",
+                a.channel,
+                a.status,
+                a.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !report.errors.is_empty() {
+        let _ = writeln!(s, "\nerrors:");
+        for e in &report.errors {
+            let _ = writeln!(s, "  {}: {}", e.kind, e.message);
         }
     }
     if !report.notes.is_empty() {
