@@ -414,7 +414,7 @@ pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
 
 pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
     id: "deactivate-access-key",
-    summary: "Set the one access key the event names to Inactive (never deleted)",
+    summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
     permissions: &[
         "iam:ListAccessKeys",
         "iam:ListUserTags",
