@@ -153,26 +153,39 @@ pub async fn fetch_report(
     }
 }
 
+/// Per-user reads in flight at once: fast on large accounts, gentle on
+/// IAM's request rate (the SDK retries throttling).
+const USER_READS_IN_FLIGHT: usize = 4;
+
 /// Reads users, their direct grants and keys, the summary and the password
 /// policy. A user deleted while the scan runs is left out with a note.
 pub async fn read_inventory(
     source: &dyn CredentialSource,
 ) -> Result<(Inventory, Vec<String>), ScanError> {
+    use futures_util::stream::{self, StreamExt};
+
     let summary = source.account_summary().await?;
     let password_policy = source.password_policy().await?;
+    let reads: Vec<_> = stream::iter(source.users().await?)
+        .map(|(name, arn)| async move {
+            let read = async {
+                Ok::<_, SourceError>(LiveUser {
+                    attached_policies: source.attached_user_policies(&name).await?,
+                    inline_policies: source.user_policy_names(&name).await?,
+                    access_keys: source.access_keys(&name).await?,
+                    name: name.clone(),
+                    arn,
+                })
+            };
+            (name.clone(), read.await)
+        })
+        .buffered(USER_READS_IN_FLIGHT)
+        .collect()
+        .await;
     let mut notes = Vec::new();
     let mut users = Vec::new();
-    for (name, arn) in source.users().await? {
-        let read = async {
-            Ok::<_, SourceError>(LiveUser {
-                attached_policies: source.attached_user_policies(&name).await?,
-                inline_policies: source.user_policy_names(&name).await?,
-                access_keys: source.access_keys(&name).await?,
-                name: name.clone(),
-                arn,
-            })
-        };
-        match read.await {
+    for (name, read) in reads {
+        match read {
             Ok(user) => users.push(user),
             Err(e) if e.kind == SourceErrorKind::NotFound => {
                 notes.push(format!("user `{name}` was deleted during the scan"));
