@@ -1,6 +1,6 @@
 //! The scan's one summary alert: counts per rule, the worst findings first,
 //! what was remediated. Rendered for SNS (e-mail readable) and Slack (Block
-//! Kit). Pure; delivered by [`super::execute`].
+//! Kit). Pure; delivered by `run_scan`.
 
 use std::fmt::Write as _;
 

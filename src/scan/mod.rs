@@ -10,7 +10,7 @@
 //!   [`memory`] an in-memory one for tests.
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
 //!   `trailguard scan` run it: read, evaluate, remediate through the live
-//!   path's remediations ([`execute`]), then one summary alert ([`alert`]).
+//!   path's remediations, then one summary alert ([`alert`]).
 
 pub mod account;
 pub mod alert;
