@@ -137,7 +137,17 @@ async fn execute_one(
         ))),
         (Some(action), Mode::Remediate) => Some(match &decision.exempt {
             Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
-            None => remediate_unless_tagged(ctx, event, rule, action, errors).await,
+            None => {
+                remediate_unless_tagged(
+                    ctx,
+                    event.aws_region.as_deref(),
+                    event.event_id.as_deref().unwrap_or(""),
+                    rule,
+                    action,
+                    errors,
+                )
+                .await
+            }
         }),
     };
 
@@ -219,9 +229,14 @@ fn target_user(action: &Action) -> Option<&str> {
     }
 }
 
-async fn remediate_unless_tagged(
+/// Runs a remediation unless its target user carries the exemption tag.
+/// `region` is the event's (a trail's home region); `origin` names what
+/// asked for it in the log (an event id, or `scan`). Shared with the
+/// scheduled scan.
+pub(crate) async fn remediate_unless_tagged(
     ctx: &LiveContext,
-    event: &CloudTrailEvent,
+    region: Option<&str>,
+    origin: &str,
     rule: &'static str,
     action: &Action,
     errors: &mut Vec<ExecError>,
@@ -251,7 +266,7 @@ async fn remediate_unless_tagged(
     let rctx = remediate::Ctx {
         iam: ctx.effects.iam.as_ref(),
         trail: ctx.effects.trail.as_ref(),
-        region: event.aws_region.as_deref(),
+        region,
         retry: ctx.retry,
     };
     match remediate::run(action, &rctx).await {
@@ -259,7 +274,7 @@ async fn remediate_unless_tagged(
         Err(source) => {
             let report = (*source.report).clone();
             tracing::warn!(
-                event_id = event.event_id.as_deref().unwrap_or(""),
+                event_id = origin,
                 rule,
                 action = id,
                 retryable = source.is_retryable(),
@@ -272,7 +287,7 @@ async fn remediate_unless_tagged(
     }
 }
 
-fn sent(channel: &'static str, id: Option<String>) -> Delivery {
+pub(crate) fn sent(channel: &'static str, id: Option<String>) -> Delivery {
     Delivery {
         channel,
         status: "sent",
@@ -281,7 +296,7 @@ fn sent(channel: &'static str, id: Option<String>) -> Delivery {
     }
 }
 
-fn failed(channel: &'static str, error: &str) -> Delivery {
+pub(crate) fn failed(channel: &'static str, error: &str) -> Delivery {
     Delivery {
         channel,
         status: "failed",

@@ -10,9 +10,11 @@ pub mod effects;
 pub mod engine;
 pub mod event;
 pub mod executor;
+pub mod lambda;
 pub mod live;
 pub mod remediate;
 pub mod rules;
+pub mod scan;
 
 pub use config::Config;
 pub use engine::{Decision, Evaluation, evaluate};

@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use trailguard::config::Config;
 use trailguard::effects::aws::AwsIam;
@@ -19,7 +18,7 @@ use trailguard::remediate::{self, Retry, Status};
 use trailguard::rules::Action;
 
 use support::fixtures::{access_key_created, event, remediate_config_path};
-use support::moto::{ACCOUNT, Moto};
+use support::moto::{ACCOUNT, AlertQueue, Moto};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const VIEW_ONLY: &str = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
@@ -31,55 +30,18 @@ struct Live {
     moto: Moto,
     ctx: LiveContext,
     iam: aws_sdk_iam::Client,
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    alerts: AlertQueue,
 }
 
 impl Live {
     async fn start() -> Live {
         let moto = Moto::start();
         let sdk = moto.sdk_config().await;
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let topic = sns
-            .create_topic()
-            .name(TOPIC_NAME)
-            .send()
-            .await
-            .unwrap()
-            .topic_arn()
-            .unwrap()
-            .to_owned();
+        let alerts = AlertQueue::create(&moto, TOPIC_NAME).await;
         assert_eq!(
-            topic,
+            alerts.topic_arn,
             format!("arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC_NAME}")
         );
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("alerts")
-            .send()
-            .await
-            .unwrap()
-            .queue_url()
-            .unwrap()
-            .to_owned();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .unwrap();
         let path = remediate_config_path();
         let config = Config::load(Some(std::path::Path::new(&path)), std::iter::empty()).unwrap();
         let ctx = LiveContext::from_sdk_config(config, &sdk, None)
@@ -89,38 +51,13 @@ impl Live {
             iam: aws_sdk_iam::Client::new(&sdk),
             moto,
             ctx,
-            sqs,
-            queue_url,
+            alerts,
         }
     }
 
     /// The SNS notifications delivered since the last call, read from SQS.
     async fn alerts(&self) -> Vec<Value> {
-        let mut out = Vec::new();
-        loop {
-            let got = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            let msgs = got.messages();
-            if msgs.is_empty() {
-                return out;
-            }
-            for m in msgs {
-                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
+        self.alerts.drain().await
     }
 
     async fn handle(&self, event: Value) -> Outcome {

@@ -33,7 +33,7 @@ use trailguard::rules::{self, Mode, Trigger};
 use cfn::{ACCOUNT, ROLE_ARN, Stack, strings};
 
 const MAIN: &str = "template.yaml";
-const FORWARD: &str = "templates/forward-signin.yaml";
+const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
 /// IAM is global: its events reach EventBridge only in us-east-1, where the
 /// main stack runs, so the forwarding stack leaves them out.
 const IAM: &str = "iam.amazonaws.com";

@@ -5,3 +5,4 @@
 pub mod fixtures;
 pub mod http;
 pub mod moto;
+pub mod runtime_api;

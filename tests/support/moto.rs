@@ -124,6 +124,84 @@ impl Moto {
     }
 }
 
+/// An SNS topic with an SQS queue subscribed to it: what the topic
+/// publishes can be read back as the notification JSON e-mail and HTTP
+/// subscribers get.
+pub struct AlertQueue {
+    pub topic_arn: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+}
+
+impl AlertQueue {
+    pub async fn create(moto: &Moto, topic: &str) -> AlertQueue {
+        let sdk = moto.sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let created = sns.create_topic().name(topic).send().await.unwrap();
+        let topic_arn = created.topic_arn().unwrap().to_owned();
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{topic}-queue"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap();
+        let queue_arn =
+            attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+        AlertQueue {
+            topic_arn,
+            sqs,
+            queue_url,
+        }
+    }
+
+    /// The SNS notifications delivered since the last call.
+    pub async fn drain(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let msgs = got.messages();
+            if msgs.is_empty() {
+                return out;
+            }
+            for m in msgs {
+                out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,0 +1,246 @@
+//! The compiled `trailguard-lambda` binary, end to end: a local Lambda
+//! Runtime API hands it EventBridge payloads, moto plays IAM, SNS and SQS.
+//!
+//! Needs `python3 -m moto.server` (pip install "moto[server]").
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use support::fixtures::event;
+use support::http::{Listener, Response};
+use support::moto::{ACCOUNT, AlertQueue, Moto};
+use support::runtime_api::{Answer, RuntimeApi};
+
+const TOPIC: &str = "trailguard-alerts";
+const SELF_ROLE: &str = "arn:aws:iam::123456789012:role/trailguard-TrailguardFunctionRole";
+
+/// The function process, killed on drop; its stdout (the logs) kept.
+struct Function {
+    child: Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Function {
+    fn start(runtime: &RuntimeApi, endpoint: &str, extra: &[(&str, &str)]) -> Function {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stdout.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailguard-lambda"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "trailguard")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/trailguard")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("TRAILGUARD_SELF_ROLE_ARN", SELF_ROLE)
+            .env(
+                "TRAILGUARD_SNS_TOPIC_ARN",
+                format!("arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC}"),
+            )
+            .env(
+                "TRAILGUARD_MODES",
+                "user-policy-attached=remediate,access-key-created=remediate",
+            );
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Function {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    fn log_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON log line: {l}")))
+            .collect()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn response(answer: Answer) -> Value {
+    match answer {
+        Answer::Response(v) => v,
+        Answer::Error(e) => panic!("the invocation failed: {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_remediates_alerts_and_answers_each_kind_of_input() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let alerts_queue = AlertQueue::create(&moto, TOPIC).await;
+    iam.create_user().user_name("bob").send().await.unwrap();
+    iam.attach_user_policy()
+        .user_name("bob")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+
+    let runtime = RuntimeApi::start().await;
+    let function = Function::start(&runtime, &moto.endpoint, &[]);
+
+    // A direct attachment: moved to the dedicated group, alerted.
+    let id = runtime.invoke(event("attach-user-policy"));
+    let answer = response(runtime.answer(&id).await);
+    assert_eq!(answer["status"], "ok", "{answer}");
+    assert_eq!(answer["findings"][0]["rule"], "user-policy-attached");
+    assert_eq!(answer["findings"][0]["remediation"], "done");
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached.attached_policies().is_empty(),
+        "policy still on the user"
+    );
+    let groups = iam
+        .list_groups_for_user()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = groups.groups().iter().map(|g| g.group_name()).collect();
+    assert_eq!(names, ["trailguard-read-only"]);
+    let alerts = alerts_queue.drain().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["MessageAttributes"]["rule"]["Value"],
+        "user-policy-attached"
+    );
+    assert!(
+        alerts[0]["Subject"]
+            .as_str()
+            .unwrap()
+            .contains("user-policy-attached")
+    );
+
+    // The same event again (EventBridge delivers at least once): no error.
+    let id = runtime.invoke(event("attach-user-policy"));
+    let again = response(runtime.answer(&id).await);
+    assert_eq!(again["status"], "ok", "{again}");
+    assert_eq!(again["findings"][0]["remediation"], "unchanged");
+
+    // Its own fix, as CloudTrail reports it: ignored.
+    let mut own = event("attach-user-policy");
+    own["detail"]["eventName"] = "AttachGroupPolicy".into();
+    own["detail"]["requestParameters"] = json!({"groupName": "trailguard-administrators", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"});
+    own["detail"]["userIdentity"] = json!({"type": "AssumedRole",
+        "arn": "arn:aws:sts::123456789012:assumed-role/trailguard-TrailguardFunctionRole/trailguard",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": SELF_ROLE}}});
+    let id = runtime.invoke(own);
+    let ignored = response(runtime.answer(&id).await);
+    assert_eq!(ignored["ignored"], "made by trailguard's own role");
+    assert_eq!(ignored["findings"], json!([]));
+
+    // Not a CloudTrail event, and not an event at all: answered, not retried.
+    let ec2 = json!({"version": "0", "id": "e1", "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2", "detail": {"instance-id": "i-1", "state": "running"}});
+    let id = runtime.invoke(ec2);
+    let other = response(runtime.answer(&id).await);
+    assert!(
+        other["ignored"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a CloudTrail event"),
+        "{other}"
+    );
+    let id = runtime.invoke(json!("hello"));
+    let rejected = response(runtime.answer(&id).await);
+    assert_eq!(rejected["status"], "rejected");
+
+    // One structured line per decision, and the unreadable inputs logged whole.
+    let logs = function.log_lines();
+    let decisions: Vec<_> = logs
+        .iter()
+        .filter(|l| l["fields"]["rule"] == "user-policy-attached")
+        .collect();
+    assert_eq!(decisions.len(), 2, "{logs:#?}");
+    assert!(logs.iter().any(|l| {
+        l["fields"]["payload"]
+            .as_str()
+            .is_some_and(|p| p.contains("EC2 Instance State-change"))
+    }));
+    assert!(logs.iter().any(|l| l["fields"]["payload"] == "\"hello\""));
+    // Delivery is at least once, so the repeat is alerted again (saying
+    // nothing changed); the ignored inputs alert nothing.
+    let later = alerts_queue.drain().await;
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert_eq!(
+        later[0]["MessageAttributes"]["rule"]["Value"],
+        "user-policy-attached"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_aws_fails_the_invocation_so_lambda_retries() {
+    let aws = Listener::start(|_| Response::aws_error(400, "Throttling")).await;
+    let runtime = RuntimeApi::start().await;
+    let _function = Function::start(&runtime, &aws.url(""), &[("AWS_MAX_ATTEMPTS", "1")]);
+    let id = runtime.invoke(event("attach-user-policy"));
+    match runtime.answer(&id).await {
+        Answer::Error(e) => {
+            assert_eq!(e["errorType"], "trailguard.EffectFailed");
+            assert!(
+                e["errorMessage"].as_str().unwrap().contains("throttled"),
+                "{e}"
+            );
+        }
+        Answer::Response(r) => panic!("a throttled remediation must fail the invocation: {r}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_config_fails_the_cold_start() {
+    let runtime = RuntimeApi::start().await;
+    let mut function = Function::start(
+        &runtime,
+        "http://127.0.0.1:9",
+        &[("TRAILGUARD_MODES", "root-login=alert")],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = function.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running with a bad config"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    assert_eq!(
+        runtime.polls(),
+        0,
+        "it must not take events with a bad config"
+    );
+}
