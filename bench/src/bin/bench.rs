@@ -700,7 +700,7 @@ fn cold_start(
                         u.code
                             .map_or("killed by a signal".into(), |c| format!("code {c}")),
                         if first_poll.is_none() {
-                            "without polling the Runtime API (a stub?)"
+                            "before polling the Runtime API"
                         } else {
                             "before polling again"
                         }
