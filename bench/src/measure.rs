@@ -1,9 +1,12 @@
 //! Timing child processes (wall clock, CPU time and peak resident memory
 //! from `wait4`), summarising repeated runs, and the verdict on a target.
 
+use std::ffi::OsString;
 use std::fmt;
+use std::fs::File;
 use std::io;
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How a child process ran.
@@ -43,6 +46,15 @@ impl Proc {
 
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Peak resident memory of the running child since its `exec`
+    /// (`VmHWM`), bytes; `None` once it has exited.
+    pub fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     fn wait4(&mut self, flags: i32) -> io::Result<Option<Usage>> {
@@ -94,8 +106,98 @@ impl Proc {
 }
 
 /// Runs `cmd` to completion.
+///
+/// Its `max_rss` is not its own: Linux counts in a child's peak the memory
+/// of the parent it was forked from. [`run_clean`] avoids that.
 pub fn run(cmd: &mut Command) -> io::Result<Usage> {
     Proc::spawn(cmd)?.wait()
+}
+
+const TRAMPOLINE: &str = "--measure-child";
+
+/// Runs `program args` to completion with stdout and stderr to files, from
+/// a fresh, small copy of the current program (see [`trampoline`]), so that
+/// the peak RSS reported is the program's own, not this process's.
+pub fn run_clean(
+    program: &Path,
+    args: &[OsString],
+    stdout: &Path,
+    stderr: &Path,
+    env_remove: &[String],
+) -> io::Result<Usage> {
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg(TRAMPOLINE)
+        .arg(stdout)
+        .arg(stderr)
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null());
+    for k in env_remove {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<i64> = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(-1))
+        .collect();
+    match f[..] {
+        [wall, user, sys, rss, code] if wall >= 0 => Ok(Usage {
+            wall: Duration::from_nanos(wall as u64),
+            user: Duration::from_nanos(user as u64),
+            sys: Duration::from_nanos(sys as u64),
+            max_rss: rss as u64,
+            code: (code >= 0).then_some(code as i32),
+        }),
+        _ => Err(io::Error::other(format!(
+            "cannot run {}: {}",
+            program.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))),
+    }
+}
+
+/// The other half of [`run_clean`]: call first thing in `main`. When this
+/// process was started as a trampoline, runs the command, prints its usage
+/// and answers the exit code to exit with.
+pub fn trampoline() -> Option<i32> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != TRAMPOLINE {
+        return None;
+    }
+    let (Some(stdout), Some(stderr), Some(program)) = (args.next(), args.next(), args.next())
+    else {
+        eprintln!("{TRAMPOLINE} STDOUT STDERR PROGRAM [ARGS...]");
+        return Some(2);
+    };
+    let spawned = File::create(&stdout)
+        .and_then(|out| Ok((out, File::create(&stderr)?)))
+        .and_then(|(out, err)| {
+            Proc::spawn(
+                Command::new(&program)
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .stdout(out)
+                    .stderr(err),
+            )
+        });
+    match spawned.and_then(Proc::wait) {
+        Ok(u) => {
+            println!(
+                "{} {} {} {} {}",
+                u.wall.as_nanos(),
+                u.user.as_nanos(),
+                u.sys.as_nanos(),
+                u.max_rss,
+                u.code.unwrap_or(-1)
+            );
+            Some(0)
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", Path::new(&program).display());
+            Some(1)
+        }
+    }
 }
 
 /// Median, minimum and maximum of repeated measurements.

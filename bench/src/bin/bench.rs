@@ -5,6 +5,7 @@
 //! manifest expects, and fails otherwise: a fast wrong answer is no figure.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -109,6 +110,9 @@ fn parse_args() -> anyhow::Result<Args> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if let Some(code) = measure::trampoline() {
+        std::process::exit(code);
+    }
     let args = parse_args()?;
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -294,22 +298,26 @@ fn run_replay(
     out_file: &Path,
     manifest: &Manifest,
 ) -> anyhow::Result<Usage> {
-    let mut cmd = Command::new(trailguard);
-    cmd.arg("replay");
+    let mut args: Vec<OsString> = vec!["replay".into()];
     if cli.jobs {
-        cmd.args(["--jobs", &jobs.to_string()]);
+        args.extend(["--jobs".into(), jobs.to_string().into()]);
     }
-    cmd.args(["--format", if cli.summary { "summary" } else { "text" }])
-        .arg(logs)
-        .stdin(Stdio::null())
-        .stdout(File::create(out_file)?)
-        .stderr(File::create(out_file.with_extension("stderr"))?);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TRAILGUARD_") {
-            cmd.env_remove(k);
-        }
-    }
-    let usage = measure::run(&mut cmd)?;
+    args.extend([
+        "--format".into(),
+        if cli.summary { "summary" } else { "text" }.into(),
+        logs.into(),
+    ]);
+    let config_vars: Vec<String> = std::env::vars()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("TRAILGUARD_"))
+        .collect();
+    let usage = measure::run_clean(
+        trailguard,
+        &args,
+        out_file,
+        &out_file.with_extension("stderr"),
+        &config_vars,
+    )?;
     let stderr = fs::read_to_string(out_file.with_extension("stderr")).unwrap_or_default();
     ensure!(
         usage.code == Some(0),
@@ -709,12 +717,15 @@ fn cold_start(
             }
         }
     };
-    let usage = proc.kill()?;
+    // Read before the kill: the kernel's own figure for this process
+    // image, which rusage would mix with this benchmark's memory.
+    let peak = proc.peak_rss();
+    proc.kill()?;
     outcome.with_context(|| format!("{} (log: {})", bin.display(), log.display()))?;
     Ok(ColdStart {
         first_poll: first_poll.context("answered without polling")?,
         response: response.context("polled again without answering")?,
-        max_rss: usage.max_rss,
+        max_rss: peak.context("no /proc/PID/status to read the peak memory from")?,
     })
 }
 
