@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use super::json::{Arr, Obj};
 use super::rng::{ALNUM, BASE64, HEX, Rng, UPPER_DIGITS};
 
-/// Rule ids, in trailguard's catalogue order.
+/// Ids of the rules that fire on events, in trailguard's catalogue order
+/// (the scan rules read the credential report, never an event).
 pub const RULES: [&str; 15] = [
     "root-console-login",
     "root-console-login-failed",
