@@ -269,6 +269,83 @@ async fn move_inline_policy_to_group_end_to_end() {
     assert_eq!(status(&again, "user-inline-policy"), Status::Unchanged);
 }
 
+/// An earlier move put v1 in the dedicated group; bob now has v2 under the
+/// same name. Nothing changes, and the alert carries both documents.
+#[tokio::test]
+async fn move_inline_policy_with_another_version_in_the_group_is_blocked() {
+    let live = Live::start().await;
+    live.create_user("bob").await;
+    let group = "trailguard-inline-bob-s3-read-reports";
+    let v1 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    let v2 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    live.iam
+        .create_group()
+        .group_name(group)
+        .path("/trailguard/")
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .put_group_policy()
+        .group_name(group)
+        .policy_name("s3-read-reports")
+        .policy_document(v1)
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .add_user_to_group()
+        .group_name(group)
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .put_user_policy()
+        .user_name("bob")
+        .policy_name("s3-read-reports")
+        .policy_document(v2)
+        .send()
+        .await
+        .unwrap();
+
+    let outcome = live.handle(event("put-user-policy")).await;
+    let r = finding(&outcome, "user-inline-policy")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Blocked, "{r:?}");
+    assert!(r.calls.is_empty(), "{r:?}");
+    let read = |doc: &str| serde_json::from_str::<Value>(&percent_decode(doc)).unwrap();
+    let in_group = live
+        .iam
+        .get_group_policy()
+        .group_name(group)
+        .policy_name("s3-read-reports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(in_group.policy_document()), read(v1));
+    let on_user = live
+        .iam
+        .get_user_policy()
+        .user_name("bob")
+        .policy_name("s3-read-reports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(on_user.policy_document()), read(v2));
+    let body = live.alerts().await[0]["Message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(body.contains("with a different document"), "{body}");
+    assert!(
+        body.contains("s3:GetObject") && body.contains("s3:PutObject"),
+        "{body}"
+    );
+}
+
 fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()

@@ -455,6 +455,45 @@ async fn move_inline_policy_copies_the_current_document_and_keeps_it_in_the_repo
     assert_eq!(iam.state(), s);
 }
 
+/// An earlier move left v1 in the group; the user now has v2 under the same
+/// name. Overwriting v1 and deleting v2 would take v1's permissions away and
+/// lose v1: nothing changes, and a human gets both documents.
+#[tokio::test]
+async fn move_inline_policy_with_a_different_version_in_the_group_is_blocked() {
+    const V2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
+    let mut s = bob();
+    s.user("bob").inline.insert("s3-read".into(), V2.into());
+    let g = s.group("trailguard-inline-bob-s3-read", "/trailguard/");
+    g.inline.insert(
+        "s3-read".into(),
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"*\"}]\n}".into(),
+    );
+    g.members.insert("bob".into());
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_inline("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked, "{report:?}");
+    assert!(report.calls.is_empty() && report.undo.is_empty());
+    assert_eq!(iam.state(), before);
+    assert!(iam.history().is_empty());
+    let note = report.notes.last().unwrap();
+    assert!(
+        note.contains("already holds inline policy s3-read with a different document"),
+        "{note}"
+    );
+    // Both documents, each on one line.
+    let one_line = |d: &str| {
+        serde_json::from_str::<serde_json::Value>(d)
+            .unwrap()
+            .to_string()
+    };
+    let v1 = &before.groups["trailguard-inline-bob-s3-read"].inline["s3-read"];
+    assert!(note.contains(&one_line(v1)), "{note}");
+    assert!(note.contains(&one_line(V2)), "{note}");
+    assert!(!note.contains('\n'), "{note}");
+    assert_eq!(report.document.as_deref(), Some(V2));
+}
+
 #[tokio::test]
 async fn deactivate_touches_only_the_named_key_and_never_deletes() {
     let iam = MemoryIam::new(bob());
