@@ -231,10 +231,11 @@ async fn remediate_unless_tagged(
         match ctx.effects.iam.user_tags(user).await {
             Ok(None) => return remediate::user_gone(id, user),
             Ok(Some(tags)) => {
-                if let Some((k, v)) = tags
-                    .iter()
-                    .find(|(k, v)| k == tag && v.trim().eq_ignore_ascii_case("true"))
-                {
+                // IAM tag keys on a user are unique regardless of case, so
+                // `Trailguard:Exempt` is the same tag as `trailguard:exempt`.
+                if let Some((k, v)) = tags.iter().find(|(k, v)| {
+                    k.to_lowercase() == tag.to_lowercase() && v.trim().eq_ignore_ascii_case("true")
+                }) {
                     return Report::new(id, Status::Exempt)
                         .note(format!("user {user} carries the exemption tag {k}={v}"));
                 }

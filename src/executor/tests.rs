@@ -170,6 +170,26 @@ async fn exemption_tag_on_the_user_means_alert_only() {
     );
 }
 
+/// IAM treats tag keys on a user as case-insensitive (`Trailguard:Exempt`
+/// and `trailguard:exempt` cannot both exist), so the config's key matches
+/// in any case.
+#[tokio::test]
+async fn exemption_tag_key_matches_in_any_case() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(Some((
+        "TrailGuard:EXEMPT",
+        "true",
+    )))));
+    let h = harness(REMEDIATE, iam.clone(), false);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    let r = outcome.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(r.status, Status::Exempt, "{r:?}");
+    assert!(iam.history().is_empty());
+    assert_eq!(
+        r.notes,
+        ["user bob carries the exemption tag TrailGuard:EXEMPT=true"]
+    );
+}
+
 #[tokio::test]
 async fn a_failed_remediation_is_still_alerted_and_classified() {
     for (kind, retryable) in [
