@@ -17,7 +17,7 @@ use trailguard::live::{LiveContext, Outcome, handle_event};
 use trailguard::remediate::{self, Retry, Status};
 use trailguard::rules::Action;
 
-use support::fixtures::{access_key_created, event, remediate_config_path};
+use support::fixtures::{access_key_created, event, remediate_config_path, with_request};
 use support::moto::{ACCOUNT, AlertQueue, Moto};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -551,6 +551,53 @@ async fn exempt_tagged_user_is_alerted_not_changed() {
         body.contains("user bob carries the exemption tag trailguard:exempt=true"),
         "{body}"
     );
+}
+
+/// An exempt principal naming a user with a path: the event only names
+/// `breakglass`, so the user's real ARN is read from IAM before any change.
+#[tokio::test]
+async fn exempt_principal_with_a_path_is_alerted_not_changed() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    iam.create_user()
+        .user_name("breakglass")
+        .path("/ops/")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("breakglass")
+        .policy_arn(READ_ONLY)
+        .send()
+        .await
+        .unwrap();
+    let config = Config::from_toml(
+        &format!(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nprincipals = [\"arn:aws:iam::{ACCOUNT}:user/ops/breakglass\"]"
+        ),
+        "test",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let ctx = LiveContext::from_sdk_config(config, &sdk, None)
+        .unwrap()
+        .with_retry(Retry::quick());
+    let before = view(&iam, "breakglass").await;
+    let ev = with_request(event("attach-user-policy"), "userName", "breakglass");
+    let outcome = handle_event(ev, &ctx).await.unwrap();
+    let r = finding(&outcome, "user-policy-attached")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Exempt, "{r:?}");
+    assert_eq!(
+        r.notes,
+        [format!(
+            "user arn:aws:iam::{ACCOUNT}:user/ops/breakglass matches exempt principal `arn:aws:iam::{ACCOUNT}:user/ops/breakglass`"
+        )]
+    );
+    assert_eq!(view(&iam, "breakglass").await, before);
 }
 
 #[tokio::test]

@@ -200,6 +200,16 @@ pub struct GroupInfo {
     pub members: Vec<String>,
 }
 
+/// A user as `GetUser` describes it: what its exemptions are checked on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    /// Its real ARN, with its path and partition
+    /// (`arn:aws:iam::111122223333:user/ops/breakglass`).
+    pub arn: String,
+    /// `(key, value)` pairs.
+    pub tags: Vec<(String, String)>,
+}
+
 /// An access key of a user (`ListAccessKeys`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessKey {
@@ -216,8 +226,8 @@ pub struct AccessKey {
 pub trait Iam: Send + Sync {
     /// `iam:GetAccountSummary`.
     async fn quotas(&self) -> Result<Quotas, EffectError>;
-    /// `iam:ListUserTags`; `None` when the user does not exist.
-    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError>;
+    /// `iam:GetUser`: the user's ARN and tags; `None` when it does not exist.
+    async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError>;
     /// `iam:ListAttachedUserPolicies`: policy ARNs.
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError>;
     /// `iam:ListGroupsForUser`.

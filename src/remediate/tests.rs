@@ -617,8 +617,8 @@ fn plans_name_the_calls_without_making_them() {
 }
 
 /// The calls each remediation makes, through all its paths, are exactly
-/// the permissions its registry entry declares (ListUserTags is the
-/// executor's exemption-tag read).
+/// the permissions its registry entry declares (GetUser is the executor's
+/// exemption read: the user's real ARN and its tags).
 #[tokio::test]
 async fn declared_permissions_are_exactly_the_calls_made() {
     let mut with_groups = bob();
@@ -655,7 +655,7 @@ async fn declared_permissions_are_exactly_the_calls_made() {
             used.extend(trails.calls());
         }
         if action_has_user(&action) {
-            used.insert("iam:ListUserTags");
+            used.insert("iam:GetUser");
         }
         let declared: BTreeSet<&str> = spec.permissions.iter().copied().collect();
         assert_eq!(used, declared, "{}", spec.id);
