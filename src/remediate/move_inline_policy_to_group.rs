@@ -9,7 +9,7 @@
 //! the report carries both documents for a human to choose.
 
 use super::{
-    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, alternative_name,
     find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
 };
 use crate::effects::{EffectError, ErrorKind, same_document};
@@ -98,22 +98,16 @@ pub(super) async fn run(
     rec.document(&document);
 
     let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    let in_a_candidate = member_candidates(&groups, &candidates, path)
-        .next()
-        .is_some();
-    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
-        rec.note(format!(
-            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; inline policy {policy_name} stays on {user}",
-            groups.len(),
-            quotas.groups_per_user
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
+    let joiner = Joiner {
+        user,
+        groups: &groups,
+    };
     let Some(choice) = find_or_create_group(
         iam,
         &candidates,
         path,
         &quotas,
+        joiner,
         |f| dedicated(f, policy_name, user, path),
         &mut rec,
     )

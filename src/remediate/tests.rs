@@ -244,6 +244,60 @@ async fn user_at_its_group_quota_is_left_unchanged_and_told_why() {
     assert!(iam.history().is_empty());
 }
 
+/// bob is at his group quota and already in a group named like the
+/// dedicated one, but holding something else: the alternative group would
+/// be new to him, so nothing is created or attached (no orphan group) and
+/// the move is blocked, not failed.
+#[tokio::test]
+async fn user_at_its_group_quota_in_a_foreign_candidate_group_is_blocked_without_change() {
+    for (action, base) in [
+        (move_policy("bob"), "trailguard-read-only"),
+        (move_inline("bob"), "trailguard-inline-bob-s3-read"),
+    ] {
+        let mut s = bob();
+        s.quotas.groups_per_user = 3;
+        for i in 0..2 {
+            s.group(&format!("team-{i}"), "/")
+                .members
+                .insert("bob".into());
+        }
+        let g = s.group(base, "/trailguard/");
+        g.attached.insert(VIEW_ONLY.into());
+        g.members.insert("bob".into());
+        let before = s.clone();
+        let iam = MemoryIam::new(s);
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Blocked, "{report:?}");
+        assert!(report.calls.is_empty(), "{report:?}");
+        assert!(
+            report.notes.iter().any(|n| n.contains(
+                "bob is in 3 groups and the account allows 3 per user (GroupsPerUserQuota)"
+            )),
+            "{report:?}"
+        );
+        assert_eq!(iam.state(), before, "{base}");
+        assert!(iam.history().is_empty(), "{base}");
+    }
+}
+
+/// At the quota, a dedicated group bob is already in is still used.
+#[tokio::test]
+async fn user_at_its_group_quota_already_in_the_dedicated_group_is_moved() {
+    let mut s = bob();
+    s.quotas.groups_per_user = 2;
+    s.group("team-0", "/").members.insert("bob".into());
+    let g = s.group("trailguard-read-only", "/trailguard/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("bob".into());
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(
+        report.calls,
+        ["iam:DetachUserPolicy UserName=bob PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    );
+}
+
 #[tokio::test]
 async fn account_at_its_group_quota_is_left_unchanged() {
     let mut s = bob();
