@@ -186,6 +186,13 @@ async fn execute_one(
         .iter()
         .map(|d| format!("{}:{}", d.channel, d.status))
         .collect();
+    // What was done and how to undo it, also in the log: when the alert
+    // fails, the retry finds the work done and would otherwise lose the undo
+    // commands and the moved document. (No secrets in a report.)
+    let (calls, undo, document) = match &remediation {
+        Some(r) => (to_json(&r.calls), to_json(&r.undo), to_json(&r.document)),
+        None => ("[]".to_owned(), "[]".to_owned(), "null".to_owned()),
+    };
     tracing::info!(
         event_id = event.event_id.as_deref().unwrap_or(""),
         event_name = event.name(),
@@ -194,6 +201,9 @@ async fn execute_one(
         action = finding.remediation.as_ref().map_or("none", Action::id),
         outcome = status,
         alerts = channels.join(","),
+        calls,
+        undo,
+        document,
         "decision"
     );
     FindingOutcome {
@@ -287,6 +297,12 @@ async fn remediate_unless_exempt(
             report
         }
     }
+}
+
+/// A value as one line of JSON, for a log field.
+fn to_json(value: &impl Serialize) -> String {
+    // Lists of strings and an optional string cannot fail to serialize.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn sent(channel: &'static str, id: Option<String>) -> Delivery {

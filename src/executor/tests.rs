@@ -297,6 +297,106 @@ async fn a_failed_alert_is_a_retryable_error() {
     assert_eq!(h.published.messages().len(), 1);
 }
 
+/// The log lines written while `f` runs on this thread, as JSON.
+async fn logged<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<serde_json::Value>) {
+    #[derive(Clone, Default)]
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        f.await
+    };
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let lines = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out, lines)
+}
+
+/// The decision's log line keeps what was done and how to undo it, so an
+/// event whose alert failed (and is retried, finding the work done) never
+/// loses the undo commands.
+#[tokio::test]
+async fn the_decision_log_line_carries_the_calls_undo_and_document() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let h = harness(REMEDIATE, iam, false);
+    h.published.fail_with(Some(EffectError::new(
+        "sns:Publish",
+        ErrorKind::Unavailable,
+        "503",
+    )));
+    let (result, lines) = logged(handle_event(attach_event("bob"), &h.ctx)).await;
+    let err = result.unwrap_err();
+    let report = err.outcome().unwrap().findings[0]
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(report.status, Status::Done);
+    let decision = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "decision")
+        .unwrap_or_else(|| panic!("no decision line in {lines:#?}"));
+    let field = |name: &str| -> serde_json::Value {
+        let text = decision["fields"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {decision}"));
+        serde_json::from_str(text).unwrap()
+    };
+    assert_eq!(field("calls"), json!(report.calls));
+    assert_eq!(field("undo"), json!(report.undo));
+    assert!(
+        report.undo[0].starts_with("aws iam attach-user-policy --user-name bob"),
+        "{report:?}"
+    );
+    assert_eq!(field("document"), json!(null));
+    assert_eq!(decision["fields"]["alerts"], "sns:failed");
+
+    // A moved inline policy: its document is logged too.
+    const DOC: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let mut s = IamState::default();
+    s.user("bob").inline.insert("s3-read".into(), DOC.into());
+    let iam = Arc::new(MemoryIam::new(s));
+    let h = harness(
+        "[modes]\nuser-inline-policy = \"remediate\"",
+        iam.clone(),
+        false,
+    );
+    let mut put = attach_event("bob");
+    put["detail"] = iam_call(
+        "PutUserPolicy",
+        json!({"userName": "bob", "policyName": "s3-read", "policyDocument": DOC}),
+        json!(null),
+    );
+    let (result, lines) = logged(handle_event(put, &h.ctx)).await;
+    let outcome = result.unwrap();
+    let report = outcome.findings[0].remediation.clone().unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    let decision = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "decision")
+        .unwrap();
+    let document = decision["fields"]["document"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(document).unwrap(),
+        json!(DOC)
+    );
+}
+
 #[tokio::test]
 async fn slack_gets_escaped_blocks() {
     let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
