@@ -293,6 +293,59 @@ fn the_function_gets_a_configuration_trailguard_accepts() {
     }
 }
 
+/// The function's Secrets Manager client and its role's kms:ViaService
+/// condition only reach a secret in the stack's region: a Slack secret
+/// anywhere else fails the deployment, rather than every Slack alert later.
+#[test]
+fn a_slack_secret_outside_the_stack_region_fails_the_deployment() {
+    let template = main_template();
+    for (arn, outside) in [
+        ("", false),
+        (
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack-AbCdEf",
+            false,
+        ),
+        (
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:slack-AbCdEf",
+            true,
+        ),
+        // The region's name elsewhere in the ARN does not count.
+        (
+            "arn:aws:secretsmanager:us-west-2:111122223333:secret:us-east-1-AbCdEf",
+            true,
+        ),
+    ] {
+        let stack = Stack::new(template, &[("SlackWebhookSecretArn", arn)]);
+        assert_eq!(
+            stack.condition("SlackSecretOutsideStackRegion"),
+            outside,
+            "{arn}"
+        );
+        let env = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| function_env(&stack)));
+        match env {
+            Ok(env) => {
+                assert!(!outside, "{arn} is deployed");
+                let value = env
+                    .iter()
+                    .find(|(k, _)| k == "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN")
+                    .map(|(_, v)| v.as_str());
+                assert_eq!(value, Some(arn));
+            }
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .unwrap_or("");
+                assert!(outside, "{arn}: {message}");
+                assert!(
+                    message.contains("Fn::Select cannot select nonexistent value"),
+                    "{message}"
+                );
+            }
+        }
+    }
+}
+
 // The execution role ---------------------------------------------------------
 
 /// Every statement of every policy of the function's role in this stack.
