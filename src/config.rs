@@ -302,6 +302,20 @@ where
             }
             "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
             "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),
+            "TRAILGUARD_SCAN_KEY_ROTATION_DAYS"
+            | "TRAILGUARD_SCAN_UNUSED_DAYS"
+            | "TRAILGUARD_SCAN_ROOT_RECENT_DAYS" => {
+                let days: u32 = value.parse().map_err(|_| ConfigError::BadValue {
+                    key: key.clone(),
+                    value: value.into(),
+                    reason: "is not a number of days".into(),
+                })?;
+                match key.as_str() {
+                    "TRAILGUARD_SCAN_KEY_ROTATION_DAYS" => raw.scan.key_rotation_days = days,
+                    "TRAILGUARD_SCAN_UNUSED_DAYS" => raw.scan.unused_days = days,
+                    _ => raw.scan.root_recent_days = days,
+                }
+            }
             _ => continue,
         }
         applied.push(key);
@@ -445,6 +459,20 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
         });
     }
 
+    for (key, days) in [
+        ("scan.key_rotation_days", raw.scan.key_rotation_days),
+        ("scan.unused_days", raw.scan.unused_days),
+        ("scan.root_recent_days", raw.scan.root_recent_days),
+    ] {
+        if !(1..=3650).contains(&days) {
+            return Err(ConfigError::BadValue {
+                key: key.into(),
+                value: days.to_string(),
+                reason: "must be between 1 and 3650 days".into(),
+            });
+        }
+    }
+
     let exemptions = Exemptions {
         principal_set: glob_set("exemptions.principals", &raw.exemptions.principals)?,
         user_set: glob_set("exemptions.users", &raw.exemptions.users)?,
@@ -555,6 +583,7 @@ mod tests {
             ),
             ("TRAILGUARD_SNS_TOPIC_ARN".to_string(), "".to_string()),
             ("HOME".to_string(), "/root".to_string()),
+            ("TRAILGUARD_SCAN_UNUSED_DAYS".to_string(), "45".to_string()),
         ];
         let c = Config::from_toml(DEFAULT_TOML, "default", env).unwrap();
         assert_eq!(c.mode("access-key-created"), Mode::Remediate);
@@ -562,6 +591,17 @@ mod tests {
         assert_eq!(c.exemptions.users, ["ops-*", "ci"]);
         assert_eq!(c.alerts.sns_topic_arn, None);
         assert!(c.origin.contains("TRAILGUARD_MODES"));
+        assert_eq!(c.scan.unused_days, 45);
+        assert_eq!(c.scan.key_rotation_days, 90);
+        let bad = [(
+            "TRAILGUARD_SCAN_UNUSED_DAYS".to_string(),
+            "ninety".to_string(),
+        )];
+        let err = Config::from_toml(DEFAULT_TOML, "default", bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`TRAILGUARD_SCAN_UNUSED_DAYS`: `ninety` is not a number of days"
+        );
     }
 
     #[test]
@@ -577,6 +617,7 @@ mod tests {
             ),
             ("[exemptions]\nusers = [\"a[\"]", "exemptions.users"),
             ("self_role_arn = \"trailguard\"", "self_role_arn"),
+            ("[scan]\nunused_days = 0", "scan.unused_days"),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(&format!("`{key}`")), "{err}");

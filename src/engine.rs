@@ -160,6 +160,31 @@ mod tests {
     }
 
     #[test]
+    fn root_creating_its_own_key_from_the_cli_fires_both_root_rules() {
+        let mut raw = iam_call(
+            "CreateAccessKey",
+            json!(null),
+            json!({"accessKey": {"accessKeyId": "AKIAROOT", "status": "Active"}}),
+        );
+        raw["userIdentity"] = json!({"type": "Root", "arn": "arn:aws:iam::111122223333:root"});
+        let rules: Vec<_> = evaluate(&event(raw.clone()), &Config::default())
+            .decisions
+            .iter()
+            .map(|d| d.finding.rule)
+            .collect();
+        assert_eq!(rules, ["root-api-call", "root-access-key-created"]);
+        // From the console, CloudTrail names the service that acted for root
+        // (`invokedBy`), which the root-api-call rule leaves out (CIS 1.7).
+        raw["userIdentity"]["invokedBy"] = "signin.amazonaws.com".into();
+        let rules: Vec<_> = evaluate(&event(raw), &Config::default())
+            .decisions
+            .iter()
+            .map(|d| d.finding.rule)
+            .collect();
+        assert_eq!(rules, ["root-access-key-created"]);
+    }
+
+    #[test]
     fn own_role_events_are_ignored_by_role_session_or_issuer() {
         let c = config("self_role_arn = \"arn:aws:iam::111122223333:role/svc/trailguard-fn\"");
         let mut raw = attach("bob");

@@ -137,7 +137,17 @@ async fn execute_one(
         ))),
         (Some(action), Mode::Remediate) => Some(match &decision.exempt {
             Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
-            None => remediate_unless_exempt(ctx, event, rule, action, errors).await,
+            None => {
+                remediate_unless_exempt(
+                    ctx,
+                    event.aws_region.as_deref(),
+                    event.event_id.as_deref().unwrap_or(""),
+                    rule,
+                    action,
+                    errors,
+                )
+                .await
+            }
         }),
     };
 
@@ -233,9 +243,13 @@ fn target_user(action: &Action) -> Option<&str> {
 /// is exempt. The engine could only match principals against an ARN built
 /// from the user name, which misses users with a path (`user/ops/name`) and
 /// other partitions; GetUser answers the real ARN, and the tags, in one read.
-async fn remediate_unless_exempt(
+/// `region` is the event's (a trail's home region); `origin` names what
+/// asked for it in the log (an event id, or `scan`). Shared with the
+/// scheduled scan.
+pub(crate) async fn remediate_unless_exempt(
     ctx: &LiveContext,
-    event: &CloudTrailEvent,
+    region: Option<&str>,
+    origin: &str,
     rule: &'static str,
     action: &Action,
     errors: &mut Vec<ExecError>,
@@ -278,7 +292,7 @@ async fn remediate_unless_exempt(
     let rctx = remediate::Ctx {
         iam: ctx.effects.iam.as_ref(),
         trail: ctx.effects.trail.as_ref(),
-        region: event.aws_region.as_deref(),
+        region,
         retry: ctx.retry,
     };
     match remediate::run(action, &rctx).await {
@@ -286,7 +300,7 @@ async fn remediate_unless_exempt(
         Err(source) => {
             let report = (*source.report).clone();
             tracing::warn!(
-                event_id = event.event_id.as_deref().unwrap_or(""),
+                event_id = origin,
                 rule,
                 action = id,
                 retryable = source.is_retryable(),
@@ -305,7 +319,7 @@ fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn sent(channel: &'static str, id: Option<String>) -> Delivery {
+pub(crate) fn sent(channel: &'static str, id: Option<String>) -> Delivery {
     Delivery {
         channel,
         status: "sent",
@@ -314,7 +328,7 @@ fn sent(channel: &'static str, id: Option<String>) -> Delivery {
     }
 }
 
-fn failed(channel: &'static str, error: &str) -> Delivery {
+pub(crate) fn failed(channel: &'static str, error: &str) -> Delivery {
     Delivery {
         channel,
         status: "failed",

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod live;
 pub mod remediate;
 pub mod rules;
+pub mod scan;
 
 pub use config::Config;
 pub use engine::{Decision, Evaluation, evaluate};

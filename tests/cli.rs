@@ -214,7 +214,12 @@ fn text_report_lists_findings_then_counts() {
 fn rules_listing_comes_from_the_registry() {
     let out = trailguard(&["rules", "--format", "json"]);
     let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rules.len(), 15);
+    assert_eq!(rules.len(), trailguard::rules::registry().len());
+    let scan = rules
+        .iter()
+        .find(|r| r["id"] == "access-key-unused")
+        .unwrap();
+    assert_eq!(scan["events"][0], "the scheduled credential scan");
     let attached = rules
         .iter()
         .find(|r| r["id"] == "user-policy-attached")

@@ -76,7 +76,7 @@ pub fn run(args: Args) -> ExitCode {
 
 /// Logs on stderr, `warn` and up unless `RUST_LOG` says otherwise
 /// (`RUST_LOG=trailguard=info` shows one line per decision).
-fn init_logs() {
+pub(super) fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()

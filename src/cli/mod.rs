@@ -5,6 +5,7 @@ mod config_check;
 mod handle;
 mod replay;
 mod rules;
+mod scan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,9 @@ enum Command {
     Handle(handle::Args),
     /// List the rule catalogue.
     Rules(rules::Args),
+    /// Scan the account's credentials and direct grants (the credential report,
+    /// password policy, users' policies) with the scan rules; calls AWS.
+    Scan(scan::Args),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Handle(args) => handle::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check::run(args),

@@ -55,12 +55,12 @@ pub fn run(args: Args) -> ExitCode {
         }
         Format::Text => {
             println!(
-                "{:<27} {:<9} {:<28} title",
+                "{:<31} {:<9} {:<28} title",
                 "rule", "severity", "remediation"
             );
             for r in rules::registry() {
                 println!(
-                    "{:<27} {:<9} {:<28} {}",
+                    "{:<31} {:<9} {:<28} {}",
                     r.id,
                     r.severity.as_str(),
                     r.remediation.map_or("-", |m| m.id),

@@ -6,28 +6,42 @@
 //! event-pattern checks all read it. Rule ids are a public contract.
 
 mod access_key_created;
+mod access_key_not_rotated;
 mod access_key_reactivated;
+mod access_key_unused;
 mod admin_policy_granted;
 mod cloudtrail_tampered;
 mod console_login_without_mfa;
 mod login_profile_created;
 mod mfa_device_removed;
 mod monitoring_disabled;
+mod password_policy_below_baseline;
 mod password_policy_weakened;
+mod password_unused;
 mod root_access_key_created;
+mod root_access_keys_present;
 mod root_api_call;
 mod root_console_login;
 mod root_console_login_failed;
+mod root_mfa_disabled;
+mod root_used_recently;
+mod user_console_without_mfa;
+mod user_has_attached_policy;
+mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::config::{Config, PasswordBaseline};
 use crate::event::CloudTrailEvent;
+use crate::scan::Account;
+
+pub use password_policy_weakened::policy_shortfalls;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -400,7 +414,7 @@ pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
 
 pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
     id: "deactivate-access-key",
-    summary: "Set the one access key the event names to Inactive (never deleted)",
+    summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
     permissions: &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
     scoped_to_group_path: false,
 };
@@ -435,7 +449,7 @@ pub fn remediations() -> [&'static RemediationSpec; 5] {
 
 // Registry ----------------------------------------------------------------
 
-static REGISTRY: [&Rule; 15] = [
+static REGISTRY: [&Rule; 25] = [
     &root_console_login::RULE,
     &root_console_login_failed::RULE,
     &root_api_call::RULE,
@@ -451,9 +465,55 @@ static REGISTRY: [&Rule; 15] = [
     &password_policy_weakened::RULE,
     &cloudtrail_tampered::RULE,
     &monitoring_disabled::RULE,
+    // Found by the scheduled credential scan (see SCAN_CHECKS).
+    &root_access_keys_present::RULE,
+    &root_mfa_disabled::RULE,
+    &root_used_recently::RULE,
+    &user_console_without_mfa::RULE,
+    &access_key_not_rotated::RULE,
+    &access_key_unused::RULE,
+    &password_unused::RULE,
+    &user_has_attached_policy::RULE,
+    &user_has_inline_policy::RULE,
+    &password_policy_below_baseline::RULE,
 ];
 
-/// Every event rule, in catalogue order.
+/// A scan rule's check: the assembled account, the config and the time of
+/// the scan in, its findings out. Pure, like an event rule.
+pub type ScanCheck = fn(&Account, &Config, DateTime<Utc>) -> Vec<Finding>;
+
+/// Every rule with [`Trigger::Scan`] and its check, in catalogue order.
+static SCAN_CHECKS: [(&Rule, ScanCheck); 10] = [
+    (
+        &root_access_keys_present::RULE,
+        root_access_keys_present::check,
+    ),
+    (&root_mfa_disabled::RULE, root_mfa_disabled::check),
+    (&root_used_recently::RULE, root_used_recently::check),
+    (
+        &user_console_without_mfa::RULE,
+        user_console_without_mfa::check,
+    ),
+    (&access_key_not_rotated::RULE, access_key_not_rotated::check),
+    (&access_key_unused::RULE, access_key_unused::check),
+    (&password_unused::RULE, password_unused::check),
+    (
+        &user_has_attached_policy::RULE,
+        user_has_attached_policy::check,
+    ),
+    (&user_has_inline_policy::RULE, user_has_inline_policy::check),
+    (
+        &password_policy_below_baseline::RULE,
+        password_policy_below_baseline::check,
+    ),
+];
+
+/// The scan rules and their checks.
+pub fn scan_checks() -> &'static [(&'static Rule, ScanCheck)] {
+    &SCAN_CHECKS
+}
+
+/// Every rule (event and scan), in catalogue order.
 pub fn registry() -> &'static [&'static Rule] {
     &REGISTRY
 }
@@ -466,6 +526,21 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 // Helpers shared by rules --------------------------------------------------
 
 pub(crate) const IAM: &str = "iam.amazonaws.com";
+
+/// The event function of a scan rule: no event fires it.
+pub(crate) fn no_event(_: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+    None
+}
+
+/// Did `t` happen within the last `days` days before `now`?
+pub(crate) fn within_days(t: DateTime<Utc>, now: DateTime<Utc>, days: u32) -> bool {
+    now.signed_duration_since(t) <= TimeDelta::days(i64::from(days))
+}
+
+/// Whole days from `t` to `now` (0 for a time in the future).
+pub(crate) fn days_since(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    now.signed_duration_since(t).num_days().max(0)
+}
 pub(crate) const SIGNIN: &str = "signin.amazonaws.com";
 
 /// A deterministic, valid IAM group name: `prefix` + `base`, cut to IAM's
@@ -574,8 +649,42 @@ mod tests {
                 "password-policy-weakened",
                 "cloudtrail-tampered",
                 "monitoring-disabled",
+                "root-access-keys-present",
+                "root-mfa-disabled",
+                "root-used-recently",
+                "user-console-without-mfa",
+                "access-key-not-rotated",
+                "access-key-unused",
+                "password-unused",
+                "user-has-attached-policy",
+                "user-has-inline-policy",
+                "password-policy-below-baseline",
             ]
         );
+    }
+
+    #[test]
+    fn scan_rules_are_exactly_the_ones_with_a_check() {
+        let scan: Vec<_> = registry()
+            .iter()
+            .filter(|r| matches!(r.trigger, Trigger::Scan))
+            .map(|r| r.id)
+            .collect();
+        let checked: Vec<_> = scan_checks().iter().map(|(r, _)| r.id).collect();
+        assert_eq!(scan, checked);
+    }
+
+    #[test]
+    fn scan_rules_match_no_event() {
+        let ev = testing::event(testing::iam_call(
+            "CreateAccessKey",
+            serde_json::json!(null),
+            serde_json::json!(null),
+        ));
+        for (rule, _) in scan_checks() {
+            assert!(!rule.trigger.matches(&ev));
+            assert_eq!((rule.evaluate)(&ev, &Config::default()), None);
+        }
     }
 
     #[test]
@@ -592,6 +701,11 @@ mod tests {
                 ("access-key-created", "deactivate-access-key"),
                 ("password-policy-weakened", "restore-password-policy"),
                 ("cloudtrail-tampered", "start-logging"),
+                ("access-key-not-rotated", "deactivate-access-key"),
+                ("access-key-unused", "deactivate-access-key"),
+                ("user-has-attached-policy", "move-policy-to-group"),
+                ("user-has-inline-policy", "move-inline-policy-to-group"),
+                ("password-policy-below-baseline", "restore-password-policy"),
             ]
         );
     }

@@ -41,43 +41,65 @@ fn flag(req: &Map<String, Value>, key: &str) -> bool {
 /// How a requested policy falls short of the baseline. UpdateAccountPasswordPolicy
 /// resets every omitted field to its default, so an omitted field counts as off.
 pub fn shortfalls(req: &Map<String, Value>, base: &PasswordBaseline) -> Vec<String> {
+    let requested = PasswordBaseline {
+        minimum_length: number(req, "minimumPasswordLength").map_or(8, saturate),
+        require_uppercase: flag(req, "requireUppercaseCharacters"),
+        require_lowercase: flag(req, "requireLowercaseCharacters"),
+        require_numbers: flag(req, "requireNumbers"),
+        require_symbols: flag(req, "requireSymbols"),
+        reuse_prevention: number(req, "passwordReusePrevention").map_or(0, saturate),
+        max_age_days: number(req, "maxPasswordAge").map_or(0, saturate),
+        allow_users_to_change: flag(req, "allowUsersToChangePassword"),
+        hard_expiry: flag(req, "hardExpiry"),
+    };
+    policy_shortfalls(&requested, base)
+}
+
+fn saturate(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// How a password policy (as set in the account, `max_age_days` 0 meaning
+/// passwords never expire) falls short of the baseline, one phrase per gap.
+/// Shared by this rule and the scheduled scan's `password-policy-below-baseline`.
+pub fn policy_shortfalls(policy: &PasswordBaseline, base: &PasswordBaseline) -> Vec<String> {
     let mut out = Vec::new();
-    let length = number(req, "minimumPasswordLength").unwrap_or(8);
-    if length < u64::from(base.minimum_length) {
+    let length = policy.minimum_length;
+    if length < base.minimum_length {
         out.push(format!("minimum length {length} < {}", base.minimum_length));
     }
-    for (key, wanted, label) in [
+    for (has, wanted, label) in [
         (
-            "requireUppercaseCharacters",
+            policy.require_uppercase,
             base.require_uppercase,
             "uppercase",
         ),
         (
-            "requireLowercaseCharacters",
+            policy.require_lowercase,
             base.require_lowercase,
             "lowercase",
         ),
-        ("requireNumbers", base.require_numbers, "numbers"),
-        ("requireSymbols", base.require_symbols, "symbols"),
+        (policy.require_numbers, base.require_numbers, "numbers"),
+        (policy.require_symbols, base.require_symbols, "symbols"),
     ] {
-        if wanted && !flag(req, key) {
+        if wanted && !has {
             out.push(format!("{label} not required"));
         }
     }
-    let reuse = number(req, "passwordReusePrevention").unwrap_or(0);
-    if reuse < u64::from(base.reuse_prevention) {
+    let reuse = policy.reuse_prevention;
+    if reuse < base.reuse_prevention {
         out.push(format!(
             "reuse prevention {reuse} < {}",
             base.reuse_prevention
         ));
     }
     if base.max_age_days > 0 {
-        match number(req, "maxPasswordAge").filter(|d| *d > 0) {
-            None => out.push(format!(
+        match policy.max_age_days {
+            0 => out.push(format!(
                 "passwords never expire (baseline {} days)",
                 base.max_age_days
             )),
-            Some(days) if days > u64::from(base.max_age_days) => {
+            days if days > base.max_age_days => {
                 out.push(format!("maximum age {days} > {} days", base.max_age_days))
             }
             _ => {}

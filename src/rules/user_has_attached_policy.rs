@@ -1,0 +1,80 @@
+//! user-has-attached-policy (scan): a managed policy attached directly to a
+//! user, whenever and however it got there.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Action, Finding, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
+    is_aws_quarantine_policy, no_event,
+};
+use crate::config::Config;
+use crate::scan::Account;
+
+pub static RULE: Rule = Rule {
+    id: "user-has-attached-policy",
+    severity: Severity::Medium,
+    title: "IAM user with a managed policy attached directly",
+    practice: "Grant permissions through groups, not to users directly",
+    controls: &["CIS 1.15", "IAM.2"],
+    remediation: Some(&MOVE_POLICY_TO_GROUP),
+    trigger: Trigger::Scan,
+    on_failure: false,
+    evaluate: no_event,
+};
+
+pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for user in &account.users {
+        for policy in &user.attached_policies {
+            // AWS attaches these to quarantine leaked keys; moving them would undo it.
+            if is_aws_quarantine_policy(&policy.arn) {
+                continue;
+            }
+            out.push(
+                Finding::new(
+                    &RULE,
+                    Target::User {
+                        user_name: user.name.clone(),
+                    },
+                    format!("{} is attached directly to user {}", policy.arn, user.name),
+                )
+                .with_remediation(Some(Action::MovePolicyToGroup {
+                    user_name: user.name.clone(),
+                    policy_arn: policy.arn.clone(),
+                    group_name: group_for_policy(config, &policy.arn),
+                    group_path: config.remediation.group_path.clone(),
+                })),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::testing::*;
+
+    #[test]
+    fn each_policy_is_a_finding_with_its_dedicated_group() {
+        let inv = policies(
+            "bob",
+            &[
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
+            ],
+            &[],
+        );
+        let f = run(check, &[], inv);
+        assert_eq!(f.len(), 1);
+        assert_eq!(
+            f[0].remediation,
+            Some(Action::MovePolicyToGroup {
+                user_name: "bob".into(),
+                policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+                group_name: "trailguard-read-only".into(),
+                group_path: "/trailguard/".into(),
+            })
+        );
+    }
+}

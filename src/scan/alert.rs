@@ -1,0 +1,259 @@
+//! The scan's one summary alert: counts per rule, the worst findings first,
+//! what was remediated. Rendered for SNS (e-mail readable) and Slack (Block
+//! Kit). Pure; delivered by `run_scan`.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::render::{counts, headline};
+use super::{ScanFinding, ScanReport};
+use crate::alert::cut;
+use crate::alert::slack::escape;
+use crate::effects::SnsMessage;
+use crate::remediate::Status;
+use crate::rules::{self, Action, Severity};
+
+/// Findings listed one by one; the rest are counted.
+pub const WORST_MAX: usize = 20;
+/// SNS rejects subjects of 100 characters or more.
+const SUBJECT_MAX: usize = 99;
+const BODY_MAX: usize = 200_000;
+const SLACK_SECTION_MAX: usize = 2900;
+const SLACK_HEADER_MAX: usize = 150;
+
+fn account(report: &ScanReport) -> &str {
+    report.account_id.as_deref().unwrap_or("unknown")
+}
+
+/// The worst severity found, for filter policies.
+pub fn worst(report: &ScanReport) -> Option<Severity> {
+    report
+        .findings
+        .iter()
+        .map(|f| f.decision.finding.severity)
+        .max()
+}
+
+/// `trailguard scan 111122223333: 3 findings (1 critical, 2 medium)`,
+/// printable ASCII under 100 characters.
+pub fn subject(report: &ScanReport) -> String {
+    let raw = format!("trailguard scan {}: {}", account(report), headline(report));
+    let ascii: String = raw
+        .chars()
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect();
+    cut(&ascii, SUBJECT_MAX)
+}
+
+/// Each distinct remediation that ran or was refused, with its finding:
+/// an action shared by two findings is listed once.
+fn remediations(report: &ScanReport) -> Vec<(&Action, &ScanFinding)> {
+    let mut out: Vec<(&Action, &ScanFinding)> = Vec::new();
+    for f in &report.findings {
+        let (Some(action), Some(result)) = (&f.decision.finding.remediation, &f.result) else {
+            continue;
+        };
+        if result.status == Status::Planned || out.iter().any(|(a, _)| *a == action) {
+            continue;
+        }
+        out.push((action, f));
+    }
+    out
+}
+
+/// Remediations that would run with the rule in remediate mode.
+fn planned(report: &ScanReport) -> (usize, Vec<&'static str>) {
+    let mut actions: Vec<&Action> = Vec::new();
+    let mut rules: Vec<&'static str> = Vec::new();
+    for f in &report.findings {
+        let (Some(action), Some(result)) = (&f.decision.finding.remediation, &f.result) else {
+            continue;
+        };
+        if result.status != Status::Planned {
+            continue;
+        }
+        if !actions.contains(&action) {
+            actions.push(action);
+        }
+        if !rules.contains(&f.decision.finding.rule) {
+            rules.push(f.decision.finding.rule);
+        }
+    }
+    (actions.len(), rules)
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The remediation lines: `done: set access key ... to Inactive`.
+fn remediation_lines(report: &ScanReport) -> Vec<String> {
+    let mut lines: Vec<String> = remediations(report)
+        .into_iter()
+        .map(|(action, f)| {
+            let result = f.result.as_ref().map_or("none", |r| r.status.as_str());
+            let mut line = format!("{result}: {}", action.describe());
+            if let Some(note) = f
+                .result
+                .as_ref()
+                .filter(|r| r.status != Status::Done)
+                .and_then(|r| r.notes.first())
+            {
+                line += &format!(" ({note})");
+            }
+            one_line(&line)
+        })
+        .collect();
+    let (n, rules) = planned(report);
+    if n > 0 {
+        let what = if report.dry_run {
+            "dry run: would run"
+        } else {
+            "in alert mode: would run in remediate mode"
+        };
+        lines.push(format!(
+            "{what}: {n} remediation{} ({})",
+            if n == 1 { "" } else { "s" },
+            rules.join(", ")
+        ));
+    }
+    lines
+}
+
+/// The e-mail readable body.
+pub fn body(report: &ScanReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "trailguard credential scan of account {} at {}",
+        account(report),
+        report.scanned_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let _ = writeln!(
+        s,
+        "{} across {} IAM user{}.",
+        headline(report),
+        report.users,
+        if report.users == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(s, "\nFindings by rule:");
+    for (rule, severity, n) in counts(report) {
+        let title = rules::find(rule).map_or("", |r| r.title);
+        let _ = writeln!(s, "  {:<8} {rule:<30} {n:>4}  {title}", severity.as_str());
+    }
+    let _ = writeln!(s, "\nWorst first:");
+    for (i, f) in report.findings.iter().take(WORST_MAX).enumerate() {
+        let d = &f.decision;
+        let _ = writeln!(
+            s,
+            "  {:>2}. {} {}: {}",
+            i + 1,
+            d.finding.severity.as_str().to_uppercase(),
+            d.finding.rule,
+            one_line(&d.finding.summary)
+        );
+    }
+    if report.findings.len() > WORST_MAX {
+        let _ = writeln!(
+            s,
+            "  ... and {} more: `trailguard scan` and the function's log list them all.",
+            report.findings.len() - WORST_MAX
+        );
+    }
+    let _ = writeln!(s, "\nRemediation:");
+    let lines = remediation_lines(report);
+    if lines.is_empty() {
+        let _ = writeln!(s, "  none: no finding has a remediation.");
+    }
+    for line in lines {
+        let _ = writeln!(s, "  {line}");
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(s, "\nNotes:");
+        for note in report.notes.iter().take(WORST_MAX) {
+            let _ = writeln!(s, "  {}", one_line(note));
+        }
+    }
+    s += "\n-- trailguard\n";
+    cut(&s, BODY_MAX)
+}
+
+/// The SNS message: attributes `severity` (the worst found), `rule`
+/// (`scan`) and `account`, for subscription filter policies.
+pub fn sns_message(topic_arn: &str, report: &ScanReport) -> SnsMessage {
+    let fifo = topic_arn.ends_with(".fifo").then(|| {
+        (
+            account(report).to_owned(),
+            format!("scan:{}", report.scanned_at.timestamp()),
+        )
+    });
+    SnsMessage {
+        topic_arn: topic_arn.to_owned(),
+        subject: subject(report),
+        body: body(report),
+        attributes: vec![
+            (
+                "severity".into(),
+                worst(report).map_or("low", Severity::as_str).into(),
+            ),
+            ("rule".into(), "scan".into()),
+            ("account".into(), account(report).into()),
+        ],
+        fifo,
+    }
+}
+
+fn section(text: String) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, SLACK_SECTION_MAX)}})
+}
+
+/// The Block Kit message. Every string from the account is escaped.
+pub fn slack_message(report: &ScanReport) -> Value {
+    let header = cut(
+        &format!("trailguard scan: {}", headline(report)),
+        SLACK_HEADER_MAX,
+    );
+    let mut by_rule = String::from("*Findings by rule*");
+    for (rule, severity, n) in counts(report) {
+        by_rule += &format!("\n`{rule}` {} × {n}", severity.as_str());
+    }
+    let mut worst = String::from("*Worst first*");
+    for f in report.findings.iter().take(WORST_MAX) {
+        let d = &f.decision.finding;
+        worst += &format!(
+            "\n• *{}* `{}` {}",
+            d.severity.as_str().to_uppercase(),
+            d.rule,
+            escape(&one_line(&d.summary))
+        );
+    }
+    if report.findings.len() > WORST_MAX {
+        worst += &format!("\n_… and {} more_", report.findings.len() - WORST_MAX);
+    }
+    let mut remediation = String::from("*Remediation*");
+    let lines = remediation_lines(report);
+    if lines.is_empty() {
+        remediation += "\nnone: no finding has a remediation";
+    }
+    for line in lines {
+        remediation += &format!("\n• {}", escape(&line));
+    }
+    json!({
+        "text": cut(&escape(&subject(report)), SLACK_SECTION_MAX),
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": header}},
+            section(by_rule),
+            section(worst),
+            section(remediation),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(&format!(
+                "account {} · scanned {} · {} IAM users",
+                account(report),
+                report.scanned_at.format("%Y-%m-%d %H:%M UTC"),
+                report.users
+            ))}]},
+        ],
+    })
+}

@@ -1,0 +1,238 @@
+//! The [`CredentialSource`] adapter on `aws-sdk-iam`: the only scan code
+//! that sees SDK types.
+
+use async_trait::async_trait;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::ReportStateType;
+use chrono::{DateTime, Utc};
+
+use super::account::{AccountSummary, AttachedPolicy, ListedKey};
+use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
+use crate::config::PasswordBaseline;
+
+/// Reads the account through an IAM client.
+#[derive(Debug, Clone)]
+pub struct IamSource {
+    client: Client,
+}
+
+impl IamSource {
+    pub fn new(client: Client) -> Self {
+        IamSource { client }
+    }
+
+    /// From an SDK config (the usual environment, `AWS_ENDPOINT_URL` included).
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        IamSource::new(Client::new(sdk))
+    }
+}
+
+fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = err.code().map(String::from);
+    let kind = match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => SourceErrorKind::Transient,
+        SdkError::ResponseError(_) => SourceErrorKind::Transient,
+        _ => match code.as_deref() {
+            Some("NoSuchEntity") => SourceErrorKind::NotFound,
+            Some(
+                "Throttling" | "ThrottlingException" | "ServiceFailure" | "RequestLimitExceeded",
+            ) => SourceErrorKind::Transient,
+            _ => SourceErrorKind::Other,
+        },
+    };
+    let message = err
+        .message()
+        .map(String::from)
+        .unwrap_or_else(|| aws_smithy_error_text(err));
+    SourceError {
+        operation,
+        kind,
+        code,
+        message,
+    }
+}
+
+/// The error's own text and its sources, for errors without a service message.
+fn aws_smithy_error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn time(t: &aws_sdk_iam::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+fn count(n: Option<i32>) -> u32 {
+    n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
+#[async_trait]
+impl CredentialSource for IamSource {
+    async fn generate_credential_report(&self) -> Result<ReportState, SourceError> {
+        const OP: &str = "iam:GenerateCredentialReport";
+        let out = self
+            .client
+            .generate_credential_report()
+            .send()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(match out.state() {
+            Some(ReportStateType::Complete) => ReportState::Complete,
+            Some(ReportStateType::Started) => ReportState::Started,
+            _ => ReportState::InProgress,
+        })
+    }
+
+    async fn credential_report(&self) -> Result<ReportFetch, SourceError> {
+        const OP: &str = "iam:GetCredentialReport";
+        match self.client.get_credential_report().send().await {
+            Ok(out) => Ok(ReportFetch::Ready {
+                content: out
+                    .content()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
+                generated: out.generated_time().and_then(time),
+            }),
+            Err(e) => match e.code() {
+                Some("ReportInProgress") => Ok(ReportFetch::InProgress),
+                Some("ReportNotPresent") => Ok(ReportFetch::NotPresent),
+                Some("ReportExpired") => Ok(ReportFetch::Expired),
+                _ => Err(classify(OP, &e)),
+            },
+        }
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+        const OP: &str = "iam:GetAccountPasswordPolicy";
+        let out = match self.client.get_account_password_policy().send().await {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(classify(OP, &e)),
+        };
+        let Some(p) = out.password_policy() else {
+            return Ok(None);
+        };
+        Ok(Some(PasswordBaseline {
+            // IAM's default when unset.
+            minimum_length: p.minimum_password_length().map_or(6, |n| count(Some(n))),
+            require_uppercase: p.require_uppercase_characters(),
+            require_lowercase: p.require_lowercase_characters(),
+            require_numbers: p.require_numbers(),
+            require_symbols: p.require_symbols(),
+            reuse_prevention: count(p.password_reuse_prevention()),
+            // `ExpirePasswords` false means no maximum age, whatever the field says.
+            max_age_days: if p.expire_passwords() {
+                count(p.max_password_age())
+            } else {
+                0
+            },
+            allow_users_to_change: p.allow_users_to_change_password(),
+            hard_expiry: p.hard_expiry().unwrap_or(false),
+        }))
+    }
+
+    async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+        const OP: &str = "iam:GetAccountSummary";
+        let out = self
+            .client
+            .get_account_summary()
+            .send()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(AccountSummary(
+            out.summary_map()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), i64::from(*v)))
+                .collect(),
+        ))
+    }
+
+    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        const OP: &str = "iam:ListUsers";
+        let users = self
+            .client
+            .list_users()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(users
+            .into_iter()
+            .map(|u| (u.user_name().to_owned(), u.arn().to_owned()))
+            .collect())
+    }
+
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, SourceError> {
+        const OP: &str = "iam:ListAttachedUserPolicies";
+        let policies = self
+            .client
+            .list_attached_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(policies
+            .into_iter()
+            .filter_map(|p| {
+                Some(AttachedPolicy {
+                    name: p.policy_name().unwrap_or_default().to_owned(),
+                    arn: p.policy_arn()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+        const OP: &str = "iam:ListUserPolicies";
+        self.client
+            .list_user_policies()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(OP, &e))
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
+        const OP: &str = "iam:ListAccessKeys";
+        let keys = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| {
+                Some(ListedKey {
+                    id: k.access_key_id()?.to_owned(),
+                    active: k.status().is_some_and(|s| s.as_str() == "Active"),
+                    created: k.create_date().and_then(time),
+                })
+            })
+            .collect())
+    }
+}

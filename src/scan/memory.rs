@@ -1,0 +1,136 @@
+//! An in-memory [`CredentialSource`] for tests: a fixed report and
+//! inventory, scripted report states, and a log of the calls made.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
+use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
+use crate::config::PasswordBaseline;
+
+/// Answers from memory.
+#[derive(Debug, Default)]
+pub struct MemorySource {
+    /// The CSV GetCredentialReport answers once the report is ready.
+    pub report: String,
+    pub inventory: Inventory,
+    /// GenerateCredentialReport answers, in order, before it answers COMPLETE.
+    pub generate_states: Mutex<VecDeque<ReportState>>,
+    /// GetCredentialReport answers, in order, before it answers the report.
+    pub fetches: Mutex<VecDeque<ReportFetch>>,
+    /// Users whose per-user reads answer NoSuchEntity (deleted mid-scan).
+    pub deleted: Vec<String>,
+    /// A failure every call answers with, when set.
+    pub failure: Option<SourceError>,
+    /// The IAM actions called, in order.
+    pub calls: Mutex<Vec<String>>,
+}
+
+impl MemorySource {
+    pub fn new(report: impl Into<String>, inventory: Inventory) -> Self {
+        MemorySource {
+            report: report.into(),
+            inventory,
+            ..MemorySource::default()
+        }
+    }
+
+    /// The calls made so far.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn call(&self, op: &'static str, user: Option<&str>) -> Result<(), SourceError> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(match user {
+                Some(u) => format!("{op} {u}"),
+                None => op.to_owned(),
+            });
+        }
+        if let Some(f) = &self.failure {
+            return Err(f.clone());
+        }
+        if let Some(u) = user
+            && self.deleted.iter().any(|d| d == u)
+        {
+            return Err(SourceError::new(
+                op,
+                SourceErrorKind::NotFound,
+                format!("The user with name {u} cannot be found."),
+            ));
+        }
+        Ok(())
+    }
+
+    fn user(&self, name: &str) -> Option<&super::account::LiveUser> {
+        self.inventory.users.iter().find(|u| u.name == name)
+    }
+}
+
+#[async_trait]
+impl CredentialSource for MemorySource {
+    async fn generate_credential_report(&self) -> Result<ReportState, SourceError> {
+        self.call("iam:GenerateCredentialReport", None)?;
+        let next = self
+            .generate_states
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front());
+        Ok(next.unwrap_or(ReportState::Complete))
+    }
+
+    async fn credential_report(&self) -> Result<ReportFetch, SourceError> {
+        self.call("iam:GetCredentialReport", None)?;
+        let next = self.fetches.lock().ok().and_then(|mut q| q.pop_front());
+        Ok(next.unwrap_or_else(|| ReportFetch::Ready {
+            content: self.report.as_bytes().to_vec(),
+            generated: None,
+        }))
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+        self.call("iam:GetAccountPasswordPolicy", None)?;
+        Ok(self.inventory.password_policy.clone())
+    }
+
+    async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+        self.call("iam:GetAccountSummary", None)?;
+        Ok(self.inventory.summary.clone())
+    }
+
+    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        self.call("iam:ListUsers", None)?;
+        Ok(self
+            .inventory
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), u.arn.clone()))
+            .collect())
+    }
+
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, SourceError> {
+        self.call("iam:ListAttachedUserPolicies", Some(user))?;
+        Ok(self
+            .user(user)
+            .map(|u| u.attached_policies.clone())
+            .unwrap_or_default())
+    }
+
+    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+        self.call("iam:ListUserPolicies", Some(user))?;
+        Ok(self
+            .user(user)
+            .map(|u| u.inline_policies.clone())
+            .unwrap_or_default())
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
+        self.call("iam:ListAccessKeys", Some(user))?;
+        Ok(self
+            .user(user)
+            .map(|u| u.access_keys.clone())
+            .unwrap_or_default())
+    }
+}

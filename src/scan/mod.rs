@@ -1,0 +1,205 @@
+//! The scheduled credential scan: the backstop for what the event path
+//! missed or never sees (credentials growing old, grants made before
+//! trailguard was deployed, events EventBridge dropped).
+//!
+//! - [`report`] parses the IAM credential report; [`account`] joins it with
+//!   the live IAM state into an [`Account`]; [`evaluate()`] runs the scan
+//!   rules of the registry over it at an injected time. All pure.
+//! - [`source`] is the narrow read-only trait the scan reads IAM through,
+//!   with the bounded wait for the report; [`aws`] its SDK adapter,
+//!   [`memory`] an in-memory one for tests.
+//! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
+//!   `trailguard scan` run it: read, evaluate, remediate through the live
+//!   path's remediations, then one summary alert ([`alert`]).
+
+pub mod account;
+pub mod alert;
+pub mod aws;
+mod evaluate;
+mod execute;
+pub mod memory;
+mod render;
+pub mod report;
+pub mod source;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+pub use account::{Account, Inventory, KeyUsage};
+pub use evaluate::{ScanEvaluation, evaluate};
+pub use execute::ScanFinding;
+pub use render::{counts, headline, render_text};
+pub use report::{CredentialReport, ReportError, Stamp};
+pub use source::{CredentialSource, ReportWait, SourceError};
+
+use crate::engine::Diagnostic;
+use crate::executor::Delivery;
+use crate::live::{ErrorReport, LiveContext};
+use crate::rules::Action;
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read the account: {0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Report(#[from] ReportError),
+    #[error("credential report not ready after {seconds} s")]
+    ReportTimeout { seconds: u64 },
+}
+
+impl ScanError {
+    /// Worth running the scan again soon (throttling, 5xx, a slow report).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ScanError::Source(e) => e.kind == source::SourceErrorKind::Transient,
+            ScanError::ReportTimeout { .. } => true,
+            ScanError::Report(_) => false,
+        }
+    }
+}
+
+/// Is this Lambda payload an EventBridge scheduled event (the scan's
+/// trigger) rather than a CloudTrail event?
+pub fn is_scheduled_event(payload: &serde_json::Value) -> bool {
+    payload.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
+        && payload.get("source").and_then(|v| v.as_str()) == Some("aws.events")
+}
+
+/// What the scan reads the account with, and acts and alerts through.
+#[derive(Clone, Copy)]
+pub struct ScanContext<'a> {
+    /// The config, the remediations' IAM, the alert channels.
+    pub live: &'a LiveContext,
+    /// Where the account is read from.
+    pub source: &'a dyn CredentialSource,
+    pub wait: ReportWait,
+    /// Plan the remediations, send no alert, change nothing.
+    pub dry_run: bool,
+}
+
+impl<'a> ScanContext<'a> {
+    /// With the default report wait, for real.
+    pub fn new(live: &'a LiveContext, source: &'a dyn CredentialSource) -> Self {
+        ScanContext {
+            live,
+            source,
+            wait: ReportWait::default(),
+            dry_run: false,
+        }
+    }
+}
+
+/// What a scan found and did (one JSON object for `trailguard scan --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub account_id: Option<String>,
+    /// The time ages were measured at.
+    pub scanned_at: DateTime<Utc>,
+    /// When IAM generated the credential report read.
+    pub report_generated_at: Option<DateTime<Utc>>,
+    /// IAM users scanned.
+    pub users: usize,
+    pub dry_run: bool,
+    /// Worst first, each with what its remediation did.
+    pub findings: Vec<ScanFinding>,
+    /// Rules that found something but are off; exempt targets.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where the report and the live state disagreed; rows skipped.
+    pub notes: Vec<String>,
+    /// The summary alert, per channel.
+    pub alerts: Vec<Delivery>,
+    /// Remediations and alerts that failed.
+    pub errors: Vec<ErrorReport>,
+}
+
+impl ScanReport {
+    /// Did a remediation or an alert fail?
+    pub fn failed(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Is running the scan again worth it (and safe: remediations are
+    /// idempotent)? Also when no alert could be delivered at all.
+    pub fn retryable(&self) -> bool {
+        let alert_lost = !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != "sent");
+        self.errors.iter().any(|e| e.retryable) || alert_lost
+    }
+
+    /// The distinct actions that ran and changed something (one action can
+    /// serve two findings).
+    pub fn remediated(&self) -> Vec<&Action> {
+        let mut out: Vec<&Action> = Vec::new();
+        for f in self.findings.iter().filter(|f| f.remediated()) {
+            if let Some(a) = &f.decision.finding.remediation
+                && !out.contains(&a)
+            {
+                out.push(a);
+            }
+        }
+        out
+    }
+
+    /// The Lambda's answer: counts, no details.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let by_rule: serde_json::Map<String, serde_json::Value> = counts(self)
+            .into_iter()
+            .map(|(rule, _, n)| (rule.to_owned(), n.into()))
+            .collect();
+        serde_json::json!({
+            "status": if self.failed() { "partial" } else { "ok" },
+            "kind": "scan",
+            "account": self.account_id,
+            "findings": self.findings.len(),
+            "by_rule": by_rule,
+            "remediated": self.remediated().len(),
+            "alerts": self.alerts.iter().filter(|a| a.status == "sent").count(),
+            "errors": self.errors.len(),
+        })
+    }
+}
+
+/// The whole scan: reads the account, evaluates it at `now` with the
+/// config of `ctx.live`, runs the remediations switched on, and sends one
+/// summary alert. `Err` when the account could not be read; failed
+/// remediations and alerts are in [`ScanReport::errors`].
+pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanReport, ScanError> {
+    let config = &ctx.live.config;
+    let account = source::read_account(ctx.source, ctx.wait).await?;
+    for note in &account.notes {
+        tracing::info!(origin = "scan", note = note.as_str(), "scan note");
+    }
+    let eval = evaluate(&account, config, now);
+    let mut errors = Vec::new();
+    let findings = execute::remediate_all(ctx, eval.decisions, &mut errors).await;
+    let mut report = ScanReport {
+        account_id: account.account_id.clone(),
+        scanned_at: now,
+        report_generated_at: account.report_generated,
+        users: account.users.len(),
+        dry_run: ctx.dry_run,
+        findings,
+        diagnostics: eval.diagnostics,
+        notes: account.notes,
+        alerts: Vec::new(),
+        errors,
+    };
+    let mut errors = Vec::new();
+    report.alerts = execute::send_summary(ctx, &report, &mut errors).await;
+    report.errors.extend(errors);
+    let remediated = report.remediated().len();
+    tracing::info!(
+        origin = "scan",
+        account = report.account_id.as_deref().unwrap_or(""),
+        findings = report.findings.len(),
+        remediated,
+        errors = report.errors.len(),
+        "scan done"
+    );
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests;

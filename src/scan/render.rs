@@ -1,0 +1,133 @@
+//! The scan's report for people: the CLI's text output. Pure.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::ScanReport;
+use crate::rules::{self, Severity};
+
+/// Findings per rule, in catalogue order, with the rule's severity.
+pub fn counts(report: &ScanReport) -> Vec<(&'static str, Severity, usize)> {
+    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &report.findings {
+        *by_rule.entry(f.decision.finding.rule).or_default() += 1;
+    }
+    rules::registry()
+        .iter()
+        .filter_map(|r| by_rule.get(r.id).map(|n| (r.id, r.severity, *n)))
+        .collect()
+}
+
+/// `3 findings (1 critical, 2 medium)`, or `no findings`.
+pub fn headline(report: &ScanReport) -> String {
+    let n = report.findings.len();
+    if n == 0 {
+        return "no findings".to_owned();
+    }
+    let mut per: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
+    for d in &report.findings {
+        *per.entry(std::cmp::Reverse(d.decision.finding.severity))
+            .or_default() += 1;
+    }
+    let parts: Vec<_> = per
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.0.as_str()))
+        .collect();
+    format!(
+        "{n} finding{} ({})",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
+
+/// The whole report as text: findings worst first, then counts and notes.
+pub fn render_text(report: &ScanReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "scan of account {} at {}: {}, {} user{}",
+        report.account_id.as_deref().unwrap_or("unknown"),
+        report.scanned_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        headline(report),
+        report.users,
+        if report.users == 1 { "" } else { "s" }
+    );
+    if let Some(t) = report.report_generated_at {
+        let _ = writeln!(
+            s,
+            "credential report generated at {}",
+            t.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    if !report.findings.is_empty() {
+        s.push('\n');
+    }
+    for found in &report.findings {
+        let d = &found.decision;
+        let f = &d.finding;
+        let _ = writeln!(
+            s,
+            "{:<8} {:<30} [{}] {}",
+            f.severity.as_str().to_uppercase(),
+            f.rule,
+            d.mode.as_str(),
+            f.summary
+        );
+        if let (Some(action), Some(result)) = (&f.remediation, &found.result) {
+            let _ = writeln!(
+                s,
+                "         remediation {} {}: {}",
+                action.id(),
+                result.status.as_str(),
+                action.describe()
+            );
+            for note in &result.notes {
+                let _ = writeln!(s, "           {note}");
+            }
+        }
+        if let Some(why) = &d.exempt {
+            let _ = writeln!(s, "         exempt: {why}");
+        }
+    }
+    let counts = counts(report);
+    if !counts.is_empty() {
+        let _ = writeln!(s, "\nfindings by rule:");
+        for (rule, severity, n) in counts {
+            let _ = writeln!(s, "  {rule:<30} {:<8} {n:>5}", severity.as_str());
+        }
+    }
+    if !report.diagnostics.is_empty() {
+        let _ = writeln!(s, "\ndiagnostics:");
+        for d in &report.diagnostics {
+            let _ = writeln!(s, "  {}: {}", d.rule, d.note);
+        }
+    }
+    if !report.alerts.is_empty() {
+        let _ = writeln!(s, "\nsummary alert:");
+        for a in &report.alerts {
+            let _ = writeln!(
+                s,
+                "  {}: {}{}",
+                a.channel,
+                a.status,
+                a.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    if !report.errors.is_empty() {
+        let _ = writeln!(s, "\nerrors:");
+        for e in &report.errors {
+            let _ = writeln!(s, "  {}: {}", e.kind, e.message);
+        }
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(s, "\nnotes:");
+        for n in &report.notes {
+            let _ = writeln!(s, "  {n}");
+        }
+    }
+    s
+}
