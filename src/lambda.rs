@@ -12,6 +12,7 @@
 use serde_json::{Value, json};
 
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
+use crate::scan::{CredentialSource, ScanContext, run_scan};
 
 /// Why an invocation failed (the runtime reports the message).
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,36 @@ pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, Invocati
         Err(e) => {
             tracing::error!(payload = %original, error = %e, "input is not one CloudTrail event; logged whole, not retried");
             Ok(json!({ "status": "rejected", "error": e.to_string() }))
+        }
+    }
+}
+
+/// Runs the credential scan (a scheduled event). `Err`, so Lambda retries
+/// and then keeps the event, when the account could not be read or a
+/// remediation or the summary alert failed in a way worth a retry (the
+/// remediations are idempotent, so a second scan finishes the work).
+pub async fn scan(
+    ctx: &LiveContext,
+    source: &dyn CredentialSource,
+) -> Result<Value, InvocationError> {
+    match run_scan(&ScanContext::new(ctx, source), chrono::Utc::now()).await {
+        Ok(report) => {
+            for e in &report.errors {
+                tracing::error!(kind = e.kind, retryable = e.retryable, error = %e.message, "scan effect failed");
+            }
+            if report.retryable() {
+                let first = report
+                    .errors
+                    .first()
+                    .map_or("no alert delivered", |e| e.message.as_str());
+                Err(InvocationError(format!("scan: {first}")))
+            } else {
+                Ok(report.summary_json())
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, retryable = e.is_retryable(), "scan failed");
+            Err(InvocationError(format!("scan failed: {e}")))
         }
     }
 }

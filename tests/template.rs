@@ -425,7 +425,8 @@ fn every_mode_combination() -> Vec<Vec<(String, &'static str)>> {
     for param in params {
         let mut longer = Vec::new();
         for combo in &combos {
-            for mode in ["alert", "off", "remediate"] {
+            // "off" grants what "alert" grants: nothing.
+            for mode in ["alert", "remediate"] {
                 let mut c = combo.clone();
                 c.push((param.clone(), mode));
                 longer.push(c);
@@ -441,13 +442,23 @@ fn the_role_grants_exactly_what_the_enabled_remediations_declare() {
     let template = main_template();
     let params = mode_parameters(template);
     let combos = every_mode_combination();
-    assert_eq!(combos.len(), 3usize.pow(params.len() as u32));
-    for combo in combos {
-        let overrides: Vec<(&str, &str)> = combo.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+    assert_eq!(combos.len(), 2usize.pow(params.len() as u32));
+    for (combo, schedule) in combos.iter().flat_map(|c| [(c, "rate(1 day)"), (c, "off")]) {
+        let mut overrides: Vec<(&str, &str)> =
+            combo.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+        overrides.push(("ScanSchedule", schedule));
         let stack = Stack::new(template, &overrides);
         let granted = allowed_guarded_actions(&role_statements(&stack));
         let mut needed = BTreeSet::new();
         let mut enabled = Vec::new();
+        if schedule != "off" {
+            enabled.push("credential-scan");
+            needed.extend(
+                trailguard::scan::source::PERMISSIONS
+                    .iter()
+                    .map(|p| p.to_string()),
+            );
+        }
         for rule in rules::registry() {
             let Some(spec) = rule.remediation else {
                 continue;
@@ -493,8 +504,11 @@ fn resource_kind(action: &str) -> &'static str {
         | "iam:ListUserPolicies"
         | "iam:ListUserTags"
         | "iam:UpdateAccessKey" => "user",
-        "iam:GetAccountPasswordPolicy"
+        "iam:GenerateCredentialReport"
+        | "iam:GetAccountPasswordPolicy"
         | "iam:GetAccountSummary"
+        | "iam:GetCredentialReport"
+        | "iam:ListUsers"
         | "iam:ListAccountAliases"
         | "iam:UpdateAccountPasswordPolicy" => "account",
         "cloudtrail:GetTrail" | "cloudtrail:GetTrailStatus" | "cloudtrail:StartLogging" => "trail",
