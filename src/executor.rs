@@ -314,7 +314,7 @@ pub(crate) async fn remediate_unless_exempt(
 }
 
 /// A value as one line of JSON, for a log field.
-fn to_json(value: &impl Serialize) -> String {
+pub(crate) fn to_json(value: &impl Serialize) -> String {
     // Lists of strings and an optional string cannot fail to serialize.
     serde_json::to_string(value).unwrap_or_default()
 }
