@@ -15,7 +15,8 @@ pub struct Decision {
     /// `alert` or `remediate` (an `off` rule yields no decision).
     pub mode: Mode,
     /// Why the target must not be changed, when it is exempt; the finding
-    /// is then alerted only. The exemption tag is checked at execution.
+    /// is then alerted only. The exemption tag, and exempt principals
+    /// against the user's real ARN (path, partition), are checked at execution.
     pub exempt: Option<String>,
 }
 

@@ -1,8 +1,8 @@
 //! The executor: turns each decision of the engine into effects.
 //!
 //! For each decision, in order: the remediation (in remediate mode, unless
-//! the target is exempt by config or by the exemption tag read from the
-//! user), or its plan (in alert mode); then the alert, which says what was
+//! the target is exempt by config, or by its real ARN or exemption tag read
+//! from the user), or its plan (in alert mode); then the alert, which says what was
 //! done or would have been. An alert is sent even when the remediation
 //! failed, so people hear of the finding; the failure is still returned, so
 //! the caller retries (every remediation is idempotent, so a retry never
@@ -61,8 +61,8 @@ pub enum ExecError {
         #[source]
         source: RemediateError,
     },
-    #[error("rule `{rule}`: exemption tag check failed: {source}")]
-    TagCheck {
+    #[error("rule `{rule}`: exemption check failed: {source}")]
+    ExemptionCheck {
         rule: &'static str,
         #[source]
         source: EffectError,
@@ -83,11 +83,11 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// `remediation`, `tag-check` or `alert`.
+    /// `remediation`, `exemption-check` or `alert`.
     pub fn kind(&self) -> &'static str {
         match self {
             ExecError::Remediation { .. } => "remediation",
-            ExecError::TagCheck { .. } => "tag-check",
+            ExecError::ExemptionCheck { .. } => "exemption-check",
             ExecError::Alert { .. } | ExecError::Webhook { .. } => "alert",
         }
     }
@@ -97,7 +97,7 @@ impl ExecError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ExecError::Remediation { source, .. } => source.is_retryable(),
-            ExecError::TagCheck { source, .. } | ExecError::Alert { source, .. } => {
+            ExecError::ExemptionCheck { source, .. } | ExecError::Alert { source, .. } => {
                 source.is_retryable()
             }
             ExecError::Webhook { source, .. } => source.is_retryable(),
@@ -138,7 +138,7 @@ async fn execute_one(
         (Some(action), Mode::Remediate) => Some(match &decision.exempt {
             Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
             None => {
-                remediate_unless_tagged(
+                remediate_unless_exempt(
                     ctx,
                     event.aws_region.as_deref(),
                     event.event_id.as_deref().unwrap_or(""),
@@ -196,6 +196,13 @@ async fn execute_one(
         .iter()
         .map(|d| format!("{}:{}", d.channel, d.status))
         .collect();
+    // What was done and how to undo it, also in the log: when the alert
+    // fails, the retry finds the work done and would otherwise lose the undo
+    // commands and the moved document. (No secrets in a report.)
+    let (calls, undo, document) = match &remediation {
+        Some(r) => (to_json(&r.calls), to_json(&r.undo), to_json(&r.document)),
+        None => ("[]".to_owned(), "[]".to_owned(), "null".to_owned()),
+    };
     tracing::info!(
         event_id = event.event_id.as_deref().unwrap_or(""),
         event_name = event.name(),
@@ -204,6 +211,9 @@ async fn execute_one(
         action = finding.remediation.as_ref().map_or("none", Action::id),
         outcome = status,
         alerts = channels.join(","),
+        calls,
+        undo,
+        document,
         "decision"
     );
     FindingOutcome {
@@ -219,7 +229,7 @@ async fn execute_one(
     }
 }
 
-/// The user an action changes, whose exemption tag must be read first.
+/// The user an action changes, whose exemptions must be checked first.
 fn target_user(action: &Action) -> Option<&str> {
     match action {
         Action::MovePolicyToGroup { user_name, .. }
@@ -229,11 +239,14 @@ fn target_user(action: &Action) -> Option<&str> {
     }
 }
 
-/// Runs a remediation unless its target user carries the exemption tag.
+/// Runs the remediation unless the user it changes, as IAM describes it now,
+/// is exempt. The engine could only match principals against an ARN built
+/// from the user name, which misses users with a path (`user/ops/name`) and
+/// other partitions; GetUser answers the real ARN, and the tags, in one read.
 /// `region` is the event's (a trail's home region); `origin` names what
 /// asked for it in the log (an event id, or `scan`). Shared with the
 /// scheduled scan.
-pub(crate) async fn remediate_unless_tagged(
+pub(crate) async fn remediate_unless_exempt(
     ctx: &LiveContext,
     region: Option<&str>,
     origin: &str,
@@ -242,23 +255,36 @@ pub(crate) async fn remediate_unless_tagged(
     errors: &mut Vec<ExecError>,
 ) -> Report {
     let id = action.id();
-    if let (Some(user), Some(tag)) = (target_user(action), ctx.config.exemptions.tag.as_deref()) {
-        match ctx.effects.iam.user_tags(user).await {
+    let ex = &ctx.config.exemptions;
+    let check = ex.tag.is_some() || !ex.principals.is_empty();
+    if let Some(user) = target_user(action).filter(|_| check) {
+        match ctx.effects.iam.user(user).await {
             Ok(None) => return remediate::user_gone(id, user),
-            Ok(Some(tags)) => {
-                if let Some((k, v)) = tags
-                    .iter()
-                    .find(|(k, v)| k == tag && v.trim().eq_ignore_ascii_case("true"))
-                {
+            Ok(Some(info)) => {
+                if let Some(pattern) = ex.principal(&info.arn) {
+                    return Report::new(id, Status::Exempt).note(format!(
+                        "user {} matches exempt principal `{pattern}`",
+                        info.arn
+                    ));
+                }
+                // IAM tag keys on a user are unique regardless of case, so
+                // `Trailguard:Exempt` is the same tag as `trailguard:exempt`.
+                let tagged = ex.tag.as_deref().and_then(|tag| {
+                    info.tags.iter().find(|(k, v)| {
+                        k.to_lowercase() == tag.to_lowercase()
+                            && v.trim().eq_ignore_ascii_case("true")
+                    })
+                });
+                if let Some((k, v)) = tagged {
                     return Report::new(id, Status::Exempt)
                         .note(format!("user {user} carries the exemption tag {k}={v}"));
                 }
             }
             Err(source) => {
                 let report = Report::new(id, Status::Failed).note(format!(
-                    "could not read the tags of {user}, so nothing was changed: {source}"
+                    "could not read user {user} to check its exemptions, so nothing was changed: {source}"
                 ));
-                errors.push(ExecError::TagCheck { rule, source });
+                errors.push(ExecError::ExemptionCheck { rule, source });
                 return report;
             }
         }
@@ -285,6 +311,12 @@ pub(crate) async fn remediate_unless_tagged(
             report
         }
     }
+}
+
+/// A value as one line of JSON, for a log field.
+pub(crate) fn to_json(value: &impl Serialize) -> String {
+    // Lists of strings and an optional string cannot fail to serialize.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 pub(crate) fn sent(channel: &'static str, id: Option<String>) -> Delivery {

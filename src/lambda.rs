@@ -5,13 +5,14 @@
 //!   logged whole and answered, since a retry cannot make it readable.
 //! - `Err`: Lambda retries (twice, for async invokes) and then hands the
 //!   event to the on-failure destination. Returned when an effect failed in
-//!   a way worth a retry (throttling, 5xx, timeouts), and when an alert could
-//!   not be delivered at all, so the event is kept in the dead-letter queue
-//!   rather than lost. Remediations are idempotent, so a retry is safe.
+//!   a way worth a retry (throttling, 5xx, timeouts), and when some finding
+//!   could not be alerted on any channel, so the event is kept in the
+//!   dead-letter queue rather than lost. Remediations are idempotent, so a retry is safe.
 
 use serde_json::{Value, json};
 
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
+use crate::scan::{CredentialSource, ScanContext, run_scan};
 
 /// Why an invocation failed (the runtime reports the message).
 #[derive(Debug, thiserror::Error)]
@@ -43,11 +44,12 @@ pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, Invocati
             Ok(summary(&outcome))
         }
         Err(HandleError::Effects { outcome }) => {
-            let alert_lost = outcome.errors.iter().any(|e| e.kind == "alert")
-                && !outcome
-                    .findings
-                    .iter()
-                    .any(|f| f.alerts.iter().any(|a| a.status == "sent"));
+            // Judged per finding: one finding alerted does not tell anyone
+            // of another whose every alert failed.
+            let alert_lost = outcome
+                .findings
+                .iter()
+                .any(|f| !f.alerts.is_empty() && f.alerts.iter().all(|a| a.status != "sent"));
             let retry = outcome.retryable() || alert_lost;
             for e in &outcome.errors {
                 tracing::error!(
@@ -70,6 +72,36 @@ pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, Invocati
         Err(e) => {
             tracing::error!(payload = %original, error = %e, "input is not one CloudTrail event; logged whole, not retried");
             Ok(json!({ "status": "rejected", "error": e.to_string() }))
+        }
+    }
+}
+
+/// Runs the credential scan (a scheduled event). `Err`, so Lambda retries
+/// and then keeps the event, when the account could not be read or a
+/// remediation or the summary alert failed in a way worth a retry (the
+/// remediations are idempotent, so a second scan finishes the work).
+pub async fn scan(
+    ctx: &LiveContext,
+    source: &dyn CredentialSource,
+) -> Result<Value, InvocationError> {
+    match run_scan(&ScanContext::new(ctx, source), chrono::Utc::now()).await {
+        Ok(report) => {
+            for e in &report.errors {
+                tracing::error!(kind = e.kind, retryable = e.retryable, error = %e.message, "scan effect failed");
+            }
+            if report.retryable() {
+                let first = report
+                    .errors
+                    .first()
+                    .map_or("no alert delivered", |e| e.message.as_str());
+                Err(InvocationError(format!("scan: {first}")))
+            } else {
+                Ok(report.summary_json())
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, retryable = e.is_retryable(), "scan failed");
+            Err(InvocationError(format!("scan failed: {e}")))
         }
     }
 }
@@ -97,4 +129,115 @@ pub fn summary(outcome: &Outcome) -> Value {
         "findings": findings,
         "errors": outcome.errors.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::*;
+    use crate::alert::slack::WebhookSource;
+    use crate::config::Config;
+    use crate::effects::memory::{
+        MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
+    };
+    use crate::effects::{EffectError, ErrorKind, Publisher, SnsMessage};
+    use crate::live::Effects;
+    use crate::rules::testing::iam_call;
+
+    /// SNS that refuses, for good (a key policy denying the topic, say), the
+    /// alerts of one rule and publishes the others.
+    struct RefusesRule(&'static str, RecordingPublisher);
+
+    #[async_trait]
+    impl Publisher for RefusesRule {
+        async fn publish(&self, message: &SnsMessage) -> Result<String, EffectError> {
+            if message.subject.contains(self.0) {
+                return Err(EffectError::new(
+                    "sns:Publish",
+                    ErrorKind::AccessDenied,
+                    "kms key denies the topic",
+                ));
+            }
+            self.1.publish(message).await
+        }
+    }
+
+    fn context(publisher: Arc<dyn Publisher>) -> LiveContext {
+        let config = Config::from_toml(
+            "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"",
+            "test",
+            std::iter::empty(),
+        )
+        .unwrap();
+        let effects = Effects {
+            iam: Arc::new(MemoryIam::default()),
+            trail: Arc::new(MemoryTrail::default()),
+            publisher,
+            webhook: Arc::new(RecordingWebhook::default()),
+            secrets: Arc::new(MemorySecrets::default()),
+        };
+        LiveContext::new(config, effects, WebhookSource::None)
+    }
+
+    /// AdministratorAccess attached to bob: two findings,
+    /// user-policy-attached and admin-policy-granted.
+    fn admin_attached() -> Value {
+        json!({
+            "version": "0",
+            "id": "7f3c",
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.iam",
+            "account": "111122223333",
+            "region": "us-east-1",
+            "detail": iam_call(
+                "AttachUserPolicy",
+                json!({"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+                json!(null),
+            ),
+        })
+    }
+
+    /// One finding alerted, the other's only alert refused for good: that
+    /// finding would be heard of by no one, so the invocation fails and the
+    /// event goes to the dead-letter queue after Lambda's retries.
+    #[tokio::test]
+    async fn a_finding_whose_every_alert_failed_fails_the_invocation() {
+        let sns = Arc::new(RefusesRule(
+            "admin-policy-granted",
+            RecordingPublisher::default(),
+        ));
+        let ctx = context(sns.clone());
+        let err = handle(admin_attached(), &ctx).await.unwrap_err();
+        assert!(err.0.contains("sns alert not sent"), "{err}");
+        // The other finding was alerted.
+        let sent = sns.1.messages();
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].subject.contains("user-policy-attached"));
+    }
+
+    #[tokio::test]
+    async fn every_alert_refused_fails_the_invocation() {
+        let sns = Arc::new(RecordingPublisher::default());
+        sns.fail_with(Some(EffectError::new(
+            "sns:Publish",
+            ErrorKind::AccessDenied,
+            "kms key denies the topic",
+        )));
+        let ctx = context(sns);
+        assert!(handle(admin_attached(), &ctx).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn every_finding_alerted_is_ok() {
+        let sns = Arc::new(RecordingPublisher::default());
+        let ctx = context(sns.clone());
+        let answer = handle(admin_attached(), &ctx).await.unwrap();
+        assert_eq!(answer["status"], "ok");
+        assert_eq!(answer["findings"].as_array().unwrap().len(), 2);
+        assert_eq!(sns.messages().len(), 2);
+    }
 }

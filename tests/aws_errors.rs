@@ -44,6 +44,8 @@ async fn aws_errors_are_classified_for_retry() {
         (400, "Throttling", true),
         (503, "ServiceUnavailable", true),
         (500, "InternalFailure", true),
+        (409, "ConcurrentModification", true),
+        (409, "EntityTemporarilyUnmodifiable", true),
     ] {
         let aws = Listener::start(move |_| Response::aws_error(status, code)).await;
         let ctx = LiveContext::from_sdk_config(config(), &sdk(&aws.url("")).await, None)

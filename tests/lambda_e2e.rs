@@ -244,3 +244,46 @@ async fn bad_config_fails_the_cold_start() {
         "it must not take events with a bad config"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_event_runs_the_credential_scan() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    let alerts_queue = AlertQueue::create(&moto, TOPIC).await;
+    iam.create_user().user_name("carol").send().await.unwrap();
+    iam.put_user_policy()
+        .user_name("carol")
+        .policy_name("s3-read")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let runtime = RuntimeApi::start().await;
+    let _function = Function::start(
+        &runtime,
+        &moto.endpoint,
+        &[("TRAILGUARD_MODES", "user-has-inline-policy=remediate")],
+    );
+    let scheduled = json!({"version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT,
+        "time": "2024-05-10T06:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/trailguard-CredentialScan"],
+        "detail": {}});
+    let id = runtime.invoke(scheduled);
+    let answer = response(runtime.answer(&id).await);
+    assert_eq!(answer["kind"], "scan", "{answer}");
+    assert_eq!(answer["status"], "ok", "{answer}");
+    assert_eq!(answer["by_rule"]["user-has-inline-policy"], 1, "{answer}");
+    assert_eq!(answer["remediated"], 1, "{answer}");
+    let inline = iam
+        .list_user_policies()
+        .user_name("carol")
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.policy_names().is_empty());
+    let alerts = alerts_queue.drain().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["MessageAttributes"]["rule"]["Value"], "scan");
+}

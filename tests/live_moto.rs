@@ -17,7 +17,7 @@ use trailguard::live::{LiveContext, Outcome, handle_event};
 use trailguard::remediate::{self, Retry, Status};
 use trailguard::rules::Action;
 
-use support::fixtures::{access_key_created, event, remediate_config_path};
+use support::fixtures::{access_key_created, event, remediate_config_path, with_request};
 use support::moto::{ACCOUNT, AlertQueue, Moto};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -269,6 +269,83 @@ async fn move_inline_policy_to_group_end_to_end() {
     assert_eq!(status(&again, "user-inline-policy"), Status::Unchanged);
 }
 
+/// An earlier move put v1 in the dedicated group; bob now has v2 under the
+/// same name. Nothing changes, and the alert carries both documents.
+#[tokio::test]
+async fn move_inline_policy_with_another_version_in_the_group_is_blocked() {
+    let live = Live::start().await;
+    live.create_user("bob").await;
+    let group = "trailguard-inline-bob-s3-read-reports";
+    let v1 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    let v2 = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::reports/*"}]}"#;
+    live.iam
+        .create_group()
+        .group_name(group)
+        .path("/trailguard/")
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .put_group_policy()
+        .group_name(group)
+        .policy_name("s3-read-reports")
+        .policy_document(v1)
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .add_user_to_group()
+        .group_name(group)
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    live.iam
+        .put_user_policy()
+        .user_name("bob")
+        .policy_name("s3-read-reports")
+        .policy_document(v2)
+        .send()
+        .await
+        .unwrap();
+
+    let outcome = live.handle(event("put-user-policy")).await;
+    let r = finding(&outcome, "user-inline-policy")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Blocked, "{r:?}");
+    assert!(r.calls.is_empty(), "{r:?}");
+    let read = |doc: &str| serde_json::from_str::<Value>(&percent_decode(doc)).unwrap();
+    let in_group = live
+        .iam
+        .get_group_policy()
+        .group_name(group)
+        .policy_name("s3-read-reports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(in_group.policy_document()), read(v1));
+    let on_user = live
+        .iam
+        .get_user_policy()
+        .user_name("bob")
+        .policy_name("s3-read-reports")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(on_user.policy_document()), read(v2));
+    let body = live.alerts().await[0]["Message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(body.contains("with a different document"), "{body}");
+    assert!(
+        body.contains("s3:GetObject") && body.contains("s3:PutObject"),
+        "{body}"
+    );
+}
+
 fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
@@ -474,6 +551,53 @@ async fn exempt_tagged_user_is_alerted_not_changed() {
         body.contains("user bob carries the exemption tag trailguard:exempt=true"),
         "{body}"
     );
+}
+
+/// An exempt principal naming a user with a path: the event only names
+/// `breakglass`, so the user's real ARN is read from IAM before any change.
+#[tokio::test]
+async fn exempt_principal_with_a_path_is_alerted_not_changed() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    iam.create_user()
+        .user_name("breakglass")
+        .path("/ops/")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("breakglass")
+        .policy_arn(READ_ONLY)
+        .send()
+        .await
+        .unwrap();
+    let config = Config::from_toml(
+        &format!(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nprincipals = [\"arn:aws:iam::{ACCOUNT}:user/ops/breakglass\"]"
+        ),
+        "test",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let ctx = LiveContext::from_sdk_config(config, &sdk, None)
+        .unwrap()
+        .with_retry(Retry::quick());
+    let before = view(&iam, "breakglass").await;
+    let ev = with_request(event("attach-user-policy"), "userName", "breakglass");
+    let outcome = handle_event(ev, &ctx).await.unwrap();
+    let r = finding(&outcome, "user-policy-attached")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Exempt, "{r:?}");
+    assert_eq!(
+        r.notes,
+        [format!(
+            "user arn:aws:iam::{ACCOUNT}:user/ops/breakglass matches exempt principal `arn:aws:iam::{ACCOUNT}:user/ops/breakglass`"
+        )]
+    );
+    assert_eq!(view(&iam, "breakglass").await, before);
 }
 
 #[tokio::test]

@@ -293,6 +293,59 @@ fn the_function_gets_a_configuration_trailguard_accepts() {
     }
 }
 
+/// The function's Secrets Manager client and its role's kms:ViaService
+/// condition only reach a secret in the stack's region: a Slack secret
+/// anywhere else fails the deployment, rather than every Slack alert later.
+#[test]
+fn a_slack_secret_outside_the_stack_region_fails_the_deployment() {
+    let template = main_template();
+    for (arn, outside) in [
+        ("", false),
+        (
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack-AbCdEf",
+            false,
+        ),
+        (
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:slack-AbCdEf",
+            true,
+        ),
+        // The region's name elsewhere in the ARN does not count.
+        (
+            "arn:aws:secretsmanager:us-west-2:111122223333:secret:us-east-1-AbCdEf",
+            true,
+        ),
+    ] {
+        let stack = Stack::new(template, &[("SlackWebhookSecretArn", arn)]);
+        assert_eq!(
+            stack.condition("SlackSecretOutsideStackRegion"),
+            outside,
+            "{arn}"
+        );
+        let env = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| function_env(&stack)));
+        match env {
+            Ok(env) => {
+                assert!(!outside, "{arn} is deployed");
+                let value = env
+                    .iter()
+                    .find(|(k, _)| k == "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN")
+                    .map(|(_, v)| v.as_str());
+                assert_eq!(value, Some(arn));
+            }
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .unwrap_or("");
+                assert!(outside, "{arn}: {message}");
+                assert!(
+                    message.contains("Fn::Select cannot select nonexistent value"),
+                    "{message}"
+                );
+            }
+        }
+    }
+}
+
 // The execution role ---------------------------------------------------------
 
 /// Every statement of every policy of the function's role in this stack.
@@ -372,7 +425,8 @@ fn every_mode_combination() -> Vec<Vec<(String, &'static str)>> {
     for param in params {
         let mut longer = Vec::new();
         for combo in &combos {
-            for mode in ["alert", "off", "remediate"] {
+            // "off" grants what "alert" grants: nothing.
+            for mode in ["alert", "remediate"] {
                 let mut c = combo.clone();
                 c.push((param.clone(), mode));
                 longer.push(c);
@@ -388,13 +442,23 @@ fn the_role_grants_exactly_what_the_enabled_remediations_declare() {
     let template = main_template();
     let params = mode_parameters(template);
     let combos = every_mode_combination();
-    assert_eq!(combos.len(), 3usize.pow(params.len() as u32));
-    for combo in combos {
-        let overrides: Vec<(&str, &str)> = combo.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+    assert_eq!(combos.len(), 2usize.pow(params.len() as u32));
+    for (combo, schedule) in combos.iter().flat_map(|c| [(c, "rate(1 day)"), (c, "off")]) {
+        let mut overrides: Vec<(&str, &str)> =
+            combo.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+        overrides.push(("ScanSchedule", schedule));
         let stack = Stack::new(template, &overrides);
         let granted = allowed_guarded_actions(&role_statements(&stack));
         let mut needed = BTreeSet::new();
         let mut enabled = Vec::new();
+        if schedule != "off" {
+            enabled.push("credential-scan");
+            needed.extend(
+                trailguard::scan::source::PERMISSIONS
+                    .iter()
+                    .map(|p| p.to_string()),
+            );
+        }
         for rule in rules::registry() {
             let Some(spec) = rule.remediation else {
                 continue;
@@ -440,8 +504,11 @@ fn resource_kind(action: &str) -> &'static str {
         | "iam:ListUserPolicies"
         | "iam:ListUserTags"
         | "iam:UpdateAccessKey" => "user",
-        "iam:GetAccountPasswordPolicy"
+        "iam:GenerateCredentialReport"
+        | "iam:GetAccountPasswordPolicy"
         | "iam:GetAccountSummary"
+        | "iam:GetCredentialReport"
+        | "iam:ListUsers"
         | "iam:ListAccountAliases"
         | "iam:UpdateAccountPasswordPolicy" => "account",
         "cloudtrail:GetTrail" | "cloudtrail:GetTrailStatus" | "cloudtrail:StartLogging" => "trail",

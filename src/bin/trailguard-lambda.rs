@@ -1,8 +1,10 @@
 //! The trailguard Lambda: EventBridge delivers CloudTrail events, trailguard
-//! evaluates, remediates where configured, and alerts.
+//! evaluates, remediates where configured, and alerts; a scheduled event
+//! runs the credential scan.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
+use trailguard::scan::{self, aws::IamSource};
 use trailguard::{Config, lambda, live::LiveContext};
 
 #[tokio::main]
@@ -13,10 +15,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let path = std::env::var_os("TRAILGUARD_CONFIG").map(std::path::PathBuf::from);
     let config = Config::load(path.as_deref(), std::env::vars())?;
     tracing::info!(origin = %config.origin, "configuration loaded");
-    let ctx = LiveContext::from_env(config).await?;
-    let ctx = &ctx;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let slack_env = std::env::var(&config.alerts.slack_webhook_url_env).ok();
+    let ctx = LiveContext::from_sdk_config(config, &sdk, slack_env)?;
+    let source = IamSource::from_conf(&sdk);
+    let (ctx, source) = (&ctx, &source);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        lambda::handle(event.payload, ctx).await
+        if scan::is_scheduled_event(&event.payload) {
+            lambda::scan(ctx, source).await
+        } else {
+            lambda::handle(event.payload, ctx).await
+        }
     }))
     .await
 }

@@ -11,7 +11,7 @@ use aws_sdk_iam::types::{StatusType, SummaryKeyType};
 
 use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Publisher, Quotas, Secret,
-    Secrets, SnsMessage, TrailControl,
+    Secrets, SnsMessage, TrailControl, UserInfo,
 };
 use crate::config::PasswordBaseline;
 
@@ -106,25 +106,33 @@ impl Iam for AwsIam {
         })
     }
 
-    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError> {
-        const OP: &str = "iam:ListUserTags";
-        let tags = self
+    async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError> {
+        const OP: &str = "iam:GetUser";
+        let out = self
             .client
-            .list_user_tags()
+            .get_user()
             .user_name(user)
-            .into_paginator()
-            .items()
             .send()
-            .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(|e| classify(OP, e));
-        none_if_missing(tags).map(|tags| {
-            tags.map(|list| {
-                list.into_iter()
-                    .map(|t| (t.key().to_owned(), t.value().to_owned()))
-                    .collect()
-            })
-        })
+        let Some(out) = none_if_missing(out)? else {
+            return Ok(None);
+        };
+        let u = out.user().ok_or_else(|| {
+            EffectError::new(
+                OP,
+                ErrorKind::Other,
+                format!("no user in the answer for `{user}`"),
+            )
+        })?;
+        Ok(Some(UserInfo {
+            arn: u.arn().to_owned(),
+            tags: u
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_owned(), t.value().to_owned()))
+                .collect(),
+        }))
     }
 
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas};
+use super::{AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas, UserInfo};
 use crate::config::PasswordBaseline;
 
 /// When the injected fault strikes.
@@ -119,9 +119,8 @@ impl<I: Iam> Iam for FaultyIam<I> {
         self.step("iam:GetAccountSummary", self.inner.quotas())
             .await
     }
-    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError> {
-        self.step("iam:ListUserTags", self.inner.user_tags(user))
-            .await
+    async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError> {
+        self.step("iam:GetUser", self.inner.user(user)).await
     }
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
         self.step(

@@ -12,13 +12,16 @@ use async_trait::async_trait;
 
 use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Publisher, Quotas, Secret,
-    Secrets, SnsMessage, TrailControl, Webhook, WebhookUrl, same_document,
+    Secrets, SnsMessage, TrailControl, UserInfo, Webhook, WebhookUrl, same_document,
 };
 use crate::config::PasswordBaseline;
 
 /// An IAM user in the model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserState {
+    /// The ARN GetUser answers; when unset, that of a user without a path
+    /// in account 111122223333 (`arn:aws:iam::111122223333:user/<name>`).
+    pub arn: Option<String>,
     pub tags: Vec<(String, String)>,
     pub attached: BTreeSet<String>,
     pub inline: BTreeMap<String, String>,
@@ -201,9 +204,15 @@ impl Iam for MemoryIam {
         })
     }
 
-    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError> {
-        self.read("iam:ListUserTags", |s| {
-            Ok(s.users.get(user).map(|u| u.tags.clone()))
+    async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError> {
+        self.read("iam:GetUser", |s| {
+            Ok(s.users.get(user).map(|u| UserInfo {
+                arn: u
+                    .arn
+                    .clone()
+                    .unwrap_or_else(|| format!("arn:aws:iam::111122223333:user/{user}")),
+                tags: u.tags.clone(),
+            }))
         })
     }
 

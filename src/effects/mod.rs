@@ -32,7 +32,8 @@ pub enum ErrorKind {
     LimitExceeded,
     /// Throttling; worth a retry.
     Throttled,
-    /// 5xx, timeout, connection failure; worth a retry.
+    /// 5xx, timeout, connection failure, a concurrent change of the entity
+    /// under way; worth a retry.
     Unavailable,
     /// The caller may not do this; a retry will not help.
     AccessDenied,
@@ -86,7 +87,11 @@ impl ErrorKind {
             | "RequestTimeoutException"
             | "InternalServiceError"
             | "InternalServiceErrorException"
-            | "KMSThrottling" => return ErrorKind::Unavailable,
+            | "KMSThrottling"
+            // IAM, HTTP 409: another change to the entity is under way.
+            | "ConcurrentModification"
+            | "ConcurrentModificationException"
+            | "EntityTemporarilyUnmodifiable" => return ErrorKind::Unavailable,
             "AccessDenied"
             | "AccessDeniedException"
             | "AuthorizationError"
@@ -200,6 +205,16 @@ pub struct GroupInfo {
     pub members: Vec<String>,
 }
 
+/// A user as `GetUser` describes it: what its exemptions are checked on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    /// Its real ARN, with its path and partition
+    /// (`arn:aws:iam::111122223333:user/ops/breakglass`).
+    pub arn: String,
+    /// `(key, value)` pairs.
+    pub tags: Vec<(String, String)>,
+}
+
 /// An access key of a user (`ListAccessKeys`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessKey {
@@ -216,8 +231,8 @@ pub struct AccessKey {
 pub trait Iam: Send + Sync {
     /// `iam:GetAccountSummary`.
     async fn quotas(&self) -> Result<Quotas, EffectError>;
-    /// `iam:ListUserTags`; `None` when the user does not exist.
-    async fn user_tags(&self, user: &str) -> Result<Option<Vec<(String, String)>>, EffectError>;
+    /// `iam:GetUser`: the user's ARN and tags; `None` when it does not exist.
+    async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError>;
     /// `iam:ListAttachedUserPolicies`: policy ARNs.
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError>;
     /// `iam:ListGroupsForUser`.
@@ -414,6 +429,22 @@ mod tests {
         assert_eq!(k(None, Some(429)), ErrorKind::Throttled);
         assert!(EffectError::new("iam:CreateGroup", ErrorKind::Throttled, "x").is_retryable());
         assert!(!EffectError::new("iam:CreateGroup", ErrorKind::AccessDenied, "x").is_retryable());
+    }
+
+    /// IAM answers these while another change to the same entity is under
+    /// way (a concurrent delivery of the same event, a console edit): the
+    /// same call succeeds a moment later.
+    #[test]
+    fn concurrent_changes_are_retryable() {
+        for (code, status) in [
+            ("ConcurrentModification", 409),
+            ("ConcurrentModificationException", 409),
+            ("EntityTemporarilyUnmodifiable", 409),
+        ] {
+            let kind = ErrorKind::from_code(Some(code), Some(status));
+            assert_eq!(kind, ErrorKind::Unavailable, "{code}");
+            assert!(EffectError::new("iam:AddUserToGroup", kind, "x").is_retryable());
+        }
     }
 
     #[test]

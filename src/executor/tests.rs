@@ -160,7 +160,7 @@ async fn exemption_tag_on_the_user_means_alert_only() {
     let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
     let r = outcome.findings[0].remediation.as_ref().unwrap();
     assert_eq!(r.status, Status::Exempt);
-    assert_eq!(iam.calls(), ["iam:ListUserTags"]);
+    assert_eq!(iam.calls(), ["iam:GetUser"]);
     assert!(iam.history().is_empty());
     let body = &h.published.messages()[0].body;
     assert!(body.contains("not run: the target is exempt"), "{body}");
@@ -168,6 +168,79 @@ async fn exemption_tag_on_the_user_means_alert_only() {
         body.contains("carries the exemption tag trailguard:exempt=True"),
         "{body}"
     );
+}
+
+/// IAM treats tag keys on a user as case-insensitive (`Trailguard:Exempt`
+/// and `trailguard:exempt` cannot both exist), so the config's key matches
+/// in any case.
+#[tokio::test]
+async fn exemption_tag_key_matches_in_any_case() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(Some((
+        "TrailGuard:EXEMPT",
+        "true",
+    )))));
+    let h = harness(REMEDIATE, iam.clone(), false);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    let r = outcome.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(r.status, Status::Exempt, "{r:?}");
+    assert!(iam.history().is_empty());
+    assert_eq!(
+        r.notes,
+        ["user bob carries the exemption tag TrailGuard:EXEMPT=true"]
+    );
+}
+
+/// The engine can only build `arn:aws:iam::<account>:user/<name>`; a user
+/// with a path, or in another partition, is matched on the ARN GetUser
+/// answers, before anything changes.
+#[tokio::test]
+async fn exempt_principal_matches_the_users_real_arn_with_its_path_or_partition() {
+    for arn in [
+        "arn:aws:iam::111122223333:user/ops/breakglass",
+        "arn:aws-cn:iam::111122223333:user/breakglass",
+    ] {
+        let mut s = IamState::default();
+        let u = s.user("breakglass");
+        u.arn = Some(arn.into());
+        u.attached.insert(READ_ONLY.into());
+        let iam = Arc::new(MemoryIam::new(s));
+        let config = format!(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nprincipals = [\"{arn}\"]\n[alerts]\nsns_topic_arn = \"{TOPIC}\""
+        );
+        let h = harness(&config, iam.clone(), false);
+        let outcome = handle_event(attach_event("breakglass"), &h.ctx)
+            .await
+            .unwrap();
+        let f = &outcome.findings[0];
+        assert_eq!(f.exempt, None, "the engine cannot see the path: {arn}");
+        let r = f.remediation.as_ref().unwrap();
+        assert_eq!(r.status, Status::Exempt, "{arn}: {r:?}");
+        assert_eq!(
+            r.notes,
+            [format!("user {arn} matches exempt principal `{arn}`")]
+        );
+        assert_eq!(iam.calls(), ["iam:GetUser"]);
+        assert!(iam.history().is_empty());
+        let body = &h.published.messages()[0].body;
+        assert!(body.contains("not run: the target is exempt"), "{body}");
+    }
+}
+
+/// Without a tag or principals to check, nothing is read before the
+/// remediation.
+#[tokio::test]
+async fn no_exemption_to_check_means_no_user_read() {
+    let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+    let config = format!(
+        "[modes]\nuser-policy-attached = \"remediate\"\n[alerts]\nsns_topic_arn = \"{TOPIC}\""
+    );
+    let h = harness(&config, iam.clone(), false);
+    let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+    assert_eq!(
+        outcome.findings[0].remediation.as_ref().unwrap().status,
+        Status::Done
+    );
+    assert!(!iam.calls().contains(&"iam:GetUser"), "{:?}", iam.calls());
 }
 
 #[tokio::test]

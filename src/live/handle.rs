@@ -36,7 +36,7 @@ pub struct Outcome {
 /// An error met while handling an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorReport {
-    /// `input`, `remediation`, `tag-check` or `alert`.
+    /// `input`, `remediation`, `exemption-check` or `alert`.
     pub kind: &'static str,
     pub message: String,
     /// Would handling the event again be worth it (and safe)?

@@ -366,6 +366,22 @@ pub(crate) fn member_candidates<'a>(
         .map(|g| g.name.as_str())
 }
 
+/// The user a remediation adds to a group, and the groups it is in now.
+#[derive(Clone, Copy)]
+pub(crate) struct Joiner<'a> {
+    pub user: &'a str,
+    pub groups: &'a [GroupRef],
+}
+
+impl Joiner<'_> {
+    /// Can the user end up in `group`: already a member, or below its
+    /// GroupsPerUserQuota (IAM answers LimitExceeded otherwise).
+    fn can_join(&self, group: &str, quotas: &Quotas) -> bool {
+        self.groups.iter().any(|g| g.name == group)
+            || self.groups.len() < quotas.groups_per_user as usize
+    }
+}
+
 /// Finds the first candidate that is dedicated, or creates the first that
 /// does not exist; `Ok(None)` (nothing created) when every candidate exists
 /// and is used for something else. Never reuses a group `dedicated` rejects:
@@ -375,24 +391,35 @@ pub(crate) fn member_candidates<'a>(
 /// AccessDenied to a read of a group that does not exist or lives elsewhere.
 /// Such a candidate is created at trailguard's path: success makes it ours,
 /// EntityAlreadyExists proves it is someone else's, and the next is tried.
-/// The account's group quota is checked before any creation.
+///
+/// Quotas are checked against the group about to be chosen, before any
+/// creation: a candidate the user is not in is passed over when the user is
+/// at its GroupsPerUserQuota (so no group is created that the user could not
+/// join), and none is created when the account is at its GroupsQuota.
 pub(crate) async fn find_or_create_group(
     iam: &dyn Iam,
     candidates: &[String],
     path: &str,
     quotas: &Quotas,
+    joiner: Joiner<'_>,
     dedicated: impl Fn(&GroupFacts) -> bool,
     rec: &mut Recorder,
 ) -> Result<Option<GroupChoice>, RemediateError> {
+    // A dedicated or missing candidate passed over for the user's quota.
+    let mut user_at_quota = false;
     for name in candidates {
         let unreadable = match iam.group(name).await {
             Ok(Some(info)) => {
                 let facts = group_facts(iam, info).await.map_err(|e| rec.fail(e))?;
                 if dedicated(&facts) {
-                    return Ok(Some(GroupChoice {
-                        name: name.clone(),
-                        existing: Some(facts),
-                    }));
+                    if joiner.can_join(name, quotas) {
+                        return Ok(Some(GroupChoice {
+                            name: name.clone(),
+                            existing: Some(facts),
+                        }));
+                    }
+                    user_at_quota = true;
+                    continue;
                 }
                 rec.note(format!(
                     "group {name} exists but is not dedicated to this policy (path {}, {} managed and {} inline policies, {} members); not reused",
@@ -407,6 +434,10 @@ pub(crate) async fn find_or_create_group(
             Err(e) if e.kind == ErrorKind::AccessDenied => true,
             Err(e) => return Err(rec.fail(e)),
         };
+        if !joiner.can_join(name, quotas) {
+            user_at_quota = true;
+            continue;
+        }
         if quotas.groups >= quotas.groups_quota {
             rec.note(format!(
                 "the account has {} groups, its GroupsQuota: {name} cannot be created. Nothing changed",
@@ -449,6 +480,14 @@ pub(crate) async fn find_or_create_group(
             }
             Err(e) => return Err(rec.fail(e)),
         }
+    }
+    if user_at_quota {
+        rec.note(format!(
+            "{} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed",
+            joiner.user,
+            joiner.groups.len(),
+            quotas.groups_per_user
+        ));
     }
     Ok(None)
 }

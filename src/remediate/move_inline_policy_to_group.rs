@@ -4,9 +4,12 @@
 //! The document copied is the user's current one (GetUserPolicy), not the
 //! event's copy, which may be stale. The user's policy is deleted last, and
 //! only if it still equals what was copied; the report carries the document.
+//! A dedicated group already holding another document under that name (an
+//! earlier move of an older version) blocks the move: nothing changes, and
+//! the report carries both documents for a human to choose.
 
 use super::{
-    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, alternative_name,
     find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
 };
 use crate::effects::{EffectError, ErrorKind, same_document};
@@ -95,22 +98,16 @@ pub(super) async fn run(
     rec.document(&document);
 
     let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    let in_a_candidate = member_candidates(&groups, &candidates, path)
-        .next()
-        .is_some();
-    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
-        rec.note(format!(
-            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; inline policy {policy_name} stays on {user}",
-            groups.len(),
-            quotas.groups_per_user
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
+    let joiner = Joiner {
+        user,
+        groups: &groups,
+    };
     let Some(choice) = find_or_create_group(
         iam,
         &candidates,
         path,
         &quotas,
+        joiner,
         |f| dedicated(f, policy_name, user, path),
         &mut rec,
     )
@@ -134,7 +131,21 @@ pub(super) async fn run(
             .map_err(|e| rec.fail(e))?,
         None => None,
     };
-    if !group_copy.is_some_and(|d| same_document(&d, &document)) {
+    match &group_copy {
+        // Another version, most likely from an earlier move: overwriting it
+        // and deleting the user's would take its permissions from the user
+        // and lose it. Which one should stay is for a human to say.
+        Some(held) if !same_document(held, &document) => {
+            rec.note(format!(
+                "group {group} already holds inline policy {policy_name} with a different document (from an earlier move?): nothing changed, decide by hand which version {user} should keep. Group's document: {}; {user}'s document: {}",
+                compact(held),
+                compact(&document)
+            ));
+            return Ok(rec.finish(Status::Blocked));
+        }
+        _ => {}
+    }
+    if group_copy.is_none() {
         retry_not_found(ctx.retry, || {
             iam.put_group_policy(group, policy_name, &document)
         })
@@ -202,7 +213,7 @@ pub(super) async fn run(
                 "iam:GetUserPolicy",
                 ErrorKind::Unavailable,
                 format!(
-                    "inline policy {policy_name} of {user} changed while it was being moved; it stays on {user} and a retry moves the new version"
+                    "inline policy {policy_name} of {user} changed while it was being moved; it stays on {user}, and a retry reports both versions for a human to decide"
                 ),
             );
             return Err(rec.fail_with(e, true));

@@ -1,14 +1,15 @@
 //! move-policy-to-group: a managed policy attached directly to a user moves
 //! to a group dedicated to that policy.
 //!
-//! Order, so the user never holds less than before: read the user and check
-//! quotas; find the dedicated group or create it; attach the policy to it;
+//! Order, so the user never holds less than before: read the user; find the
+//! dedicated group or create it, the quotas checked against that very group
+//! before it is created; attach the policy to it;
 //! add the user; read back membership and attachment; only then detach the
 //! policy from the user. A failure anywhere before the detach leaves the
 //! direct attachment in place, and a retry skips what is already done.
 
 use super::{
-    Ctx, GroupFacts, Recorder, RemediateError, Report, Status, alternative_name,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, alternative_name,
     find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
 };
 use crate::effects::{EffectError, ErrorKind};
@@ -95,23 +96,16 @@ pub(super) async fn run(
     }
 
     let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    let in_a_candidate = member_candidates(&groups, &candidates, path)
-        .next()
-        .is_some();
-    if !in_a_candidate && groups.len() >= quotas.groups_per_user as usize {
-        rec.note(format!(
-            "{user} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed; {policy_arn} stays attached to {user}",
-            groups.len(),
-            quotas.groups_per_user
-        ));
-        return Ok(rec.finish(Status::Blocked));
-    }
-
+    let joiner = Joiner {
+        user,
+        groups: &groups,
+    };
     let Some(choice) = find_or_create_group(
         iam,
         &candidates,
         path,
         &quotas,
+        joiner,
         |f| dedicated(f, policy_arn, user, path),
         &mut rec,
     )

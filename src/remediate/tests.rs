@@ -244,6 +244,60 @@ async fn user_at_its_group_quota_is_left_unchanged_and_told_why() {
     assert!(iam.history().is_empty());
 }
 
+/// bob is at his group quota and already in a group named like the
+/// dedicated one, but holding something else: the alternative group would
+/// be new to him, so nothing is created or attached (no orphan group) and
+/// the move is blocked, not failed.
+#[tokio::test]
+async fn user_at_its_group_quota_in_a_foreign_candidate_group_is_blocked_without_change() {
+    for (action, base) in [
+        (move_policy("bob"), "trailguard-read-only"),
+        (move_inline("bob"), "trailguard-inline-bob-s3-read"),
+    ] {
+        let mut s = bob();
+        s.quotas.groups_per_user = 3;
+        for i in 0..2 {
+            s.group(&format!("team-{i}"), "/")
+                .members
+                .insert("bob".into());
+        }
+        let g = s.group(base, "/trailguard/");
+        g.attached.insert(VIEW_ONLY.into());
+        g.members.insert("bob".into());
+        let before = s.clone();
+        let iam = MemoryIam::new(s);
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Blocked, "{report:?}");
+        assert!(report.calls.is_empty(), "{report:?}");
+        assert!(
+            report.notes.iter().any(|n| n.contains(
+                "bob is in 3 groups and the account allows 3 per user (GroupsPerUserQuota)"
+            )),
+            "{report:?}"
+        );
+        assert_eq!(iam.state(), before, "{base}");
+        assert!(iam.history().is_empty(), "{base}");
+    }
+}
+
+/// At the quota, a dedicated group bob is already in is still used.
+#[tokio::test]
+async fn user_at_its_group_quota_already_in_the_dedicated_group_is_moved() {
+    let mut s = bob();
+    s.quotas.groups_per_user = 2;
+    s.group("team-0", "/").members.insert("bob".into());
+    let g = s.group("trailguard-read-only", "/trailguard/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("bob".into());
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(
+        report.calls,
+        ["iam:DetachUserPolicy UserName=bob PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    );
+}
+
 #[tokio::test]
 async fn account_at_its_group_quota_is_left_unchanged() {
     let mut s = bob();
@@ -455,6 +509,45 @@ async fn move_inline_policy_copies_the_current_document_and_keeps_it_in_the_repo
     assert_eq!(iam.state(), s);
 }
 
+/// An earlier move left v1 in the group; the user now has v2 under the same
+/// name. Overwriting v1 and deleting v2 would take v1's permissions away and
+/// lose v1: nothing changes, and a human gets both documents.
+#[tokio::test]
+async fn move_inline_policy_with_a_different_version_in_the_group_is_blocked() {
+    const V2: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}]}"#;
+    let mut s = bob();
+    s.user("bob").inline.insert("s3-read".into(), V2.into());
+    let g = s.group("trailguard-inline-bob-s3-read", "/trailguard/");
+    g.inline.insert(
+        "s3-read".into(),
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"*\"}]\n}".into(),
+    );
+    g.members.insert("bob".into());
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_inline("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked, "{report:?}");
+    assert!(report.calls.is_empty() && report.undo.is_empty());
+    assert_eq!(iam.state(), before);
+    assert!(iam.history().is_empty());
+    let note = report.notes.last().unwrap();
+    assert!(
+        note.contains("already holds inline policy s3-read with a different document"),
+        "{note}"
+    );
+    // Both documents, each on one line.
+    let one_line = |d: &str| {
+        serde_json::from_str::<serde_json::Value>(d)
+            .unwrap()
+            .to_string()
+    };
+    let v1 = &before.groups["trailguard-inline-bob-s3-read"].inline["s3-read"];
+    assert!(note.contains(&one_line(v1)), "{note}");
+    assert!(note.contains(&one_line(V2)), "{note}");
+    assert!(!note.contains('\n'), "{note}");
+    assert_eq!(report.document.as_deref(), Some(V2));
+}
+
 #[tokio::test]
 async fn deactivate_touches_only_the_named_key_and_never_deletes() {
     let iam = MemoryIam::new(bob());
@@ -578,8 +671,8 @@ fn plans_name_the_calls_without_making_them() {
 }
 
 /// The calls each remediation makes, through all its paths, are exactly
-/// the permissions its registry entry declares (ListUserTags is the
-/// executor's exemption-tag read).
+/// the permissions its registry entry declares (GetUser is the executor's
+/// exemption read: the user's real ARN and its tags).
 #[tokio::test]
 async fn declared_permissions_are_exactly_the_calls_made() {
     let mut with_groups = bob();
@@ -616,7 +709,7 @@ async fn declared_permissions_are_exactly_the_calls_made() {
             used.extend(trails.calls());
         }
         if action_has_user(&action) {
-            used.insert("iam:ListUserTags");
+            used.insert("iam:GetUser");
         }
         let declared: BTreeSet<&str> = spec.permissions.iter().copied().collect();
         assert_eq!(used, declared, "{}", spec.id);

@@ -383,11 +383,11 @@ pub static MOVE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
         "iam:DetachUserPolicy",
         "iam:GetAccountSummary",
         "iam:GetGroup",
+        "iam:GetUser",
         "iam:ListAttachedGroupPolicies",
         "iam:ListAttachedUserPolicies",
         "iam:ListGroupPolicies",
         "iam:ListGroupsForUser",
-        "iam:ListUserTags",
     ],
     scoped_to_group_path: true,
 };
@@ -402,11 +402,11 @@ pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
         "iam:GetAccountSummary",
         "iam:GetGroup",
         "iam:GetGroupPolicy",
+        "iam:GetUser",
         "iam:GetUserPolicy",
         "iam:ListAttachedGroupPolicies",
         "iam:ListGroupPolicies",
         "iam:ListGroupsForUser",
-        "iam:ListUserTags",
         "iam:PutGroupPolicy",
     ],
     scoped_to_group_path: true,
@@ -415,11 +415,7 @@ pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
 pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
     id: "deactivate-access-key",
     summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
-    permissions: &[
-        "iam:ListAccessKeys",
-        "iam:ListUserTags",
-        "iam:UpdateAccessKey",
-    ],
+    permissions: &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
     scoped_to_group_path: false,
 };
 

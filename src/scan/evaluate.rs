@@ -80,7 +80,8 @@ fn plural(n: usize) -> String {
 }
 
 /// Why a finding's target must not be changed, if it is exempt. The
-/// exemption tag is checked when the remediation runs.
+/// exemption tag, and the principals against the user's ARN as GetUser
+/// answers it, are checked again when the remediation runs.
 fn exemption(finding: &Finding, account: &Account, config: &Config) -> Option<String> {
     let ex = &config.exemptions;
     if let Target::RootUser { .. } = finding.target {

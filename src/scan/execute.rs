@@ -73,7 +73,7 @@ pub(crate) async fn remediate_all(
                     }
                     None => {
                         let mut exec_errors = Vec::new();
-                        let report = executor::remediate_unless_tagged(
+                        let report = executor::remediate_unless_exempt(
                             ctx.live,
                             None,
                             "scan",
@@ -90,6 +90,16 @@ pub(crate) async fn remediate_all(
             }),
         };
         let f = &decision.finding;
+        // As for events: what was done and how to undo it also goes to the
+        // log, so a failed summary alert never loses it.
+        let (calls, undo, document) = match &result {
+            Some(r) => (
+                executor::to_json(&r.calls),
+                executor::to_json(&r.undo),
+                executor::to_json(&r.document),
+            ),
+            None => ("[]".to_owned(), "[]".to_owned(), "null".to_owned()),
+        };
         tracing::info!(
             origin = "scan",
             rule,
@@ -100,6 +110,9 @@ pub(crate) async fn remediate_all(
             outcome = result.as_ref().map_or("none", |r| r.status.as_str()),
             exempt = decision.exempt.as_deref().unwrap_or(""),
             summary = f.summary.as_str(),
+            calls,
+            undo,
+            document,
             "scan finding"
         );
         out.push(ScanFinding { decision, result });

@@ -220,7 +220,20 @@ impl<'t> Stack<'t> {
                     "Fn::Select" => {
                         let i = arg[0].as_u64().expect("Select index") as usize;
                         let list = self.resolve(&arg[1])?;
-                        Some(list[i].clone())
+                        let item = list.as_array().expect("Select takes a list").get(i);
+                        // What CloudFormation answers, failing the deployment.
+                        let item = item.unwrap_or_else(|| {
+                            panic!("Template error: Fn::Select cannot select nonexistent value at index {i}")
+                        });
+                        Some(item.clone())
+                    }
+                    "Fn::Split" => {
+                        let sep = arg[0].as_str().expect("Split delimiter is a literal");
+                        let text = self.resolve(&arg[1])?;
+                        let text = text.as_str().expect("Split splits a string");
+                        Some(Value::Array(
+                            text.split(sep).map(|p| Value::String(p.into())).collect(),
+                        ))
                     }
                     k if k.starts_with("Fn::") => panic!("`{k}` is not supported by the test"),
                     _ => Some(Value::Object(self.resolve_map(obj))),
