@@ -61,18 +61,24 @@ impl EventReport {
                         return Ok(None);
                     }
                 }
+                // The event is done with: move its strings into the report.
+                let mut event = *event;
+                let account = event.account_id().map(String::from);
                 let region = event
                     .aws_region
-                    .clone()
-                    .or_else(|| envelope.as_ref().and_then(|e| e.region.clone()));
+                    .take()
+                    .or_else(|| envelope.and_then(|e| e.region));
                 EventReport {
                     location,
-                    event_id: event.event_id.clone(),
-                    actor: event.actor(),
-                    account: event.account_id().map(String::from),
-                    event_name: event.event_name.clone(),
-                    event_source: event.event_source.clone(),
-                    event_time: event.event_time.clone(),
+                    event_id: event.event_id.take(),
+                    actor: Actor {
+                        kind: event.user_identity.kind.take(),
+                        arn: event.user_identity.arn.take().filter(|a| !a.is_empty()),
+                    },
+                    account,
+                    event_name: event.event_name.take(),
+                    event_source: event.event_source.take(),
+                    event_time: event.event_time.take(),
                     region,
                     ignored: eval.ignored,
                     findings: eval.decisions,
@@ -477,10 +483,14 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
     chunk
 }
 
+/// How many finished inputs per job may wait for their turn to be written.
+pub const WINDOW_PER_JOB: usize = 16;
+
 /// Replays `inputs` in order: reports go to `out`, each unreadable input to
 /// `on_error`, and the summary is returned. Files are processed `jobs` at a
 /// time; output order is input order whatever the order of completion, and
-/// at most `2 * jobs` finished inputs wait in memory for their turn.
+/// at most `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their
+/// turn.
 pub fn run(
     inputs: &[Input],
     config: &Config,
@@ -537,7 +547,9 @@ pub fn run(
         return Ok(summary);
     }
 
-    let window = 2 * opts.jobs;
+    // CloudTrail files vary a hundredfold in size: a narrow window leaves
+    // workers idle behind one large file.
+    let window = WINDOW_PER_JOB * opts.jobs;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let written = Mutex::new(0usize);

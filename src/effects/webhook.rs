@@ -13,21 +13,33 @@ use super::{EffectError, ErrorKind, Webhook, WebhookUrl};
 const OP: &str = "slack:PostMessage";
 
 /// Posts JSON with a shared HTTP client and a bounded timeout.
-#[derive(Debug, Clone)]
+///
+/// The client (and the root certificates it loads) is built on first use:
+/// a deployment without Slack never pays for it at cold start.
+#[derive(Debug, Default)]
 pub struct HttpWebhook {
-    client: reqwest::Client,
+    client: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 impl HttpWebhook {
     /// A client with a 10 s timeout; redirects are not followed (a webhook
     /// that redirects is misconfigured, and the URL must not travel on).
     pub fn new() -> Result<Self, EffectError> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| EffectError::new(OP, ErrorKind::Other, e.without_url().to_string()))?;
-        Ok(HttpWebhook { client })
+        Ok(HttpWebhook::default())
+    }
+
+    async fn client(&self) -> Result<&reqwest::Client, EffectError> {
+        self.client
+            .get_or_try_init(|| async {
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| {
+                        EffectError::new(OP, ErrorKind::Other, e.without_url().to_string())
+                    })
+            })
+            .await
     }
 }
 
@@ -39,7 +51,8 @@ impl Webhook for HttpWebhook {
         body: &serde_json::Value,
     ) -> Result<(), EffectError> {
         let response = self
-            .client
+            .client()
+            .await?
             .post(url.expose())
             .json(body)
             .send()

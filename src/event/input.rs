@@ -108,8 +108,32 @@ pub fn gunzip_if_compressed(buf: &mut Vec<u8>) -> std::io::Result<()> {
 /// Parses every event in `bytes`, calling `sink` once per record or document
 /// in input order. `origin` names the input in locations and errors.
 pub fn parse(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
+    // Reading bytes, serde_json checks each string for UTF-8 on its own; one
+    // check of the whole input is far cheaper. Input that is not UTF-8 takes
+    // the byte path, which still reads every record before the bad one.
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_with(
+            serde_json::Deserializer::from_str(text),
+            bytes,
+            origin,
+            sink,
+        ),
+        Err(_) => parse_with(
+            serde_json::Deserializer::from_slice(bytes),
+            bytes,
+            origin,
+            sink,
+        ),
+    }
+}
+
+fn parse_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    bytes: &[u8],
+    origin: &str,
+    sink: &mut dyn FnMut(Located),
+) {
     if starts_with_records_key(bytes) {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
         let mut index = 0usize;
         let result = LogFileSeed {
             origin,
@@ -130,7 +154,7 @@ pub fn parse(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
         return;
     }
     let mut index = 0usize;
-    for doc in serde_json::Deserializer::from_slice(bytes).into_iter::<Value>() {
+    for doc in de.into_iter::<Value>() {
         match doc {
             Ok(Value::Array(items)) => {
                 for item in items {
@@ -459,6 +483,15 @@ mod tests {
         assert_eq!(names(&items)[0], "A");
         assert!(matches!(items[1].item, Err(InputError::Json { .. })));
         assert_eq!(items[1].location, "t#1");
+    }
+
+    #[test]
+    fn records_before_invalid_utf8_are_still_read() {
+        let mut bytes = br#"{"Records": [{"eventName": "A"}, {"eventName": "B"#.to_vec();
+        bytes.extend_from_slice(&[0xff, b'"', b'}', b']', b'}']);
+        let items = collect(&bytes);
+        assert_eq!(names(&items)[0], "A");
+        assert!(matches!(items[1].item, Err(InputError::Json { .. })));
     }
 
     #[test]
