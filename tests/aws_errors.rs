@@ -91,3 +91,27 @@ async fn an_unreachable_endpoint_is_worth_a_retry() {
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+#[tokio::test]
+async fn scan_reads_classify_errors_as_the_live_path_does() {
+    use trailguard::scan::CredentialSource;
+    use trailguard::scan::aws::IamSource;
+    use trailguard::scan::source::SourceErrorKind;
+    for (status, code, kind) in [
+        (403, "AccessDenied", SourceErrorKind::Other),
+        (400, "ValidationError", SourceErrorKind::Other),
+        (404, "NoSuchEntity", SourceErrorKind::NotFound),
+        (400, "Throttling", SourceErrorKind::Transient),
+        (503, "SomethingNew", SourceErrorKind::Transient),
+        (409, "ConcurrentModification", SourceErrorKind::Transient),
+    ] {
+        let aws = Listener::start(move |_| Response::aws_error(status, code)).await;
+        let source = IamSource::from_conf(&sdk(&aws.url("")).await);
+        let err = source
+            .account_summary()
+            .await
+            .expect_err("every call fails");
+        assert_eq!(err.kind, kind, "{code}: {err}");
+        assert_eq!(err.operation, "iam:GetAccountSummary");
+    }
+}

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::account::{AccountSummary, AttachedPolicy, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
 use crate::config::PasswordBaseline;
+use crate::effects::ErrorKind;
 
 /// Reads the account through an IAM client.
 #[derive(Debug, Clone)]
@@ -28,22 +30,25 @@ impl IamSource {
     }
 }
 
-fn classify<E, R>(operation: &'static str, err: &SdkError<E, R>) -> SourceError
+/// Classifies a failed read with the live path's table of IAM error codes
+/// and HTTP statuses, so both paths agree on what is worth a retry.
+fn classify<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let code = err.code().map(String::from);
     let kind = match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => SourceErrorKind::Transient,
-        SdkError::ResponseError(_) => SourceErrorKind::Transient,
-        _ => match code.as_deref() {
-            Some("NoSuchEntity") => SourceErrorKind::NotFound,
-            Some(
-                "Throttling" | "ThrottlingException" | "ServiceFailure" | "RequestLimitExceeded",
-            ) => SourceErrorKind::Transient,
-            _ => SourceErrorKind::Other,
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            SourceErrorKind::Transient
+        }
+        _ => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            match ErrorKind::from_code(code.as_deref(), status) {
+                ErrorKind::NotFound => SourceErrorKind::NotFound,
+                ErrorKind::Throttled | ErrorKind::Unavailable => SourceErrorKind::Transient,
+                _ => SourceErrorKind::Other,
+            }
+        }
     };
     let message = err
         .message()
