@@ -278,6 +278,28 @@ impl Recorder {
     }
 }
 
+/// Adds the user to its dedicated group (the step both group moves share),
+/// recording the call and its undo.
+pub(crate) async fn add_user_to_group(
+    ctx: &Ctx<'_>,
+    rec: &mut Recorder,
+    group: &str,
+    user: &str,
+) -> Result<(), RemediateError> {
+    retry_not_found(ctx.retry, || ctx.iam.add_user_to_group(group, user))
+        .await
+        .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
+    rec.call(
+        format!("iam:AddUserToGroup GroupName={group} UserName={user}"),
+        Some(format!(
+            "aws iam remove-user-from-group --group-name {} --user-name {}",
+            sh(group),
+            sh(user)
+        )),
+    );
+    Ok(())
+}
+
 /// The report for a user deleted before the event was handled.
 pub(crate) fn user_gone(id: &'static str, user: &str) -> Report {
     Report::new(id, Status::Unchanged)

@@ -9,8 +9,9 @@
 //! direct attachment in place, and a retry skips what is already done.
 
 use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, alternative_name,
-    find_or_create_group, member_candidates, retry_not_found, sh, user_gone, wait_until,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, add_user_to_group,
+    alternative_name, find_or_create_group, member_candidates, retry_not_found, sh, user_gone,
+    wait_until,
 };
 use crate::effects::{EffectError, ErrorKind};
 use crate::rules::MOVE_POLICY_TO_GROUP;
@@ -146,17 +147,7 @@ pub(super) async fn run(
         );
     }
     if !member {
-        retry_not_found(ctx.retry, || iam.add_user_to_group(group, user))
-            .await
-            .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
-        rec.call(
-            format!("iam:AddUserToGroup GroupName={group} UserName={user}"),
-            Some(format!(
-                "aws iam remove-user-from-group --group-name {} --user-name {}",
-                sh(group),
-                sh(user)
-            )),
-        );
+        add_user_to_group(ctx, &mut rec, group, user).await?;
     }
 
     // Read back before taking anything away.
