@@ -27,6 +27,20 @@ use serde::Serialize;
 use crate::effects::{EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas, TrailControl};
 use crate::rules::{Action, fnv1a};
 
+/// AWS managed policies that grant administrator or privilege-escalation
+/// power (names, path `/`). trailguard never attaches them to a group: the
+/// execution role's `AttachGroupPolicy` is denied them by an `iam:PolicyARN`
+/// condition, so a compromised function cannot hand them out, and a move of
+/// one of them ends as Blocked while the grant stays alerted.
+pub const ADMIN_EQUIVALENT_AWS_POLICIES: &[&str] = &[
+    "AdministratorAccess",
+    "AdministratorAccess-Amplify",
+    "AdministratorAccess-AWSElasticBeanstalk",
+    "AWSOrganizationsFullAccess",
+    "IAMFullAccess",
+    "PowerUserAccess",
+];
+
 /// What the remediation ended as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
