@@ -30,7 +30,7 @@ use trailguard::event::CloudTrailEvent;
 use trailguard::event::input::CLOUDTRAIL_DETAIL_TYPES;
 use trailguard::rules::{self, Mode, Trigger};
 
-use cfn::{ACCOUNT, ROLE_ARN, Stack, strings};
+use cfn::{ACCOUNT, ROLE_ARN, Stack, partition_of, strings};
 
 const MAIN: &str = "template.yaml";
 const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
@@ -39,6 +39,11 @@ const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
 const IAM: &str = "iam.amazonaws.com";
 /// EventBridge's default quota on the size of a rule's event pattern.
 const PATTERN_QUOTA: usize = 2048;
+/// The region of each partition (aws, aws-us-gov, aws-cn) where IAM's events
+/// reach EventBridge, so where the main stack runs.
+const IAM_REGIONS: [&str; 3] = ["us-east-1", "us-gov-west-1", "cn-north-1"];
+/// Other regions of the same three partitions.
+const OTHER_REGIONS: [&str; 3] = ["eu-west-1", "us-gov-east-1", "cn-northwest-1"];
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,8 +71,11 @@ fn run_tool(program: &str, args: &[&str], install: &str) -> std::process::Output
 // Linting --------------------------------------------------------------------
 
 #[test]
-fn cfn_lint_passes_on_both_templates() {
-    let out = run_tool("cfn-lint", &[MAIN, FORWARD], "pip install cfn-lint");
+fn cfn_lint_passes_on_both_templates_in_the_iam_region_of_every_partition() {
+    let mut args = vec!["--regions"];
+    args.extend(IAM_REGIONS);
+    args.extend(["--", MAIN, FORWARD]);
+    let out = run_tool("cfn-lint", &args, "pip install cfn-lint");
     assert!(
         out.status.success(),
         "cfn-lint found problems:\n{}{}",
@@ -348,6 +356,16 @@ fn a_slack_secret_outside_the_stack_region_fails_the_deployment() {
 
 // The execution role ---------------------------------------------------------
 
+/// A policy document as IAM reads it: CloudFormation also takes one as a
+/// JSON string (the template does, where a condition key holds a parameter).
+fn policy_document(doc: Value, id: &str) -> Value {
+    match doc {
+        Value::String(text) => serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{id}: the policy string is not JSON ({e}):\n{text}")),
+        doc => doc,
+    }
+}
+
 /// Every statement of every policy of the function's role in this stack.
 fn role_statements(stack: &Stack) -> Vec<Value> {
     let template = stack.template;
@@ -576,6 +594,155 @@ fn the_role_may_never_change_itself() {
         denies_self,
         "an unconditional Deny of iam:* on the role's own ARN"
     );
+}
+
+// Partitions -----------------------------------------------------------------
+
+/// Everything a stack creates, resolved, minus the strings that are the same
+/// in every partition (service principals, CloudTrail event sources) and the
+/// descriptions, which are prose.
+fn partition_sensitive_text(stack: &Stack) -> String {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("EventPattern");
+                map.remove("Description");
+                match map.get_mut("Principal") {
+                    // AWS::Lambda::Permission names a service principal alone.
+                    Some(Value::String(_)) => drop(map.remove("Principal")),
+                    Some(Value::Object(p)) => drop(p.remove("Service")),
+                    _ => {}
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut created = serde_json::Map::new();
+    for (id, r) in stack.resources() {
+        let mut r = stack.resolve(r).expect("a resource");
+        if let Some(doc) = r["Properties"].get_mut("PolicyDocument") {
+            *doc = policy_document(doc.take(), id);
+        }
+        created.insert(id.to_owned(), r);
+    }
+    let mut all = json!({
+        "Resources": created,
+        "Outputs": stack.resolve(&stack.template["Outputs"]),
+    });
+    strip(&mut all);
+    all.to_string()
+}
+
+#[test]
+fn the_main_stack_deploys_in_the_iam_region_of_every_partition_and_only_there() {
+    let template = main_template();
+    let all_on: Vec<(String, &str)> = mode_parameters(template)
+        .into_values()
+        .map(|p| (p, "remediate"))
+        .collect();
+    for region in IAM_REGIONS {
+        let (partition, suffix) = partition_of(region);
+        let secret =
+            format!("arn:{partition}:secretsmanager:{region}:{ACCOUNT}:secret:slack-AbCdEf");
+        let mut overrides: Vec<(&str, &str)> =
+            all_on.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+        overrides.push(("SlackWebhookSecretArn", &secret));
+        overrides.push(("AlertEmail", "security@example.com"));
+        let stack = Stack::in_region(template, &overrides, region);
+        assert_eq!(stack.failed_rules(), Vec::<String>::new(), "{region}");
+
+        let text = partition_sensitive_text(&stack);
+        if partition != "aws" {
+            assert!(
+                !text.contains("arn:aws:"),
+                "{region}: an ARN of the aws partition: {text}"
+            );
+            assert!(!text.contains("us-east-1"), "{region}: us-east-1 in {text}");
+        }
+        for (at, _) in text.match_indices("amazonaws.com") {
+            let rest = &text[at..];
+            assert!(
+                rest.starts_with(suffix) && !rest[suffix.len()..].starts_with('.'),
+                "{region}: a domain that is not {suffix}: …{}…",
+                &text[at.saturating_sub(60)..(at + 40).min(text.len())]
+            );
+        }
+        assert!(
+            text.contains(&format!("secretsmanager.{region}.{suffix}")),
+            "{region}: kms:ViaService names the partition's Secrets Manager endpoint"
+        );
+        let env = function_env(&stack);
+        Config::from_toml(DEFAULT_TOML, "template.yaml", env)
+            .unwrap_or_else(|e| panic!("{region}: the template's environment is rejected: {e}"));
+    }
+    for region in OTHER_REGIONS {
+        let stack = Stack::in_region(template, &[], region);
+        assert_eq!(
+            stack.failed_rules(),
+            ["IamEventsArriveOnlyInTheIamRegion"],
+            "{region} is refused"
+        );
+    }
+}
+
+#[test]
+fn the_forwarding_stack_targets_its_partitions_iam_region() {
+    let template = forward_template();
+    let target = |stack: &Stack| -> (String, String) {
+        let rule = stack
+            .resources()
+            .find(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .expect("a rule")
+            .1;
+        let arn = stack
+            .resolve(&rule["Properties"]["Targets"][0]["Arn"])
+            .expect("a target");
+        let role = stack
+            .resources()
+            .find(|(_, r)| r["Type"] == "AWS::IAM::Role")
+            .expect("a role")
+            .1;
+        let allowed = stack
+            .resolve(
+                &role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"],
+            )
+            .expect("a resource");
+        (
+            arn.as_str().expect("an ARN").to_owned(),
+            allowed.as_str().expect("an ARN").to_owned(),
+        )
+    };
+    for (home, other) in IAM_REGIONS.into_iter().zip(OTHER_REGIONS) {
+        let (partition, _) = partition_of(home);
+        let bus = format!("arn:{partition}:events:{home}:{ACCOUNT}:event-bus/default");
+        let stack = Stack::in_region(template, &[], other);
+        assert_eq!(stack.failed_rules(), Vec::<String>::new(), "{other}");
+        assert_eq!(target(&stack), (bus.clone(), bus), "{other}");
+        if partition != "aws" {
+            let text = partition_sensitive_text(&stack);
+            assert!(!text.contains("arn:aws:"), "{other}: {text}");
+            assert!(!text.contains("us-east-1"), "{other}: {text}");
+        }
+        let stack = Stack::in_region(template, &[], home);
+        assert_eq!(
+            stack.failed_rules(),
+            ["NotTheIamRegion"],
+            "{home} is refused"
+        );
+    }
+    // An explicit TrailguardRegion wins, and is refused as the stack's own.
+    let stack = Stack::in_region(
+        template,
+        &[("TrailguardRegion", "eu-west-1")],
+        "eu-central-1",
+    );
+    assert_eq!(stack.failed_rules(), Vec::<String>::new());
+    let bus = format!("arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/default");
+    assert_eq!(target(&stack), (bus.clone(), bus));
+    let stack = Stack::in_region(template, &[("TrailguardRegion", "eu-west-1")], "eu-west-1");
+    assert_eq!(stack.failed_rules(), ["NotTheTrailguardRegion"]);
 }
 
 // The event patterns ---------------------------------------------------------
