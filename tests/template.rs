@@ -782,8 +782,17 @@ fn event_pattern(stack: &Stack) -> Value {
         .expect("an EventPattern")
 }
 
+/// Only AWS can put an event whose `source` starts with `aws.` on a bus
+/// (PutEvents refuses the prefix), so only such events may act.
+const AWS_SOURCES: &str = "aws.";
+
 /// What a pattern covers, read back in the registry's terms.
 fn pattern_catalogue(pattern: &Value) -> (BTreeMap<String, BTreeSet<String>>, bool) {
+    assert_eq!(
+        pattern["source"],
+        json!([{ "prefix": AWS_SOURCES }]),
+        "the pattern takes only sources AWS alone can use"
+    );
     let detail_types: BTreeSet<String> = strings(&pattern["detail-type"]).into_iter().collect();
     let expected: BTreeSet<String> = CLOUDTRAIL_DETAIL_TYPES
         .iter()
@@ -884,6 +893,10 @@ fn the_event_pattern_leaves_out_the_functions_own_role_and_fits_the_quota() {
 
 /// Should the pattern let this envelope through, according to the registry?
 fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
+    let source = envelope["source"].as_str().unwrap_or("");
+    if !source.starts_with(AWS_SOURCES) {
+        return false;
+    }
     let detail_type = envelope["detail-type"].as_str().unwrap_or("");
     if !CLOUDTRAIL_DETAIL_TYPES.contains(&detail_type) || !envelope["detail"].is_object() {
         return false;
@@ -1091,6 +1104,21 @@ fn moto_matches_the_patterns_on_exactly_what_the_catalogue_watches() {
             envelopes.push(e);
             fired.push(false);
         }
+        // The same event put on the bus by anyone with events:PutEvents:
+        // any source but the `aws.` prefix, which AWS keeps for itself.
+        for source in [
+            "custom.forged",
+            "iam.amazonaws.com",
+            "awsx.iam",
+            "AWS.iam",
+            "aws",
+        ] {
+            let mut e = s.envelope.clone();
+            e["source"] = json!(source);
+            names.push(format!("{} (forged source {source})", s.name));
+            envelopes.push(e);
+            fired.push(false);
+        }
     }
     // Calls outside the catalogue by an IAM user: an S3 bucket created, and
     // every such sample.
@@ -1161,6 +1189,23 @@ fn moto_matches_the_patterns_on_exactly_what_the_catalogue_watches() {
     assert!(hits("(look-alike role)", &matched[0]) > 0);
     assert!(hits("(no issuer)", &matched[0]) > 0);
     assert_eq!(hits("(by an IAM user)", &matched[0]), 0);
+    assert_eq!(
+        hits("(forged source", &matched[0]),
+        0,
+        "{MAIN} acts on forged events"
+    );
+    assert_eq!(
+        hits("(forged source", &matched[1]),
+        0,
+        "{FORWARD} forwards forged events"
+    );
+    assert!(
+        names
+            .iter()
+            .filter(|n| n.contains("(forged source"))
+            .count()
+            > 50
+    );
     assert!(
         names
             .iter()
