@@ -2,12 +2,19 @@
 //! registry so that neither can drift from the code:
 //!
 //! - both templates pass `cfn-lint` (which is what `sam validate --lint`
-//!   runs, SAM transform included);
-//! - the EventBridge patterns name exactly the catalogue's event sources and
-//!   names, and a real pattern matcher (moto's) agrees on every sample;
+//!   runs, SAM transform included) for the IAM region of every partition,
+//!   and deploy there with no ARN, region or domain of another partition;
+//! - the EventBridge patterns take only `aws.*` sources and name exactly the
+//!   catalogue's event sources and names, and a real pattern matcher
+//!   (moto's) agrees on every sample, forged sources included;
 //! - the execution role grants exactly the IAM and CloudTrail actions of the
-//!   remediations that the mode parameters switch on, scoped as IAM allows;
+//!   remediations that the mode parameters switch on, scoped as IAM allows,
+//!   under denies that keep a compromised function from granting admin
+//!   policies, detaching AWS's quarantine policies or changing exempt users;
 //! - the function gets a configuration that trailguard accepts.
+//!
+//! moto does not evaluate IAM conditions, so the role's conditions are
+//! checked here on the template's text, resolved for every mode combination.
 //!
 //! `cfn-lint` and `moto[server]` come from PyPI; a test that needs one says
 //! so when it is missing.
@@ -30,7 +37,7 @@ use trailguard::event::CloudTrailEvent;
 use trailguard::event::input::CLOUDTRAIL_DETAIL_TYPES;
 use trailguard::rules::{self, Mode, Trigger};
 
-use cfn::{ACCOUNT, ROLE_ARN, Stack, strings};
+use cfn::{ACCOUNT, ROLE_ARN, Stack, partition_of, strings};
 
 const MAIN: &str = "template.yaml";
 const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
@@ -39,6 +46,11 @@ const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
 const IAM: &str = "iam.amazonaws.com";
 /// EventBridge's default quota on the size of a rule's event pattern.
 const PATTERN_QUOTA: usize = 2048;
+/// The region of each partition (aws, aws-us-gov, aws-cn) where IAM's events
+/// reach EventBridge, so where the main stack runs.
+const IAM_REGIONS: [&str; 3] = ["us-east-1", "us-gov-west-1", "cn-north-1"];
+/// Other regions of the same three partitions.
+const OTHER_REGIONS: [&str; 3] = ["eu-west-1", "us-gov-east-1", "cn-northwest-1"];
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,8 +78,11 @@ fn run_tool(program: &str, args: &[&str], install: &str) -> std::process::Output
 // Linting --------------------------------------------------------------------
 
 #[test]
-fn cfn_lint_passes_on_both_templates() {
-    let out = run_tool("cfn-lint", &[MAIN, FORWARD], "pip install cfn-lint");
+fn cfn_lint_passes_on_both_templates_in_the_iam_region_of_every_partition() {
+    let mut args = vec!["--regions"];
+    args.extend(IAM_REGIONS);
+    args.extend(["--", MAIN, FORWARD]);
+    let out = run_tool("cfn-lint", &args, "pip install cfn-lint");
     assert!(
         out.status.success(),
         "cfn-lint found problems:\n{}{}",
@@ -348,6 +363,16 @@ fn a_slack_secret_outside_the_stack_region_fails_the_deployment() {
 
 // The execution role ---------------------------------------------------------
 
+/// A policy document as IAM reads it: CloudFormation also takes one as a
+/// JSON string (the template does, where a condition key holds a parameter).
+fn policy_document(doc: Value, id: &str) -> Value {
+    match doc {
+        Value::String(text) => serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{id}: the policy string is not JSON ({e}):\n{text}")),
+        doc => doc,
+    }
+}
+
 /// Every statement of every policy of the function's role in this stack.
 fn role_statements(stack: &Stack) -> Vec<Value> {
     let template = stack.template;
@@ -365,7 +390,7 @@ fn role_statements(stack: &Stack) -> Vec<Value> {
     let mut documents = Vec::new();
     if let Some(policies) = stack.resolve(&role_decl["Policies"]) {
         for p in policies.as_array().into_iter().flatten() {
-            documents.push(p["PolicyDocument"].clone());
+            documents.push(policy_document(p["PolicyDocument"].clone(), role));
         }
     }
     let role_ref = json!({ "Ref": role });
@@ -382,7 +407,7 @@ fn role_statements(stack: &Stack) -> Vec<Value> {
             let doc = stack
                 .resolve(&props["PolicyDocument"])
                 .unwrap_or_else(|| panic!("{id} has a PolicyDocument"));
-            documents.push(doc);
+            documents.push(policy_document(doc, id));
         }
     }
     documents
@@ -554,7 +579,13 @@ fn remediation_permissions_are_scoped_to_the_group_path_and_to_users() {
                 _ => unreachable!(),
             };
             assert_eq!(resources, [expected], "resource of `{action}`");
-            assert!(s["Condition"].is_null(), "`{action}` is unconditional");
+            if action == "iam:AttachGroupPolicy" {
+                // Checked for every mode combination in
+                // the_guardrails_hold_in_every_mode_combination.
+                assert!(s["Condition"].is_object(), "`{action}` is conditioned");
+            } else {
+                assert!(s["Condition"].is_null(), "`{action}` is unconditional");
+            }
         }
     }
     assert!(
@@ -576,6 +607,440 @@ fn the_role_may_never_change_itself() {
         denies_self,
         "an unconditional Deny of iam:* on the role's own ARN"
     );
+}
+
+// The guardrails --------------------------------------------------------------
+//
+// moto does not evaluate IAM conditions (nor does any local tool we have), so
+// the denies and conditions are checked on the resolved template: the exact
+// operator, key and values IAM will read.
+
+/// The ARNs of the admin-equivalent AWS managed policies in a partition.
+fn admin_equivalent_arns(partition: &str) -> BTreeSet<String> {
+    trailguard::remediate::ADMIN_EQUIVALENT_AWS_POLICIES
+        .iter()
+        .map(|name| format!("arn:{partition}:iam::aws:policy/{name}"))
+        .collect()
+}
+
+/// The values a statement compares `key` with under `operator`, when that is
+/// its one and only condition.
+fn sole_condition(statement: &Value, operator: &str, key: &str) -> Option<BTreeSet<String>> {
+    let condition = statement["Condition"].as_object()?;
+    let (op, keys) = condition.iter().next()?;
+    let keys = keys.as_object()?;
+    let (k, values) = keys.iter().next()?;
+    // IAM reads condition key names in any case.
+    let sole = condition.len() == 1 && keys.len() == 1;
+    (sole && op == operator && k.eq_ignore_ascii_case(key))
+        .then(|| strings(values).into_iter().collect())
+}
+
+/// IAM's `ArnLike`: `*` matches any run of characters, `/` included.
+fn arn_like(pattern: &str, arn: &str) -> bool {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .unwrap_or_else(|e| panic!("`{pattern}` is not a glob: {e}"))
+        .compile_matcher()
+        .is_match(arn)
+}
+
+/// An IAM action that changes a user (its resource is the user).
+fn changes_a_user(action: &str) -> bool {
+    let read = action.starts_with("iam:Get") || action.starts_with("iam:List");
+    action.starts_with("iam:") && !read && resource_kind(action) == "user"
+}
+
+/// The statements of the role that deny `action`.
+fn denying<'s>(statements: &'s [Value], action: &'s str) -> impl Iterator<Item = &'s Value> {
+    statements
+        .iter()
+        .filter(move |s| s["Effect"] == "Deny" && strings(&s["Action"]).iter().any(|a| a == action))
+}
+
+/// The role of this stack cannot grant an admin-equivalent AWS policy,
+/// detach AWS's quarantine policies, or change a user tagged exempt.
+fn assert_guardrails(stack: &Stack, label: &str) {
+    let statements = role_statements(stack);
+    let partition = stack.partition();
+    for s in statements.iter().filter(|s| s["Effect"] == "Deny") {
+        assert!(
+            s["NotAction"].is_null() && s["NotResource"].is_null(),
+            "{label}: a Deny says what it denies: {s}"
+        );
+    }
+
+    // Admin-equivalent policies: denied outright, and left out of the Allow.
+    let admin = admin_equivalent_arns(partition);
+    assert!(
+        admin
+            .iter()
+            .any(|arn| arn.ends_with("/AdministratorAccess")),
+        "the list names AdministratorAccess"
+    );
+    let denied = denying(&statements, "iam:AttachGroupPolicy").any(|s| {
+        strings(&s["Resource"]) == ["*"]
+            && sole_condition(s, "ArnEquals", "iam:PolicyARN").as_ref() == Some(&admin)
+    });
+    assert!(
+        denied,
+        "{label}: no Deny of iam:AttachGroupPolicy with ArnEquals iam:PolicyARN {admin:?}"
+    );
+    for s in statements.iter().filter(|s| {
+        s["Effect"] == "Allow"
+            && strings(&s["Action"])
+                .iter()
+                .any(|a| a == "iam:AttachGroupPolicy")
+    }) {
+        assert_eq!(
+            sole_condition(s, "ArnNotEquals", "iam:PolicyARN").as_ref(),
+            Some(&admin),
+            "{label}: the Allow of iam:AttachGroupPolicy leaves out the admin-equivalent policies: {s}"
+        );
+    }
+
+    // AWS's quarantine policies stay attached; a policy of the account that
+    // merely bears the name is the account's own.
+    let quarantine: Vec<String> = denying(&statements, "iam:DetachUserPolicy")
+        .filter(|s| strings(&s["Resource"]) == ["*"])
+        .filter_map(|s| sole_condition(s, "ArnLike", "iam:PolicyARN"))
+        .flatten()
+        .collect();
+    // The registry's exceptions (user-policy-attached never moves them).
+    for (name, kept) in [
+        ("AWSCompromisedKeyQuarantine", true),
+        ("AWSCompromisedKeyQuarantineV2", true),
+        ("AWSCompromisedKeyQuarantineV3", true),
+        ("AWSExposedCredentialPolicy_DO_NOT_REMOVE", true),
+        ("AWSExposedCredentialPolicy_DO_NOT_REMOVE_2", false),
+        ("ReadOnlyAccess", false),
+        ("AdministratorAccess", false),
+    ] {
+        let arn = format!("arn:{partition}:iam::aws:policy/{name}");
+        let is_denied = quarantine.iter().any(|p| arn_like(p, &arn));
+        assert_eq!(
+            is_denied, kept,
+            "{label}: Deny of iam:DetachUserPolicy of {arn} (patterns {quarantine:?})"
+        );
+        let own = format!("arn:{partition}:iam::{ACCOUNT}:policy/{name}");
+        assert!(
+            !quarantine.iter().any(|p| arn_like(p, &own)),
+            "{label}: {own}"
+        );
+    }
+
+    // Users tagged exempt: every change the role may make to a user, and
+    // their tags, denied; the reads that find the tag are not.
+    let tag = stack.param("ExemptTag");
+    let users = format!("arn:{partition}:iam::{ACCOUNT}:user/*");
+    let exempt: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Deny" && strings(&s["Resource"]) == [users.as_str()])
+        .filter(|s| {
+            let key = format!("aws:ResourceTag/{tag}");
+            sole_condition(s, "StringEqualsIgnoreCase", &key)
+                == Some(BTreeSet::from(["true".into()]))
+        })
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    let allowed: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| strings(&s["Action"]))
+        .filter(|a| changes_a_user(a))
+        .collect();
+    let declared: BTreeSet<String> = rules::remediations()
+        .iter()
+        .flat_map(|r| r.permissions.iter())
+        .filter(|a| changes_a_user(a))
+        .map(|a| a.to_string())
+        .collect();
+    assert!(declared.contains("iam:UpdateAccessKey"), "{declared:?}");
+    let must = ["iam:TagUser", "iam:UntagUser"].map(String::from);
+    let missing: Vec<_> = allowed
+        .iter()
+        .chain(&declared)
+        .chain(&must)
+        .filter(|a| !exempt.contains(*a))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{label}: not denied on users tagged {tag}=true: {missing:?}"
+    );
+    for read in ["iam:GetUser", "iam:ListUserTags"] {
+        assert!(
+            !exempt.contains(read),
+            "{label}: {read} is how trailguard sees the tag"
+        );
+    }
+}
+
+#[test]
+fn the_guardrails_hold_in_every_mode_combination() {
+    let template = main_template();
+    for (i, combo) in every_mode_combination().iter().enumerate() {
+        let mut overrides: Vec<(&str, &str)> =
+            combo.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+        // The tag key is the operator's: any case, spaces, IAM's punctuation.
+        let tag = if i % 2 == 0 {
+            "trailguard:exempt"
+        } else {
+            "Security Team/Exempt_1+=.@-"
+        };
+        overrides.push(("ExemptTag", tag));
+        let stack = Stack::new(template, &overrides);
+        assert_guardrails(&stack, &format!("{combo:?}, tag {tag}"));
+    }
+    let all_on: Vec<(String, &str)> = mode_parameters(template)
+        .into_values()
+        .map(|p| (p, "remediate"))
+        .collect();
+    let overrides: Vec<(&str, &str)> = all_on.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+    for region in IAM_REGIONS {
+        let stack = Stack::in_region(template, &overrides, region);
+        assert_guardrails(&stack, region);
+    }
+}
+
+/// The guardrails are written as a JSON string with the tag key inside: a
+/// tag the pattern lets through must keep it JSON and an IAM tag key.
+#[test]
+fn the_exempt_tag_parameter_takes_only_iam_tag_keys_that_keep_the_policy_json() {
+    let pattern = main_template()["Parameters"]["ExemptTag"]["AllowedPattern"]
+        .as_str()
+        .expect("ExemptTag has an AllowedPattern");
+    let too_long = "k".repeat(129);
+    let candidates = [
+        ("trailguard:exempt", true),
+        ("Security Team/Exempt_1+=.@-", true),
+        ("", false),
+        ("a\"b", false),
+        ("a\\b", false),
+        ("a}b", false),
+        ("${AWS::Region}", false),
+        (too_long.as_str(), false),
+    ];
+    let script = "import json, re, sys\n\
+                  p, cs = sys.argv[1], json.loads(sys.argv[2])\n\
+                  print(json.dumps([re.fullmatch(p, c) is not None for c in cs]))";
+    let inputs = serde_json::to_string(&candidates.map(|(c, _)| c)).expect("JSON");
+    let out = run_tool("python3", &["-c", script, pattern, &inputs], "python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let accepted: Vec<bool> = serde_json::from_slice(&out.stdout).expect("a JSON list");
+    for ((tag, expected), got) in candidates.iter().zip(accepted) {
+        assert_eq!(got, *expected, "ExemptTag `{tag}`");
+        if got {
+            let stack = Stack::new(main_template(), &[("ExemptTag", tag)]);
+            role_statements(&stack); // parses the policy string
+        }
+    }
+}
+
+/// No remediation's Allow exists without the denies: each remediation policy
+/// is created after every guardrail, and the function after all of them.
+#[test]
+fn no_allow_exists_before_the_guardrails() {
+    let stack = Stack::new(main_template(), &[]);
+    let role_ref = json!({ "Ref": role_id(stack.template) });
+    let mut guardrails = BTreeSet::new();
+    let mut remediations = Vec::new();
+    for (id, r) in stack.template["Resources"].as_object().expect("Resources") {
+        if r["Type"] != "AWS::IAM::RolePolicy" || r["Properties"]["RoleName"] != role_ref {
+            continue;
+        }
+        let doc = stack
+            .resolve(&r["Properties"]["PolicyDocument"])
+            .expect("a PolicyDocument");
+        let doc = policy_document(doc, id);
+        let effects: BTreeSet<String> = match &doc["Statement"] {
+            Value::Array(s) => s.iter().map(|s| s["Effect"].to_string()).collect(),
+            s => BTreeSet::from([s["Effect"].to_string()]),
+        };
+        if effects.contains("\"Deny\"") {
+            assert!(
+                r["Condition"].is_null(),
+                "{id}: a guardrail is in every stack"
+            );
+            assert_eq!(effects.len(), 1, "{id}: denies only");
+            guardrails.insert(id.clone());
+        } else if r["Condition"].is_string() {
+            remediations.push((id.clone(), r));
+        }
+    }
+    assert!(guardrails.len() >= 3, "{guardrails:?}");
+    assert!(remediations.len() >= 5, "{remediations:?}");
+    let depends = |r: &Value| -> BTreeSet<String> {
+        match &r["DependsOn"] {
+            Value::String(s) => BTreeSet::from([s.clone()]),
+            other => strings(other).into_iter().collect(),
+        }
+    };
+    for (id, r) in &remediations {
+        if r["Condition"] == "ScanOn" {
+            continue; // read-only
+        }
+        let after = depends(r);
+        let missing: Vec<_> = guardrails.difference(&after).collect();
+        assert!(missing.is_empty(), "{id} is not created after {missing:?}");
+    }
+    let (id, f) = function(stack.template);
+    let after = depends(f);
+    let missing: Vec<_> = guardrails.difference(&after).collect();
+    assert!(missing.is_empty(), "{id} may run before {missing:?}");
+}
+
+// Partitions -----------------------------------------------------------------
+
+/// Everything a stack creates, resolved, minus the strings that are the same
+/// in every partition (service principals, CloudTrail event sources) and the
+/// descriptions, which are prose.
+fn partition_sensitive_text(stack: &Stack) -> String {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("EventPattern");
+                map.remove("Description");
+                match map.get_mut("Principal") {
+                    // AWS::Lambda::Permission names a service principal alone.
+                    Some(Value::String(_)) => drop(map.remove("Principal")),
+                    Some(Value::Object(p)) => drop(p.remove("Service")),
+                    _ => {}
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut created = serde_json::Map::new();
+    for (id, r) in stack.resources() {
+        let mut r = stack.resolve(r).expect("a resource");
+        if let Some(doc) = r["Properties"].get_mut("PolicyDocument") {
+            *doc = policy_document(doc.take(), id);
+        }
+        created.insert(id.to_owned(), r);
+    }
+    let mut all = json!({
+        "Resources": created,
+        "Outputs": stack.resolve(&stack.template["Outputs"]),
+    });
+    strip(&mut all);
+    all.to_string()
+}
+
+#[test]
+fn the_main_stack_deploys_in_the_iam_region_of_every_partition_and_only_there() {
+    let template = main_template();
+    let all_on: Vec<(String, &str)> = mode_parameters(template)
+        .into_values()
+        .map(|p| (p, "remediate"))
+        .collect();
+    for region in IAM_REGIONS {
+        let (partition, suffix) = partition_of(region);
+        let secret =
+            format!("arn:{partition}:secretsmanager:{region}:{ACCOUNT}:secret:slack-AbCdEf");
+        let mut overrides: Vec<(&str, &str)> =
+            all_on.iter().map(|(p, m)| (p.as_str(), *m)).collect();
+        overrides.push(("SlackWebhookSecretArn", &secret));
+        overrides.push(("AlertEmail", "security@example.com"));
+        let stack = Stack::in_region(template, &overrides, region);
+        assert_eq!(stack.failed_rules(), Vec::<String>::new(), "{region}");
+
+        let text = partition_sensitive_text(&stack);
+        if partition != "aws" {
+            assert!(
+                !text.contains("arn:aws:"),
+                "{region}: an ARN of the aws partition: {text}"
+            );
+            assert!(!text.contains("us-east-1"), "{region}: us-east-1 in {text}");
+        }
+        for (at, _) in text.match_indices("amazonaws.com") {
+            let rest = &text[at..];
+            assert!(
+                rest.starts_with(suffix) && !rest[suffix.len()..].starts_with('.'),
+                "{region}: a domain that is not {suffix}: …{}…",
+                &text[at.saturating_sub(60)..(at + 40).min(text.len())]
+            );
+        }
+        assert!(
+            text.contains(&format!("secretsmanager.{region}.{suffix}")),
+            "{region}: kms:ViaService names the partition's Secrets Manager endpoint"
+        );
+        let env = function_env(&stack);
+        Config::from_toml(DEFAULT_TOML, "template.yaml", env)
+            .unwrap_or_else(|e| panic!("{region}: the template's environment is rejected: {e}"));
+    }
+    for region in OTHER_REGIONS {
+        let stack = Stack::in_region(template, &[], region);
+        assert_eq!(
+            stack.failed_rules(),
+            ["IamEventsArriveOnlyInTheIamRegion"],
+            "{region} is refused"
+        );
+    }
+}
+
+#[test]
+fn the_forwarding_stack_targets_its_partitions_iam_region() {
+    let template = forward_template();
+    let target = |stack: &Stack| -> (String, String) {
+        let rule = stack
+            .resources()
+            .find(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .expect("a rule")
+            .1;
+        let arn = stack
+            .resolve(&rule["Properties"]["Targets"][0]["Arn"])
+            .expect("a target");
+        let role = stack
+            .resources()
+            .find(|(_, r)| r["Type"] == "AWS::IAM::Role")
+            .expect("a role")
+            .1;
+        let allowed = stack
+            .resolve(
+                &role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"],
+            )
+            .expect("a resource");
+        (
+            arn.as_str().expect("an ARN").to_owned(),
+            allowed.as_str().expect("an ARN").to_owned(),
+        )
+    };
+    for (home, other) in IAM_REGIONS.into_iter().zip(OTHER_REGIONS) {
+        let (partition, _) = partition_of(home);
+        let bus = format!("arn:{partition}:events:{home}:{ACCOUNT}:event-bus/default");
+        let stack = Stack::in_region(template, &[], other);
+        assert_eq!(stack.failed_rules(), Vec::<String>::new(), "{other}");
+        assert_eq!(target(&stack), (bus.clone(), bus), "{other}");
+        if partition != "aws" {
+            let text = partition_sensitive_text(&stack);
+            assert!(!text.contains("arn:aws:"), "{other}: {text}");
+            assert!(!text.contains("us-east-1"), "{other}: {text}");
+        }
+        let stack = Stack::in_region(template, &[], home);
+        assert_eq!(
+            stack.failed_rules(),
+            ["NotTheIamRegion"],
+            "{home} is refused"
+        );
+    }
+    // An explicit TrailguardRegion wins, and is refused as the stack's own.
+    let stack = Stack::in_region(
+        template,
+        &[("TrailguardRegion", "eu-west-1")],
+        "eu-central-1",
+    );
+    assert_eq!(stack.failed_rules(), Vec::<String>::new());
+    let bus = format!("arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/default");
+    assert_eq!(target(&stack), (bus.clone(), bus));
+    let stack = Stack::in_region(template, &[("TrailguardRegion", "eu-west-1")], "eu-west-1");
+    assert_eq!(stack.failed_rules(), ["NotTheTrailguardRegion"]);
 }
 
 // The event patterns ---------------------------------------------------------
@@ -615,8 +1080,17 @@ fn event_pattern(stack: &Stack) -> Value {
         .expect("an EventPattern")
 }
 
+/// Only AWS can put an event whose `source` starts with `aws.` on a bus
+/// (PutEvents refuses the prefix), so only such events may act.
+const AWS_SOURCES: &str = "aws.";
+
 /// What a pattern covers, read back in the registry's terms.
 fn pattern_catalogue(pattern: &Value) -> (BTreeMap<String, BTreeSet<String>>, bool) {
+    assert_eq!(
+        pattern["source"],
+        json!([{ "prefix": AWS_SOURCES }]),
+        "the pattern takes only sources AWS alone can use"
+    );
     let detail_types: BTreeSet<String> = strings(&pattern["detail-type"]).into_iter().collect();
     let expected: BTreeSet<String> = CLOUDTRAIL_DETAIL_TYPES
         .iter()
@@ -717,6 +1191,10 @@ fn the_event_pattern_leaves_out_the_functions_own_role_and_fits_the_quota() {
 
 /// Should the pattern let this envelope through, according to the registry?
 fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
+    let source = envelope["source"].as_str().unwrap_or("");
+    if !source.starts_with(AWS_SOURCES) {
+        return false;
+    }
     let detail_type = envelope["detail-type"].as_str().unwrap_or("");
     if !CLOUDTRAIL_DETAIL_TYPES.contains(&detail_type) || !envelope["detail"].is_object() {
         return false;
@@ -924,6 +1402,21 @@ fn moto_matches_the_patterns_on_exactly_what_the_catalogue_watches() {
             envelopes.push(e);
             fired.push(false);
         }
+        // The same event put on the bus by anyone with events:PutEvents:
+        // any source but the `aws.` prefix, which AWS keeps for itself.
+        for source in [
+            "custom.forged",
+            "iam.amazonaws.com",
+            "awsx.iam",
+            "AWS.iam",
+            "aws",
+        ] {
+            let mut e = s.envelope.clone();
+            e["source"] = json!(source);
+            names.push(format!("{} (forged source {source})", s.name));
+            envelopes.push(e);
+            fired.push(false);
+        }
     }
     // Calls outside the catalogue by an IAM user: an S3 bucket created, and
     // every such sample.
@@ -994,6 +1487,23 @@ fn moto_matches_the_patterns_on_exactly_what_the_catalogue_watches() {
     assert!(hits("(look-alike role)", &matched[0]) > 0);
     assert!(hits("(no issuer)", &matched[0]) > 0);
     assert_eq!(hits("(by an IAM user)", &matched[0]), 0);
+    assert_eq!(
+        hits("(forged source", &matched[0]),
+        0,
+        "{MAIN} acts on forged events"
+    );
+    assert_eq!(
+        hits("(forged source", &matched[1]),
+        0,
+        "{FORWARD} forwards forged events"
+    );
+    assert!(
+        names
+            .iter()
+            .filter(|n| n.contains("(forged source"))
+            .count()
+            > 50
+    );
     assert!(
         names
             .iter()

@@ -69,16 +69,34 @@ fn to_json(yaml: serde_yaml_ng::Value) -> Value {
     }
 }
 
+/// The partition of a region and its URL suffix (`AWS::URLSuffix`).
+pub fn partition_of(region: &str) -> (&'static str, &'static str) {
+    if region.starts_with("cn-") {
+        ("aws-cn", "amazonaws.com.cn")
+    } else if region.starts_with("us-gov-") {
+        ("aws-us-gov", "amazonaws.com")
+    } else {
+        ("aws", "amazonaws.com")
+    }
+}
+
 /// A template with parameter values: resolves intrinsic functions.
 pub struct Stack<'t> {
     pub template: &'t Value,
     params: BTreeMap<String, String>,
     conditions: BTreeMap<String, bool>,
+    region: String,
 }
 
 impl<'t> Stack<'t> {
-    /// The template deployed with its defaults, `overrides` applied on top.
+    /// The template deployed in [`REGION`] with its defaults, `overrides`
+    /// applied on top.
     pub fn new(template: &'t Value, overrides: &[(&str, &str)]) -> Self {
+        Stack::in_region(template, overrides, REGION)
+    }
+
+    /// The same, deployed in `region` (and so in its partition).
+    pub fn in_region(template: &'t Value, overrides: &[(&str, &str)], region: &str) -> Self {
         let mut params = BTreeMap::new();
         if let Some(declared) = template["Parameters"].as_object() {
             for (name, decl) in declared {
@@ -102,6 +120,7 @@ impl<'t> Stack<'t> {
             template,
             params,
             conditions: BTreeMap::new(),
+            region: region.to_owned(),
         };
         if let Some(conditions) = template["Conditions"].as_object() {
             // Conditions may refer to one another; evaluate until stable.
@@ -124,6 +143,36 @@ impl<'t> Stack<'t> {
 
     pub fn param(&self, name: &str) -> &str {
         &self.params[name]
+    }
+
+    /// `AWS::Partition` of the stack.
+    pub fn partition(&self) -> &'static str {
+        partition_of(&self.region).0
+    }
+
+    /// The names of the template's `Rules` whose assertions fail here:
+    /// CloudFormation refuses to create or update the stack.
+    pub fn failed_rules(&self) -> Vec<String> {
+        let mut failed = Vec::new();
+        for (name, rule) in self.template["Rules"].as_object().into_iter().flatten() {
+            if !rule["RuleCondition"].is_null() {
+                let applies = self
+                    .try_condition(&rule["RuleCondition"])
+                    .unwrap_or_else(|| panic!("rule {name}: RuleCondition cannot be evaluated"));
+                if !applies {
+                    continue;
+                }
+            }
+            for assertion in rule["Assertions"].as_array().expect("Assertions") {
+                let holds = self
+                    .try_condition(&assertion["Assert"])
+                    .unwrap_or_else(|| panic!("rule {name}: Assert cannot be evaluated"));
+                if !holds {
+                    failed.push(name.clone());
+                }
+            }
+        }
+        failed
     }
 
     pub fn condition(&self, name: &str) -> bool {
@@ -160,6 +209,12 @@ impl<'t> Stack<'t> {
                 a == b
             }
             "Fn::Not" => !self.try_condition(&args[0])?,
+            // Rules only: is the value one of the list's?
+            "Fn::Contains" => {
+                let list = self.resolve(&args[0])?;
+                let value = self.resolve(&args[1])?;
+                list.as_array()?.contains(&value)
+            }
             "Fn::And" => {
                 let all: Option<Vec<bool>> = args
                     .as_array()?
@@ -227,6 +282,15 @@ impl<'t> Stack<'t> {
                         });
                         Some(item.clone())
                     }
+                    "Fn::FindInMap" => {
+                        let map = arg[0].as_str().expect("FindInMap map name");
+                        let key = self.resolve(&arg[1])?;
+                        let key = key.as_str().expect("FindInMap key is a string");
+                        let field = arg[2].as_str().expect("FindInMap second key");
+                        let found = &self.template["Mappings"][map][key][field];
+                        assert!(!found.is_null(), "no Mappings.{map}.{key}.{field}");
+                        Some(found.clone())
+                    }
                     "Fn::Split" => {
                         let sep = arg[0].as_str().expect("Split delimiter is a literal");
                         let text = self.resolve(&arg[1])?;
@@ -251,13 +315,15 @@ impl<'t> Stack<'t> {
     }
 
     fn reference(&self, name: &str) -> Option<Value> {
+        let region = self.region.as_str();
+        let (partition, suffix) = partition_of(region);
         Some(Value::String(match name {
             "AWS::NoValue" => return None,
             "AWS::AccountId" => ACCOUNT.into(),
-            "AWS::Region" => REGION.into(),
-            "AWS::Partition" => "aws".into(),
+            "AWS::Region" => region.into(),
+            "AWS::Partition" => partition.into(),
             "AWS::StackName" => STACK.into(),
-            "AWS::URLSuffix" => "amazonaws.com".into(),
+            "AWS::URLSuffix" => suffix.into(),
             _ => match self.params.get(name) {
                 Some(v) => v.clone(),
                 None => {
@@ -266,10 +332,10 @@ impl<'t> Stack<'t> {
                     // What Ref returns for the types whose value is read.
                     match decl["Type"].as_str() {
                         Some("AWS::SNS::Topic") => {
-                            format!("arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}")
+                            format!("arn:{partition}:sns:{region}:{ACCOUNT}:{STACK}-{name}")
                         }
                         Some("AWS::SQS::Queue") => {
-                            format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}")
+                            format!("https://sqs.{region}.{suffix}/{ACCOUNT}/{STACK}-{name}")
                         }
                         _ => format!("ref:{name}"),
                     }
@@ -282,7 +348,9 @@ impl<'t> Stack<'t> {
         let decl = &self.template["Resources"][resource];
         assert!(decl.is_object(), "GetAtt of unknown resource `{resource}`");
         match (decl["Type"].as_str(), attr) {
-            (Some("AWS::IAM::Role"), "Arn") => ROLE_ARN.into(),
+            (Some("AWS::IAM::Role"), "Arn") => {
+                ROLE_ARN.replacen("arn:aws:", &format!("arn:{}:", self.partition()), 1)
+            }
             _ => format!("arn:test:{resource}.{attr}"),
         }
     }
