@@ -810,6 +810,7 @@ async fn run(
         trail,
         region: Some("us-east-1"),
         retry: Retry::quick(),
+        sleep: &remediate::TokioSleep,
     };
     remediate::run(action, &ctx).await
 }
