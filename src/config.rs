@@ -120,19 +120,28 @@ impl Default for PasswordBaseline {
     }
 }
 
-/// How the groups that remediation creates are named.
+/// The `[remediation]` table: how the groups that remediation creates are
+/// named, and how long a move waits for IAM to propagate the new grant.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupNaming {
     pub group_prefix: String,
     pub group_path: String,
+    /// Seconds between reading back a user's new group grant and taking
+    /// the direct one away (IAM propagates changes in seconds).
+    pub propagation_delay_seconds: u64,
 }
+
+/// The largest `remediation.propagation_delay_seconds`: the wait must fit
+/// in the function's timeout with the rest of the event's work.
+pub const MAX_PROPAGATION_DELAY_SECONDS: u64 = 120;
 
 impl Default for GroupNaming {
     fn default() -> Self {
         GroupNaming {
             group_prefix: "trailguard-".into(),
             group_path: "/trailguard/".into(),
+            propagation_delay_seconds: crate::remediate::DEFAULT_PROPAGATION_DELAY_SECONDS,
         }
     }
 }
@@ -302,6 +311,14 @@ where
             }
             "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
             "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),
+            "TRAILGUARD_PROPAGATION_DELAY_SECONDS" => {
+                raw.remediation.propagation_delay_seconds =
+                    value.parse().map_err(|_| ConfigError::BadValue {
+                        key: key.clone(),
+                        value: value.into(),
+                        reason: "is not a number of seconds".into(),
+                    })?;
+            }
             "TRAILGUARD_SCAN_KEY_ROTATION_DAYS"
             | "TRAILGUARD_SCAN_UNUSED_DAYS"
             | "TRAILGUARD_SCAN_ROOT_RECENT_DAYS" => {
@@ -436,6 +453,15 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
             reason: "must begin and end with `/` (an IAM path such as `/trailguard/`)".into(),
         });
     }
+    if naming.propagation_delay_seconds > MAX_PROPAGATION_DELAY_SECONDS {
+        return Err(ConfigError::BadValue {
+            key: "remediation.propagation_delay_seconds".into(),
+            value: naming.propagation_delay_seconds.to_string(),
+            reason: format!(
+                "must be between 0 and {MAX_PROPAGATION_DELAY_SECONDS} seconds (it must fit in the function's timeout)"
+            ),
+        });
+    }
     let pp = &raw.password_policy;
     if !(6..=128).contains(&pp.minimum_length) {
         return Err(ConfigError::BadValue {
@@ -444,18 +470,18 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
             reason: "must be between 6 and 128 (IAM's limits)".into(),
         });
     }
-    if pp.reuse_prevention > 24 {
+    if !(1..=24).contains(&pp.reuse_prevention) {
         return Err(ConfigError::BadValue {
             key: "password_policy.reuse_prevention".into(),
             value: pp.reuse_prevention.to_string(),
-            reason: "must be between 0 and 24 (IAM's limits)".into(),
+            reason: "must be between 1 and 24 (IAM's limits)".into(),
         });
     }
     if pp.max_age_days > 1095 {
         return Err(ConfigError::BadValue {
             key: "password_policy.max_age_days".into(),
             value: pp.max_age_days.to_string(),
-            reason: "must be between 0 (never) and 1095 (IAM's limits)".into(),
+            reason: "must be between 1 and 1095, or 0 for never (IAM's limits)".into(),
         });
     }
 
@@ -618,9 +644,62 @@ mod tests {
             ("[exemptions]\nusers = [\"a[\"]", "exemptions.users"),
             ("self_role_arn = \"trailguard\"", "self_role_arn"),
             ("[scan]\nunused_days = 0", "scan.unused_days"),
+            (
+                "[remediation]\npropagation_delay_seconds = 121",
+                "remediation.propagation_delay_seconds",
+            ),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(&format!("`{key}`")), "{err}");
         }
+    }
+
+    /// IAM's limits for the baseline: a restore with a value outside them
+    /// would fail at the first event instead of at start-up.
+    #[test]
+    fn password_baseline_ranges_are_checked_naming_the_key() {
+        for (setting, bad, good) in [
+            ("minimum_length", &[0, 5, 129][..], &[6, 14, 128][..]),
+            ("reuse_prevention", &[0, 25], &[1, 24]),
+            ("max_age_days", &[1096, 5000], &[0, 1, 90, 1095]),
+        ] {
+            let key = format!("password_policy.{setting}");
+            for v in bad {
+                let err = parse(&format!("[password_policy]\n{setting} = {v}"))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.starts_with(&format!("`{key}`: `{v}` must be between")),
+                    "{err}"
+                );
+            }
+            for v in good {
+                parse(&format!("[password_policy]\n{setting} = {v}"))
+                    .unwrap_or_else(|e| panic!("{key} = {v}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn propagation_delay_comes_from_the_file_or_the_environment() {
+        assert_eq!(Config::default().remediation.propagation_delay_seconds, 10);
+        let c = parse("[remediation]\npropagation_delay_seconds = 0").unwrap();
+        assert_eq!(c.remediation.propagation_delay_seconds, 0);
+        let env = [(
+            "TRAILGUARD_PROPAGATION_DELAY_SECONDS".to_string(),
+            "25".to_string(),
+        )];
+        let c = Config::from_toml(DEFAULT_TOML, "default", env).unwrap();
+        assert_eq!(c.remediation.propagation_delay_seconds, 25);
+        assert!(c.origin.contains("TRAILGUARD_PROPAGATION_DELAY_SECONDS"));
+        let bad = [(
+            "TRAILGUARD_PROPAGATION_DELAY_SECONDS".to_string(),
+            "10s".to_string(),
+        )];
+        let err = Config::from_toml(DEFAULT_TOML, "default", bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`TRAILGUARD_PROPAGATION_DELAY_SECONDS`: `10s` is not a number of seconds"
+        );
     }
 }

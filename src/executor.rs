@@ -16,7 +16,7 @@ use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::live::LiveContext;
-use crate::remediate::{self, RemediateError, Report, Status};
+use crate::remediate::{self, RemediateError, Report, Seen, Status};
 use crate::rules::{Action, Mode, Severity, Target};
 
 /// What happened for one decision.
@@ -255,12 +255,26 @@ pub(crate) async fn remediate_unless_exempt(
     errors: &mut Vec<ExecError>,
 ) -> Report {
     let id = action.id();
+    let rctx = remediate::Ctx {
+        iam: ctx.effects.iam.as_ref(),
+        trail: ctx.effects.trail.as_ref(),
+        region,
+        retry: ctx.retry,
+        sleep: ctx.sleep.as_ref(),
+    };
     let ex = &ctx.config.exemptions;
     let check = ex.tag.is_some() || !ex.principals.is_empty();
     if let Some(user) = target_user(action).filter(|_| check) {
-        match ctx.effects.iam.user(user).await {
-            Ok(None) => return remediate::user_gone(id, user),
-            Ok(Some(info)) => {
+        // A user created seconds before the event may not be readable yet.
+        let read = remediate::patiently(&rctx, || async {
+            Ok(match rctx.iam.user(user).await? {
+                Some(info) => Seen::Present(info),
+                None => Seen::Absent(remediate::user_gone(id, user)),
+            })
+        });
+        match read.await {
+            Ok(Seen::Absent(report)) => return report,
+            Ok(Seen::Present(info)) => {
                 if let Some(pattern) = ex.principal(&info.arn) {
                     return Report::new(id, Status::Exempt).note(format!(
                         "user {} matches exempt principal `{pattern}`",
@@ -289,12 +303,6 @@ pub(crate) async fn remediate_unless_exempt(
             }
         }
     }
-    let rctx = remediate::Ctx {
-        iam: ctx.effects.iam.as_ref(),
-        trail: ctx.effects.trail.as_ref(),
-        region,
-        retry: ctx.retry,
-    };
     match remediate::run(action, &rctx).await {
         Ok(report) => report,
         Err(source) => {

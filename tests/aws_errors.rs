@@ -115,3 +115,67 @@ async fn scan_reads_classify_errors_as_the_live_path_does() {
         assert_eq!(err.operation, "iam:GetAccountSummary");
     }
 }
+
+/// CloudTrail answers StartLogging with ConflictException while a trail is
+/// still being loaded or updated, and says to try again: through the real
+/// adapter, the remediation fails as worth a retry (Lambda runs it again).
+#[tokio::test]
+async fn a_start_logging_conflict_is_worth_a_retry() {
+    let aws = Listener::start(|req| {
+        let target = req
+            .headers
+            .iter()
+            .find(|(k, _)| k == "x-amz-target")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        if target.ends_with("GetTrailStatus") {
+            Response {
+                status: 200,
+                content_type: "application/x-amz-json-1.1",
+                body: r#"{"IsLogging":false}"#.into(),
+            }
+        } else {
+            Response {
+                status: 400,
+                content_type: "application/x-amz-json-1.1",
+                body: r#"{"__type":"ConflictException","Message":"the trail is not ready"}"#.into(),
+            }
+        }
+    })
+    .await;
+    let config = Config::from_toml(
+        "[modes]\ncloudtrail-tampered = \"remediate\"",
+        "test",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let ctx = LiveContext::from_sdk_config(config, &sdk(&aws.url("")).await, None)
+        .unwrap()
+        .with_retry(Retry::quick());
+    let err = handle_event(event("stop-logging"), &ctx)
+        .await
+        .expect_err("StartLogging keeps conflicting");
+    assert!(err.is_retryable(), "{err}");
+    let outcome = err.outcome().unwrap();
+    let report = outcome.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(report.status, Status::Failed);
+    assert!(
+        outcome.errors[0].message.contains("ConflictException"),
+        "{:?}",
+        outcome.errors
+    );
+    let starts = aws
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "x-amz-target" && v.ends_with("StartLogging"))
+        })
+        .count();
+    assert_eq!(
+        starts,
+        Retry::quick().attempts as usize,
+        "retried in the run"
+    );
+}

@@ -44,6 +44,8 @@ impl Function {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL", endpoint)
             .env("TRAILGUARD_SELF_ROLE_ARN", SELF_ROLE)
+            // moto is consistent at once: no propagation wait in tests.
+            .env("TRAILGUARD_PROPAGATION_DELAY_SECONDS", "0")
             .env(
                 "TRAILGUARD_SNS_TOPIC_ARN",
                 format!("arn:aws:sns:us-east-1:{ACCOUNT}:{TOPIC}"),

@@ -431,11 +431,99 @@ async fn restore_password_policy_end_to_end() {
     assert!(p.require_uppercase_characters() && p.require_lowercase_characters());
     assert_eq!(p.password_reuse_prevention(), Some(24));
     assert_eq!(p.max_password_age(), Some(90));
-    assert!(p.allow_users_to_change_password());
+    // The account had it off (UpdateAccountPasswordPolicy's default when
+    // omitted): turning it on would grant users what they do not hold.
+    assert!(!p.allow_users_to_change_password());
     let again = live.handle(event("delete-account-password-policy")).await;
     assert_eq!(
         status(&again, "password-policy-weakened"),
         Status::Unchanged
+    );
+}
+
+/// The account's policy is stricter than the baseline in some settings
+/// (hard expiry on, users barred from changing their passwords, a 30 day
+/// maximum age) and weaker in others: the restore raises only the weaker
+/// ones, and sends the whole merged policy (IAM resets what is omitted).
+#[tokio::test]
+async fn restore_password_policy_keeps_the_accounts_stricter_settings() {
+    let live = Live::start().await;
+    live.iam
+        .update_account_password_policy()
+        .minimum_password_length(8)
+        .max_password_age(30)
+        .hard_expiry(true)
+        .allow_users_to_change_password(false)
+        .send()
+        .await
+        .unwrap();
+    let mut ev = event("delete-account-password-policy");
+    ev["detail"]["eventName"] = "UpdateAccountPasswordPolicy".into();
+    ev["detail"]["requestParameters"] = serde_json::json!({
+        "minimumPasswordLength": 8,
+        "maxPasswordAge": 30,
+        "hardExpiry": true,
+        "allowUsersToChangePassword": false
+    });
+    let outcome = live.handle(ev.clone()).await;
+    assert_eq!(status(&outcome, "password-policy-weakened"), Status::Done);
+    let got = live.iam.get_account_password_policy().send().await.unwrap();
+    let p = got.password_policy().unwrap();
+    assert_eq!(p.minimum_password_length(), Some(14));
+    assert!(p.require_symbols() && p.require_numbers());
+    assert!(p.require_uppercase_characters() && p.require_lowercase_characters());
+    assert_eq!(p.password_reuse_prevention(), Some(24));
+    assert_eq!(p.max_password_age(), Some(30), "the shorter age is kept");
+    assert_eq!(p.hard_expiry(), Some(true), "hard expiry stays on");
+    assert!(
+        !p.allow_users_to_change_password(),
+        "users stay barred from changing their passwords"
+    );
+    // Nothing left to raise: the same event again writes nothing.
+    let again = live.handle(ev).await;
+    let r = finding(&again, "password-policy-weakened")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Unchanged, "{r:?}");
+    assert!(r.calls.is_empty());
+}
+
+/// AttachUserPolicy of AdministratorAccess: the move is blocked before any
+/// write (the role may not attach it to a group), the user keeps it, and
+/// the grant is alerted by both rules.
+#[tokio::test]
+async fn an_admin_policy_attached_to_a_user_is_alerted_and_never_moved() {
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+    let live = Live::start().await;
+    live.create_user("bob").await;
+    live.attach("bob", ADMIN).await;
+    let before = live.view("bob").await;
+    let ev = with_request(event("attach-user-policy"), "policyArn", ADMIN);
+    let outcome = live.handle(ev).await;
+    let r = finding(&outcome, "user-policy-attached")
+        .remediation
+        .clone()
+        .unwrap();
+    assert_eq!(r.status, Status::Blocked, "{r:?}");
+    assert!(r.calls.is_empty());
+    assert!(r.notes[0].contains("never attaches it to a group"), "{r:?}");
+    finding(&outcome, "admin-policy-granted");
+    assert_eq!(live.view("bob").await, before);
+    let groups = live.iam.list_groups().send().await.unwrap();
+    assert!(groups.groups().is_empty(), "no group was created");
+    let rules: BTreeSet<String> = live
+        .alerts()
+        .await
+        .iter()
+        .map(|a| attr(a, "rule").to_owned())
+        .collect();
+    assert_eq!(
+        rules,
+        BTreeSet::from([
+            "admin-policy-granted".to_string(),
+            "user-policy-attached".to_string()
+        ])
     );
 }
 
@@ -610,7 +698,8 @@ async fn user_deleted_before_the_event_arrives_is_a_quiet_no_op() {
         .clone()
         .unwrap();
     assert_eq!(r.status, Status::Unchanged);
-    assert_eq!(r.notes, ["user bob no longer exists; nothing to change"]);
+    assert_eq!(r.notes[0], "user bob no longer exists; nothing to change");
+    assert!(r.notes[1].starts_with("read again for"), "{r:?}");
     for e in [
         event("put-user-policy"),
         access_key_created("bob", "AKIAEXAMPLEKEYID0001"),
@@ -741,6 +830,7 @@ async fn move_policy_to_group_survives_a_fault_at_every_step() {
         [
             "iam:ListAttachedUserPolicies",
             "iam:ListGroupsForUser",
+            "iam:GetPolicy",
             "iam:GetAccountSummary",
             "iam:GetGroup",
             "iam:CreateGroup",
@@ -810,6 +900,7 @@ async fn run(
         trail,
         region: Some("us-east-1"),
         retry: Retry::quick(),
+        sleep: &remediate::TokioSleep,
     };
     remediate::run(action, &ctx).await
 }

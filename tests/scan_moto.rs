@@ -295,6 +295,7 @@ async fn remediate_mode_fixes_the_account_and_sends_one_summary() {
          user-has-attached-policy = \"remediate\"\n\
          user-has-inline-policy = \"remediate\"\n\
          password-policy-below-baseline = \"remediate\"\n\
+         [remediation]\npropagation_delay_seconds = 0\n\
          [alerts]\nsns_topic_arn = \"{}\"",
         alerts.topic_arn
     );

@@ -10,8 +10,8 @@ use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{StatusType, SummaryKeyType};
 
 use super::{
-    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Publisher, Quotas, Secret,
-    Secrets, SnsMessage, TrailControl, UserInfo,
+    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
+    Secret, Secrets, SnsMessage, TrailControl, UserInfo,
 };
 use crate::config::PasswordBaseline;
 
@@ -236,6 +236,19 @@ impl Iam for AwsIam {
             .map_err(|e| classify(OP, e))
     }
 
+    async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
+        let out = self
+            .client
+            .get_policy()
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetPolicy", e))?;
+        // A policy without the flag is an ordinary, attachable one.
+        let attachable = out.policy().is_none_or(|p| p.is_attachable());
+        Ok(PolicyInfo { attachable })
+    }
+
     async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
         self.client
             .create_group()
@@ -411,6 +424,21 @@ impl Iam for AwsIam {
     }
 }
 
+/// A CloudTrail error: as [`classify`], except that `ConflictException` is
+/// worth a retry. CloudTrail answers it for a trail it has not finished
+/// loading or updating, and documents "wait, then try again"; elsewhere in
+/// AWS the same code can mean a lasting conflict, so only here.
+fn classify_trail<E>(operation: &'static str, err: SdkError<E>) -> EffectError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let mut e = classify(operation, err);
+    if e.code.as_deref() == Some("ConflictException") {
+        e.kind = ErrorKind::Unavailable;
+    }
+    e
+}
+
 /// CloudTrail on the AWS SDK. Calls go to the trail's home region when the
 /// caller names it (StartLogging must be called there).
 #[derive(Debug, Clone)]
@@ -448,7 +476,7 @@ impl TrailControl for AwsTrail {
             .config_override(Self::region_override(region))
             .send()
             .await
-            .map_err(|e| classify("cloudtrail:GetTrailStatus", e));
+            .map_err(|e| classify_trail("cloudtrail:GetTrailStatus", e));
         Ok(none_if_missing(out)?.map(|o| o.is_logging().unwrap_or(false)))
     }
 
@@ -461,7 +489,7 @@ impl TrailControl for AwsTrail {
             .send()
             .await
             .map(drop)
-            .map_err(|e| classify("cloudtrail:StartLogging", e))
+            .map_err(|e| classify_trail("cloudtrail:StartLogging", e))
     }
 }
 

@@ -13,7 +13,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas, UserInfo};
+use super::{
+    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Quotas, UserInfo,
+};
 use crate::config::PasswordBaseline;
 
 /// When the injected fault strikes.
@@ -32,6 +34,8 @@ pub struct FaultyIam<I> {
     inner: I,
     fault: Option<(usize, When, ErrorKind)>,
     always: Option<(&'static str, ErrorKind)>,
+    /// `(operation, how many of its first calls, kind)`.
+    first: Option<(&'static str, usize, ErrorKind)>,
     calls: Mutex<Vec<&'static str>>,
 }
 
@@ -42,6 +46,7 @@ impl<I: Iam> FaultyIam<I> {
             inner,
             fault: None,
             always: None,
+            first: None,
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -63,6 +68,15 @@ impl<I: Iam> FaultyIam<I> {
         self
     }
 
+    /// Fails the first `times` calls of `operation` before they reach IAM,
+    /// then lets it through: a condition IAM cannot evaluate yet for an
+    /// entity just created (AccessDenied on a group a path-scoped role
+    /// created a moment ago), or a passing conflict.
+    pub fn fail_first(mut self, operation: &'static str, times: usize, kind: ErrorKind) -> Self {
+        self.first = Some((operation, times, kind));
+        self
+    }
+
     /// Every operation called through the wrapper, in order.
     pub fn calls(&self) -> Vec<&'static str> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -78,10 +92,11 @@ impl<I: Iam> FaultyIam<I> {
         op: &'static str,
         call: impl Future<Output = Result<T, EffectError>>,
     ) -> Result<T, EffectError> {
-        let index = {
+        let (index, seen) = {
             let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
             calls.push(op);
-            calls.len() - 1
+            let seen = calls.iter().filter(|c| **c == op).count();
+            (calls.len() - 1, seen)
         };
         let fault = self
             .fault
@@ -90,6 +105,11 @@ impl<I: Iam> FaultyIam<I> {
                 self.always
                     .filter(|(o, _)| *o == op)
                     .map(|(_, kind)| (index, When::Before, kind))
+            })
+            .or_else(|| {
+                self.first
+                    .filter(|(o, times, _)| *o == op && seen <= *times)
+                    .map(|(_, _, kind)| (index, When::Before, kind))
             })
             .map(|(_, when, kind)| {
                 (
@@ -149,6 +169,10 @@ impl<I: Iam> Iam for FaultyIam<I> {
             self.inner.group_policy_names(group),
         )
         .await
+    }
+    async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
+        self.step("iam:GetPolicy", self.inner.policy(policy_arn))
+            .await
     }
     async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
         self.step("iam:CreateGroup", self.inner.create_group(group, path))

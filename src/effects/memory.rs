@@ -3,7 +3,11 @@
 //! [`MemoryIam`] models the slice of IAM the remediations touch with IAM's
 //! own answers (NoSuchEntity, EntityAlreadyExists, LimitExceeded), records
 //! every operation name, and keeps a snapshot of the state after each write
-//! so a test can check an invariant at every intermediate step.
+//! so a test can check an invariant at every intermediate step. Names of
+//! users and groups are matched regardless of case, as IAM does, and
+//! answered as stored. [`MemoryIam::eventually`] models IAM's eventual
+//! consistency: a write made just before the run shows only after some
+//! reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -11,8 +15,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Publisher, Quotas, Secret,
-    Secrets, SnsMessage, TrailControl, UserInfo, Webhook, WebhookUrl, same_document,
+    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
+    Secret, Secrets, SnsMessage, TrailControl, UserInfo, Webhook, WebhookUrl, same_document,
 };
 use crate::config::PasswordBaseline;
 
@@ -50,6 +54,10 @@ pub struct IamState {
     /// does not exist, answers AccessDenied (IAM cannot match a missing
     /// group's path against the policy).
     pub group_scope: Option<String>,
+    /// Managed policies that exist but cannot be attached (deprecated AWS
+    /// managed policies: `IsAttachable` false, `PolicyNotAttachable`).
+    /// Every other policy ARN exists and is attachable.
+    pub unattachable: BTreeSet<String>,
 }
 
 impl IamState {
@@ -88,6 +96,17 @@ impl IamState {
                 .any(|g| g.members.contains(user) && g.inline.values().any(same))
     }
 
+    /// The stored name of a user, matched regardless of case as IAM does;
+    /// the name itself when there is no such user.
+    pub fn user_name(&self, name: &str) -> String {
+        stored(self.users.keys(), name)
+    }
+
+    /// The stored name of a group, matched regardless of case.
+    pub fn group_name(&self, name: &str) -> String {
+        stored(self.groups.keys(), name)
+    }
+
     /// AccessDenied unless the scoped role may touch `group`.
     fn in_scope(&self, op: &'static str, group: &str) -> Result<(), EffectError> {
         let Some(scope) = &self.group_scope else {
@@ -117,6 +136,13 @@ impl IamState {
     }
 }
 
+fn stored<'a>(mut names: impl Iterator<Item = &'a String>, name: &str) -> String {
+    names
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .cloned()
+        .unwrap_or_else(|| name.to_owned())
+}
+
 fn no_such(op: &'static str, what: &str, name: &str) -> EffectError {
     EffectError {
         operation: op,
@@ -141,6 +167,9 @@ pub struct MemoryIam {
     state: Mutex<IamState>,
     calls: Mutex<Vec<&'static str>>,
     history: Mutex<Vec<IamState>>,
+    /// `(reads left, state)`: replaces the state once that many reads have
+    /// answered from the old one.
+    pending: Mutex<Option<(usize, IamState)>>,
 }
 
 impl MemoryIam {
@@ -149,6 +178,22 @@ impl MemoryIam {
             state: Mutex::new(state),
             ..Default::default()
         }
+    }
+
+    /// IAM that answers the first `stale_reads` reads from `before` and
+    /// every later call from `after`: a write made seconds before the event
+    /// (a user, key or attachment) that eventually consistent IAM does not
+    /// show at once. Writes are not expected while the reads are stale.
+    pub fn eventually(before: IamState, after: IamState, stale_reads: usize) -> Self {
+        let iam = MemoryIam::new(if stale_reads == 0 {
+            after.clone()
+        } else {
+            before
+        });
+        if stale_reads > 0 {
+            *lock(&iam.pending) = Some((stale_reads, after));
+        }
+        iam
     }
 
     /// The current state.
@@ -172,7 +217,18 @@ impl MemoryIam {
         f: impl FnOnce(&IamState) -> Result<T, EffectError>,
     ) -> Result<T, EffectError> {
         lock(&self.calls).push(op);
-        f(&lock(&self.state))
+        let mut state = lock(&self.state);
+        let answer = f(&state);
+        let mut pending = lock(&self.pending);
+        if let Some((left, _)) = pending.as_mut() {
+            *left -= 1;
+            if *left == 0
+                && let Some((_, after)) = pending.take()
+            {
+                *state = after;
+            }
+        }
+        answer
     }
 
     fn write(
@@ -206,7 +262,8 @@ impl Iam for MemoryIam {
 
     async fn user(&self, user: &str) -> Result<Option<UserInfo>, EffectError> {
         self.read("iam:GetUser", |s| {
-            Ok(s.users.get(user).map(|u| UserInfo {
+            let user = s.user_name(user);
+            Ok(s.users.get(&user).map(|u| UserInfo {
                 arn: u
                     .arn
                     .clone()
@@ -219,7 +276,10 @@ impl Iam for MemoryIam {
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListAttachedUserPolicies";
         self.read(OP, |s| {
-            let u = s.users.get(user).ok_or_else(|| no_such(OP, "user", user))?;
+            let u = s
+                .users
+                .get(&s.user_name(user))
+                .ok_or_else(|| no_such(OP, "user", user))?;
             Ok(u.attached.iter().cloned().collect())
         })
     }
@@ -227,12 +287,13 @@ impl Iam for MemoryIam {
     async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
         const OP: &str = "iam:ListGroupsForUser";
         self.read(OP, |s| {
-            if !s.users.contains_key(user) {
-                return Err(no_such(OP, "user", user));
+            let user = s.user_name(user);
+            if !s.users.contains_key(&user) {
+                return Err(no_such(OP, "user", &user));
             }
             Ok(s.groups
                 .iter()
-                .filter(|(_, g)| g.members.contains(user))
+                .filter(|(_, g)| g.members.contains(&user))
                 .map(|(name, g)| GroupRef {
                     name: name.clone(),
                     path: g.path.clone(),
@@ -243,9 +304,10 @@ impl Iam for MemoryIam {
 
     async fn group(&self, group: &str) -> Result<Option<GroupInfo>, EffectError> {
         self.read("iam:GetGroup", |s| {
-            s.in_scope("iam:GetGroup", group)?;
-            Ok(s.groups.get(group).map(|g| GroupInfo {
-                name: group.to_owned(),
+            let group = s.group_name(group);
+            s.in_scope("iam:GetGroup", &group)?;
+            Ok(s.groups.get(&group).map(|g| GroupInfo {
+                name: group.clone(),
                 path: g.path.clone(),
                 members: g.members.iter().cloned().collect(),
             }))
@@ -255,11 +317,12 @@ impl Iam for MemoryIam {
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListAttachedGroupPolicies";
         self.read(OP, |s| {
-            s.in_scope(OP, group)?;
+            let group = s.group_name(group);
+            s.in_scope(OP, &group)?;
             let g = s
                 .groups
-                .get(group)
-                .ok_or_else(|| no_such(OP, "group", group))?;
+                .get(&group)
+                .ok_or_else(|| no_such(OP, "group", &group))?;
             Ok(g.attached.iter().cloned().collect())
         })
     }
@@ -267,12 +330,21 @@ impl Iam for MemoryIam {
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListGroupPolicies";
         self.read(OP, |s| {
-            s.in_scope(OP, group)?;
+            let group = s.group_name(group);
+            s.in_scope(OP, &group)?;
             let g = s
                 .groups
-                .get(group)
-                .ok_or_else(|| no_such(OP, "group", group))?;
+                .get(&group)
+                .ok_or_else(|| no_such(OP, "group", &group))?;
             Ok(g.inline.keys().cloned().collect())
+        })
+    }
+
+    async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
+        self.read("iam:GetPolicy", |s| {
+            Ok(PolicyInfo {
+                attachable: !s.unattachable.contains(policy_arn),
+            })
         })
     }
 
@@ -290,7 +362,7 @@ impl Iam for MemoryIam {
                     message: format!("not authorized to create group {group} at {path}"),
                 });
             }
-            if s.groups.contains_key(group) {
+            if s.groups.keys().any(|g| g.eq_ignore_ascii_case(group)) {
                 return Err(EffectError {
                     operation: OP,
                     kind: ErrorKind::AlreadyExists,
@@ -309,9 +381,18 @@ impl Iam for MemoryIam {
     async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:AttachGroupPolicy";
         self.write(OP, |s| {
-            s.in_scope(OP, group)?;
+            let group = s.group_name(group);
+            s.in_scope(OP, &group)?;
+            if s.unattachable.contains(policy_arn) {
+                return Err(EffectError {
+                    operation: OP,
+                    kind: ErrorKind::Invalid,
+                    code: Some("PolicyNotAttachable".into()),
+                    message: format!("policy {policy_arn} cannot be attached"),
+                });
+            }
             let quota = s.quotas.policies_per_group as usize;
-            let g = s.group_mut(OP, group)?;
+            let g = s.group_mut(OP, &group)?;
             if !g.attached.contains(policy_arn) && g.attached.len() >= quota {
                 return Err(limit(
                     OP,
@@ -326,22 +407,23 @@ impl Iam for MemoryIam {
     async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:AddUserToGroup";
         self.write(OP, |s| {
-            s.in_scope(OP, group)?;
-            s.user_mut(OP, user)?;
+            let (group, user) = (s.group_name(group), s.user_name(user));
+            s.in_scope(OP, &group)?;
+            s.user_mut(OP, &user)?;
             let quota = s.quotas.groups_per_user as usize;
             let count = s
                 .groups
                 .values()
-                .filter(|g| g.members.contains(user))
+                .filter(|g| g.members.contains(&user))
                 .count();
-            let g = s.group_mut(OP, group)?;
-            if !g.members.contains(user) && count >= quota {
+            let g = s.group_mut(OP, &group)?;
+            if !g.members.contains(&user) && count >= quota {
                 return Err(limit(
                     OP,
                     format!("cannot exceed quota for GroupsPerUser: {quota}"),
                 ));
             }
-            g.members.insert(user.to_owned());
+            g.members.insert(user);
             Ok(())
         })
     }
@@ -349,7 +431,8 @@ impl Iam for MemoryIam {
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:DetachUserPolicy";
         self.write(OP, |s| {
-            let u = s.user_mut(OP, user)?;
+            let user = s.user_name(user);
+            let u = s.user_mut(OP, &user)?;
             if !u.attached.remove(policy_arn) {
                 return Err(no_such(OP, "policy", policy_arn));
             }
@@ -359,15 +442,18 @@ impl Iam for MemoryIam {
 
     async fn user_policy(&self, user: &str, name: &str) -> Result<Option<String>, EffectError> {
         self.read("iam:GetUserPolicy", |s| {
-            Ok(s.users.get(user).and_then(|u| u.inline.get(name).cloned()))
+            Ok(s.users
+                .get(&s.user_name(user))
+                .and_then(|u| u.inline.get(name).cloned()))
         })
     }
 
     async fn group_policy(&self, group: &str, name: &str) -> Result<Option<String>, EffectError> {
         self.read("iam:GetGroupPolicy", |s| {
-            s.in_scope("iam:GetGroupPolicy", group)?;
+            let group = s.group_name(group);
+            s.in_scope("iam:GetGroupPolicy", &group)?;
             Ok(s.groups
-                .get(group)
+                .get(&group)
                 .and_then(|g| g.inline.get(name).cloned()))
         })
     }
@@ -380,8 +466,9 @@ impl Iam for MemoryIam {
     ) -> Result<(), EffectError> {
         const OP: &str = "iam:PutGroupPolicy";
         self.write(OP, |s| {
-            s.in_scope(OP, group)?;
-            let g = s.group_mut(OP, group)?;
+            let group = s.group_name(group);
+            s.in_scope(OP, &group)?;
+            let g = s.group_mut(OP, &group)?;
             g.inline.insert(name.to_owned(), document.to_owned());
             Ok(())
         })
@@ -390,7 +477,8 @@ impl Iam for MemoryIam {
     async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:DeleteUserPolicy";
         self.write(OP, |s| {
-            let u = s.user_mut(OP, user)?;
+            let user = s.user_name(user);
+            let u = s.user_mut(OP, &user)?;
             u.inline
                 .remove(name)
                 .map(drop)
@@ -401,7 +489,10 @@ impl Iam for MemoryIam {
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
         const OP: &str = "iam:ListAccessKeys";
         self.read(OP, |s| {
-            let u = s.users.get(user).ok_or_else(|| no_such(OP, "user", user))?;
+            let u = s
+                .users
+                .get(&s.user_name(user))
+                .ok_or_else(|| no_such(OP, "user", user))?;
             Ok(u.keys.clone())
         })
     }
@@ -409,7 +500,8 @@ impl Iam for MemoryIam {
     async fn deactivate_access_key(&self, user: &str, key_id: &str) -> Result<(), EffectError> {
         const OP: &str = "iam:UpdateAccessKey";
         self.write(OP, |s| {
-            let u = s.user_mut(OP, user)?;
+            let user = s.user_name(user);
+            let u = s.user_mut(OP, &user)?;
             let key = u
                 .keys
                 .iter_mut()
@@ -439,11 +531,21 @@ impl Iam for MemoryIam {
 pub struct MemoryTrail {
     trails: Mutex<BTreeMap<String, bool>>,
     calls: Mutex<Vec<&'static str>>,
+    /// `(times left, error)` StartLogging answers before it works.
+    start_failures: Mutex<Option<(usize, EffectError)>>,
 }
 
 impl MemoryTrail {
     pub fn with_trail(self, name: &str, logging: bool) -> Self {
         lock(&self.trails).insert(name.to_owned(), logging);
+        self
+    }
+
+    /// The next `times` StartLogging calls fail with `error` and change
+    /// nothing (CloudTrail's ConflictException for a trail it has not
+    /// finished loading).
+    pub fn failing_start(self, times: usize, error: EffectError) -> Self {
+        *lock(&self.start_failures) = Some((times, error));
         self
     }
 
@@ -466,6 +568,12 @@ impl TrailControl for MemoryTrail {
     async fn start_logging(&self, _: Option<&str>, trail: &str) -> Result<(), EffectError> {
         const OP: &str = "cloudtrail:StartLogging";
         lock(&self.calls).push(OP);
+        if let Some((left, error)) = lock(&self.start_failures).as_mut()
+            && *left > 0
+        {
+            *left -= 1;
+            return Err(error.clone());
+        }
         match lock(&self.trails).get_mut(trail) {
             Some(on) => {
                 *on = true;

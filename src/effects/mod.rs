@@ -112,6 +112,7 @@ impl ErrorKind {
             | "InvalidParameterValue"
             | "InvalidParameterException"
             | "MalformedPolicyDocument"
+            | "PolicyNotAttachable"
             | "MalformedInput"
             | "DeleteConflict"
             | "PasswordPolicyViolation"
@@ -215,6 +216,14 @@ pub struct UserInfo {
     pub tags: Vec<(String, String)>,
 }
 
+/// A managed policy as `GetPolicy` describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    /// `IsAttachable`: false for a deprecated AWS managed policy, which IAM
+    /// refuses to attach to anything new (`PolicyNotAttachable`).
+    pub attachable: bool,
+}
+
 /// An access key of a user (`ListAccessKeys`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessKey {
@@ -243,6 +252,9 @@ pub trait Iam: Send + Sync {
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError>;
     /// `iam:ListGroupPolicies`: inline policy names.
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError>;
+    /// `iam:GetPolicy`; fails with [`ErrorKind::NotFound`] when the policy
+    /// does not exist.
+    async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError>;
     /// `iam:CreateGroup`.
     async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError>;
     /// `iam:AttachGroupPolicy`.

@@ -335,3 +335,31 @@ async fn non_cloudtrail_payloads_are_ignored_and_log_files_are_refused() {
     assert!(matches!(err, HandleError::NotOneEvent { found: 2 }));
     assert!(!err.is_retryable());
 }
+
+/// A user created seconds before the event may be missing from the first
+/// GetUser (IAM is eventually consistent; moto is not, so the in-memory IAM
+/// models it): the exemption read is repeated, and its tag still counts.
+#[tokio::test]
+async fn the_exemption_read_waits_for_a_user_iam_does_not_show_yet() {
+    for (tag, expected) in [
+        (Some(("trailguard:exempt", "true")), Status::Exempt),
+        (None, Status::Done),
+    ] {
+        let iam = Arc::new(MemoryIam::eventually(
+            IamState::default(),
+            bob_with_policy(tag),
+            2,
+        ));
+        let h = harness(REMEDIATE, iam.clone(), false);
+        let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        let r = outcome.findings[0].remediation.as_ref().unwrap();
+        assert_eq!(r.status, expected, "{r:?}");
+        assert_eq!(
+            iam.calls().iter().filter(|c| **c == "iam:GetUser").count(),
+            3
+        );
+        if expected == Status::Exempt {
+            assert!(iam.history().is_empty());
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod handle;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{EffectError, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
-use crate::remediate::Retry;
+use crate::remediate::{Retry, Sleep, TokioSleep};
 
 pub use handle::{
     ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
@@ -57,18 +58,26 @@ pub struct LiveContext {
     pub effects: Effects,
     pub slack: WebhookSource,
     pub retry: Retry,
+    /// How remediations wait (tokio's timer; a recording clock in tests).
+    pub sleep: Arc<dyn Sleep>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
 
 impl LiveContext {
-    /// A context on explicit effects (tests, other runtimes).
+    /// A context on explicit effects (tests, other runtimes); the
+    /// propagation delay is the config's.
     pub fn new(config: Config, effects: Effects, slack: WebhookSource) -> Self {
+        let retry = Retry {
+            propagation_delay: Duration::from_secs(config.remediation.propagation_delay_seconds),
+            ..Retry::default()
+        };
         LiveContext {
             config,
             effects,
             slack,
-            retry: Retry::default(),
+            retry,
+            sleep: Arc::new(TokioSleep),
             slack_url: OnceCell::new(),
         }
     }
@@ -96,9 +105,16 @@ impl LiveContext {
         Ok(Self::new(config, effects, slack))
     }
 
-    /// How long remediations wait for IAM to show their writes.
+    /// How long remediations wait for IAM to show their writes (all of
+    /// it, the config's propagation delay included).
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// How remediations wait.
+    pub fn with_sleep(mut self, sleep: Arc<dyn Sleep>) -> Self {
+        self.sleep = sleep;
         self
     }
 
@@ -115,6 +131,28 @@ impl LiveContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_propagation_delay_is_the_configs() {
+        let effects = || Effects {
+            iam: Arc::new(crate::effects::memory::MemoryIam::default()),
+            trail: Arc::new(crate::effects::memory::MemoryTrail::default()),
+            publisher: Arc::new(crate::effects::memory::RecordingPublisher::default()),
+            webhook: Arc::new(crate::effects::memory::RecordingWebhook::default()),
+            secrets: Arc::new(crate::effects::memory::MemorySecrets::default()),
+        };
+        let ctx = LiveContext::new(Config::default(), effects(), WebhookSource::None);
+        assert_eq!(ctx.retry.propagation_delay, Duration::from_secs(10));
+        assert_eq!(ctx.retry.absent_budget, Duration::from_secs(30));
+        let config = Config::from_toml(
+            "[remediation]\npropagation_delay_seconds = 3",
+            "test",
+            std::iter::empty(),
+        )
+        .unwrap();
+        let ctx = LiveContext::new(config, effects(), WebhookSource::None);
+        assert_eq!(ctx.retry.propagation_delay, Duration::from_secs(3));
+    }
 
     /// The Lambda runtime shares the context across invocations and needs
     /// `Send` futures.

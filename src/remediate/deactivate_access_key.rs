@@ -2,7 +2,8 @@
 //! Inactive. Never deleted: a deactivated key can be turned back on, a
 //! deleted one cannot.
 
-use super::{Ctx, Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::{Ctx, Recorder, RemediateError, Report, Seen, Status, patiently, sh, user_gone};
+use crate::effects::{EffectError, Iam};
 use crate::rules::DEACTIVATE_ACCESS_KEY;
 
 const ID: &str = DEACTIVATE_ACCESS_KEY.id;
@@ -16,24 +17,33 @@ pub(super) fn plan(user: &str, key_id: &str) -> (Vec<String>, Vec<String>) {
     )
 }
 
+/// What the first read found: is the key active?
+async fn first_read(iam: &dyn Iam, user: &str, key_id: &str) -> Result<Seen<bool>, EffectError> {
+    let keys = match iam.access_keys(user).await {
+        Err(e) if e.is_not_found() => return Ok(Seen::Absent(user_gone(ID, user))),
+        other => other?,
+    };
+    Ok(match keys.iter().find(|k| k.id == key_id) {
+        Some(k) => Seen::Present(k.active),
+        None => Seen::Absent(Report::new(ID, Status::Unchanged).note(format!(
+            "access key {key_id} of {user} no longer exists (deleted); nothing to deactivate"
+        ))),
+    })
+}
+
 pub(super) async fn run(user: &str, key_id: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateError> {
     let mut rec = Recorder::new(ID);
-    let keys = match ctx.iam.access_keys(user).await {
-        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
-        other => other.map_err(|e| rec.fail(e))?,
-    };
-    match keys.iter().find(|k| k.id == key_id) {
-        None => {
-            rec.note(format!(
-                "access key {key_id} of {user} no longer exists (deleted); nothing to deactivate"
-            ));
-            return Ok(rec.finish(Status::Unchanged));
-        }
-        Some(k) if !k.active => {
+    // A key created seconds before the event may not be listed yet.
+    let first = patiently(ctx, || first_read(ctx.iam, user, key_id))
+        .await
+        .map_err(|e| rec.fail(e))?;
+    match first {
+        Seen::Absent(report) => return Ok(report),
+        Seen::Present(false) => {
             rec.note(format!("access key {key_id} of {user} is already inactive"));
             return Ok(rec.finish(Status::Unchanged));
         }
-        Some(_) => {}
+        Seen::Present(true) => {}
     }
     match ctx.iam.deactivate_access_key(user, key_id).await {
         Ok(()) => rec.call(

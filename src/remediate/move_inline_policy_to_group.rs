@@ -9,11 +9,11 @@
 //! the report carries both documents for a human to choose.
 
 use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, add_user_to_group,
-    alternative_name, find_or_create_group, member_candidates, retry_not_found, sh, user_gone,
-    wait_until,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Seen, Status, add_user_to_group,
+    alternative_name, find_or_create_group, let_it_propagate, member_candidates, patiently,
+    retry_not_found, same_name, sh, user_gone, wait_until,
 };
-use crate::effects::{EffectError, ErrorKind, same_document};
+use crate::effects::{EffectError, ErrorKind, GroupRef, Iam, same_document};
 use crate::rules::MOVE_INLINE_POLICY_TO_GROUP;
 
 const ID: &str = MOVE_INLINE_POLICY_TO_GROUP.id;
@@ -24,7 +24,44 @@ fn dedicated(facts: &GroupFacts, policy_name: &str, user: &str, path: &str) -> b
     facts.info.path == path
         && facts.attached.is_empty()
         && facts.inline.iter().all(|n| n == policy_name)
-        && facts.info.members.iter().all(|m| m == user)
+        && facts.info.members.iter().all(|m| same_name(m, user))
+}
+
+/// What the first reads found.
+enum First {
+    /// The user's current document, and the groups it is in.
+    Held(String, Vec<GroupRef>),
+    /// Already moved: this dedicated group holds the policy for the user.
+    Moved { group: String, document: String },
+}
+
+/// The user's groups and inline policy, as IAM shows them now.
+async fn first_read(
+    iam: &dyn Iam,
+    user: &str,
+    policy_name: &str,
+    candidates: &[String],
+    path: &str,
+) -> Result<Seen<First>, EffectError> {
+    let groups = match iam.groups_for_user(user).await {
+        Err(e) if e.is_not_found() => return Ok(Seen::Absent(user_gone(ID, user))),
+        other => other?,
+    };
+    if let Some(document) = iam.user_policy(user, policy_name).await? {
+        return Ok(Seen::Present(First::Held(document, groups)));
+    }
+    // Already moved, or deleted by someone else.
+    for group in member_candidates(&groups, candidates, path) {
+        if let Some(document) = iam.group_policy(group, policy_name).await? {
+            return Ok(Seen::Present(First::Moved {
+                group: group.to_owned(),
+                document,
+            }));
+        }
+    }
+    Ok(Seen::Absent(Report::new(ID, Status::Unchanged).note(
+        format!("{user} no longer has inline policy {policy_name}; nothing to move"),
+    )))
 }
 
 pub(super) fn plan(
@@ -64,37 +101,25 @@ pub(super) async fn run(
     let iam = ctx.iam;
     let mut rec = Recorder::new(ID);
 
-    let groups = match iam.groups_for_user(user).await {
-        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
-        other => other.map_err(|e| rec.fail(e))?,
-    };
-    let document = iam
-        .user_policy(user, policy_name)
-        .await
-        .map_err(|e| rec.fail(e))?;
     let candidates = [
         group_base.to_owned(),
         alternative_name(group_base, &format!("{user}/{policy_name}")),
     ];
-    let Some(document) = document else {
-        // Already moved, or deleted by someone else.
-        for group in member_candidates(&groups, &candidates, path) {
-            if let Some(doc) = iam
-                .group_policy(group, policy_name)
-                .await
-                .map_err(|e| rec.fail(e))?
-            {
-                rec.note(format!(
-                    "already moved: {user} holds inline policy {policy_name} through group {group}"
-                ));
-                rec.document(&doc);
-                return Ok(rec.finish(Status::Unchanged));
-            }
+    let first = patiently(ctx, || {
+        first_read(iam, user, policy_name, &candidates, path)
+    })
+    .await
+    .map_err(|e| rec.fail(e))?;
+    let (document, groups) = match first {
+        Seen::Present(First::Held(document, groups)) => (document, groups),
+        Seen::Present(First::Moved { group, document }) => {
+            rec.note(format!(
+                "already moved: {user} holds inline policy {policy_name} through group {group}"
+            ));
+            rec.document(&document);
+            return Ok(rec.finish(Status::Unchanged));
         }
-        rec.note(format!(
-            "{user} no longer has inline policy {policy_name}; nothing to move"
-        ));
-        return Ok(rec.finish(Status::Unchanged));
+        Seen::Absent(report) => return Ok(report),
     };
     rec.document(&document);
 
@@ -123,7 +148,8 @@ pub(super) async fn run(
     if group != group_base {
         rec.note(format!("using group {group}"));
     }
-    let member = groups.iter().any(|g| g.name == group);
+    let fresh = choice.existing.is_none();
+    let member = groups.iter().any(|g| same_name(&g.name, group));
 
     let group_copy = match &choice.existing {
         Some(_) => iam
@@ -147,7 +173,7 @@ pub(super) async fn run(
         _ => {}
     }
     if group_copy.is_none() {
-        retry_not_found(ctx.retry, || {
+        retry_not_found(ctx, fresh, || {
             iam.put_group_policy(group, policy_name, &document)
         })
         .await
@@ -162,15 +188,15 @@ pub(super) async fn run(
         );
     }
     if !member {
-        add_user_to_group(ctx, &mut rec, group, user).await?;
+        add_user_to_group(ctx, &mut rec, group, user, fresh).await?;
     }
 
-    let verified = wait_until(ctx.retry, || async {
+    let verified = wait_until(ctx, fresh, || async {
         let in_group = iam
             .groups_for_user(user)
             .await?
             .iter()
-            .any(|g| g.name == group);
+            .any(|g| same_name(&g.name, group));
         Ok(in_group
             && iam
                 .group_policy(group, policy_name)
@@ -189,6 +215,7 @@ pub(super) async fn run(
         );
         return Err(rec.fail_with(e, true));
     }
+    let_it_propagate(ctx).await;
 
     // Delete only what was copied: a newer PutUserPolicy must not be lost.
     let now = iam

@@ -7,13 +7,18 @@
 //! add the user; read back membership and attachment; only then detach the
 //! policy from the user. A failure anywhere before the detach leaves the
 //! direct attachment in place, and a retry skips what is already done.
+//!
+//! Blocked before any write: an admin-equivalent AWS managed policy
+//! ([`super::ADMIN_EQUIVALENT_AWS_POLICIES`]; the role is denied attaching
+//! those to groups), and a policy IAM will not attach (`IsAttachable`
+//! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Status, add_user_to_group,
-    alternative_name, find_or_create_group, member_candidates, retry_not_found, sh, user_gone,
-    wait_until,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Seen, Status, add_user_to_group,
+    alternative_name, find_or_create_group, is_admin_equivalent_aws_policy, let_it_propagate,
+    member_candidates, patiently, retry_not_found, same_name, sh, user_gone, wait_until,
 };
-use crate::effects::{EffectError, ErrorKind};
+use crate::effects::{EffectError, ErrorKind, GroupRef, Iam};
 use crate::rules::MOVE_POLICY_TO_GROUP;
 
 const ID: &str = MOVE_POLICY_TO_GROUP.id;
@@ -27,7 +32,7 @@ fn dedicated(facts: &GroupFacts, policy_arn: &str, user: &str, path: &str) -> bo
         && facts.inline.is_empty()
         && facts.attached.iter().all(|a| a == policy_arn)
         && (facts.attached.iter().any(|a| a == policy_arn)
-            || facts.info.members.iter().all(|m| m == user))
+            || facts.info.members.iter().all(|m| same_name(m, user)))
 }
 
 pub(super) fn plan(
@@ -47,11 +52,63 @@ pub(super) fn plan(
                 "iam:DetachUserPolicy UserName={user} PolicyArn={policy_arn} (once membership and attachment are read back)"
             ),
         ],
-        vec![format!(
-            "if {group} exists but holds other policies or members, {} is used instead; nothing changes when the user is at its group quota",
-            alternative_name(group, policy_arn)
-        )],
+        if is_admin_equivalent_aws_policy(policy_arn) {
+            vec![admin_equivalent_note(user, policy_arn)]
+        } else {
+            vec![format!(
+                "if {group} exists but holds other policies or members, {} is used instead; nothing changes when the user is at its group quota or the policy cannot be attached (deprecated)",
+                alternative_name(group, policy_arn)
+            )]
+        },
     )
+}
+
+fn admin_equivalent_note(user: &str, policy_arn: &str) -> String {
+    format!(
+        "{policy_arn} is an AWS managed policy with administrator power (or the power to grant it): trailguard never attaches it to a group (its role is denied that, so a compromised function cannot hand it out). It stays attached to {user}; the grant is alerted: remove it or grant a narrower policy by hand. Nothing changed"
+    )
+}
+
+/// What the first reads found.
+enum First {
+    /// The policy is attached to the user; the groups it is in.
+    Attached(Vec<GroupRef>),
+    /// Already moved: the user holds it through this dedicated group.
+    Moved(String),
+}
+
+/// The user's attachments and groups, as IAM shows them now.
+async fn first_read(
+    iam: &dyn Iam,
+    user: &str,
+    policy_arn: &str,
+    candidates: &[String],
+    path: &str,
+) -> Result<Seen<First>, EffectError> {
+    let attached = match iam.attached_user_policies(user).await {
+        Err(e) if e.is_not_found() => return Ok(Seen::Absent(user_gone(ID, user))),
+        other => other?,
+    };
+    let groups = match iam.groups_for_user(user).await {
+        Err(e) if e.is_not_found() => return Ok(Seen::Absent(user_gone(ID, user))),
+        other => other?,
+    };
+    if attached.iter().any(|a| a == policy_arn) {
+        return Ok(Seen::Present(First::Attached(groups)));
+    }
+    for group in member_candidates(&groups, candidates, path) {
+        if iam
+            .attached_group_policies(group)
+            .await?
+            .iter()
+            .any(|a| a == policy_arn)
+        {
+            return Ok(Seen::Present(First::Moved(group.to_owned())));
+        }
+    }
+    Ok(Seen::Absent(Report::new(ID, Status::Unchanged).note(
+        format!("{policy_arn} is no longer attached to {user}; nothing to move"),
+    )))
 }
 
 pub(super) async fn run(
@@ -63,37 +120,41 @@ pub(super) async fn run(
 ) -> Result<Report, RemediateError> {
     let iam = ctx.iam;
     let mut rec = Recorder::new(ID);
+    if is_admin_equivalent_aws_policy(policy_arn) {
+        rec.note(admin_equivalent_note(user, policy_arn));
+        return Ok(rec.finish(Status::Blocked));
+    }
 
     // Reads: nothing changes until every check has passed.
-    let attached = match iam.attached_user_policies(user).await {
-        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
-        other => other.map_err(|e| rec.fail(e))?,
-    };
-    let groups = match iam.groups_for_user(user).await {
-        Err(e) if e.is_not_found() => return Ok(user_gone(ID, user)),
-        other => other.map_err(|e| rec.fail(e))?,
-    };
     let candidates = [
         group_base.to_owned(),
         alternative_name(group_base, policy_arn),
     ];
-    if !attached.iter().any(|a| a == policy_arn) {
-        for group in member_candidates(&groups, &candidates, path) {
-            let held = iam
-                .attached_group_policies(group)
-                .await
-                .map_err(|e| rec.fail(e))?;
-            if held.iter().any(|a| a == policy_arn) {
-                rec.note(format!(
-                    "already moved: {user} holds {policy_arn} through group {group}"
-                ));
-                return Ok(rec.finish(Status::Unchanged));
-            }
+    let first = patiently(ctx, || first_read(iam, user, policy_arn, &candidates, path))
+        .await
+        .map_err(|e| rec.fail(e))?;
+    let groups = match first {
+        Seen::Present(First::Attached(groups)) => groups,
+        Seen::Present(First::Moved(group)) => {
+            rec.note(format!(
+                "already moved: {user} holds {policy_arn} through group {group}"
+            ));
+            return Ok(rec.finish(Status::Unchanged));
         }
+        Seen::Absent(report) => return Ok(report),
+    };
+
+    // A deprecated AWS managed policy stays where it is attached, but IAM
+    // refuses to attach it anywhere new (PolicyNotAttachable): moving it
+    // would fail after the group was created.
+    let policy = retry_not_found(ctx, false, || iam.policy(policy_arn))
+        .await
+        .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
+    if !policy.attachable {
         rec.note(format!(
-            "{policy_arn} is no longer attached to {user}; nothing to move"
+            "{policy_arn} cannot be attached to anything new (IsAttachable false: a deprecated AWS managed policy), so it cannot move to a group. It stays attached to {user}: replace it by hand with its successor. Nothing changed"
         ));
-        return Ok(rec.finish(Status::Unchanged));
+        return Ok(rec.finish(Status::Blocked));
     }
 
     let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
@@ -121,7 +182,8 @@ pub(super) async fn run(
     if group != group_base {
         rec.note(format!("using group {group}"));
     }
-    let member = groups.iter().any(|g| g.name == group);
+    let fresh = choice.existing.is_none();
+    let member = groups.iter().any(|g| same_name(&g.name, group));
     let group_policies = choice.existing.map(|f| f.attached).unwrap_or_default();
     let group_has = group_policies.iter().any(|a| a == policy_arn);
     if !group_has && group_policies.len() >= quotas.policies_per_group as usize {
@@ -134,7 +196,7 @@ pub(super) async fn run(
 
     // Writes, each skipped when already done.
     if !group_has {
-        retry_not_found(ctx.retry, || iam.attach_group_policy(group, policy_arn))
+        retry_not_found(ctx, fresh, || iam.attach_group_policy(group, policy_arn))
             .await
             .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
         rec.call(
@@ -147,16 +209,16 @@ pub(super) async fn run(
         );
     }
     if !member {
-        add_user_to_group(ctx, &mut rec, group, user).await?;
+        add_user_to_group(ctx, &mut rec, group, user, fresh).await?;
     }
 
     // Read back before taking anything away.
-    let verified = wait_until(ctx.retry, || async {
+    let verified = wait_until(ctx, fresh, || async {
         let in_group = iam
             .groups_for_user(user)
             .await?
             .iter()
-            .any(|g| g.name == group);
+            .any(|g| same_name(&g.name, group));
         Ok(in_group
             && iam
                 .attached_group_policies(group)
@@ -176,6 +238,7 @@ pub(super) async fn run(
         );
         return Err(rec.fail_with(e, true));
     }
+    let_it_propagate(ctx).await;
 
     match iam.detach_user_policy(user, policy_arn).await {
         Ok(()) => rec.call(

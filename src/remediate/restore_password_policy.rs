@@ -1,9 +1,10 @@
 //! restore-password-policy: the account password policy is written in full
 //! in one UpdateAccountPasswordPolicy call (IAM resets every omitted field).
 //!
-//! What is written is the baseline, except that a setting already stricter
-//! than the baseline (a longer minimum length, a shorter maximum age...) is
-//! kept: restoring must never weaken the policy.
+//! What is written is, field by field, the stricter of the account's
+//! current policy and the baseline (see [`strongest`]), and always the whole
+//! policy: restoring must never weaken any setting. When the current policy
+//! already is at least as strict everywhere, nothing is written.
 
 use super::{Ctx, Recorder, RemediateError, Report, Status};
 use crate::config::PasswordBaseline;
@@ -14,15 +15,23 @@ const ID: &str = RESTORE_PASSWORD_POLICY.id;
 pub(super) fn plan(baseline: &PasswordBaseline) -> (Vec<String>, Vec<String>) {
     (
         vec![format!(
-            "iam:UpdateAccountPasswordPolicy {} (settings already stricter are kept)",
+            "iam:UpdateAccountPasswordPolicy {} (settings already stricter are kept; nothing is written if every one is)",
             describe(baseline)
         )],
         Vec::new(),
     )
 }
 
-/// The baseline, with every strength setting raised to the current one
-/// where the current one is stricter.
+/// Field by field, the stricter of the current policy and the baseline:
+/// the longer minimum length; each character class required if either
+/// requires it; the larger reuse prevention; the shorter maximum age, where
+/// 0 (never expires) is the weakest; hard expiry on if either has it on;
+/// users allowed to change their own password only if both allow it.
+///
+/// Why "not allowed" is the stricter for the last one: allowing it grants
+/// every IAM user `iam:ChangePassword` on their own password, and a
+/// remediation never grants what principals do not hold now. An account
+/// that turned it off (administrators reset passwords) keeps it off.
 pub fn strongest(current: Option<&PasswordBaseline>, base: &PasswordBaseline) -> PasswordBaseline {
     let Some(cur) = current else {
         return base.clone();
@@ -41,8 +50,8 @@ pub fn strongest(current: Option<&PasswordBaseline>, base: &PasswordBaseline) ->
         require_symbols: cur.require_symbols || base.require_symbols,
         reuse_prevention: cur.reuse_prevention.max(base.reuse_prevention),
         max_age_days,
-        allow_users_to_change: base.allow_users_to_change,
-        hard_expiry: base.hard_expiry,
+        allow_users_to_change: cur.allow_users_to_change && base.allow_users_to_change,
+        hard_expiry: cur.hard_expiry || base.hard_expiry,
     }
 }
 
@@ -103,7 +112,9 @@ pub(super) async fn run(
     let current = ctx.iam.password_policy().await.map_err(|e| rec.fail(e))?;
     let target = strongest(current.as_ref(), baseline);
     if current.as_ref() == Some(&target) {
-        rec.note("the password policy already meets the baseline");
+        rec.note(
+            "the password policy already meets the baseline: every setting is at least as strict",
+        );
         return Ok(rec.finish(Status::Unchanged));
     }
     ctx.iam

@@ -1,7 +1,9 @@
 //! start-logging: a trail whose logging was stopped starts logging again,
 //! in the trail's home region: the region of its ARN when the event names
 //! it by ARN, else the region of the StopLogging event (StopLogging, like
-//! StartLogging, must be called in the home region).
+//! StartLogging, must be called in the home region). A retryable failure
+//! (CloudTrail's ConflictException included) is retried in the run, then
+//! returned as worth a retry of the event.
 
 use super::{Ctx, Recorder, RemediateError, Report, Status, sh};
 use crate::rules::START_LOGGING;
@@ -40,10 +42,20 @@ pub(super) async fn run(trail: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateE
         }
         Some(false) => {}
     }
-    ctx.trail
-        .start_logging(home, trail)
-        .await
-        .map_err(|e| rec.fail(e))?;
+    // A retryable answer (CloudTrail's ConflictException for a trail it
+    // has not finished loading, throttling) is tried again here first:
+    // every second the trail stays stopped is unlogged.
+    let mut attempt = 1;
+    loop {
+        match ctx.trail.start_logging(home, trail).await {
+            Ok(()) => break,
+            Err(e) if e.is_retryable() && attempt < ctx.retry.attempts => {
+                ctx.sleep.sleep(ctx.retry.delay(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(rec.fail(e)),
+        }
+    }
     let region = home
         .map(|r| format!(" --region {}", sh(r)))
         .unwrap_or_default();

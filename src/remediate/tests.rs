@@ -3,12 +3,13 @@
 //! every call, and the calls each makes against its declared permissions.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::*;
 use crate::config::PasswordBaseline;
 use crate::effects::faults::{FaultyIam, When};
 use crate::effects::memory::{IamState, MemoryIam, MemoryTrail};
-use crate::effects::{AccessKey, ErrorKind, Quotas};
+use crate::effects::{AccessKey, EffectError, ErrorKind, Quotas};
 use crate::rules::{self, Action};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -60,6 +61,7 @@ async fn run_on(
         trail,
         region: Some("us-east-1"),
         retry: Retry::quick(),
+        sleep: &TokioSleep,
     };
     run(action, &ctx).await
 }
@@ -325,8 +327,12 @@ async fn deleted_user_is_a_clear_no_op() {
         let report = run_mem(&iam, &action).await.unwrap();
         assert_eq!(report.status, Status::Unchanged);
         assert_eq!(
-            report.notes,
-            ["user ghost no longer exists; nothing to change"]
+            report.notes[0],
+            "user ghost no longer exists; nothing to change"
+        );
+        assert!(
+            report.notes[1].starts_with("read again for 0.0"),
+            "{report:?}"
         );
     }
     assert!(iam.history().is_empty());
@@ -723,4 +729,487 @@ fn action_has_user(a: &Action) -> bool {
             | Action::MoveInlinePolicyToGroup { .. }
             | Action::DeactivateAccessKey { .. }
     )
+}
+
+// The issue "a guardrail that cannot be turned against the account" -------
+
+/// A clock for the waits: returns at once, and records each wait with the
+/// number of IAM calls made before it and the IAM state at that moment.
+struct Clock<'a> {
+    iam: &'a FaultyIam<MemoryIam>,
+    waits: std::sync::Mutex<Vec<(usize, Duration, IamState)>>,
+}
+
+impl<'a> Clock<'a> {
+    fn new(iam: &'a FaultyIam<MemoryIam>) -> Self {
+        Clock {
+            iam,
+            waits: Default::default(),
+        }
+    }
+
+    fn waits(&self) -> Vec<(usize, Duration, IamState)> {
+        self.waits.lock().unwrap().clone()
+    }
+
+    fn total(&self) -> Duration {
+        self.waits().iter().map(|w| w.1).sum()
+    }
+}
+
+#[async_trait]
+impl Sleep for Clock<'_> {
+    async fn sleep(&self, duration: Duration) {
+        let seen = (self.iam.calls().len(), duration, self.iam.inner().state());
+        self.waits.lock().unwrap().push(seen);
+    }
+}
+
+async fn run_timed(
+    iam: &FaultyIam<MemoryIam>,
+    clock: &Clock<'_>,
+    retry: Retry,
+    action: &Action,
+) -> Result<Report, RemediateError> {
+    let ctx = Ctx {
+        iam,
+        trail: &MemoryTrail::default(),
+        region: Some("us-east-1"),
+        retry,
+        sleep: clock,
+    };
+    run(action, &ctx).await
+}
+
+fn move_policy_arn(user: &str, policy_arn: &str) -> Action {
+    Action::MovePolicyToGroup {
+        user_name: user.into(),
+        policy_arn: policy_arn.into(),
+        group_name: "trailguard-moved".into(),
+        group_path: "/trailguard/".into(),
+    }
+}
+
+#[test]
+fn admin_equivalent_aws_policies_are_recognised_in_every_partition_at_path_root() {
+    for partition in ["aws", "aws-cn", "aws-us-gov"] {
+        for name in ADMIN_EQUIVALENT_AWS_POLICIES {
+            let arn = format!("arn:{partition}:iam::aws:policy/{name}");
+            assert!(is_admin_equivalent_aws_policy(&arn), "{arn}");
+        }
+        assert!(is_admin_equivalent_aws_policy(&format!(
+            "arn:{partition}:iam::aws:policy/administratoraccess"
+        )));
+    }
+    for arn in [
+        READ_ONLY,
+        VIEW_ONLY,
+        // Same name, but a customer managed policy, or another path.
+        "arn:aws:iam::111122223333:policy/AdministratorAccess",
+        "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
+        "arn:aws:iam::aws:policy/AdministratorAccessX",
+        "arn:other:iam::aws:policy/AdministratorAccess",
+        "AdministratorAccess",
+    ] {
+        assert!(!is_admin_equivalent_aws_policy(arn), "{arn}");
+    }
+}
+
+/// The template denies the role AttachGroupPolicy of these policies, so a
+/// move would fail after creating a group: it is Blocked before any call,
+/// and the direct grant stays (and stays alerted).
+#[tokio::test]
+async fn moving_an_admin_equivalent_aws_policy_is_blocked_before_any_call() {
+    for partition in ["aws", "aws-cn", "aws-us-gov"] {
+        for name in ["AdministratorAccess", "IAMFullAccess", "PowerUserAccess"] {
+            let arn = format!("arn:{partition}:iam::aws:policy/{name}");
+            let mut s = IamState::default();
+            s.user("bob").attached.insert(arn.clone());
+            let before = s.clone();
+            let iam = MemoryIam::new(s);
+            let report = run_mem(&iam, &move_policy_arn("bob", &arn)).await.unwrap();
+            assert_eq!(report.status, Status::Blocked, "{arn}: {report:?}");
+            assert!(report.calls.is_empty(), "{arn}");
+            assert!(iam.calls().is_empty(), "{arn}: {:?}", iam.calls());
+            assert_eq!(iam.state(), before, "{arn}");
+            assert!(
+                report.notes[0].contains("trailguard never attaches it to a group"),
+                "{report:?}"
+            );
+            let planned = plan(&move_policy_arn("bob", &arn));
+            assert!(planned.notes[0].contains("never attaches it to a group"));
+        }
+    }
+    // A customer managed policy of that name is moved as any other.
+    let arn = "arn:aws:iam::111122223333:policy/AdministratorAccess";
+    let mut s = IamState::default();
+    s.user("bob").attached.insert(arn.into());
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy_arn("bob", arn)).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+}
+
+/// moto cannot show PolicyNotAttachable: the in-memory IAM refuses to
+/// attach a deprecated policy as IAM does, and answers IsAttachable false.
+#[tokio::test]
+async fn a_deprecated_policy_that_iam_will_not_attach_is_blocked_before_anything_is_created() {
+    let mut s = bob();
+    s.unattachable.insert(READ_ONLY.into());
+    let before = s.clone();
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Blocked, "{report:?}");
+    assert!(report.calls.is_empty());
+    assert!(iam.history().is_empty(), "nothing written");
+    assert_eq!(iam.state(), before);
+    assert!(report.notes[0].contains("IsAttachable false"), "{report:?}");
+    assert!(!iam.calls().contains(&"iam:CreateGroup"));
+}
+
+/// IAM's eventual consistency, which moto cannot show: the in-memory IAM
+/// answers the first reads from before the event's write (user created,
+/// policy attached, key created seconds before), then from after it.
+#[tokio::test]
+async fn what_the_event_names_but_iam_does_not_show_yet_is_read_again() {
+    let without_attachment = {
+        let mut s = bob();
+        s.user("bob").attached.clear();
+        s
+    };
+    let without_inline = {
+        let mut s = bob();
+        s.user("bob").inline.clear();
+        s
+    };
+    let without_key = {
+        let mut s = bob();
+        s.user("bob").keys.pop();
+        s
+    };
+    let key = Action::DeactivateAccessKey {
+        user_name: "bob".into(),
+        access_key_id: "AKIANEW".into(),
+    };
+    for (case, before, action) in [
+        (
+            "user not there yet",
+            IamState::default(),
+            move_policy("bob"),
+        ),
+        (
+            "attachment not there yet",
+            without_attachment,
+            move_policy("bob"),
+        ),
+        (
+            "user not there yet",
+            IamState::default(),
+            move_inline("bob"),
+        ),
+        (
+            "inline policy not there yet",
+            without_inline,
+            move_inline("bob"),
+        ),
+        ("user not there yet", IamState::default(), key.clone()),
+        ("key not there yet", without_key, key.clone()),
+    ] {
+        let iam = MemoryIam::eventually(before, bob(), 3);
+        let report = run_mem(&iam, &action).await.unwrap();
+        assert_eq!(report.status, Status::Done, "{case}: {report:?}");
+    }
+}
+
+/// Absent for good: read again with backoff for about 30 seconds (on a
+/// clock that does not really wait), then Unchanged, saying so.
+#[tokio::test]
+async fn an_absent_user_is_read_again_for_the_budget_then_left_unchanged() {
+    let iam = FaultyIam::new(MemoryIam::default());
+    let clock = Clock::new(&iam);
+    let report = run_timed(&iam, &clock, Retry::default(), &move_policy("ghost"))
+        .await
+        .unwrap();
+    assert_eq!(report.status, Status::Unchanged);
+    assert_eq!(
+        report.notes[0],
+        "user ghost no longer exists; nothing to change"
+    );
+    assert!(
+        report.notes[1].starts_with("read again for 30.0 s"),
+        "{report:?}"
+    );
+    assert_eq!(clock.total(), Duration::from_secs(30));
+    assert!(clock.waits().iter().all(|w| w.1 <= MAX_ABSENT_DELAY));
+    assert!(clock.waits().len() >= 5, "backoff, not one long wait");
+    assert!(iam.inner().history().is_empty());
+}
+
+/// Between reading back the group grant and taking the user's copy away,
+/// the configured delay passes (IAM propagates changes in seconds), with
+/// the user holding both grants meanwhile; nothing else waits that long.
+#[tokio::test]
+async fn the_users_copy_is_removed_only_after_the_propagation_delay() {
+    let retry = Retry {
+        propagation_delay: Duration::from_secs(10),
+        ..Retry::quick()
+    };
+    for (action, last, holds_both) in [
+        (
+            move_policy("bob"),
+            "iam:DetachUserPolicy",
+            (|s: &IamState| {
+                s.users["bob"].attached.contains(READ_ONLY)
+                    && s.groups["trailguard-read-only"]
+                        .attached
+                        .contains(READ_ONLY)
+                    && s.groups["trailguard-read-only"].members.contains("bob")
+            }) as fn(&IamState) -> bool,
+        ),
+        (
+            move_inline("bob"),
+            "iam:DeleteUserPolicy",
+            |s: &IamState| {
+                let g = &s.groups["trailguard-inline-bob-s3-read"];
+                s.users["bob"].inline.contains_key("s3-read")
+                    && g.inline.contains_key("s3-read")
+                    && g.members.contains("bob")
+            },
+        ),
+    ] {
+        let iam = FaultyIam::new(MemoryIam::new(bob()));
+        let clock = Clock::new(&iam);
+        let report = run_timed(&iam, &clock, retry, &action).await.unwrap();
+        assert_eq!(report.status, Status::Done, "{report:?}");
+        let waits = clock.waits();
+        assert_eq!(waits.len(), 1, "{last}");
+        let (calls_before, delay, state) = &waits[0];
+        assert_eq!(*delay, Duration::from_secs(10));
+        let calls = iam.calls();
+        // After every read back, right before the removal.
+        assert_eq!(calls.last(), Some(&last));
+        assert!(
+            calls[..*calls_before].iter().all(|c| c != &last),
+            "{calls:?}"
+        );
+        let removal = calls.iter().position(|c| c == &last).unwrap();
+        assert!(*calls_before <= removal, "{calls:?}");
+        assert!(
+            calls[*calls_before..removal]
+                .iter()
+                .all(|c| c.starts_with("iam:Get") || c.starts_with("iam:List")),
+            "{calls:?}"
+        );
+        assert!(holds_both(state), "{last}: {state:?}");
+    }
+    // An already moved user is not made to wait.
+    let iam = FaultyIam::new(MemoryIam::new(bob()));
+    run_mem(iam.inner(), &move_policy("bob")).await.unwrap();
+    let clock = Clock::new(&iam);
+    let again = run_timed(&iam, &clock, retry, &move_policy("bob"))
+        .await
+        .unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+    assert!(clock.waits().is_empty());
+}
+
+/// A role scoped to trailguard's group path may be denied a group it just
+/// created, until IAM resolves the group's path everywhere: retried as
+/// "not there yet", unlike AccessDenied on a group that was already there.
+/// moto evaluates no IAM conditions: the fault adapter answers AccessDenied.
+#[tokio::test]
+async fn access_denied_on_a_group_this_run_created_is_retried_as_not_there_yet() {
+    for (action, op) in [
+        (move_policy("bob"), "iam:AttachGroupPolicy"),
+        (move_policy("bob"), "iam:AddUserToGroup"),
+        (move_policy("bob"), "iam:ListAttachedGroupPolicies"),
+        (move_inline("bob"), "iam:PutGroupPolicy"),
+        (move_inline("bob"), "iam:AddUserToGroup"),
+        (move_inline("bob"), "iam:GetGroupPolicy"),
+    ] {
+        let iam =
+            FaultyIam::new(MemoryIam::new(bob_scoped())).fail_first(op, 2, ErrorKind::AccessDenied);
+        let report = run_on(&iam, &MemoryTrail::default(), &action)
+            .await
+            .unwrap_or_else(|e| panic!("{op}: {e}"));
+        assert_eq!(report.status, Status::Done, "{op}: {report:?}");
+    }
+    // The same answer on a group that existed before the run is final.
+    let mut s = bob_scoped();
+    s.group("trailguard-read-only", "/trailguard/");
+    let iam = FaultyIam::new(MemoryIam::new(s)).fail_first(
+        "iam:AttachGroupPolicy",
+        1,
+        ErrorKind::AccessDenied,
+    );
+    let err = run_on(&iam, &MemoryTrail::default(), &move_policy("bob"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(
+        iam.calls()
+            .iter()
+            .filter(|c| **c == "iam:AttachGroupPolicy")
+            .count(),
+        1
+    );
+}
+
+/// IAM names are case-insensitive: the dedicated group stored as
+/// `Trailguard-Read-Only` is the group `trailguard-read-only`, and bob in
+/// it is already a member.
+#[tokio::test]
+async fn group_names_are_compared_regardless_of_case() {
+    let mut s = bob();
+    let g = s.group("Trailguard-Read-Only", "/trailguard/");
+    g.attached.insert(READ_ONLY.into());
+    g.members.insert("bob".into());
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(
+        report.calls,
+        ["iam:DetachUserPolicy UserName=bob PolicyArn=arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    );
+    assert_eq!(iam.state().groups.len(), 1, "no alternative group");
+    let again = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged);
+    assert!(again.notes[0].starts_with("already moved"), "{again:?}");
+}
+
+/// The event may name the user `Bob` for the IAM user `bob`: the group
+/// whose only member is `bob` is still dedicated to that user.
+#[tokio::test]
+async fn user_names_are_compared_regardless_of_case() {
+    let mut s = bob();
+    let g = s.group("trailguard-inline-bob-s3-read", "/trailguard/");
+    g.inline.insert("s3-read".into(), DOC.into());
+    g.members.insert("bob".into());
+    let iam = MemoryIam::new(s);
+    let report = run_mem(&iam, &move_inline("Bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(
+        report.calls,
+        ["iam:DeleteUserPolicy UserName=Bob PolicyName=s3-read"]
+    );
+    assert_eq!(iam.state().groups.len(), 1, "no alternative group");
+    let again = run_mem(&iam, &move_inline("BOB")).await.unwrap();
+    assert_eq!(again.status, Status::Unchanged, "{again:?}");
+    assert!(again.notes[0].starts_with("already moved"), "{again:?}");
+}
+
+/// The account has hard expiry on and users barred from changing their
+/// passwords: stricter than the baseline, so kept, while the weaker
+/// settings are raised, in one call carrying the whole policy.
+#[tokio::test]
+async fn restoring_the_password_policy_keeps_every_stricter_setting() {
+    let base = PasswordBaseline::default();
+    let current = PasswordBaseline {
+        minimum_length: 8,
+        require_symbols: false,
+        hard_expiry: true,
+        allow_users_to_change: false,
+        max_age_days: 30,
+        ..base.clone()
+    };
+    let iam = MemoryIam::new(IamState {
+        password_policy: Some(current),
+        ..IamState::default()
+    });
+    let action = Action::RestorePasswordPolicy {
+        baseline: base.clone(),
+    };
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Done);
+    assert_eq!(
+        iam.state().password_policy,
+        Some(PasswordBaseline {
+            hard_expiry: true,
+            allow_users_to_change: false,
+            max_age_days: 30,
+            ..base.clone()
+        })
+    );
+    assert!(report.undo[0].contains("--hard-expiry"), "{report:?}");
+    // Stricter everywhere: nothing to raise, nothing written.
+    let strict = PasswordBaseline {
+        minimum_length: 20,
+        max_age_days: 60,
+        hard_expiry: true,
+        allow_users_to_change: false,
+        ..base.clone()
+    };
+    let iam = MemoryIam::new(IamState {
+        password_policy: Some(strict.clone()),
+        ..IamState::default()
+    });
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Unchanged, "{report:?}");
+    assert!(iam.history().is_empty());
+    assert_eq!(iam.state().password_policy, Some(strict));
+}
+
+#[test]
+fn the_stricter_of_current_and_baseline_is_taken_field_by_field() {
+    use super::restore_password_policy::strongest;
+    let base = PasswordBaseline::default();
+    let lax = PasswordBaseline {
+        minimum_length: 6,
+        require_uppercase: false,
+        require_lowercase: false,
+        require_numbers: false,
+        require_symbols: false,
+        reuse_prevention: 0,
+        max_age_days: 0,
+        allow_users_to_change: true,
+        hard_expiry: false,
+    };
+    assert_eq!(strongest(Some(&lax), &base), base);
+    let strict = PasswordBaseline {
+        minimum_length: 30,
+        max_age_days: 7,
+        allow_users_to_change: false,
+        hard_expiry: true,
+        ..base.clone()
+    };
+    assert_eq!(strongest(Some(&strict), &base), strict);
+    // Against a baseline that would weaken these two, the account's win.
+    let permissive_base = PasswordBaseline {
+        allow_users_to_change: true,
+        hard_expiry: false,
+        max_age_days: 0,
+        ..base.clone()
+    };
+    let s = strongest(Some(&strict), &permissive_base);
+    assert!(s.hard_expiry && !s.allow_users_to_change);
+    assert_eq!(s.max_age_days, 7);
+}
+
+/// CloudTrail answers ConflictException for a trail it has not finished
+/// loading; it says to try again. The run retries it before giving up.
+#[tokio::test]
+async fn start_logging_retries_a_conflict() {
+    let conflict = EffectError {
+        operation: "cloudtrail:StartLogging",
+        kind: ErrorKind::Unavailable,
+        code: Some("ConflictException".into()),
+        message: "trail not ready".into(),
+    };
+    let trail = MemoryTrail::default()
+        .with_trail("main", false)
+        .failing_start(2, conflict.clone());
+    let go = Action::StartLogging {
+        trail: "main".into(),
+    };
+    let r = run_on(&MemoryIam::default(), &trail, &go).await.unwrap();
+    assert_eq!(r.status, Status::Done, "{r:?}");
+    assert_eq!(trail.is_logging_now("main"), Some(true));
+    // Still conflicting after every attempt: failed, worth a retry.
+    let trail = MemoryTrail::default()
+        .with_trail("main", false)
+        .failing_start(10, conflict);
+    let err = run_on(&MemoryIam::default(), &trail, &go)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(err.report.status, Status::Failed);
 }

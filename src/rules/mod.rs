@@ -383,6 +383,7 @@ pub static MOVE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
         "iam:DetachUserPolicy",
         "iam:GetAccountSummary",
         "iam:GetGroup",
+        "iam:GetPolicy",
         "iam:GetUser",
         "iam:ListAttachedGroupPolicies",
         "iam:ListAttachedUserPolicies",
