@@ -537,6 +537,7 @@ fn resource_kind(action: &str) -> &'static str {
         | "iam:ListAccountAliases"
         | "iam:UpdateAccountPasswordPolicy" => "account",
         "cloudtrail:GetTrail" | "cloudtrail:GetTrailStatus" | "cloudtrail:StartLogging" => "trail",
+        "iam:GetPolicy" => "policy",
         other => panic!(
             "`{other}` is not in resource_kind(): look up its resource type in the \
              Service Authorization Reference and add it"
@@ -568,17 +569,22 @@ fn remediation_permissions_are_scoped_to_the_group_path_and_to_users() {
             if !(action.starts_with("iam:") || action.starts_with("cloudtrail:")) {
                 continue;
             }
-            let expected = match resource_kind(&action) {
+            let expected: Vec<String> = match resource_kind(&action) {
                 "group" if group_path_scoped.contains(action.as_str()) => {
-                    format!("arn:aws:iam::{ACCOUNT}:group{path}*")
+                    vec![format!("arn:aws:iam::{ACCOUNT}:group{path}*")]
                 }
-                "group" => format!("arn:aws:iam::{ACCOUNT}:group/*"),
-                "user" => format!("arn:aws:iam::{ACCOUNT}:user/*"),
-                "account" => "*".to_owned(),
-                "trail" => format!("arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"),
+                "group" => vec![format!("arn:aws:iam::{ACCOUNT}:group/*")],
+                "user" => vec![format!("arn:aws:iam::{ACCOUNT}:user/*")],
+                "account" => vec!["*".to_owned()],
+                "trail" => vec![format!("arn:aws:cloudtrail:*:{ACCOUNT}:trail/*")],
+                // The account's own managed policies and AWS managed ones.
+                "policy" => vec![
+                    format!("arn:aws:iam::{ACCOUNT}:policy/*"),
+                    "arn:aws:iam::aws:policy/*".to_owned(),
+                ],
                 _ => unreachable!(),
             };
-            assert_eq!(resources, [expected], "resource of `{action}`");
+            assert_eq!(resources, expected, "resource of `{action}`");
             if action == "iam:AttachGroupPolicy" {
                 // Checked for every mode combination in
                 // the_guardrails_hold_in_every_mode_combination.
