@@ -396,6 +396,29 @@ async fn the_deadline_stops_remediations_sends_a_partial_summary_and_asks_for_a_
 }
 
 #[tokio::test]
+async fn the_lambda_fails_a_scan_its_deadline_cut_short_so_it_is_retried() {
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source.last_used_delay = std::time::Duration::from_millis(1500);
+    let deadline =
+        std::time::SystemTime::now() + DEADLINE_MARGIN + std::time::Duration::from_secs(1);
+    let err = crate::lambda::scan_until(&h.live, &h.source, Some(deadline))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the invocation's deadline came before 1 remediation ran"),
+        "{err}"
+    );
+    // Without a deadline the same scan finishes.
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source.last_used_delay = std::time::Duration::from_millis(1);
+    let answer = crate::lambda::scan_until(&h.live, &h.source, None)
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "ok", "{answer}");
+}
+
+#[tokio::test]
 async fn the_deadline_bounds_the_wait_for_the_report() {
     let h = harness("", None);
     h.source
