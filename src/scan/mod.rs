@@ -191,9 +191,15 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
     }
     let read = source::read_account(ctx.source, wait);
     let account = match stop_at {
-        Some(stop) => tokio::time::timeout_at(stop, read)
-            .await
-            .map_err(|_| ScanError::Deadline)??,
+        Some(stop) => match tokio::time::timeout_at(stop, read).await {
+            Ok(Ok(account)) => account,
+            // The report wait was cut to the deadline: say so.
+            Ok(Err(ScanError::ReportTimeout { .. })) if wait.timeout < ctx.wait.timeout => {
+                return Err(ScanError::Deadline);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ScanError::Deadline),
+        },
         None => read.await?,
     };
     for note in &account.notes {

@@ -446,6 +446,7 @@ async fn the_deadline_bounds_the_wait_for_the_report() {
     let err = run_scan(&ctx, now()).await.unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(err.is_retryable(), "{err}");
+    assert!(matches!(err, ScanError::Deadline), "{err}");
 }
 
 #[tokio::test]
