@@ -356,8 +356,11 @@ fn parse_mode(key: &str, value: &str) -> Result<Mode, ConfigError> {
 fn glob_set(key: &str, patterns: &[String]) -> Result<GlobSet, ConfigError> {
     let mut builder = GlobSetBuilder::new();
     for p in patterns {
+        // IAM names (users, roles) are unique case-insensitively, and IAM
+        // accepts any case of a name in a request: match as IAM does.
         let glob = globset::GlobBuilder::new(p)
             .literal_separator(false)
+            .case_insensitive(true)
             .build()
             .map_err(|e| ConfigError::BadValue {
                 key: key.to_owned(),

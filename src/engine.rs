@@ -125,9 +125,24 @@ fn exemption(event: &CloudTrailEvent, finding: &Finding, config: &Config) -> Opt
         return Some(format!("user {user} matches exempt user glob `{pattern}`"));
     }
     let account = event.account_id()?;
-    let user_arn = format!("arn:aws:iam::{account}:user/{user}");
+    let partition = partition(event);
+    let user_arn = format!("arn:{partition}:iam::{account}:user/{user}");
     ex.principal(&user_arn)
         .map(|p| format!("user {user_arn} matches exempt principal `{p}`"))
+}
+
+/// The partition the event happened in (`aws`, `aws-cn`, `aws-us-gov`...):
+/// from the caller's ARNs, else from the region's name.
+fn partition(event: &CloudTrailEvent) -> &str {
+    let from_arn = event.principal_arns().find_map(|arn| {
+        let p = arn.strip_prefix("arn:")?.split(':').next()?;
+        rules::PARTITIONS.contains(&p).then_some(p)
+    });
+    from_arn.unwrap_or(match event.aws_region.as_deref().unwrap_or("") {
+        r if r.starts_with("cn-") => "aws-cn",
+        r if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    })
 }
 
 #[cfg(test)]
@@ -231,6 +246,44 @@ mod tests {
         );
         let eval = evaluate(&event(attach("bob")), &c);
         assert!(!eval.decisions[0].remediates());
+    }
+
+    #[test]
+    fn exempt_principal_target_user_is_matched_in_the_events_partition() {
+        let c = config(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nprincipals = [\"arn:aws-cn:iam::111122223333:user/breakglass\"]",
+        );
+        let mut raw = attach("breakglass");
+        raw["awsRegion"] = "cn-north-1".into();
+        raw["userIdentity"]["arn"] = "arn:aws-cn:iam::111122223333:user/alice".into();
+        let d = &evaluate(&event(raw.clone()), &c).decisions[0];
+        assert!(!d.remediates(), "{d:?}");
+        assert!(
+            d.exempt
+                .as_deref()
+                .unwrap()
+                .contains("arn:aws-cn:iam::111122223333:user/breakglass")
+        );
+        // No caller ARN: the region tells the partition.
+        raw["userIdentity"] = json!({"type": "AWSService", "invokedBy": "x.amazonaws.com"});
+        assert!(!evaluate(&event(raw), &c).decisions[0].remediates());
+    }
+
+    #[test]
+    fn exemptions_match_user_names_and_arns_whatever_their_case() {
+        // IAM user names are unique case-insensitively, and IAM accepts a
+        // request naming `BreakGlass-Ops` for the user `breakglass-ops`.
+        let c = config(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[exemptions]\nusers = [\"breakglass-*\"]\nprincipals = [\"arn:aws:iam::111122223333:user/Carol\", \"arn:aws:iam::111122223333:user/ops-*\"]",
+        );
+        for user in ["BreakGlass-Ops", "BREAKGLASS-x", "carol", "CAROL", "OPS-1"] {
+            let d = &evaluate(&event(attach(user)), &c).decisions[0];
+            assert!(!d.remediates(), "{user} was not exempt");
+        }
+        let mut raw = attach("bob");
+        raw["userIdentity"]["arn"] = "arn:aws:iam::111122223333:user/CAROL".into();
+        assert!(!evaluate(&event(raw), &c).decisions[0].remediates());
+        assert!(evaluate(&event(attach("bob")), &c).decisions[0].remediates());
     }
 
     #[test]

@@ -84,7 +84,28 @@ pub async fn scan(
     ctx: &LiveContext,
     source: &dyn CredentialSource,
 ) -> Result<Value, InvocationError> {
-    match run_scan(&ScanContext::new(ctx, source), chrono::Utc::now()).await {
+    scan_until(ctx, source, None).await
+}
+
+/// [`scan`] bounded by the invocation's deadline (the Lambda context's):
+/// a scan the deadline cuts short sends its summary marked partial and
+/// fails the invocation, so Lambda's retry finishes the work.
+pub async fn scan_until(
+    ctx: &LiveContext,
+    source: &dyn CredentialSource,
+    deadline: Option<std::time::SystemTime>,
+) -> Result<Value, InvocationError> {
+    let deadline = deadline.map(|d| {
+        let left = d
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
+    let scan_ctx = ScanContext {
+        deadline,
+        ..ScanContext::new(ctx, source)
+    };
+    match run_scan(&scan_ctx, chrono::Utc::now()).await {
         Ok(report) => {
             for e in &report.errors {
                 tracing::error!(kind = e.kind, retryable = e.retryable, error = %e.message, "scan effect failed");

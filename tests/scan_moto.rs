@@ -411,3 +411,131 @@ async fn remediate_mode_fixes_the_account_and_sends_one_summary() {
     );
     assert_eq!(alerts.drain().await.len(), 1);
 }
+
+/// `trailguard scan` with the SDK environment pointed at moto.
+fn cli_scan(moto: &Moto, args: &[&str], config: Option<&std::path::Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trailguard"));
+    cmd.arg("scan")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("TRAILGUARD_CONFIG");
+    if let Some(path) = config {
+        cmd.arg("--config").arg(path);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn as_of_is_a_preview_and_changes_nothing_even_in_remediate_mode() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    seed(&iam, &moto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trailguard.toml");
+    std::fs::write(
+        &config,
+        "[modes]\naccess-key-not-rotated = \"remediate\"\naccess-key-unused = \"remediate\"\nuser-has-attached-policy = \"remediate\"\n",
+    )
+    .unwrap();
+    // Keys created seconds ago, scanned "in 100 days": they look 100 days old.
+    let as_of = (Utc::now() + TimeDelta::days(100)).to_rfc3339();
+    let out = cli_scan(
+        &moto,
+        &["--format", "json", "--as-of", &as_of],
+        Some(&config),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    let not_rotated = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "access-key-not-rotated")
+        .unwrap();
+    assert_eq!(not_rotated["result"]["status"], "planned");
+    for user in ["stale", "used"] {
+        let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+        let status = keys.access_key_metadata()[0].status().unwrap().as_str();
+        assert_eq!(
+            status, "Active",
+            "{user}'s key was deactivated by a preview"
+        );
+    }
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("attached")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attached.attached_policies().len(), 1);
+}
+
+#[tokio::test]
+async fn customer_policies_named_like_aws_quarantine_policies_are_found() {
+    let moto = Moto::start();
+    let iam = moto.iam().await;
+    iam.create_user().user_name("mallory").send().await.unwrap();
+    let backdoor = iam
+        .create_policy()
+        .policy_name("AWSCompromisedKeyQuarantineBackdoor")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let backdoor_arn = backdoor.policy().unwrap().arn().unwrap().to_owned();
+    iam.attach_user_policy()
+        .user_name("mallory")
+        .policy_arn(&backdoor_arn)
+        .send()
+        .await
+        .unwrap();
+    iam.put_user_policy()
+        .user_name("mallory")
+        .policy_name("AWSCompromisedKeyQuarantineV9")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let config =
+        "[modes]\nuser-has-attached-policy = \"remediate\"\nuser-has-inline-policy = \"remediate\"";
+    let report = scan(&moto, config, 0).await;
+    let found = found(&report);
+    assert!(
+        found.contains(&"user-has-attached-policy mallory".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"user-has-inline-policy mallory".to_owned()),
+        "{found:?}"
+    );
+    // The customer policy is moved like any other; the inline one named
+    // like an AWS quarantine is reported and left where it is.
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap();
+    assert!(attached.attached_policies().is_empty());
+    let inline = iam
+        .list_user_policies()
+        .user_name("mallory")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inline.policy_names(), ["AWSCompromisedKeyQuarantineV9"]);
+}

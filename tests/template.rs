@@ -521,6 +521,7 @@ fn resource_kind(action: &str) -> &'static str {
         | "iam:RemoveUserFromGroup" => "group",
         "iam:DeleteUserPolicy"
         | "iam:DetachUserPolicy"
+        | "iam:GetAccessKeyLastUsed"
         | "iam:GetUser"
         | "iam:GetUserPolicy"
         | "iam:ListAccessKeys"

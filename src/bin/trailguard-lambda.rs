@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (ctx, source) = (&ctx, &source);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         if scan::is_scheduled_event(&event.payload) {
-            lambda::scan(ctx, source).await
+            lambda::scan_until(ctx, source, Some(event.context.deadline())).await
         } else {
             lambda::handle(event.payload, ctx).await
         }

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     /// Measure ages at this time (RFC 3339) instead of now, to preview what
-    /// will be stale.
+    /// will be stale. A preview: implies `--dry-run`.
     #[arg(long, value_name = "TIME")]
     as_of: Option<DateTime<Utc>>,
     /// Longest wait for IAM to generate the credential report, in seconds.
@@ -65,7 +65,9 @@ pub fn run(args: Args) -> ExitCode {
         let source = IamSource::from_conf(&sdk);
         let ctx = ScanContext {
             wait,
-            dry_run: args.dry_run,
+            // Ages measured at another time are not the account's: acting
+            // on them would deactivate a key seconds old as years old.
+            dry_run: args.dry_run || args.as_of.is_some(),
             ..ScanContext::new(&live, &source)
         };
         run_scan(&ctx, now)

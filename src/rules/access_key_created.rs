@@ -22,14 +22,16 @@ pub static RULE: Rule = Rule {
 fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
     let key = event.response().and_then(|r| r.get("accessKey"));
     let field = |k: &str| key.and_then(|k2| k2.get(k)).and_then(non_empty_str);
+    // Root creating a key for itself is root-access-key-created, whatever
+    // name IAM's answer carries (it can name the root user or the account
+    // alias): only a user named in the request is an IAM user's key.
+    if event.is_root() && event.request_str("userName").is_none() {
+        return None;
+    }
     // Target: what IAM answered, then what was asked, then the caller itself.
     let user = field("userName")
         .or(event.request_str("userName"))
-        .or(event.calling_user());
-    let Some(user) = user else {
-        // Root creating a key for itself is root-access-key-created.
-        return None;
-    };
+        .or(event.calling_user())?;
     let key_id = field("accessKeyId");
     let action = key_id.map(|id| Action::DeactivateAccessKey {
         user_name: user.to_owned(),
@@ -97,7 +99,14 @@ mod tests {
         );
         ev["userIdentity"] = json!({"type": "Root", "arn": "arn:aws:iam::1:root"});
         assert!(fire(&RULE, ev.clone()).is_none());
+        // IAM's answer may name the root user or the account alias: still
+        // root's own key, never an IAM user's to deactivate.
+        for name in ["root", "my-account-alias", "Root"] {
+            ev["responseElements"]["accessKey"]["userName"] = name.into();
+            assert!(fire(&RULE, ev.clone()).is_none(), "{name}");
+        }
         ev["requestParameters"] = json!({"userName": "bob"});
+        ev["responseElements"]["accessKey"]["userName"] = "bob".into();
         assert_eq!(fire(&RULE, ev).unwrap().target.user_name(), Some("bob"));
     }
 

@@ -1,6 +1,6 @@
 //! admin-policy-granted: full administrator access granted to anyone.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
 use crate::config::Config;
 use crate::event::{CloudTrailEvent, policy};
 
@@ -46,9 +46,10 @@ fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
     let by = event.actor_label();
     if event.name().starts_with("Attach") {
         let arn = event.request_str("policyArn")?;
-        let (head, name) = arn.split_once(":policy/")?;
-        // AWS managed policies live in the `aws` account of every partition.
-        if !head.ends_with(":iam::aws") || !ADMIN_MANAGED.contains(&name) {
+        // AWS managed policies live in the `aws` account of every partition;
+        // a customer policy of the same name is judged by its document.
+        let name = aws_managed_policy(arn)?;
+        if !ADMIN_MANAGED.contains(&name) {
             return None;
         }
         let target = principal(event)?;
@@ -106,7 +107,9 @@ mod tests {
         ] {
             for p in [
                 "arn:aws:iam::aws:policy/AdministratorAccess",
+                "arn:aws-cn:iam::aws:policy/AdministratorAccess",
                 "arn:aws-us-gov:iam::aws:policy/IAMFullAccess",
+                "arn:aws-cn:iam::aws:policy/IAMFullAccess",
             ] {
                 let ev = iam_call(name, json!({key: "x", "policyArn": p}), json!(null));
                 assert!(fire(&RULE, ev).is_some(), "{name} {p}");
@@ -137,12 +140,20 @@ mod tests {
 
     #[test]
     fn ignores_customer_policy_named_like_admin_and_scoped_or_broken_documents() {
-        let ev = iam_call(
-            "AttachUserPolicy",
-            json!({"userName": "x", "policyArn": "arn:aws:iam::111122223333:policy/AdministratorAccess"}),
-            json!(null),
-        );
-        assert!(fire(&RULE, ev).is_none());
+        for p in [
+            "arn:aws:iam::111122223333:policy/AdministratorAccess",
+            "arn:aws-cn:iam::111122223333:policy/IAMFullAccess",
+            // Not a partition, whatever the account field says.
+            "arn:xaws:iam::aws:policy/AdministratorAccess",
+            "arn:aws:iam::notaws:policy/AdministratorAccess",
+        ] {
+            let ev = iam_call(
+                "AttachUserPolicy",
+                json!({"userName": "x", "policyArn": p}),
+                json!(null),
+            );
+            assert!(fire(&RULE, ev).is_none(), "{p}");
+        }
         let ev = iam_call(
             "AttachRolePolicy",
             json!({"roleName": "x", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),

@@ -72,6 +72,13 @@ mod tests {
     }
 
     #[test]
+    fn fires_whatever_user_name_the_response_carries() {
+        let mut ev = root_create(serde_json::Value::Null);
+        ev["responseElements"]["accessKey"]["userName"] = "my-account-alias".into();
+        assert!(fire(&RULE, ev).is_some());
+    }
+
+    #[test]
     fn ignores_root_creating_a_key_for_a_user_and_user_calls() {
         assert!(fire(&RULE, root_create(json!({"userName": "bob"}))).is_none());
         assert!(fire(&RULE, iam_call("CreateAccessKey", json!({}), json!({}))).is_none());

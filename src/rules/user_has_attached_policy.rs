@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Action, Finding, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
-    is_aws_quarantine_policy, no_event,
+    is_aws_quarantine_managed_policy, no_event,
 };
 use crate::config::Config;
 use crate::scan::Account;
@@ -26,8 +26,10 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
     let mut out = Vec::new();
     for user in &account.users {
         for policy in &user.attached_policies {
-            // AWS attaches these to quarantine leaked keys; moving them would undo it.
-            if is_aws_quarantine_policy(&policy.arn) {
+            // AWS attaches these to quarantine leaked keys; moving them would
+            // undo it. Only AWS's own ARNs: a customer policy named like one
+            // is a grant like any other.
+            if is_aws_quarantine_managed_policy(&policy.arn) {
                 continue;
             }
             out.push(
@@ -76,5 +78,22 @@ mod tests {
                 group_path: "/trailguard/".into(),
             })
         );
+    }
+
+    #[test]
+    fn a_customer_policy_named_like_a_quarantine_policy_is_found() {
+        let backdoor = "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineBackdoor";
+        let inv = policies(
+            "bob",
+            &[
+                backdoor,
+                "arn:aws-us-gov:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
+            ],
+            &[],
+        );
+        let f = run(check, &[], inv);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].summary.starts_with(backdoor), "{}", f[0].summary);
+        assert!(f[0].remediation.is_some());
     }
 }

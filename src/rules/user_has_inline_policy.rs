@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Action, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_aws_quarantine_policy, no_event,
+    group_for_inline, is_quarantine_policy_name, no_event,
 };
 use crate::config::Config;
 use crate::scan::Account;
@@ -26,23 +26,38 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
     let mut out = Vec::new();
     for user in &account.users {
         for name in &user.inline_policies {
-            if is_aws_quarantine_policy(name) {
-                continue;
-            }
+            // An inline policy is never AWS managed and the scan does not
+            // know who put it, so no name is excepted. One named like an AWS
+            // quarantine is reported but never moved: if AWS did put it
+            // there, moving it would undo the quarantine.
+            let (summary, action) = if is_quarantine_policy_name(name) {
+                (
+                    format!(
+                        "user {} has inline policy {name}, named like an AWS quarantine policy: check its document, it is not moved",
+                        user.name
+                    ),
+                    None,
+                )
+            } else {
+                (
+                    format!("user {} has inline policy {name}", user.name),
+                    Some(Action::MoveInlinePolicyToGroup {
+                        user_name: user.name.clone(),
+                        policy_name: name.clone(),
+                        group_name: group_for_inline(config, &user.name, name),
+                        group_path: config.remediation.group_path.clone(),
+                    }),
+                )
+            };
             out.push(
                 Finding::new(
                     &RULE,
                     Target::User {
                         user_name: user.name.clone(),
                     },
-                    format!("user {} has inline policy {name}", user.name),
+                    summary,
                 )
-                .with_remediation(Some(Action::MoveInlinePolicyToGroup {
-                    user_name: user.name.clone(),
-                    policy_name: name.clone(),
-                    group_name: group_for_inline(config, &user.name, name),
-                    group_path: config.remediation.group_path.clone(),
-                })),
+                .with_remediation(action),
             );
         }
     }
@@ -56,11 +71,7 @@ mod tests {
 
     #[test]
     fn each_inline_policy_is_a_finding_with_a_group_of_its_own() {
-        let inv = policies(
-            "bob",
-            &[],
-            &["s3-access", "AWSExposedCredentialPolicy_DO_NOT_REMOVE"],
-        );
+        let inv = policies("bob", &[], &["s3-access"]);
         let f = run(check, &[], inv);
         assert_eq!(f.len(), 1);
         assert_eq!(
@@ -72,5 +83,27 @@ mod tests {
                 group_path: "/trailguard/".into(),
             })
         );
+    }
+
+    #[test]
+    fn quarantine_named_inline_policies_are_reported_never_hidden_never_moved() {
+        let inv = policies(
+            "bob",
+            &[],
+            &[
+                "AWSExposedCredentialPolicy_DO_NOT_REMOVE",
+                "AWSCompromisedKeyQuarantineV9",
+            ],
+        );
+        let f = run(check, &[], inv);
+        assert_eq!(f.len(), 2, "{f:?}");
+        for finding in &f {
+            assert_eq!(finding.remediation, None);
+            assert!(
+                finding
+                    .summary
+                    .contains("named like an AWS quarantine policy")
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{
     Action, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
-    is_aws_quarantine_policy,
+    is_aws_quarantine_managed_policy,
 };
 use crate::config::Config;
 use crate::event::CloudTrailEvent;
@@ -25,8 +25,9 @@ pub static RULE: Rule = Rule {
 fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
     let user = event.request_str("userName")?;
     let policy = event.request_str("policyArn")?;
-    // AWS attaches these to quarantine leaked keys; moving them would undo it.
-    if is_aws_quarantine_policy(policy) {
+    // AWS attaches these to quarantine leaked keys; moving them would undo
+    // it. Only AWS's own ARNs: a customer policy named like one is a grant.
+    if is_aws_quarantine_managed_policy(policy) {
         return None;
     }
     let action = Action::MovePolicyToGroup {
@@ -76,10 +77,28 @@ mod tests {
     }
 
     #[test]
+    fn customer_policy_named_like_a_quarantine_policy_fires() {
+        for policy in [
+            "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineBackdoor",
+            "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineV2",
+            "arn:aws:iam::123456789012:policy/AWSExposedCredentialPolicy_DO_NOT_REMOVE",
+        ] {
+            let ev = iam_call(
+                "AttachUserPolicy",
+                json!({"userName": "bob", "policyArn": policy}),
+                json!(null),
+            );
+            let f = fire(&RULE, ev).unwrap_or_else(|| panic!("{policy} hid itself"));
+            assert!(f.remediation.is_some());
+        }
+    }
+
+    #[test]
     fn ignores_quarantine_policies_failures_and_missing_user() {
         for policy in [
             "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
-            "arn:aws:iam::aws:policy/AWSExposedCredentialPolicy_DO_NOT_REMOVE",
+            "arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
+            "arn:aws-us-gov:iam::aws:policy/AWSExposedCredentialPolicy_DO_NOT_REMOVE",
         ] {
             let ev = iam_call(
                 "AttachUserPolicy",

@@ -22,6 +22,10 @@ const BODY_MAX: usize = 200_000;
 const SLACK_SECTION_MAX: usize = 2900;
 const SLACK_HEADER_MAX: usize = 150;
 
+/// Said in every alert of a scan the deadline cut short.
+const PARTIAL: &str =
+    "PARTIAL: the invocation's deadline came before every remediation ran; the scan is retried.";
+
 fn account(report: &ScanReport) -> &str {
     report.account_id.as_deref().unwrap_or("unknown")
 }
@@ -38,7 +42,12 @@ pub fn worst(report: &ScanReport) -> Option<Severity> {
 /// `trailguard scan 111122223333: 3 findings (1 critical, 2 medium)`,
 /// printable ASCII under 100 characters.
 pub fn subject(report: &ScanReport) -> String {
-    let raw = format!("trailguard scan {}: {}", account(report), headline(report));
+    let partial = if report.partial { " (partial)" } else { "" };
+    let raw = format!(
+        "trailguard scan {}{partial}: {}",
+        account(report),
+        headline(report)
+    );
     let ascii: String = raw
         .chars()
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
@@ -139,6 +148,9 @@ pub fn body(report: &ScanReport) -> String {
         report.users,
         if report.users == 1 { "" } else { "s" }
     );
+    if report.partial {
+        let _ = writeln!(s, "{PARTIAL}");
+    }
     let _ = writeln!(s, "\nFindings by rule:");
     for (rule, severity, n) in counts(report) {
         let title = rules::find(rule).map_or("", |r| r.title);
@@ -213,7 +225,11 @@ fn section(text: String) -> Value {
 /// The Block Kit message. Every string from the account is escaped.
 pub fn slack_message(report: &ScanReport) -> Value {
     let header = cut(
-        &format!("trailguard scan: {}", headline(report)),
+        &format!(
+            "trailguard scan{}: {}",
+            if report.partial { " (partial)" } else { "" },
+            headline(report)
+        ),
         SLACK_HEADER_MAX,
     );
     let mut by_rule = String::from("*Findings by rule*");
@@ -234,6 +250,9 @@ pub fn slack_message(report: &ScanReport) -> Value {
         worst += &format!("\n_… and {} more_", report.findings.len() - WORST_MAX);
     }
     let mut remediation = String::from("*Remediation*");
+    if report.partial {
+        remediation += &format!("\n{}", escape(PARTIAL));
+    }
     let lines = remediation_lines(report);
     if lines.is_empty() {
         remediation += "\nnone: no finding has a remediation";

@@ -240,4 +240,23 @@ impl CredentialSource for IamSource {
             })
             .collect())
     }
+
+    async fn access_key_last_used(
+        &self,
+        _user: &str,
+        access_key_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, SourceError> {
+        const OP: &str = "iam:GetAccessKeyLastUsed";
+        let out = self
+            .client
+            .get_access_key_last_used()
+            .access_key_id(access_key_id)
+            .send()
+            .await
+            .map_err(|e| classify(OP, &e))?;
+        Ok(out
+            .access_key_last_used()
+            .and_then(|u| u.last_used_date())
+            .and_then(time))
+    }
 }

@@ -5,15 +5,18 @@
 //! it runs once and the second finding points at the first. Remediations
 //! are idempotent, so a scan run again after a failure finishes the work.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use super::alert;
+use super::source::SourceErrorKind;
 use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
 use crate::executor::{self, Delivery, ExecError};
 use crate::live::ErrorReport;
 use crate::remediate::{self, Report, Status};
-use crate::rules::{Action, Mode};
+use crate::rules::{Action, Mode, within_days};
 
 /// One decision of the scan and what became of its remediation.
 #[derive(Debug, Clone, Serialize)]
@@ -42,14 +45,57 @@ fn error_report(e: &ExecError) -> ErrorReport {
     }
 }
 
-/// Runs (or plans) the remediation of every decision, in order (worst first).
+/// Rules whose deactivation rests on the credential report's last use,
+/// which can be four hours old: re-checked live before acting.
+const RECHECK_LAST_USE: [&str; 2] = ["access-key-unused", "access-key-not-rotated"];
+
+/// Why a key must not be deactivated after all: IAM says, now, that it was
+/// used within the unused age. `Err` when IAM could not tell (nothing is
+/// done then either).
+async fn used_recently(
+    ctx: &ScanContext<'_>,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, ErrorReport> {
+    let Action::DeactivateAccessKey {
+        user_name,
+        access_key_id,
+    } = action
+    else {
+        return Ok(None);
+    };
+    let days = ctx.live.config.scan.unused_days;
+    match ctx
+        .source
+        .access_key_last_used(user_name, access_key_id)
+        .await
+    {
+        Ok(Some(t)) if within_days(t, now, days) => Ok(Some(format!(
+            "not deactivated: GetAccessKeyLastUsed says it was used at {}, within the unused age ({days} days); the credential report was older",
+            t.format("%Y-%m-%d %H:%M UTC")
+        ))),
+        Ok(_) => Ok(None),
+        Err(e) => Err(ErrorReport {
+            kind: "remediation",
+            message: format!("cannot re-check the last use of access key {access_key_id}: {e}"),
+            retryable: e.kind != SourceErrorKind::Other,
+        }),
+    }
+}
+
+/// Runs (or plans) the remediation of every decision, in order (worst
+/// first). From `stop_at` on, no remediation starts: those left are
+/// reported as not run, and the flag returned says the scan was partial.
 pub(crate) async fn remediate_all(
     ctx: &ScanContext<'_>,
     decisions: Vec<Decision>,
+    now: DateTime<Utc>,
+    stop_at: Option<Instant>,
     errors: &mut Vec<ErrorReport>,
-) -> Vec<ScanFinding> {
+) -> (Vec<ScanFinding>, bool) {
     let mut ran: Vec<(Action, &'static str, Report)> = Vec::new();
     let mut out = Vec::with_capacity(decisions.len());
+    let mut deferred = 0usize;
     for decision in decisions {
         let rule = decision.finding.rule;
         let result = match (&decision.finding.remediation, decision.mode) {
@@ -71,18 +117,43 @@ pub(crate) async fn remediate_all(
                         ));
                         again
                     }
+                    None if stop_at.is_some_and(|stop| Instant::now() >= stop) => {
+                        deferred += 1;
+                        let report = Report::new(action.id(), Status::Failed).note(
+                            "not run: the invocation's deadline was near; the scan is retried",
+                        );
+                        ran.push((action.clone(), rule, report.clone()));
+                        report
+                    }
                     None => {
-                        let mut exec_errors = Vec::new();
-                        let report = executor::remediate_unless_exempt(
-                            ctx.live,
-                            None,
-                            "scan",
-                            rule,
-                            action,
-                            &mut exec_errors,
-                        )
-                        .await;
-                        errors.extend(exec_errors.iter().map(error_report));
+                        let recheck = if RECHECK_LAST_USE.contains(&rule) {
+                            used_recently(ctx, action, now).await
+                        } else {
+                            Ok(None)
+                        };
+                        let report = match recheck {
+                            Ok(Some(why)) => Report::new(action.id(), Status::Blocked).note(why),
+                            Err(e) => {
+                                let report = Report::new(action.id(), Status::Failed)
+                                    .note(e.message.clone());
+                                errors.push(e);
+                                report
+                            }
+                            Ok(None) => {
+                                let mut exec_errors = Vec::new();
+                                let report = executor::remediate_unless_exempt(
+                                    ctx.live,
+                                    None,
+                                    "scan",
+                                    rule,
+                                    action,
+                                    &mut exec_errors,
+                                )
+                                .await;
+                                errors.extend(exec_errors.iter().map(error_report));
+                                report
+                            }
+                        };
                         ran.push((action.clone(), rule, report.clone()));
                         report
                     }
@@ -117,7 +188,22 @@ pub(crate) async fn remediate_all(
         );
         out.push(ScanFinding { decision, result });
     }
-    out
+    if deferred > 0 {
+        tracing::warn!(
+            origin = "scan",
+            deferred,
+            "deadline near: remediations left for the retry"
+        );
+        errors.push(ErrorReport {
+            kind: "deadline",
+            message: format!(
+                "the invocation's deadline came before {deferred} remediation{} ran",
+                if deferred == 1 { "" } else { "s" }
+            ),
+            retryable: true,
+        });
+    }
+    (out, deferred > 0)
 }
 
 /// Sends the one summary alert of the scan to every configured channel.

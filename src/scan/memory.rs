@@ -1,10 +1,12 @@
 //! An in-memory [`CredentialSource`] for tests: a fixed report and
 //! inventory, scripted report states, and a log of the calls made.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
@@ -20,6 +22,13 @@ pub struct MemorySource {
     pub generate_states: Mutex<VecDeque<ReportState>>,
     /// GetCredentialReport answers, in order, before it answers the report.
     pub fetches: Mutex<VecDeque<ReportFetch>>,
+    /// GenerateCredentialReport failures (`LimitExceeded`...), in order,
+    /// before its scripted states.
+    pub generate_errors: Mutex<VecDeque<SourceError>>,
+    /// GetAccessKeyLastUsed answers by key id; a key not here was never used.
+    pub last_used: BTreeMap<String, DateTime<Utc>>,
+    /// How long GetAccessKeyLastUsed takes (a slow IAM, for deadlines).
+    pub last_used_delay: Duration,
     /// Users whose per-user reads answer NoSuchEntity (deleted mid-scan).
     pub deleted: Vec<String>,
     /// A failure every call answers with, when set.
@@ -73,6 +82,14 @@ impl MemorySource {
 impl CredentialSource for MemorySource {
     async fn generate_credential_report(&self) -> Result<ReportState, SourceError> {
         self.call("iam:GenerateCredentialReport", None)?;
+        if let Some(e) = self
+            .generate_errors
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front())
+        {
+            return Err(e);
+        }
         let next = self
             .generate_states
             .lock()
@@ -132,5 +149,17 @@ impl CredentialSource for MemorySource {
             .user(user)
             .map(|u| u.access_keys.clone())
             .unwrap_or_default())
+    }
+
+    async fn access_key_last_used(
+        &self,
+        user: &str,
+        access_key_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, SourceError> {
+        self.call("iam:GetAccessKeyLastUsed", Some(user))?;
+        if !self.last_used_delay.is_zero() {
+            tokio::time::sleep(self.last_used_delay).await;
+        }
+        Ok(self.last_used.get(access_key_id).copied())
     }
 }

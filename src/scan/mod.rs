@@ -48,6 +48,8 @@ pub enum ScanError {
     Report(#[from] ReportError),
     #[error("credential report not ready after {seconds} s")]
     ReportTimeout { seconds: u64 },
+    #[error("the invocation's deadline came before the account was read")]
+    Deadline,
 }
 
 impl ScanError {
@@ -55,7 +57,7 @@ impl ScanError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ScanError::Source(e) => e.kind == source::SourceErrorKind::Transient,
-            ScanError::ReportTimeout { .. } => true,
+            ScanError::ReportTimeout { .. } | ScanError::Deadline => true,
             ScanError::Report(_) => false,
         }
     }
@@ -78,7 +80,15 @@ pub struct ScanContext<'a> {
     pub wait: ReportWait,
     /// Plan the remediations, send no alert, change nothing.
     pub dry_run: bool,
+    /// When the invocation ends (the Lambda context's deadline): the scan
+    /// starts nothing new after [`DEADLINE_MARGIN`] before it, sends its
+    /// summary marked partial and fails, so the rest is retried.
+    pub deadline: Option<tokio::time::Instant>,
 }
+
+/// Time kept before the deadline for the summary alert (SNS, the Slack
+/// secret and webhook) and a remediation already under way.
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl<'a> ScanContext<'a> {
     /// With the default report wait, for real.
@@ -88,6 +98,7 @@ impl<'a> ScanContext<'a> {
             source,
             wait: ReportWait::default(),
             dry_run: false,
+            deadline: None,
         }
     }
 }
@@ -103,6 +114,9 @@ pub struct ScanReport {
     /// IAM users scanned.
     pub users: usize,
     pub dry_run: bool,
+    /// The deadline stopped the scan before every remediation ran: the
+    /// ones left say so, and the scan is retried.
+    pub partial: bool,
     /// Worst first, each with what its remediation did.
     pub findings: Vec<ScanFinding>,
     /// Rules that found something but are off; exempt targets.
@@ -149,7 +163,7 @@ impl ScanReport {
             .map(|(rule, _, n)| (rule.to_owned(), n.into()))
             .collect();
         serde_json::json!({
-            "status": if self.failed() { "partial" } else { "ok" },
+            "status": if self.failed() || self.partial { "partial" } else { "ok" },
             "kind": "scan",
             "account": self.account_id,
             "findings": self.findings.len(),
@@ -167,19 +181,41 @@ impl ScanReport {
 /// remediations and alerts are in [`ScanReport::errors`].
 pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanReport, ScanError> {
     let config = &ctx.live.config;
-    let account = source::read_account(ctx.source, ctx.wait).await?;
+    let stop_at = ctx
+        .deadline
+        .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
+    let mut wait = ctx.wait;
+    if let Some(stop) = stop_at {
+        let left = stop.saturating_duration_since(tokio::time::Instant::now());
+        wait.timeout = wait.timeout.min(left);
+    }
+    let read = source::read_account(ctx.source, wait);
+    let account = match stop_at {
+        Some(stop) => match tokio::time::timeout_at(stop, read).await {
+            Ok(Ok(account)) => account,
+            // The report wait was cut to the deadline: say so.
+            Ok(Err(ScanError::ReportTimeout { .. })) if wait.timeout < ctx.wait.timeout => {
+                return Err(ScanError::Deadline);
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ScanError::Deadline),
+        },
+        None => read.await?,
+    };
     for note in &account.notes {
         tracing::info!(origin = "scan", note = note.as_str(), "scan note");
     }
     let eval = evaluate(&account, config, now);
     let mut errors = Vec::new();
-    let findings = execute::remediate_all(ctx, eval.decisions, &mut errors).await;
+    let (findings, partial) =
+        execute::remediate_all(ctx, eval.decisions, now, stop_at, &mut errors).await;
     let mut report = ScanReport {
         account_id: account.account_id.clone(),
         scanned_at: now,
         report_generated_at: account.report_generated,
         users: account.users.len(),
         dry_run: ctx.dry_run,
+        partial,
         findings,
         diagnostics: eval.diagnostics,
         notes: account.notes,
@@ -196,6 +232,7 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         findings = report.findings.len(),
         remediated,
         errors = report.errors.len(),
+        partial = report.partial,
         "scan done"
     );
     Ok(report)

@@ -52,6 +52,9 @@ pub fn render_text(report: &ScanReport) -> String {
         report.users,
         if report.users == 1 { "" } else { "s" }
     );
+    if report.partial {
+        let _ = writeln!(s, "partial: the deadline came before every remediation ran");
+    }
     if let Some(t) = report.report_generated_at {
         let _ = writeln!(
             s,

@@ -89,6 +89,13 @@ pub trait CredentialSource: Send + Sync {
     async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError>;
     /// `iam:ListAccessKeys`.
     async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError>;
+    /// `iam:GetAccessKeyLastUsed`: when the key was last used, now (the
+    /// credential report can be four hours old); `None` if never.
+    async fn access_key_last_used(
+        &self,
+        user: &str,
+        access_key_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, SourceError>;
 }
 
 /// How long to wait for IAM to generate the credential report.
@@ -112,8 +119,9 @@ impl Default for ReportWait {
 }
 
 /// The IAM actions the scan's reads need (for the execution role).
-pub const PERMISSIONS: [&str; 8] = [
+pub const PERMISSIONS: [&str; 9] = [
     "iam:GenerateCredentialReport",
+    "iam:GetAccessKeyLastUsed",
     "iam:GetAccountPasswordPolicy",
     "iam:GetAccountSummary",
     "iam:GetCredentialReport",
@@ -130,10 +138,33 @@ pub async fn fetch_report(
     wait: ReportWait,
 ) -> Result<CredentialReport, ScanError> {
     let started = tokio::time::Instant::now();
+    let mut pause = wait.interval;
     loop {
         // GenerateCredentialReport is idempotent: it answers COMPLETE while a
         // fresh report exists and starts one when it is missing or expired.
-        if source.generate_credential_report().await? == ReportState::Complete {
+        let state = match source.generate_credential_report().await {
+            Ok(state) => state,
+            // IAM refuses to generate reports too often (another scan, the
+            // console): back off, doubling, within the same bounded wait.
+            Err(e) if is_limit_exceeded(&e) => {
+                if started.elapsed() + pause > wait.timeout {
+                    return Err(ScanError::Source(SourceError {
+                        kind: SourceErrorKind::Transient,
+                        ..e
+                    }));
+                }
+                tracing::info!(
+                    origin = "scan",
+                    wait_ms = pause.as_millis() as u64,
+                    "credential report generation limited; backing off"
+                );
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_BACKOFF);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if state == ReportState::Complete {
             match source.credential_report().await? {
                 ReportFetch::Ready { content, generated } => {
                     let mut report = CredentialReport::parse(&content)?;
@@ -151,6 +182,18 @@ pub async fn fetch_report(
         }
         tokio::time::sleep(wait.interval).await;
     }
+}
+
+/// The longest pause between two GenerateCredentialReport calls refused
+/// with `LimitExceeded`.
+const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// IAM's answer to GenerateCredentialReport called too often.
+fn is_limit_exceeded(e: &SourceError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("LimitExceeded" | "LimitExceededException")
+    )
 }
 
 /// Per-user reads in flight at once: fast on large accounts, gentle on
@@ -285,10 +328,63 @@ mod tests {
         assert!(s.calls().len() <= 7, "{}", s.calls().len());
     }
 
+    fn limit_exceeded() -> SourceError {
+        let mut e = SourceError::new(
+            "iam:GenerateCredentialReport",
+            SourceErrorKind::Other,
+            "Rate exceeded",
+        );
+        e.code = Some("LimitExceeded".into());
+        e
+    }
+
+    #[tokio::test]
+    async fn limit_exceeded_on_generate_is_retried_with_backoff() {
+        // The fake source answers LimitExceeded twice, as IAM does when a
+        // report was requested moments ago.
+        let s = source();
+        s.generate_errors
+            .lock()
+            .unwrap()
+            .extend([limit_exceeded(), limit_exceeded()]);
+        let started = std::time::Instant::now();
+        let report = fetch_report(&s, quick()).await.unwrap();
+        assert!(report.root.is_some());
+        assert_eq!(
+            s.calls(),
+            [
+                "iam:GenerateCredentialReport",
+                "iam:GenerateCredentialReport",
+                "iam:GenerateCredentialReport",
+                "iam:GetCredentialReport",
+            ]
+        );
+        // 1 ms, then 2 ms: doubling.
+        assert!(started.elapsed() >= Duration::from_millis(3));
+    }
+
+    #[tokio::test]
+    async fn limit_exceeded_for_good_fails_retryable_within_the_wait() {
+        let s = source();
+        s.generate_errors
+            .lock()
+            .unwrap()
+            .extend(std::iter::repeat_n(limit_exceeded(), 1000));
+        let started = std::time::Instant::now();
+        let err = fetch_report(&s, quick()).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(err.is_retryable(), "{err}");
+        assert!(err.to_string().contains("(LimitExceeded)"), "{err}");
+        // Backing off, doubling: a handful of calls, not a tight loop.
+        assert!(s.calls().len() < 12, "{}", s.calls().len());
+    }
+
     #[tokio::test]
     async fn the_declared_permissions_are_exactly_the_calls_made() {
         let s = source();
         read_account(&s, quick()).await.unwrap();
+        // The re-check before a key is deactivated as unused.
+        s.access_key_last_used("amy", "AKIA1").await.unwrap();
         let mut called: Vec<String> = s
             .calls()
             .iter()

@@ -40,8 +40,21 @@ impl Harness {
             source: &self.source,
             wait: quick(),
             dry_run,
+            deadline: None,
         };
         run_scan(&ctx, now()).await.unwrap()
+    }
+
+    /// For real, ending at `deadline`.
+    async fn scan_until(&self, deadline: tokio::time::Instant) -> Result<ScanReport, ScanError> {
+        let ctx = ScanContext {
+            live: &self.live,
+            source: &self.source,
+            wait: quick(),
+            dry_run: false,
+            deadline: Some(deadline),
+        };
+        run_scan(&ctx, now()).await
     }
 }
 
@@ -217,6 +230,223 @@ async fn remediate_mode_deactivates_the_key_once_and_moves_the_policy() {
             "root-used-recently"
         ]
     );
+}
+
+const KEY_RULES_REMEDIATE: &str = "[modes]\naccess-key-not-rotated = \"remediate\"\naccess-key-unused = \"remediate\"\nuser-has-attached-policy = \"remediate\"";
+
+#[tokio::test]
+async fn a_key_used_after_the_report_is_not_deactivated() {
+    // The report (up to four hours old) says 2024-01-01; the fake source's
+    // GetAccessKeyLastUsed says an hour before the scan.
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source
+        .last_used
+        .insert("AKIABOB".into(), "2024-05-09T23:00:00Z".parse().unwrap());
+    let report = h.scan(false).await;
+    assert!(!report.failed(), "{:?}", report.errors);
+    assert!(h.iam.state().users["bob"].keys[0].active);
+    assert!(!h.iam.calls().contains(&"iam:UpdateAccessKey"));
+    assert!(
+        h.source
+            .calls()
+            .contains(&"iam:GetAccessKeyLastUsed bob".to_owned())
+    );
+    for rule in ["access-key-not-rotated", "access-key-unused"] {
+        let f = report
+            .findings
+            .iter()
+            .find(|f| f.decision.finding.rule == rule)
+            .unwrap();
+        let result = f.result.as_ref().unwrap();
+        assert_eq!(result.status, Status::Blocked, "{rule}");
+    }
+    let first = report
+        .findings
+        .iter()
+        .find(|f| f.decision.finding.rule == "access-key-not-rotated")
+        .unwrap();
+    assert_eq!(
+        first.result.as_ref().unwrap().notes,
+        [
+            "not deactivated: GetAccessKeyLastUsed says it was used at 2024-05-09 23:00 UTC, within the unused age (90 days); the credential report was older"
+        ]
+    );
+    // Other remediations run as usual.
+    assert!(h.iam.state().users["bob"].attached.is_empty());
+}
+
+#[tokio::test]
+async fn a_key_last_used_long_ago_is_deactivated_after_the_recheck() {
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source
+        .last_used
+        .insert("AKIABOB".into(), "2024-01-01T00:00:00Z".parse().unwrap());
+    let report = h.scan(false).await;
+    assert!(!report.failed(), "{:?}", report.errors);
+    assert!(!h.iam.state().users["bob"].keys[0].active);
+}
+
+#[tokio::test]
+async fn a_failed_recheck_leaves_the_key_alone_and_asks_for_a_retry() {
+    struct NoLastUse(MemorySource);
+    #[async_trait::async_trait]
+    impl CredentialSource for NoLastUse {
+        async fn generate_credential_report(&self) -> Result<source::ReportState, SourceError> {
+            self.0.generate_credential_report().await
+        }
+        async fn credential_report(&self) -> Result<source::ReportFetch, SourceError> {
+            self.0.credential_report().await
+        }
+        async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+            self.0.password_policy().await
+        }
+        async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+            self.0.account_summary().await
+        }
+        async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+            self.0.users().await
+        }
+        async fn attached_user_policies(
+            &self,
+            user: &str,
+        ) -> Result<Vec<account::AttachedPolicy>, SourceError> {
+            self.0.attached_user_policies(user).await
+        }
+        async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+            self.0.user_policy_names(user).await
+        }
+        async fn access_keys(&self, user: &str) -> Result<Vec<account::ListedKey>, SourceError> {
+            self.0.access_keys(user).await
+        }
+        async fn access_key_last_used(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, SourceError> {
+            Err(SourceError::new(
+                "iam:GetAccessKeyLastUsed",
+                source::SourceErrorKind::Transient,
+                "Rate exceeded",
+            ))
+        }
+    }
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    let source = NoLastUse(std::mem::take(&mut h.source));
+    let ctx = ScanContext {
+        live: &h.live,
+        source: &source,
+        wait: quick(),
+        dry_run: false,
+        deadline: None,
+    };
+    let report = run_scan(&ctx, now()).await.unwrap();
+    assert!(h.iam.state().users["bob"].keys[0].active);
+    assert!(report.retryable());
+    assert!(
+        report.errors[0]
+            .message
+            .starts_with("cannot re-check the last use of access key AKIABOB"),
+        "{:?}",
+        report.errors
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_stops_remediations_sends_a_partial_summary_and_asks_for_a_retry() {
+    // The fake source's GetAccessKeyLastUsed takes 1.5 s, and the scan has
+    // one second before its margin: the first remediation (the key) runs,
+    // the next (the policy move) is left for the retry.
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source.last_used_delay = std::time::Duration::from_millis(1500);
+    let deadline =
+        tokio::time::Instant::now() + DEADLINE_MARGIN + std::time::Duration::from_secs(1);
+    let report = h.scan_until(deadline).await.unwrap();
+    assert!(report.partial);
+    assert!(report.retryable());
+    assert!(!h.iam.state().users["bob"].keys[0].active);
+    assert!(h.iam.state().users["bob"].attached.contains(READ_ONLY));
+    let moved = report
+        .findings
+        .iter()
+        .find(|f| f.decision.finding.rule == "user-has-attached-policy")
+        .unwrap();
+    let result = moved.result.as_ref().unwrap();
+    assert_eq!(result.status, Status::Failed);
+    assert_eq!(
+        result.notes,
+        ["not run: the invocation's deadline was near; the scan is retried"]
+    );
+    assert_eq!(report.errors.last().unwrap().kind, "deadline");
+    assert_eq!(report.summary_json()["status"], "partial");
+    // The summary is still sent, marked partial.
+    let messages = h.published.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0]
+            .subject
+            .starts_with("trailguard scan 111122223333 (partial): "),
+        "{}",
+        messages[0].subject
+    );
+    assert!(
+        messages[0]
+            .body
+            .contains("PARTIAL: the invocation's deadline")
+    );
+}
+
+#[tokio::test]
+async fn the_lambda_fails_a_scan_its_deadline_cut_short_so_it_is_retried() {
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source.last_used_delay = std::time::Duration::from_millis(1500);
+    let deadline =
+        std::time::SystemTime::now() + DEADLINE_MARGIN + std::time::Duration::from_secs(1);
+    let err = crate::lambda::scan_until(&h.live, &h.source, Some(deadline))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the invocation's deadline came before 1 remediation ran"),
+        "{err}"
+    );
+    // Without a deadline the same scan finishes.
+    let mut h = harness(KEY_RULES_REMEDIATE, None);
+    h.source.last_used_delay = std::time::Duration::from_millis(1);
+    let answer = crate::lambda::scan_until(&h.live, &h.source, None)
+        .await
+        .unwrap();
+    assert_eq!(answer["status"], "ok", "{answer}");
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_the_wait_for_the_report() {
+    let h = harness("", None);
+    h.source
+        .generate_states
+        .lock()
+        .unwrap()
+        .extend(std::iter::repeat_n(
+            source::ReportState::InProgress,
+            100_000,
+        ));
+    let ctx = ScanContext {
+        live: &h.live,
+        source: &h.source,
+        // A report wait far longer than the invocation has left.
+        wait: ReportWait {
+            interval: std::time::Duration::from_millis(10),
+            timeout: std::time::Duration::from_secs(600),
+        },
+        dry_run: false,
+        deadline: Some(
+            tokio::time::Instant::now() + DEADLINE_MARGIN + std::time::Duration::from_millis(200),
+        ),
+    };
+    let started = std::time::Instant::now();
+    let err = run_scan(&ctx, now()).await.unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(err.is_retryable(), "{err}");
+    assert!(matches!(err, ScanError::Deadline), "{err}");
 }
 
 #[tokio::test]

@@ -1850,7 +1850,15 @@ pub fn near_miss(ctx: &mut Ctx, out: &mut String) {
                 "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
             );
         })),
-        8 => Call::new(admin, IAM, "PutUserPolicy", false).request(obj(|o| {
+        // Only AWS itself (an AWSService identity) putting a quarantine
+        // inline is excepted; from anyone else the name proves nothing.
+        8 => Call::new(
+            Who::Service("iam.amazonaws.com"),
+            IAM,
+            "PutUserPolicy",
+            false,
+        )
+        .request(obj(|o| {
             o.str("userName", rng.pick(&TARGET_USERS))
                 .str("policyName", "AWSExposedCredentialPolicy_DO_NOT_REMOVE")
                 .str("policyDocument", POLICY_QUARANTINE);
