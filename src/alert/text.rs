@@ -1,0 +1,101 @@
+//! Event text made safe for where it is shown: e-mail bodies (SNS) and
+//! terminals (`trailguard replay`). Every field of an event is written by
+//! whoever made the call, so a CR/LF could forge a line that looks like one
+//! of ours, and an ESC could drive the reader's terminal.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// True for what must never reach a reader raw: C0 and C1 control
+/// characters and DEL (ESC and CSI included), the Unicode line and paragraph
+/// separators, and the bidirectional overrides that reorder what is shown.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every unsafe character shown as a visible escape (`\n`,
+/// `\r`, `\t`, `\0`, otherwise `\u{1b}`), so event text stays on its line and
+/// cannot send terminal sequences. Borrowed when there is nothing to escape.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            c if unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Multi-line text of our own making (a pretty-printed document): its line
+/// breaks are kept, everything unsafe inside a line is escaped.
+pub fn escape_controls_by_line(text: &str) -> String {
+    text.split('\n')
+        .map(|line| escape_controls(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Cuts `text` to at most `max` bytes of UTF-8, on a character boundary,
+/// marking the cut with `...`.
+pub fn cut_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_become_visible_escapes() {
+        assert_eq!(
+            escape_controls("a\r\nb\0c\td\u{1b}[31me\u{9b}f\u{7f}"),
+            "a\\r\\nb\\0c\\td\\u{1b}[31me\\u{9b}f\\u{7f}"
+        );
+        assert_eq!(
+            escape_controls("x\u{2028}y\u{202e}z"),
+            "x\\u{2028}y\\u{202e}z"
+        );
+        assert!(matches!(escape_controls("plain é ✓"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escaping_by_line_keeps_our_line_breaks() {
+        assert_eq!(
+            escape_controls_by_line("{\n  \"a\": \"b\u{1b}c\r\"\n}"),
+            "{\n  \"a\": \"b\\u{1b}c\\r\"\n}"
+        );
+    }
+
+    #[test]
+    fn cut_bytes_counts_bytes_and_keeps_characters_whole() {
+        assert_eq!(cut_bytes("abc", 3), "abc");
+        assert_eq!(cut_bytes("abcdefgh", 6), "abc...");
+        // '€' is 3 bytes: 10 of them are 30 bytes, 10 characters.
+        let cut = cut_bytes(&"€".repeat(10), 20);
+        assert!(cut.len() <= 20, "{}", cut.len());
+        assert_eq!(cut, format!("{}...", "€".repeat(5)));
+    }
+}
