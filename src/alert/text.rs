@@ -89,6 +89,43 @@ mod tests {
         );
     }
 
+    /// `trailguard replay --format text` wrote event strings raw: an ARN
+    /// holding `ESC ] 0 ; ... BEL` retitled the terminal, `ESC [ 2 J`
+    /// cleared it.
+    #[test]
+    fn replay_text_escapes_terminal_sequences_from_events() {
+        use crate::config::Config;
+        use crate::replay::{EventReport, Summary, render_event_text};
+        let record = r#"{"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+            "eventTime": "2024\u001b[31m-01-02T03:04:05Z", "responseElements": {"ConsoleLogin": "Success"},
+            "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root\u001b]0;pwned\u0007\u009b1m\r\nFORGED"}}"#;
+        let mut reports = Vec::new();
+        crate::event::input::parse(record.as_bytes(), "in\u{1b}put", &mut |l| {
+            reports.push(EventReport::new(l, &Config::default()).unwrap())
+        });
+        let second = record.replace("2024\\u001b[31m-01-02", "2024-01-03");
+        crate::event::input::parse(second.as_bytes(), "second", &mut |l| {
+            reports.push(EventReport::new(l, &Config::default()).unwrap())
+        });
+        let text = render_event_text(&reports[0]);
+        let mut summary = Summary::default();
+        summary.add(&reports[0]);
+        summary.add(&reports[1]);
+        let counts = summary.render_text();
+        for out in [&text, &counts] {
+            assert!(out.contains("root-console-login"), "a finding: {out}");
+            assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+            assert!(!out.lines().any(|l| l.starts_with("FORGED")), "{out}");
+        }
+        assert!(
+            text.contains("root\\u{1b}]0;pwned\\u{7}\\u{9b}1m\\r\\nFORGED"),
+            "{text}"
+        );
+        assert!(text.starts_with("in\\u{1b}put"), "{text}");
+        assert!(counts.contains("2024\\u{1b}[3"), "{counts}");
+        assert!(counts.contains("root\\u{1b}]0;pwned"), "{counts}");
+    }
+
     #[test]
     fn cut_bytes_counts_bytes_and_keeps_characters_whole() {
         assert_eq!(cut_bytes("abc", 3), "abc");
