@@ -126,6 +126,62 @@ mod tests {
         assert!(counts.contains("root\\u{1b}]0;pwned"), "{counts}");
     }
 
+    /// A scan report of 20 findings, each saying `summary`.
+    fn scan_report(summary: &str) -> crate::scan::ScanReport {
+        crate::scan::ScanReport {
+            account_id: Some("111122223333".into()),
+            scanned_at: chrono::Utc::now(),
+            report_generated_at: None,
+            users: 20,
+            dry_run: false,
+            findings: (0..20)
+                .map(|_| crate::scan::ScanFinding {
+                    decision: crate::alert::testing::decision("bob", summary),
+                    result: None,
+                })
+                .collect(),
+            diagnostics: Vec::new(),
+            notes: Vec::new(),
+            alerts: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The scan's summary alert has the same SNS cap: 20 summaries of 5,000
+    /// three-byte characters are 300,000 bytes in 100,000 characters.
+    #[test]
+    fn scan_sns_body_is_capped_in_bytes() {
+        let body = crate::scan::alert::body(&scan_report(&"€".repeat(5_000)));
+        assert!(body.len() <= 200_000, "{} bytes", body.len());
+    }
+
+    /// And its Slack sections are cut after escaping without half entities.
+    #[test]
+    fn scan_slack_sections_are_cut_on_entity_boundaries() {
+        for k in 0..4 {
+            let summary = format!("{}{}", "x".repeat(k), "<".repeat(500));
+            let message = crate::scan::alert::slack_message(&scan_report(&summary));
+            whole_entities(&message);
+        }
+    }
+
+    fn whole_entities(message: &serde_json::Value) {
+        for block in message["blocks"].as_array().unwrap() {
+            let Some(text) = block["text"]["text"].as_str() else {
+                continue;
+            };
+            for (i, _) in text.match_indices('&') {
+                assert!(
+                    ["&amp;", "&lt;", "&gt;"]
+                        .iter()
+                        .any(|e| text[i..].starts_with(e)),
+                    "half an entity: {:?}",
+                    &text[i..text.len().min(i + 8)]
+                );
+            }
+        }
+    }
+
     #[test]
     fn cut_bytes_counts_bytes_and_keeps_characters_whole() {
         assert_eq!(cut_bytes("abc", 3), "abc");
