@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::text::escape_controls;
 use super::{Facts, cut, pretty};
 use crate::effects::{EffectError, Secret, Secrets, WebhookUrl};
 use crate::remediate::Status;
@@ -19,8 +20,11 @@ const HEADER_MAX: usize = 150;
 const FIELD_MAX: usize = 1900;
 const BUTTON_URL_MAX: usize = 3000;
 
-/// Escapes text for Slack mrkdwn and plain text.
+/// Escapes text for Slack mrkdwn and plain text; control characters are
+/// shown escaped too (see [`escape_controls`]), so a CR/LF in an event
+/// cannot start a line of its own that reads like one of the alert's.
 pub fn escape(text: &str) -> String {
+    let text = escape_controls(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -115,7 +119,9 @@ pub fn message(facts: &Facts) -> Value {
     if let Some(doc) = facts.remediation.and_then(|r| r.document.as_deref()) {
         // Cut inside the code block, so its closing fence survives.
         const HEADING: &str = "*Policy document moved:*\n``````";
-        let doc = cut_escaped(&code(&pretty(doc)), SECTION_MAX - HEADING.len());
+        // The pretty document's line breaks are its own: kept.
+        let lines: Vec<String> = pretty(doc).split('\n').map(code).collect();
+        let doc = cut_escaped(&lines.join("\n"), SECTION_MAX - HEADING.len());
         let text = format!("*Policy document moved:*\n```{doc}```");
         blocks.push(json!({"type": "section", "text": mrkdwn(text)}));
     }
@@ -367,6 +373,24 @@ mod tests {
         assert_eq!(
             escape("<!channel> & <https://evil|click>"),
             "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
+        );
+    }
+
+    #[test]
+    fn event_line_breaks_cannot_forge_lines_in_slack() {
+        let forged = "curl\n*Remediation:* nothing to do\r\u{1b}";
+        let event = event_with("userAgent", forged);
+        let d = decision("bob", "bob got a policy");
+        let message = message(&Facts::new(&event, &d, None));
+        let fields = message["blocks"][2]["fields"].as_array().unwrap();
+        let agent = fields
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .find(|t| t.starts_with("*User agent*"))
+            .unwrap();
+        assert_eq!(
+            agent,
+            "*User agent*\ncurl\\n*Remediation:* nothing to do\\r\\u{1b}"
         );
     }
 
