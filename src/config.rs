@@ -117,7 +117,7 @@ fn check_slack_keys(alerts: &Alerts) -> Result<(), ConfigError> {
             && parts[2] == "secretsmanager"
             && parts[5] == "secret"
             && parts.iter().all(|p| !p.is_empty())
-            && !arn.contains(|c: char| c.is_whitespace() || c == '/');
+            && !arn.contains(char::is_whitespace);
         if !valid {
             return Err(redacted(
                 "alerts.slack_webhook_secret_arn",
@@ -219,6 +219,7 @@ mod alerts_tests {
             "arn:aws:secretsmanager:us-east-1:111122223333:secret:trailguard-slack-AbCdEf",
             "arn:aws-us-gov:secretsmanager:us-gov-west-1:111122223333:secret:s",
             "arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:s",
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/slack/hook-AbCdEf",
         ] {
             let text = format!("[alerts]\nslack_webhook_secret_arn = \"{arn}\"");
             assert!(parse(&text).is_ok(), "{arn}");
