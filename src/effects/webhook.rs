@@ -5,12 +5,10 @@
 //! [`EffectError`]; an error answer is reported by its status only, never its
 //! body; nothing here logs.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use async_trait::async_trait;
-
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use reqwest::Url;
 
 use super::{EffectError, ErrorKind, Webhook, WebhookUrl};
