@@ -321,7 +321,10 @@ impl Summary {
         actors
     }
 
+    /// The counts for a terminal; actor names and days come from events, so
+    /// their control characters are escaped.
     pub fn render_text(&self) -> String {
+        use crate::alert::text::escape_controls as safe;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -343,13 +346,13 @@ impl Summary {
         if !self.by_actor.is_empty() {
             let _ = writeln!(s, "\ntop actors:");
             for (actor, n) in self.top_actors(10) {
-                let _ = writeln!(s, "  {n:>8}  {actor}");
+                let _ = writeln!(s, "  {n:>8}  {}", safe(actor));
             }
         }
         if self.by_day.len() > 1 {
             let _ = writeln!(s, "\nfindings by day:");
             for (day, n) in &self.by_day {
-                let _ = writeln!(s, "  {day}  {n:>8}");
+                let _ = writeln!(s, "  {}  {n:>8}", safe(day));
             }
         }
         s
@@ -357,7 +360,10 @@ impl Summary {
 }
 
 /// A readable block for one event with findings; empty when it has none.
+/// Every string from the event (and the input's name) has its control
+/// characters escaped: replayed archives must not drive the terminal.
 pub fn render_event_text(report: &EventReport) -> String {
+    use crate::alert::text::escape_controls as safe;
     let mut s = String::new();
     if report.findings.is_empty() {
         return s;
@@ -365,15 +371,17 @@ pub fn render_event_text(report: &EventReport) -> String {
     let _ = writeln!(
         s,
         "{}  {} {}  by {}",
-        report.location,
-        report.event_source.as_deref().unwrap_or("?"),
-        report.event_name.as_deref().unwrap_or("?"),
-        report
-            .actor
-            .arn
-            .as_deref()
-            .or(report.actor.kind.as_deref())
-            .unwrap_or("unknown caller"),
+        safe(&report.location),
+        safe(report.event_source.as_deref().unwrap_or("?")),
+        safe(report.event_name.as_deref().unwrap_or("?")),
+        safe(
+            report
+                .actor
+                .arn
+                .as_deref()
+                .or(report.actor.kind.as_deref())
+                .unwrap_or("unknown caller")
+        ),
     );
     for d in &report.findings {
         let f = &d.finding;
@@ -383,7 +391,7 @@ pub fn render_event_text(report: &EventReport) -> String {
             f.severity.as_str().to_uppercase(),
             f.rule,
             d.mode.as_str(),
-            f.summary
+            safe(&f.summary)
         );
         if let Some(action) = &f.remediation {
             let verb = if d.remediates() { "will" } else { "would" };
@@ -391,11 +399,11 @@ pub fn render_event_text(report: &EventReport) -> String {
                 s,
                 "           remediation {} ({verb}): {}",
                 action.id(),
-                action.describe()
+                safe(&action.describe())
             );
         }
         if let Some(why) = &d.exempt {
-            let _ = writeln!(s, "           exempt: {why}");
+            let _ = writeln!(s, "           exempt: {}", safe(why));
         }
     }
     s

@@ -2,7 +2,7 @@
 //! from the environment or from Secrets Manager (moto), and the URL never
 //! appears in any log line: every log of this test binary, at TRACE level
 //! for every crate (the SDK, hyper, reqwest included), is captured and
-//! searched.
+//! searched. The SNS alert of the same events is read back from moto.
 
 mod support;
 
@@ -16,7 +16,7 @@ use trailguard::remediate::{Retry, Status};
 
 use support::fixtures::event;
 use support::http::{Listener, Response};
-use support::moto::Moto;
+use support::moto::{AlertQueue, Moto};
 
 /// The credential part of the webhook URLs used here.
 const SECRET: &str = "xoxSECRETtoken1234567890";
@@ -239,4 +239,159 @@ async fn a_revoked_webhook_is_not_worth_a_retry() {
     assert!(!err.is_retryable(), "{err}");
     assert!(err.to_string().contains("no_service"));
     assert_no_secret(&logs(), &url);
+}
+
+/// A hook that answers 400 with the request path in its body, as a proxy or
+/// a misconfigured server may: the body used to be echoed into the error.
+#[tokio::test]
+async fn a_webhook_reflecting_the_url_in_its_error_body_leaks_nothing() {
+    logs();
+    let hook = Listener::start(|req| Response {
+        status: 400,
+        content_type: "text/plain",
+        body: format!("no hook at {}", req.path),
+    })
+    .await;
+    let url = hook.url(&format!("/services/T5/B5/{SECRET}"));
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
+        .unwrap()
+        .with_retry(Retry::quick());
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    assert_eq!(hook.requests().len(), 1, "the alert was posted");
+    let text = err.to_string();
+    assert!(text.contains("400"), "the status is reported: {text}");
+    assert!(
+        !text.contains(SECRET) && !text.contains("/services/"),
+        "{text}"
+    );
+    let outcome = serde_json::to_string(&err.outcome()).unwrap();
+    assert!(outcome.contains("slack"), "{outcome}");
+    assert!(
+        !outcome.contains(SECRET) && !outcome.contains("no hook"),
+        "{outcome}"
+    );
+    assert_no_secret(&logs(), &url);
+}
+
+/// `http://localhost:80@host/` passed the old loopback check (it looked at
+/// what precedes the first `:`) and sent the secret path to `host`.
+#[tokio::test]
+async fn a_user_info_url_from_the_environment_is_refused_before_anything_is_sent() {
+    logs();
+    let hook = Listener::start(|_| Response::ok("ok")).await;
+    let url = format!("http://localhost:80@{}/services/T6/B6/{SECRET}", hook.addr);
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let err = match LiveContext::from_sdk_config(config("").await, &sdk, Some(url)) {
+        Ok(_) => panic!("a url with user-info was accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("$TRAILGUARD_SLACK_WEBHOOK_URL"), "{err}");
+    assert!(err.contains("user name or password"), "{err}");
+    assert!(!err.contains(SECRET) && !err.contains("localhost"), "{err}");
+    assert!(hook.requests().is_empty());
+    assert!(!logs().contains(SECRET));
+}
+
+/// The same rule for the URL read from Secrets Manager, checked where the
+/// secret is read; the error names the secret and the rule, not the URL.
+#[tokio::test]
+async fn a_user_info_url_from_secrets_manager_is_refused_without_echoing_it() {
+    logs();
+    let hook = Listener::start(|_| Response::ok("ok")).await;
+    let url = format!("http://localhost:80@{}/services/T7/B7/{SECRET}", hook.addr);
+    let moto = Moto::start();
+    seed_bob(&moto).await;
+    let sdk = moto.sdk_config().await;
+    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("trailguard-slack-userinfo")
+        .secret_string(url)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let extra = format!("[alerts]\nslack_webhook_secret_arn = \"{arn}\"");
+    let ctx = LiveContext::from_sdk_config(config(&extra).await, &sdk, None)
+        .unwrap()
+        .with_retry(Retry::quick());
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(!err.is_retryable(), "a bad url stays bad: {text}");
+    assert!(
+        text.contains(&arn) && text.contains("user name or password"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(SECRET) && !text.contains("localhost"),
+        "{text}"
+    );
+    let outcome = serde_json::to_string(&err.outcome()).unwrap();
+    assert!(!outcome.contains(SECRET), "{outcome}");
+    assert!(hook.requests().is_empty(), "nothing was posted");
+    assert_no_secret(&logs(), "localhost:80@");
+}
+
+/// The SNS alert of a hostile event as an e-mail subscriber gets it (moto,
+/// read back through SQS): CR/LF/NUL/ESC from the event are shown escaped,
+/// and a user agent of 150,000 three-byte characters (450,000 bytes, under
+/// the old 200,000-character cap) is cut to fit SNS's 262,144 bytes.
+#[tokio::test]
+async fn sns_alert_of_a_hostile_event_is_escaped_and_capped_in_bytes() {
+    let moto = Moto::start();
+    let queue = AlertQueue::create(&moto, "trailguard-hostile").await;
+    let sdk = moto.sdk_config().await;
+    // Alert mode: the forged user name is alerted on, never acted on.
+    let text = format!("[alerts]\nsns_topic_arn = \"{}\"", queue.topic_arn);
+    let config = Config::from_toml(&text, "test", std::iter::empty()).unwrap();
+    let ctx = LiveContext::from_sdk_config(config, &sdk, None)
+        .unwrap()
+        .with_retry(Retry::quick());
+
+    let mut forged = event("attach-user-policy");
+    forged["detail"]["userAgent"] =
+        "curl\r\n\r\nRemediation: none needed, ignore this alert\r\n-- trailguard\u{0}\u{1b}[8m"
+            .into();
+    forged["detail"]["requestParameters"]["userName"] = "bob\r\nSeverity:      low".into();
+    let outcome = handle_event(forged, &ctx).await.unwrap();
+    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    let alerts = queue.drain().await;
+    assert_eq!(alerts.len(), 1);
+    let body = alerts[0]["Message"].as_str().unwrap();
+    assert!(
+        !body.contains(['\r', '\0', '\u{1b}']),
+        "raw control characters: {body:?}"
+    );
+    for ours in ["Remediation:", "-- trailguard", "Severity:"] {
+        assert_eq!(
+            body.lines().filter(|l| l.starts_with(ours)).count(),
+            1,
+            "only trailguard's own `{ours}` line: {body}"
+        );
+    }
+    assert!(
+        body.contains("curl\\r\\n\\r\\nRemediation: none needed"),
+        "{body}"
+    );
+    let subject = alerts[0]["Subject"].as_str().unwrap();
+    assert!(!subject.contains(['\r', '\n']), "{subject:?}");
+
+    let mut huge = event("attach-user-policy");
+    huge["detail"]["userAgent"] = "€".repeat(150_000).into();
+    huge["detail"]["eventID"] = "8a1f3c55-0000-4b0a-9f61-2c3d4e5f6a02".into();
+    let outcome = handle_event(huge, &ctx).await.unwrap();
+    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    let alerts = queue.drain().await;
+    assert_eq!(alerts.len(), 1, "the capped alert was delivered");
+    let body = alerts[0]["Message"].as_str().unwrap();
+    assert!(body.len() <= 200_000, "{} bytes", body.len());
+    assert!(body.ends_with("€..."), "cut on a character boundary");
 }

@@ -6,11 +6,13 @@
 
 pub mod slack;
 pub mod sns;
+pub mod text;
 
 use crate::engine::Decision;
 use crate::event::CloudTrailEvent;
 use crate::remediate::{Report, Status};
 use crate::rules::{self, Rule};
+use text::{escape_controls, escape_controls_by_line};
 
 /// Everything an alert says about one decision.
 #[derive(Debug, Clone, Copy)]
@@ -91,12 +93,21 @@ impl<'a> Facts<'a> {
         field(&self.event.event_id)
     }
 
-    /// The event in the CloudTrail console, when region and id are known.
+    /// The event in the CloudTrail console of its partition, when region and
+    /// id are known and the caller's ARNs are of the region's partition (a
+    /// record that mixes partitions gets no link rather than a wrong one).
     pub fn console_link(&self) -> Option<String> {
-        console_link(
-            self.event.aws_region.as_deref()?,
-            self.event.event_id.as_deref()?,
-        )
+        let region = self.event.aws_region.as_deref()?;
+        let partition = partition_of_region(region)?;
+        let mixed = self
+            .event
+            .principal_arns()
+            .filter_map(|arn| arn.strip_prefix("arn:")?.split(':').next())
+            .any(|p| p != partition);
+        if mixed {
+            return None;
+        }
+        console_link(region, self.event.event_id.as_deref()?)
     }
 
     /// One line on the remediation, for subjects and headings.
@@ -120,14 +131,15 @@ impl<'a> Facts<'a> {
         }
     }
 
-    /// The remediation in full: headline, notes, calls, undo, document.
+    /// The remediation in full: headline, notes, calls, undo, document, for
+    /// a plain-text reader (SNS e-mail): event text in it cannot break lines.
     pub fn remediation_text(&self) -> String {
         let mut out = self.remediation_headline();
         let Some(r) = self.remediation else {
             return out;
         };
         for note in &r.notes {
-            out += &format!("\n  {note}");
+            out += &format!("\n  {}", escape_controls(note));
         }
         if !r.calls.is_empty() {
             out += match r.status {
@@ -136,18 +148,18 @@ impl<'a> Facts<'a> {
                 _ => "\n  Calls made:",
             };
             for c in &r.calls {
-                out += &format!("\n  - {c}");
+                out += &format!("\n  - {}", escape_controls(c));
             }
         }
         if !r.undo.is_empty() {
             out += "\n  To undo:";
             for u in &r.undo {
-                out += &format!("\n  $ {u}");
+                out += &format!("\n  $ {}", escape_controls(u));
             }
         }
         if let Some(doc) = &r.document {
             out += "\n  The policy document (kept here so nothing is lost):\n";
-            out += &pretty(doc);
+            out += &plain_document(doc);
         }
         out
     }
@@ -165,21 +177,60 @@ pub(crate) fn pretty(document: &str) -> String {
         .unwrap_or_else(|| document.to_owned())
 }
 
-/// `https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<eventID>`;
-/// `None` for a region that is not a region name.
-pub fn console_link(region: &str, event_id: &str) -> Option<String> {
-    let valid_region = !region.is_empty()
+/// A policy document for a plain-text reader: JSON pretty-printed with
+/// whatever is unsafe inside its lines escaped; anything else escaped whole.
+pub(crate) fn plain_document(document: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(document)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+    {
+        // serde_json escapes C0 controls in strings; the line breaks left
+        // are its own.
+        Some(pretty) => escape_controls_by_line(&pretty),
+        None => escape_controls(document).into_owned(),
+    }
+}
+
+/// The partition of a region name (`aws`, `aws-cn`, `aws-us-gov`), by its
+/// prefix; `None` for a string that is not a region name, and for the
+/// isolated partitions (`us-iso-east-1`, ...), whose consoles are not public.
+pub fn partition_of_region(region: &str) -> Option<&'static str> {
+    let valid = !region.is_empty()
         && region.len() <= 32
         && region
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid_region || event_id.is_empty() {
+    if !valid {
+        return None;
+    }
+    if region.split('-').any(|part| part.starts_with("iso")) {
+        None
+    } else if region.starts_with("cn-") {
+        Some("aws-cn")
+    } else if region.starts_with("us-gov-") {
+        Some("aws-us-gov")
+    } else {
+        Some("aws")
+    }
+}
+
+/// The event in the CloudTrail console of the region's partition:
+/// `https://<region>.console.aws.amazon.com/cloudtrailv2/home?region=<region>#/events/<eventID>`,
+/// `https://console.amazonaws-us-gov.com/cloudtrail/home?...` (GovCloud) or
+/// `https://console.amazonaws.cn/cloudtrail/home?...` (China); `None` for a
+/// region that is not a region name or has no public console.
+pub fn console_link(region: &str, event_id: &str) -> Option<String> {
+    let partition = partition_of_region(region)?;
+    if event_id.is_empty() {
         return None;
     }
     let id = percent_encoding::utf8_percent_encode(event_id, ID_ESCAPE);
-    Some(format!(
-        "https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{id}"
-    ))
+    let home = match partition {
+        "aws-us-gov" => "https://console.amazonaws-us-gov.com/cloudtrail/home".to_owned(),
+        "aws-cn" => "https://console.amazonaws.cn/cloudtrail/home".to_owned(),
+        _ => format!("https://{region}.console.aws.amazon.com/cloudtrailv2/home"),
+    };
+    Some(format!("{home}?region={region}#/events/{id}"))
 }
 
 /// Everything but unreserved characters is escaped in the event id.
@@ -196,6 +247,50 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
     }
     let keep: String = text.chars().take(max.saturating_sub(3)).collect();
     format!("{keep}...")
+}
+
+/// Decisions and events for the renderers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::engine::Decision;
+    use crate::event::CloudTrailEvent;
+    use crate::rules::{self, Finding, Mode, Target};
+
+    /// A `user-policy-attached` alert on `user` saying `summary`.
+    pub fn decision(user: &str, summary: &str) -> Decision {
+        let rule = rules::find("user-policy-attached").expect("a registered rule");
+        Decision {
+            finding: Finding::new(
+                rule,
+                Target::User {
+                    user_name: user.to_owned(),
+                },
+                summary.to_owned(),
+            ),
+            mode: Mode::Alert,
+            exempt: None,
+        }
+    }
+
+    /// An AttachUserPolicy record in us-east-1 whose `field` (a top-level
+    /// key) is `value`.
+    pub fn event_with(field: &str, value: &str) -> CloudTrailEvent {
+        let mut raw = serde_json::json!({
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice",
+                             "accountId": "111122223333", "userName": "alice"},
+            "eventTime": "2024-05-01T12:00:00Z",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "AttachUserPolicy",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.7",
+            "userAgent": "aws-cli/2",
+            "eventID": "8a1f3c55",
+            "recipientAccountId": "111122223333",
+        });
+        raw[field] = value.into();
+        CloudTrailEvent::from_json(&raw.to_string()).expect("a valid record")
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +311,72 @@ mod tests {
                 .unwrap()
                 .ends_with("a%20b%3C")
         );
+    }
+
+    #[test]
+    fn console_link_uses_the_console_of_the_regions_partition() {
+        assert_eq!(
+            console_link("us-gov-west-1", "e1").as_deref(),
+            Some(
+                "https://console.amazonaws-us-gov.com/cloudtrail/home?region=us-gov-west-1#/events/e1"
+            )
+        );
+        assert_eq!(
+            console_link("cn-northwest-1", "e1").as_deref(),
+            Some("https://console.amazonaws.cn/cloudtrail/home?region=cn-northwest-1#/events/e1")
+        );
+        assert_eq!(console_link("us-iso-east-1", "e1"), None);
+        assert_eq!(console_link("us-isob-east-1", "e1"), None);
+        assert_eq!(partition_of_region("eu-west-1"), Some("aws"));
+    }
+
+    fn facts_link(region: &str, arn: &str) -> Option<String> {
+        let event = CloudTrailEvent::from_json(&format!(
+            r#"{{"awsRegion": "{region}", "eventID": "e1", "userIdentity": {{"type": "IAMUser", "arn": "{arn}"}}}}"#
+        ))
+        .unwrap();
+        let decision = testing::decision("bob", "summary");
+        Facts::new(&event, &decision, None).console_link()
+    }
+
+    #[test]
+    fn facts_link_follows_the_event_partition_and_refuses_mixed_ones() {
+        assert!(
+            facts_link("cn-north-1", "arn:aws-cn:iam::111122223333:user/alice")
+                .unwrap()
+                .starts_with("https://console.amazonaws.cn/")
+        );
+        assert!(
+            facts_link(
+                "us-gov-east-1",
+                "arn:aws-us-gov:iam::111122223333:user/alice"
+            )
+            .unwrap()
+            .starts_with("https://console.amazonaws-us-gov.com/")
+        );
+        assert!(
+            facts_link("eu-west-1", "arn:aws:iam::111122223333:user/alice")
+                .unwrap()
+                .starts_with("https://eu-west-1.console.aws.amazon.com/")
+        );
+        assert_eq!(
+            facts_link("us-east-1", "arn:aws-cn:iam::111122223333:user/alice"),
+            None
+        );
+    }
+
+    #[test]
+    fn plain_document_escapes_what_json_leaves_raw() {
+        // DEL and C1 controls are not escaped by serde_json.
+        let doc = r#"{"Sid": "a\u007f\u009b31m"}"#;
+        let out = plain_document(doc);
+        assert!(
+            !out.chars().any(|c| c == '\u{7f}' || c == '\u{9b}'),
+            "{out}"
+        );
+        assert!(out.contains("a\\u{7f}\\u{9b}31m"), "{out}");
+        let raw = plain_document("not json\r\n-- trailguard");
+        assert_eq!(raw, "not json\\r\\n-- trailguard");
     }
 
     #[test]

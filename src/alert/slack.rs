@@ -7,17 +7,24 @@
 
 use serde_json::{Value, json};
 
+use super::text::escape_controls;
 use super::{Facts, cut, pretty};
 use crate::effects::{EffectError, Secret, Secrets, WebhookUrl};
 use crate::remediate::Status;
 
-/// Slack's limits: section text 3000, header 150, a field 2000 characters.
+/// Slack's Block Kit limits: section text 3000, header 150, a field 2000
+/// characters, a button's URL 3000 (a message over any of them is refused
+/// whole, so every text is cut to fit and an over-long link is dropped).
 const SECTION_MAX: usize = 2900;
 const HEADER_MAX: usize = 150;
 const FIELD_MAX: usize = 1900;
+const BUTTON_URL_MAX: usize = 3000;
 
-/// Escapes text for Slack mrkdwn and plain text.
+/// Escapes text for Slack mrkdwn and plain text; control characters are
+/// shown escaped too (see [`escape_controls`]), so a CR/LF in an event
+/// cannot start a line of its own that reads like one of the alert's.
 pub fn escape(text: &str) -> String {
+    let text = escape_controls(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -30,12 +37,30 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Cuts escaped text to at most `max` characters without splitting an
+/// entity: `&lt;` cut to `&l` would show as text. Every `&` in escaped text
+/// starts an entity, so a cut after an `&` with no `;` backs up to it.
+pub fn cut_escaped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut = cut(text, max);
+    let kept = &cut[..cut.len() - "...".len()];
+    match kept.rfind('&') {
+        Some(amp) if !kept[amp..].contains(';') => format!("{}...", &kept[..amp]),
+        _ => cut,
+    }
+}
+
 fn mrkdwn(text: String) -> Value {
     json!({"type": "mrkdwn", "text": text})
 }
 
 fn field(label: &str, value: &str) -> Value {
-    mrkdwn(cut(&format!("*{label}*\n{}", escape(value)), FIELD_MAX))
+    mrkdwn(cut_escaped(
+        &format!("*{label}*\n{}", escape(value)),
+        FIELD_MAX,
+    ))
 }
 
 /// The Block Kit message for one decision.
@@ -53,7 +78,7 @@ pub fn message(facts: &Facts) -> Value {
     );
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
-        json!({"type": "section", "text": mrkdwn(cut(&escape(&d.finding.summary), SECTION_MAX))}),
+        json!({"type": "section", "text": mrkdwn(cut_escaped(&escape(&d.finding.summary), SECTION_MAX))}),
         json!({"type": "section", "fields": [
             field("Who", &facts.who()),
             field("What", &facts.what()),
@@ -90,13 +115,18 @@ pub fn message(facts: &Facts) -> Value {
             }
         }
     }
-    blocks.push(json!({"type": "section", "text": mrkdwn(cut(&remediation, SECTION_MAX))}));
+    blocks.push(json!({"type": "section", "text": mrkdwn(cut_escaped(&remediation, SECTION_MAX))}));
     if let Some(doc) = facts.remediation.and_then(|r| r.document.as_deref()) {
-        let text = format!("*Policy document moved:*\n```{}```", code(&pretty(doc)));
-        blocks.push(json!({"type": "section", "text": mrkdwn(cut(&text, SECTION_MAX))}));
+        // Cut inside the code block, so its closing fence survives.
+        const HEADING: &str = "*Policy document moved:*\n``````";
+        // The pretty document's line breaks are its own: kept.
+        let lines: Vec<String> = pretty(doc).split('\n').map(code).collect();
+        let doc = cut_escaped(&lines.join("\n"), SECTION_MAX - HEADING.len());
+        let text = format!("*Policy document moved:*\n```{doc}```");
+        blocks.push(json!({"type": "section", "text": mrkdwn(text)}));
     }
     if let Some(rule) = rule {
-        blocks.push(json!({"type": "context", "elements": [mrkdwn(cut(
+        blocks.push(json!({"type": "context", "elements": [mrkdwn(cut_escaped(
             &format!(
                 "*Best practice:* {} · *Controls:* {}",
                 escape(rule.practice),
@@ -105,16 +135,24 @@ pub fn message(facts: &Facts) -> Value {
             FIELD_MAX,
         ))]}));
     }
-    if let Some(link) = facts.console_link() {
-        blocks.push(json!({"type": "actions", "elements": [{
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Open the event in CloudTrail"},
-            "url": link,
-        }]}));
+    match facts.console_link() {
+        Some(link) if link.chars().count() <= BUTTON_URL_MAX => {
+            blocks.push(json!({"type": "actions", "elements": [{
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Open the event in CloudTrail"},
+                "url": link,
+            }]}));
+        }
+        // No button rather than no alert: the event id, cut, says where to look.
+        Some(_) => blocks.push(json!({"type": "context", "elements": [mrkdwn(cut_escaped(
+            &format!("*Event id:* {}", escape(facts.event_id())),
+            FIELD_MAX,
+        ))]})),
+        None => {}
     }
     json!({
         // The notification text, for clients that do not render blocks.
-        "text": cut(&escape(&format!(
+        "text": cut_escaped(&escape(&format!(
             "trailguard {}: {} ({})",
             d.finding.severity.as_str(),
             d.finding.summary,
@@ -244,12 +282,115 @@ fn url_from_secret(secret: &Secret) -> Result<WebhookUrl, &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::testing::{decision, event_with};
+
+    /// Every text of the message within Block Kit's limits, and every `&`
+    /// in it the start of a whole entity.
+    fn assert_valid_block_kit(message: &Value) {
+        fn whole_entities(text: &str) {
+            for (i, _) in text.match_indices('&') {
+                let rest = &text[i..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;"]
+                        .iter()
+                        .any(|e| rest.starts_with(e)),
+                    "half an entity at {i}: {:?}",
+                    &rest[..rest.len().min(8)]
+                );
+            }
+        }
+        let chars = |v: &Value| v.as_str().unwrap().chars().count();
+        whole_entities(message["text"].as_str().unwrap());
+        for block in message["blocks"].as_array().unwrap() {
+            match block["type"].as_str().unwrap() {
+                "header" => assert!(chars(&block["text"]["text"]) <= 150),
+                "section" => {
+                    if let Some(text) = block.get("text") {
+                        assert!(chars(&text["text"]) <= 3000);
+                        whole_entities(text["text"].as_str().unwrap());
+                    }
+                    for f in block["fields"].as_array().into_iter().flatten() {
+                        assert!(chars(&f["text"]) <= 2000);
+                        whole_entities(f["text"].as_str().unwrap());
+                    }
+                }
+                "context" => {
+                    for e in block["elements"].as_array().unwrap() {
+                        assert!(chars(&e["text"]) <= 3000);
+                        whole_entities(e["text"].as_str().unwrap());
+                    }
+                }
+                "actions" => {
+                    for e in block["elements"].as_array().unwrap() {
+                        assert!(chars(&e["url"]) <= 3000, "button url over 3000");
+                    }
+                }
+                other => panic!("unexpected block {other}"),
+            }
+        }
+    }
+
+    /// `<` escapes to `&lt;`: a cut by characters after escaping left `&l`.
+    #[test]
+    fn long_escaped_text_is_cut_on_entity_boundaries() {
+        for n in [2895, 2896, 2897, 2898, 5000] {
+            let angles = "<".repeat(n);
+            let event = event_with("userAgent", &angles);
+            let d = decision("bob", &angles);
+            let message = message(&Facts::new(&event, &d, None));
+            assert_valid_block_kit(&message);
+        }
+        assert_eq!(cut_escaped("ab&lt;cd", 6), "ab...");
+        assert_eq!(cut_escaped("ab&lt;cd", 9), "ab&lt;cd");
+        assert_eq!(cut_escaped("&lt;&lt;&lt;", 10), "&lt;...");
+    }
+
+    /// Slack refuses a whole message whose button URL is over 3,000
+    /// characters; an event id of 3,000 characters made one.
+    #[test]
+    fn an_over_long_console_link_drops_the_button_not_the_alert() {
+        let event = event_with("eventID", &"a".repeat(3000));
+        let d = decision("bob", "bob got a policy");
+        let long = message(&Facts::new(&event, &d, None));
+        assert_valid_block_kit(&long);
+        let blocks = long["blocks"].as_array().unwrap();
+        assert!(blocks.iter().all(|b| b["type"] != "actions"));
+        let last = blocks.last().unwrap()["elements"][0]["text"]
+            .as_str()
+            .unwrap();
+        assert!(last.starts_with("*Event id:* aaaa"), "{last}");
+
+        let event = event_with("eventID", "8a1f3c55");
+        let short = message(&Facts::new(&event, &d, None));
+        assert_eq!(
+            short["blocks"].as_array().unwrap().last().unwrap()["type"],
+            "actions"
+        );
+    }
 
     #[test]
     fn escape_neutralises_links_and_mentions() {
         assert_eq!(
             escape("<!channel> & <https://evil|click>"),
             "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
+        );
+    }
+
+    #[test]
+    fn event_line_breaks_cannot_forge_lines_in_slack() {
+        let forged = "curl\n*Remediation:* nothing to do\r\u{1b}";
+        let event = event_with("userAgent", forged);
+        let d = decision("bob", "bob got a policy");
+        let message = message(&Facts::new(&event, &d, None));
+        let fields = message["blocks"][2]["fields"].as_array().unwrap();
+        let agent = fields
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .find(|t| t.starts_with("*User agent*"))
+            .unwrap();
+        assert_eq!(
+            agent,
+            "*User agent*\ncurl\\n*Remediation:* nothing to do\\r\\u{1b}"
         );
     }
 

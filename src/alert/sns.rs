@@ -1,13 +1,18 @@
 //! The SNS alert: a subject under 100 characters, a body an e-mail reader
 //! can act on, and message attributes for subscription filter policies.
+//!
+//! Event text in the body has its control characters escaped (`\r\n`
+//! shown, not obeyed): a forged line must not pass for one of trailguard's.
 
+use super::text::{cut_bytes, escape_controls};
 use super::{Facts, cut};
 use crate::effects::SnsMessage;
 
 /// SNS rejects subjects of 100 characters or more.
 pub const SUBJECT_MAX: usize = 99;
-/// SNS takes 256 KB; stay well under it.
-const BODY_MAX: usize = 200_000;
+/// SNS takes 262,144 bytes of UTF-8 (not characters), subject and message
+/// attributes included; the body stays well under it, in bytes.
+pub const BODY_MAX_BYTES: usize = 200_000;
 
 /// The message for one decision, to `topic_arn`.
 pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
@@ -53,7 +58,11 @@ pub fn subject(facts: &Facts) -> String {
 pub fn body(facts: &Facts) -> String {
     let d = facts.decision;
     let rule = facts.rule();
-    let mut out = format!("{}\n\n{}\n\n", facts.title(), d.finding.summary);
+    let mut out = format!(
+        "{}\n\n{}\n\n",
+        facts.title(),
+        escape_controls(&d.finding.summary)
+    );
     let rows: [(&str, String); 12] = [
         (
             "Severity",
@@ -83,15 +92,59 @@ pub fn body(facts: &Facts) -> String {
     out += &format!("\nRemediation: {}\n", facts.remediation_text());
     match facts.console_link() {
         Some(link) => out += &format!("\nThe event in the CloudTrail console:\n{link}\n"),
-        None => out += &format!("\nEvent id: {}\n", facts.event_id()),
+        None => out += &format!("\nEvent id: {}\n", escape_controls(facts.event_id())),
     }
     out += "\n-- trailguard\n";
-    cut(&out, BODY_MAX)
+    cut_bytes(&out, BODY_MAX_BYTES)
 }
 
 /// Event fields are user-controlled: keep each on its line.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    escape_controls(s).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::testing::{decision, event_with};
+
+    /// A 150,000-character user agent of 3-byte characters is 450,000 bytes:
+    /// a cap that counted characters let it through.
+    #[test]
+    fn body_is_capped_in_bytes_on_a_character_boundary() {
+        let event = event_with("userAgent", &"€".repeat(150_000));
+        let d = decision("bob", "bob got a policy");
+        let body = body(&Facts::new(&event, &d, None));
+        assert!(body.len() <= BODY_MAX_BYTES, "{} bytes", body.len());
+        assert!(body.len() < 262_144);
+        assert!(body.ends_with("€..."), "cut on a character boundary");
+    }
+
+    #[test]
+    fn event_text_cannot_forge_lines_in_body_or_subject() {
+        let forged = "evil\r\n\r\nSeverity:      low\u{0}\u{1b}[2J\u{85}";
+        let event = event_with("userAgent", forged);
+        let d = decision(forged, &format!("user {forged} got a policy"));
+        let facts = Facts::new(&event, &d, None);
+        let body = body(&facts);
+        assert!(
+            !body.contains('\r') && !body.contains('\0') && !body.contains('\u{1b}'),
+            "{body:?}"
+        );
+        assert!(!body.contains('\u{85}'), "{body:?}");
+        // Every line that starts like one of ours is ours: the forged
+        // `Severity:` row stays inside the line it came in.
+        assert_eq!(
+            body.lines().filter(|l| l.starts_with("Severity:")).count(),
+            1,
+            "{body}"
+        );
+        assert!(body.contains("evil\\r\\n\\r\\nSeverity:      low\\0\\u{1b}[2J"));
+        let subject = subject(&facts);
+        assert!(
+            subject.chars().all(|c| (' '..='~').contains(&c)),
+            "{subject:?}"
+        );
+        assert!(subject.chars().count() < 100);
+    }
 }

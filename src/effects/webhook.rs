@@ -2,11 +2,14 @@
 //!
 //! The URL is a credential. reqwest puts the URL in its error messages, so
 //! every error is stripped of it (`without_url`) before it is turned into an
-//! [`EffectError`]; nothing here logs.
+//! [`EffectError`]; an error answer is reported by its status only, never its
+//! body; nothing here logs.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reqwest::Url;
 
 use super::{EffectError, ErrorKind, Webhook, WebhookUrl};
 
@@ -69,18 +72,16 @@ impl Webhook for HttpWebhook {
         if status.is_success() {
             return Ok(());
         }
-        // Slack answers errors with a short text such as `invalid_payload`.
-        let text: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(200)
-            .collect();
+        // Only the status, and a hint from a fixed list: a server that
+        // reflects the request path in its error body would leak the URL.
+        let message = match known_error(response).await {
+            Some(hint) => format!("webhook answered {status} ({hint})"),
+            None => format!("webhook answered {status}"),
+        };
         let mut err = EffectError::new(
             OP,
             ErrorKind::from_code(None, Some(status.as_u16())),
-            format!("webhook answered {status}: {text}"),
+            message,
         );
         // Slack's 404/410 mean a revoked hook or an archived channel, not a
         // missing entity trailguard could wait for.
@@ -88,5 +89,126 @@ impl Webhook for HttpWebhook {
             err.kind = ErrorKind::Invalid;
         }
         Err(err)
+    }
+}
+
+/// The error codes Slack answers an incoming webhook with; an answer that is
+/// exactly one of them is named in the error, anything else is dropped.
+const SLACK_ERRORS: &[&str] = &[
+    "invalid_payload",
+    "user_not_found",
+    "channel_not_found",
+    "channel_is_archived",
+    "action_prohibited",
+    "posting_to_general_channel_denied",
+    "too_many_attachments",
+    "no_service",
+    "no_service_id",
+    "no_team",
+    "team_disabled",
+    "invalid_token",
+];
+
+/// The Slack error code the answer consists of, if it is a known one. Reads
+/// at most a few chunks: the body is never kept or shown.
+async fn known_error(mut response: reqwest::Response) -> Option<&'static str> {
+    let mut head = Vec::new();
+    while head.len() <= 64 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    let text = std::str::from_utf8(&head).ok()?.trim();
+    SLACK_ERRORS.iter().copied().find(|code| *code == text)
+}
+
+/// Checks a webhook URL with a real URL parser and answers it normalised:
+/// `https` only, `http` only to a loopback host (127.0.0.0/8, `::1`,
+/// `localhost`), never a user name or password (`http://localhost:80@host/`
+/// would send the secret path to `host`). The error names the rule broken,
+/// never the URL.
+pub fn check_url(text: &str) -> Result<String, &'static str> {
+    let text = text.trim();
+    // The parser silently drops tabs and newlines inside a URL; a secret
+    // holding them is damaged, not something to guess at.
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("contains whitespace or control characters");
+    }
+    let url = Url::parse(text).map_err(|_| "is not a valid url")?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err("must be an https:// url");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain a user name or password");
+    }
+    // The parser has normalised the host: IPv4 in dotted decimal, IPv6 in
+    // brackets, names in lower case.
+    let loopback = match url.host_str() {
+        None | Some("") => return Err("has no host"),
+        Some("localhost") => true,
+        Some(host) => match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback()),
+            None => host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback()),
+        },
+    };
+    if url.scheme() == "http" && !loopback {
+        return Err("must use https (plain http only to a loopback address)");
+    }
+    Ok(url.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_url;
+
+    #[test]
+    fn https_and_loopback_http_urls_are_accepted() {
+        for ok in [
+            "https://hooks.slack.com/services/T0/B0/XYZ",
+            "http://127.0.0.1:9/hook",
+            "http://127.5.6.7/hook",
+            "http://localhost:8080/hook",
+            "http://[::1]:9/hook",
+            "  https://hooks.slack.com/services/T0/B0/XYZ\n",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            check_url("https://hooks.slack.com/services/T0/B0/XYZ").unwrap(),
+            "https://hooks.slack.com/services/T0/B0/XYZ"
+        );
+    }
+
+    /// `http://localhost:80@192.0.2.2:5088/` passed the old prefix check:
+    /// `localhost:80` is user-info, the host is 192.0.2.2.
+    #[test]
+    fn user_info_and_hosts_that_only_look_like_loopback_are_refused() {
+        let cases = [
+            (
+                "http://localhost:80@192.0.2.2:5088/services/SECRET",
+                "user name",
+            ),
+            ("http://127.0.0.1@192.0.2.2/SECRET", "user name"),
+            ("https://user:pw@hooks.slack.com/SECRET", "user name"),
+            ("https://:pw@hooks.slack.com/SECRET", "user name"),
+            ("http://127.0.0.1.evil.example/SECRET", "https"),
+            ("http://localhost.evil.example/SECRET", "https"),
+            ("http://[::ffff:192.0.2.2]/SECRET", "https"),
+            ("http://evil.example/SECRET", "https"),
+            ("ftp://hooks.slack.com/SECRET", "https"),
+            ("file:///etc/SECRET", "https"),
+            ("hooks.slack.com/SECRET", "not a valid url"),
+            ("https://hooks.slack.com/SE CRET", "whitespace"),
+            ("https://hooks.slack.com/SE\tCRET", "whitespace"),
+        ];
+        for (url, rule) in cases {
+            let err = check_url(url).unwrap_err();
+            assert!(err.contains(rule), "{url}: {err}");
+            assert!(
+                !err.contains("SECRET") && !err.contains("192.0.2.2"),
+                "{err}"
+            );
+        }
     }
 }

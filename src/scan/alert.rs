@@ -190,7 +190,8 @@ pub fn body(report: &ScanReport) -> String {
         }
     }
     s += "\n-- trailguard\n";
-    cut(&s, BODY_MAX)
+    // SNS counts bytes, not characters.
+    crate::alert::text::cut_bytes(&s, BODY_MAX)
 }
 
 /// The SNS message: attributes `severity` (the worst found), `rule`
@@ -219,7 +220,7 @@ pub fn sns_message(topic_arn: &str, report: &ScanReport) -> SnsMessage {
 }
 
 fn section(text: String) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, SLACK_SECTION_MAX)}})
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": crate::alert::slack::cut_escaped(&text, SLACK_SECTION_MAX)}})
 }
 
 /// The Block Kit message. Every string from the account is escaped.
@@ -261,7 +262,7 @@ pub fn slack_message(report: &ScanReport) -> Value {
         remediation += &format!("\n• {}", escape(&line));
     }
     json!({
-        "text": cut(&escape(&subject(report)), SLACK_SECTION_MAX),
+        "text": crate::alert::slack::cut_escaped(&escape(&subject(report)), SLACK_SECTION_MAX),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": header}},
             section(by_rule),
