@@ -134,6 +134,7 @@ mod tests {
             report_generated_at: None,
             users: 20,
             dry_run: false,
+            partial: false,
             findings: (0..20)
                 .map(|_| crate::scan::ScanFinding {
                     decision: crate::alert::testing::decision("bob", summary),
