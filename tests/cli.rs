@@ -164,6 +164,32 @@ fn config_errors_exit_2_naming_the_key() {
 }
 
 #[test]
+fn a_misspelt_trailguard_variable_exits_2_naming_it_and_the_closest_known_one() {
+    for args in [
+        &["replay", "events/"][..],
+        &["handle", "/nonexistent.json"],
+        &["config", "check"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+            .args(args)
+            .current_dir(ROOT)
+            .env_remove("TRAILGUARD_CONFIG")
+            .env("TRAILGUARD_DEFALT_MODE", "off")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(
+                "unknown environment variable `TRAILGUARD_DEFALT_MODE` (did you mean `TRAILGUARD_DEFAULT_MODE`?)"
+            ),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
 fn gzipped_log_file_from_stdin_keeps_record_order() {
     let records: Vec<serde_json::Value> = [
         "root-console-login.json",

@@ -220,12 +220,19 @@ async fn throttled_aws_fails_the_invocation_so_lambda_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_fails_the_cold_start() {
+    cold_start_fails_with(&[("TRAILGUARD_MODES", "root-login=alert")]).await;
+}
+
+/// A misspelt override would otherwise be ignored silently (remediation
+/// left on where the operator meant to switch it off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_trailguard_variable_fails_the_cold_start() {
+    cold_start_fails_with(&[("TRAILGUARD_DEFALT_MODE", "off")]).await;
+}
+
+async fn cold_start_fails_with(env: &[(&str, &str)]) {
     let runtime = RuntimeApi::start().await;
-    let mut function = Function::start(
-        &runtime,
-        "http://127.0.0.1:9",
-        &[("TRAILGUARD_MODES", "root-login=alert")],
-    );
+    let mut function = Function::start(&runtime, "http://127.0.0.1:9", env);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let status = loop {
         if let Some(status) = function.child.try_wait().unwrap() {

@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // A bad config fails the cold start, not every event after it.
     let path = std::env::var_os("TRAILGUARD_CONFIG").map(std::path::PathBuf::from);
-    let config = Config::load(path.as_deref(), std::env::vars())?;
+    let config = Config::load(path.as_deref(), trailguard::config::process_env())?;
     tracing::info!(origin = %config.origin, "configuration loaded");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
