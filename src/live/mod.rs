@@ -16,6 +16,7 @@ use crate::remediate::Retry;
 
 pub use handle::{
     ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
+    handle_stream,
 };
 
 /// The effects the executor uses.
