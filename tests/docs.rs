@@ -1,4 +1,4 @@
-//! The README's rule table agrees with the registry.
+//! The README agrees with the registry and the list of known variables.
 
 #[test]
 fn readme_rule_table_matches_the_registry() {
@@ -30,5 +30,16 @@ fn readme_rule_table_matches_the_registry() {
             ),
             None => assert!(cells[5].starts_with('—'), "{}: remediation", rule.id),
         }
+    }
+}
+
+#[test]
+fn readme_names_every_known_trailguard_variable() {
+    let readme = include_str!("../README.md");
+    for name in trailguard::config::ENV_VARS {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README does not name {name}"
+        );
     }
 }
