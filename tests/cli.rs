@@ -287,6 +287,53 @@ fn handle_reports_a_bad_json_line_and_handles_the_later_lines() {
     );
 }
 
+/// `handle -` on a pipe that stays open acts on each line as it arrives:
+/// the first outcome is printed while the second line is not even written.
+#[test]
+fn handle_acts_on_each_line_of_an_open_pipe_as_it_arrives() {
+    use std::io::BufRead;
+    let line = |name: &str| {
+        let text = std::fs::read_to_string(Path::new(ROOT).join("events").join(name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        format!("{v}\n")
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["handle", "-"])
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(l.unwrap());
+        }
+    });
+    stdin
+        .write_all(line("root-console-login.json").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no outcome for the first line while the pipe is open");
+    assert!(first.contains("root-console-login"), "{first}");
+    stdin
+        .write_all(line("mfa-device-removed.json").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let second = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    assert!(second.contains("mfa-device-removed"), "{second}");
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn an_input_over_the_size_cap_is_an_error_and_the_rest_still_replayed() {
     use std::io::Write as _;

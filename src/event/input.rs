@@ -394,6 +394,244 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
+/// How much one read asks for.
+const READ_CHUNK: usize = 64 << 10;
+
+/// Past this many bytes of one unfinished document, wait for it to grow by
+/// half before parsing it again, so that a large pretty-printed document
+/// arriving in small reads is not parsed over and over.
+const REPARSE_FROM: usize = 1 << 20;
+
+/// Parses events from `reader` as its bytes arrive (gunzipped when they
+/// start with the gzip magic), calling `sink` per record or document.
+///
+/// A `{"Records": [...]}` log file is read whole, at most `max` bytes, then
+/// streamed record by record (see [`parse`]). Any other input (JSON lines,
+/// concatenated or pretty-printed documents) is parsed as its lines
+/// arrive: each complete document is handed to `sink` before the next line
+/// is read, so a pipe that stays open is acted on line by line, and memory
+/// holds the unfinished document only, at most `max` bytes. Bad lines are
+/// reported and skipped as [`parse`] does. `Err` when the input cannot be
+/// read or holds too much; what came before it was handed to `sink`.
+pub fn parse_reader(
+    mut reader: impl Read,
+    origin: &str,
+    max: u64,
+    sink: &mut dyn FnMut(Located),
+) -> Result<(), InputError> {
+    let read_err = |source| InputError::Read {
+        path: origin.to_owned(),
+        source,
+    };
+    let too_large = || InputError::TooLarge {
+        path: origin.to_owned(),
+        max,
+    };
+    let mut magic = Vec::with_capacity(2);
+    (&mut reader)
+        .take(2)
+        .read_to_end(&mut magic)
+        .map_err(read_err)?;
+    let is_gzip = magic.starts_with(&GZIP_MAGIC);
+    let whole = std::io::Cursor::new(magic).chain(reader);
+    let mut src: Box<dyn Read> = if is_gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(whole))
+    } else {
+        Box::new(whole)
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    let mut eof = false;
+    // Never more than the cap at once, so that one line longer than the
+    // cap is caught before it is held whole.
+    let chunk = max.clamp(1, READ_CHUNK as u64);
+    // One read at a time (not read_to_end): a pipe hands over what it has,
+    // and what it has is parsed before waiting for more. `true` at the end.
+    let mut fill = |buf: &mut Vec<u8>| -> Result<bool, InputError> {
+        let before = buf.len();
+        buf.resize(before + chunk as usize, 0);
+        let n = loop {
+            match src.read(&mut buf[before..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    buf.truncate(before);
+                    return Err(read_err(e));
+                }
+            }
+        };
+        buf.truncate(before + n);
+        Ok(n == 0)
+    };
+    // Does it start like a CloudTrail log file (`{"Records"` first)? Read
+    // until that can be told, looking at each byte once.
+    let key = b"\"Records\"";
+    let whitespace = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    let mut lead = 0;
+    let mut after_brace: Option<usize> = None;
+    let log_file = loop {
+        lead += whitespace(&buf[lead..]);
+        if lead < buf.len() {
+            if buf[lead] != b'{' {
+                break false;
+            }
+            let at = after_brace.get_or_insert(lead + 1);
+            *at += whitespace(&buf[*at..]);
+            let rest = &buf[*at..];
+            if rest.len() >= key.len() || !key.starts_with(rest) {
+                break rest.starts_with(key);
+            }
+        }
+        if eof {
+            break false;
+        }
+        if buf.len() as u64 > max {
+            return Err(too_large());
+        }
+        eof = fill(&mut buf)?;
+    };
+    if log_file {
+        while !eof {
+            if buf.len() as u64 > max {
+                return Err(too_large());
+            }
+            eof = fill(&mut buf)?;
+        }
+        if buf.len() as u64 > max {
+            return Err(too_large());
+        }
+        parse(&buf, origin, sink);
+        return Ok(());
+    }
+
+    let mut index = 0usize;
+    // `buf[..start]` is done with; `lines_before` counts its lines.
+    let mut start = 0usize;
+    let mut lines_before = 0usize;
+    // The unfinished document's size when it was last parsed.
+    let mut tried = 0usize;
+    // The end of the complete lines read so far, found in each read's new
+    // bytes only, so a long line costs one scan, not one per read.
+    let mut end = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+    loop {
+        if start > READ_CHUNK && start * 2 > buf.len() {
+            buf.drain(..start);
+            end = end.saturating_sub(start);
+            start = 0;
+        }
+        // Parse the complete lines only (all of it at the end).
+        if eof {
+            end = buf.len();
+        }
+        let upto = end.max(start);
+        let pending = upto - start;
+        // Parse again only when whole lines were added (and, for a large
+        // unfinished document, enough of them); at the end, always.
+        let grown = pending > tried && (pending < REPARSE_FROM || pending >= tried + tried / 2);
+        if pending > 0 && (eof || grown) {
+            tried = pending;
+            let chunk = repair_lone_surrogates(&buf[start..upto]);
+            let failure = match std::str::from_utf8(&chunk) {
+                Ok(text) => documents(
+                    serde_json::Deserializer::from_str(text),
+                    origin,
+                    &mut index,
+                    sink,
+                ),
+                Err(_) => documents(
+                    serde_json::Deserializer::from_slice(&chunk),
+                    origin,
+                    &mut index,
+                    sink,
+                ),
+            };
+            match failure {
+                None => {
+                    lines_before += newlines(&buf[start..upto]);
+                    start = upto;
+                    tried = 0;
+                }
+                // A document goes on past the lines read so far.
+                Some((e, good_end)) if e.is_eof() && !eof => {
+                    lines_before += newlines(&buf[start..start + good_end]);
+                    start += good_end;
+                    tried -= good_end;
+                }
+                Some((e, good_end)) => {
+                    let rest = &buf[start + good_end..];
+                    let doc_start = start + good_end + (rest.len() - rest.trim_ascii_start().len());
+                    let doc_line = lines_before + 1 + newlines(&buf[start..doc_start]);
+                    // Where the next document starts may not be read yet.
+                    let mut from = doc_start;
+                    let resume = loop {
+                        match document_line_after(&buf, from) {
+                            Ok(at) => break at,
+                            Err(_) if eof => break buf.len(),
+                            Err(scanned) => from = scanned,
+                        }
+                        if (buf.len() - doc_start) as u64 > max {
+                            return Err(too_large());
+                        }
+                        eof = fill(&mut buf)?;
+                    };
+                    let resumed_at = doc_line + newlines(&buf[doc_start..resume]);
+                    let location = format!("{origin}#L{doc_line}");
+                    let reason = format!(
+                        "{} at line {} column {}",
+                        strip_position(&e),
+                        lines_before + e.line(),
+                        e.column()
+                    );
+                    sink(Located {
+                        location: location.clone(),
+                        item: Err(InputError::BadLine {
+                            location,
+                            reason,
+                            resumed_at,
+                        }),
+                    });
+                    lines_before = resumed_at - 1;
+                    start = resume;
+                    tried = 0;
+                    // Lines read while looking for the resume point.
+                    end = memchr::memrchr(b'\n', &buf[start..]).map_or(start, |i| start + i + 1);
+                    continue;
+                }
+            }
+        }
+        if eof && start >= buf.len() {
+            return Ok(());
+        }
+        if (buf.len() - start) as u64 > max {
+            return Err(too_large());
+        }
+        if eof {
+            // Parsed everything there is; a last partial line was handled above.
+            return Ok(());
+        }
+        let before = buf.len();
+        eof = fill(&mut buf)?;
+        if let Some(i) = memchr::memrchr(b'\n', &buf[before..]) {
+            end = before + i + 1;
+        }
+    }
+}
+
+/// The offset of the first line after `from`'s line that starts with `{`
+/// or `[`; else where to look again once more bytes are read.
+fn document_line_after(bytes: &[u8], from: usize) -> Result<usize, usize> {
+    let mut at = from;
+    while let Some(nl) = memchr::memchr(b'\n', &bytes[at..]) {
+        let line = at + nl + 1;
+        match bytes.get(line) {
+            Some(b'{' | b'[') => return Ok(line),
+            Some(_) => at = line,
+            // The newline is the last byte read: look at it again.
+            None => return Err(at + nl),
+        }
+    }
+    Err(bytes.len())
+}
+
 /// Parses one document held in memory (a Lambda payload, a test fixture).
 pub fn parse_value(value: Value, origin: &str) -> Vec<Located> {
     let mut out = Vec::new();
@@ -847,6 +1085,179 @@ mod tests {
         read_capped(&b"{}"[..], 0, "plain", &mut buf, 2).unwrap();
         assert_eq!(buf, b"{}");
         assert!(read_capped(&b"{} "[..], 0, "plain", &mut buf, 2).is_err());
+    }
+
+    /// A reader that hands out at most `step` bytes per read, as a pipe may.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn located_names(items: &[Located]) -> Vec<String> {
+        names(items)
+            .into_iter()
+            .zip(items)
+            .map(|(n, l)| format!("{} {n}", l.location))
+            .collect()
+    }
+
+    #[test]
+    fn reading_as_bytes_arrive_finds_what_reading_whole_finds() {
+        let mut bad_lines = b"{\"eventName\": \"A\"}\n{\"eventName\": \"B\", \"x\"\n{\"eventName\": \"C\"}\n{\"eventName\": \"D\xff\"}\n\n{\"eventName\": \"E\"}".to_vec();
+        bad_lines.extend_from_slice(b"\n[{\"eventName\": \"F\"}, 3]\n");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &bad_lines).unwrap();
+        let gzipped = gz.finish().unwrap();
+        let inputs: Vec<Vec<u8>> = vec![
+            bad_lines.clone(),
+            b"{\n  \"eventName\": \"A\",\n  \"x\": [1,\n  \"y\": 2\n}\n{\"eventName\": \"B\"}\n".to_vec(),
+            b"{\n  \"detail-type\": \"AWS API Call via CloudTrail\",\n  \"source\": \"aws.iam\",\n  \"detail\": {\"eventName\": \"P\"}\n}\n".to_vec(),
+            br#" {"Records": [{"eventName": "A"}, 3, {"eventName": "B\ud800"}]}"#.to_vec(),
+            br#"{"Records": [{"eventName": "A"}, {"eventName": "#.to_vec(),
+            br#"{"eventName": "A"}{"eventName": "B"} {"eventName": "C\udc00"}"#.to_vec(),
+            br#"{"digestStartTime": "x", "logFiles": []}"#.to_vec(),
+            b"hello".to_vec(),
+            b"{\"eventName\": \"A\"}\n{\"eventName\": \"trunc".to_vec(),
+            b"".to_vec(),
+            b"  \n ".to_vec(),
+        ];
+        for input in &inputs {
+            let whole = located_names(&collect(input));
+            for step in [1, 2, 7, 1 << 16] {
+                let mut got = Vec::new();
+                parse_reader(Trickle { bytes: input, step }, "t", 1 << 20, &mut |l| {
+                    got.push(l)
+                })
+                .unwrap();
+                assert_eq!(
+                    located_names(&got),
+                    whole,
+                    "step {step}: {}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        let mut got = Vec::new();
+        parse_reader(
+            Trickle {
+                bytes: &gzipped,
+                step: 5,
+            },
+            "t",
+            1 << 20,
+            &mut |l| got.push(l),
+        )
+        .unwrap();
+        assert_eq!(located_names(&got), located_names(&collect(&bad_lines)));
+    }
+
+    #[test]
+    fn documents_larger_than_the_reparse_threshold_read_as_a_whole_read_does() {
+        let long_line = format!(
+            "{{\"eventName\": \"A\", \"pad\": \"{}\"}}\n{{\"eventName\": \"B\"}}\n",
+            "x".repeat(2 << 20)
+        );
+        let item = format!("  \"{}\",\n", "y".repeat(90));
+        let pretty = format!(
+            "{{\n \"eventName\": \"P\",\n \"pad\": [\n{} \"z\"]\n}}\n{{\"eventName\": \"Q\"}}\n",
+            item.repeat(15_000)
+        );
+        for input in [long_line, pretty] {
+            let whole = located_names(&collect(input.as_bytes()));
+            assert_eq!(whole.len(), 2);
+            for step in [4096, 1 << 16] {
+                let mut got = Vec::new();
+                let reader = Trickle {
+                    bytes: input.as_bytes(),
+                    step,
+                };
+                parse_reader(reader, "t", 64 << 20, &mut |l| got.push(l)).unwrap();
+                assert_eq!(located_names(&got), whole, "step {step}");
+            }
+        }
+    }
+
+    /// A reader that will not hand out the second line until the first
+    /// line's event has reached the sink.
+    struct AfterFirstEvent {
+        lines: Vec<&'static [u8]>,
+        seen: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for AfterFirstEvent {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let Some(line) = self.lines.first_mut() else {
+                return Ok(0);
+            };
+            if line.is_empty() {
+                self.lines.remove(0);
+                if self.lines.is_empty() {
+                    return Ok(0);
+                }
+                // Starting the second line: the first must be out.
+                assert_eq!(self.seen.get(), 1, "line 1 not acted on before reading on");
+                return self.read(out);
+            }
+            let n = out.len().min(line.len());
+            out[..n].copy_from_slice(&line[..n]);
+            *line = &line[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn each_json_line_is_handed_on_before_the_next_is_read() {
+        let seen = std::rc::Rc::new(std::cell::Cell::new(0));
+        let reader = AfterFirstEvent {
+            lines: vec![b"{\"eventName\": \"A\"}\n", b"{\"eventName\": \"B\"}\n"],
+            seen: seen.clone(),
+        };
+        let mut got = Vec::new();
+        parse_reader(reader, "t", 1 << 20, &mut |l| {
+            seen.set(seen.get() + 1);
+            got.push(l);
+        })
+        .unwrap();
+        assert_eq!(names(&got), ["A", "B"]);
+    }
+
+    #[test]
+    fn a_stream_holds_one_unfinished_document_at_most_the_cap() {
+        // Many lines, far more than the cap in all: fine.
+        let lines = b"{\"eventName\": \"A\"}\n".repeat(1000);
+        let mut n = 0;
+        parse_reader(&lines[..], "t", 1024, &mut |_| n += 1).unwrap();
+        assert_eq!(n, 1000);
+        // One line longer than the cap: an error naming the input.
+        let long = format!("{{\"eventName\": \"{}\"}}\n", "x".repeat(4096));
+        let err = parse_reader(long.as_bytes(), "t", 1024, &mut |_| {}).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`t` is larger than 1024 bytes"),
+            "{err}"
+        );
+        // Nothing but whitespace (a gzip bomb of spaces) is held too.
+        let spaces = vec![b' '; 4096];
+        let err = parse_reader(&spaces[..], "t", 1024, &mut |_| {}).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`t` is larger than 1024 bytes"),
+            "{err}"
+        );
+        // A log file is read whole, so the cap is on all of it.
+        let log = format!(
+            r#"{{"Records": [{}{{}}]}}"#,
+            r#"{"eventName": "A"},"#.repeat(100)
+        );
+        assert!(parse_reader(log.as_bytes(), "t", 1024, &mut |_| {}).is_err());
+        assert!(parse_reader(log.as_bytes(), "t", 1 << 20, &mut |_| {}).is_ok());
     }
 
     #[test]

@@ -196,10 +196,11 @@ where
 }
 
 /// Handles every event in the files, in order: directories are walked in
-/// name order, `-` is stdin (as `trailguard replay` reads them). A file that
-/// cannot be read (or holds more than `max_input_bytes` decompressed)
-/// yields one outcome with its error. `sink` gets each outcome as soon as
-/// it is known.
+/// name order, `-` is stdin (as `trailguard replay` reads them). Each input
+/// is acted on as it is read (see [`input::parse_reader`]): a JSON-lines
+/// pipe line by line. A file that cannot be read (or holds more than
+/// `max_input_bytes` at once) yields an outcome with its error. `sink` gets
+/// each outcome as soon as it is known.
 pub async fn handle_inputs(
     paths: &[PathBuf],
     max_input_bytes: u64,
@@ -207,38 +208,56 @@ pub async fn handle_inputs(
     sink: &mut dyn FnMut(Outcome),
 ) {
     for input in replay::expand(paths) {
-        let mut buf = Vec::new();
-        let read = input.and_then(|input| {
-            let name = input.name();
-            match input {
-                Input::File(path) => input::read_file(&path, &mut buf, max_input_bytes),
-                Input::Stdin => {
-                    input::read_capped(std::io::stdin().lock(), 0, &name, &mut buf, max_input_bytes)
-                }
-                Input::Digest(_) => return Ok(None),
-            }
-            .map(|()| Some(name))
-        });
-        match read {
-            Ok(Some(origin)) => handle_stream(buf, origin, ctx, sink).await,
-            Ok(None) => {}
+        let input = match input {
+            Ok(Input::Digest(_)) => continue,
+            Ok(input) => input,
             Err(e) => {
                 let location = match &e {
-                    InputError::Read { path, .. } | InputError::TooLarge { path, .. } => {
-                        path.clone()
-                    }
+                    InputError::Read { path, .. } => path.clone(),
                     _ => String::new(),
                 };
-                let mut o = Outcome::empty(location);
-                o.errors.push(ErrorReport {
-                    kind: "input",
-                    message: e.to_string(),
-                    retryable: false,
-                });
-                sink(o);
+                sink(input_error(location, &e));
+                continue;
             }
-        }
+        };
+        let name = input.name();
+        handle_produced(
+            move |emit| {
+                let parsed = match &input {
+                    Input::File(path) => std::fs::File::open(path)
+                        .map_err(|source| InputError::Read {
+                            path: name.clone(),
+                            source,
+                        })
+                        .and_then(|file| {
+                            input::parse_reader(file, &name, max_input_bytes, &mut *emit)
+                        }),
+                    Input::Stdin | Input::Digest(_) => {
+                        input::parse_reader(std::io::stdin(), &name, max_input_bytes, &mut *emit)
+                    }
+                };
+                if let Err(e) = parsed {
+                    emit(Located {
+                        location: name.clone(),
+                        item: Err(e),
+                    });
+                }
+            },
+            ctx,
+            sink,
+        )
+        .await;
     }
+}
+
+fn input_error(location: String, e: &InputError) -> Outcome {
+    let mut o = Outcome::empty(location);
+    o.errors.push(ErrorReport {
+        kind: "input",
+        message: e.to_string(),
+        retryable: false,
+    });
+    o
 }
 
 /// [`handle_inputs`], collected, with the default input cap.
