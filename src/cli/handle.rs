@@ -14,8 +14,9 @@ use crate::live::{LiveContext, handle_inputs};
 pub struct Args {
     #[command(flatten)]
     config: ConfigArg,
-    /// The most one input may hold once decompressed (256M by default; K, M,
-    /// G suffixes); a larger input is reported unreadable, not read.
+    /// The most held at once, decompressed (256M by default; K, M, G
+    /// suffixes): a whole log file, or one unfinished document of JSON
+    /// lines; beyond it the input is reported unreadable.
     #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
           default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
     max_input_size: u64,
