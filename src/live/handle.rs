@@ -185,13 +185,10 @@ where
         sink(handle_located(located, ctx).await);
     }
     if let Err(e) = parser.await {
-        let mut o = Outcome::empty(String::new());
-        o.errors.push(ErrorReport {
-            kind: "input",
-            message: format!("the parser stopped: {e}"),
-            retryable: false,
-        });
-        sink(o);
+        sink(input_error(
+            String::new(),
+            format!("the parser stopped: {e}"),
+        ));
     }
 }
 
@@ -216,7 +213,7 @@ pub async fn handle_inputs(
                     InputError::Read { path, .. } => path.clone(),
                     _ => String::new(),
                 };
-                sink(input_error(location, &e));
+                sink(input_error(location, e.to_string()));
                 continue;
             }
         };
@@ -250,11 +247,12 @@ pub async fn handle_inputs(
     }
 }
 
-fn input_error(location: String, e: &InputError) -> Outcome {
+/// An outcome that is only an input error.
+fn input_error(location: String, message: String) -> Outcome {
     let mut o = Outcome::empty(location);
     o.errors.push(ErrorReport {
         kind: "input",
-        message: e.to_string(),
+        message,
         retryable: false,
     });
     o
