@@ -334,6 +334,51 @@ fn handle_acts_on_each_line_of_an_open_pipe_as_it_arrives() {
     assert!(child.wait().unwrap().success());
 }
 
+/// The forged samples: reported ignored with the reason, in replay's and
+/// handle's JSON alike; handle, with the key's remediation on, calls nothing
+/// (the endpoint is closed: any call would be an error).
+#[test]
+fn forged_envelopes_are_reported_ignored_by_replay_and_handle() {
+    let samples = [
+        "events/negative-forged-custom-source.json",
+        "events/negative-forged-account-mismatch.json",
+    ];
+    let replay = trailguard(&["replay", "--format", "json", samples[0], samples[1]]);
+    assert!(replay.status.success());
+    let handle = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["handle", samples[0], samples[1]])
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .env("TRAILGUARD_MODES", "access-key-created=remediate")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        handle.status.success(),
+        "{}",
+        String::from_utf8_lossy(&handle.stderr)
+    );
+    for out in [&replay, &handle] {
+        let reports = json_lines(out);
+        assert_eq!(reports.len(), 2);
+        assert_eq!(
+            reports[0]["ignored"],
+            "forged event: source `custom.security` is not an AWS service (`aws.*`, which only AWS may send)"
+        );
+        assert_eq!(
+            reports[1]["ignored"],
+            "forged event: envelope account `111122223333` disagrees with the record's recipientAccountId `946986569305`"
+        );
+        for r in reports {
+            assert_eq!(r["findings"], serde_json::json!([]));
+        }
+    }
+}
+
 #[test]
 fn an_input_over_the_size_cap_is_an_error_and_the_rest_still_replayed() {
     use std::io::Write as _;
