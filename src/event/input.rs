@@ -249,8 +249,49 @@ pub fn value_from_str(text: &str, location: &str) -> Result<Value, InputError> {
 /// Parses every event in `bytes`, calling `sink` once per record or document
 /// in input order. `origin` names the input in locations and errors.
 pub fn parse(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
+    // Lone surrogates are rare and finding them means a scan of every
+    // input: parse as is, and only when serde_json stumbles on one, parse
+    // again with them replaced, handing on what follows the items already
+    // handed on (the replacement changes no item count before that point).
+    let mut passed = 0usize;
+    let mut stumbled = false;
+    parse_as_is(bytes, origin, &mut |located| {
+        if stumbled {
+            return;
+        }
+        if stumbles_on_a_surrogate(&located) {
+            stumbled = true;
+            return;
+        }
+        passed += 1;
+        sink(located);
+    });
+    if !stumbled {
+        return;
+    }
     let repaired = repair_lone_surrogates(bytes);
-    let bytes = &repaired[..];
+    let mut skip = passed;
+    parse_as_is(&repaired, origin, &mut |located| {
+        if skip > 0 {
+            skip -= 1;
+        } else {
+            sink(located);
+        }
+    });
+}
+
+/// Is this serde_json refusing a lone surrogate escape?
+fn stumbles_on_a_surrogate(located: &Located) -> bool {
+    let message = match &located.item {
+        Err(InputError::Json { source, .. }) => source.to_string(),
+        Err(InputError::BadLine { reason, .. }) => reason.clone(),
+        _ => return false,
+    };
+    message.contains("lone leading surrogate") || message.contains("unexpected end of hex escape")
+}
+
+/// [`parse`] without the surrogate repair.
+fn parse_as_is(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
     // Reading bytes, serde_json checks each string for UTF-8 on its own; one
     // check of the whole input is far cheaper. Input that is not UTF-8 takes
     // the byte path, which still reads every record before the bad one.
@@ -1026,17 +1067,34 @@ mod tests {
 
     #[test]
     fn a_lone_surrogate_reads_as_the_replacement_character() {
-        // In a log file (the streaming path) and in JSON lines.
-        for text in [
-            r#"{"Records": [{"eventName": "A\ud800", "userAgent": "x\uDC00y"}, {"eventName": "B"}]}"#,
-            "{\"eventName\": \"A\\ud800\", \"userAgent\": \"x\\uDC00y\"}\n{\"eventName\": \"B\"}",
+        // In a log file (the streaming path) and in JSON lines, after other
+        // items (handed on once, not again when parsing is redone) and a
+        // bad line (reported once).
+        for (text, bad_line) in [
+            (
+                r#"{"Records": [{"eventName": "Z"}, {"eventName": "A\ud800", "userAgent": "x\uDC00y"}, {"eventName": "B"}]}"#,
+                false,
+            ),
+            (
+                "{\"eventName\": \"Z\"}\n{\"eventName\": \n{\"eventName\": \"A\\ud800\", \"userAgent\": \"x\\uDC00y\"}\n{\"eventName\": \"B\"}",
+                true,
+            ),
         ] {
-            let items = collect(text.as_bytes());
-            assert_eq!(names(&items), ["A\u{FFFD}", "B"], "{text}");
-            let Ok(Item::CloudTrail { event, .. }) = &items[0].item else {
-                panic!()
-            };
-            assert_eq!(event.user_agent.as_deref(), Some("x\u{FFFD}y"));
+            for items in [collect(text.as_bytes()), {
+                let mut out = Vec::new();
+                parse_reader(text.as_bytes(), "t", 1 << 20, &mut |l| out.push(l)).unwrap();
+                out
+            }] {
+                let mut got = names(&items);
+                if bad_line {
+                    assert!(got.remove(1).starts_with("error:`t#L2`"), "{got:?}");
+                }
+                assert_eq!(got, ["Z", "A\u{FFFD}", "B"], "{text}");
+                let Ok(Item::CloudTrail { event, .. }) = &items[items.len() - 2].item else {
+                    panic!()
+                };
+                assert_eq!(event.user_agent.as_deref(), Some("x\u{FFFD}y"));
+            }
         }
     }
 
