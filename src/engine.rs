@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::event::CloudTrailEvent;
+use crate::event::input::Envelope;
 use crate::rules::{self, Finding, Mode};
 
 /// A finding with the mode it runs in.
@@ -62,6 +63,60 @@ pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
                         && rest.split('/').next() == Some(role_name)
                 })
     })
+}
+
+/// How every forgery reason begins, so logs and reports can be searched.
+pub const FORGED: &str = "forged event";
+
+/// Why an EventBridge envelope must not be trusted, if it must not.
+///
+/// AWS refuses `aws.*` sources to `events:PutEvents` callers, so an event
+/// with another source (or none) was posted by someone, not by CloudTrail,
+/// whatever its `detail-type` says. And CloudTrail's envelope names the
+/// account the record was delivered to: an envelope of one account carrying
+/// a record of another was assembled by hand. (Whoever may invoke the
+/// function directly can still hand it any payload: only EventBridge should
+/// be allowed to invoke it.)
+pub fn forgery(envelope: &Envelope, event: &CloudTrailEvent) -> Option<String> {
+    let source = envelope.source.as_deref().unwrap_or("");
+    if !source.starts_with("aws.") {
+        return Some(if source.is_empty() {
+            format!("{FORGED}: the envelope has no `source` (AWS services send `aws.*`)")
+        } else {
+            format!(
+                "{FORGED}: source `{source}` is not an AWS service (`aws.*`, which only AWS may send)"
+            )
+        });
+    }
+    let envelope_account = envelope.account.as_deref().filter(|a| !a.is_empty());
+    let record_account = event
+        .recipient_account_id
+        .as_deref()
+        .filter(|a| !a.is_empty());
+    if let (Some(outer), Some(inner)) = (envelope_account, record_account)
+        && outer != inner
+    {
+        return Some(format!(
+            "{FORGED}: envelope account `{outer}` disagrees with the record's recipientAccountId `{inner}`"
+        ));
+    }
+    None
+}
+
+/// [`evaluate`] for an event as delivered: a forged envelope (see
+/// [`forgery`]) is never evaluated, only reported as ignored.
+pub fn evaluate_delivered(
+    event: &CloudTrailEvent,
+    envelope: Option<&Envelope>,
+    config: &Config,
+) -> Evaluation {
+    if let Some(why) = envelope.and_then(|e| forgery(e, event)) {
+        return Evaluation {
+            ignored: Some(why),
+            ..Evaluation::default()
+        };
+    }
+    evaluate(event, config)
 }
 
 /// Runs every rule of the catalogue over one event.
@@ -246,6 +301,65 @@ mod tests {
         );
         let eval = evaluate(&event(attach("bob")), &c);
         assert!(!eval.decisions[0].remediates());
+    }
+
+    fn envelope(source: &str, account: &str) -> Envelope {
+        Envelope {
+            source: Some(source.into()).filter(|s: &String| !s.is_empty()),
+            account: Some(account.into()),
+            detail_type: Some("AWS API Call via CloudTrail".into()),
+            ..Envelope::default()
+        }
+    }
+
+    #[test]
+    fn a_custom_source_event_is_never_evaluated() {
+        // Anyone allowed events:PutEvents can post this: CreateAccessKey
+        // would deactivate the key it names.
+        let ev = event(iam_call(
+            "CreateAccessKey",
+            json!({"userName": "bob"}),
+            json!({"accessKey": {"accessKeyId": "AKIAVICTIM", "userName": "bob"}}),
+        ));
+        let c = config("[modes]\naccess-key-created = \"remediate\"");
+        let real = evaluate_delivered(&ev, Some(&envelope("aws.iam", "111122223333")), &c);
+        assert!(real.decisions[0].remediates());
+        for source in ["custom.iam", "iam", "", "AWS.iam"] {
+            let eval = evaluate_delivered(&ev, Some(&envelope(source, "111122223333")), &c);
+            assert!(eval.decisions.is_empty(), "{source}");
+            let why = eval.ignored.unwrap();
+            assert!(why.starts_with("forged event: "), "{why}");
+        }
+        let eval = evaluate_delivered(&ev, Some(&envelope("custom.iam", "1")), &c);
+        assert_eq!(
+            eval.ignored.as_deref(),
+            Some(
+                "forged event: source `custom.iam` is not an AWS service (`aws.*`, which only AWS may send)"
+            )
+        );
+    }
+
+    #[test]
+    fn an_envelope_of_another_account_than_its_record_is_never_evaluated() {
+        let ev = event(attach("bob"));
+        let eval = evaluate_delivered(
+            &ev,
+            Some(&envelope("aws.iam", "999999999999")),
+            &Config::default(),
+        );
+        assert_eq!(
+            eval.ignored.as_deref(),
+            Some(
+                "forged event: envelope account `999999999999` disagrees with the record's recipientAccountId `111122223333`"
+            )
+        );
+        assert!(eval.decisions.is_empty());
+        // A bare record (a log file from S3) has no envelope to check.
+        assert!(
+            !evaluate_delivered(&ev, None, &Config::default())
+                .decisions
+                .is_empty()
+        );
     }
 
     #[test]

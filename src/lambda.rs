@@ -1,18 +1,116 @@
 //! The Lambda handler: one EventBridge payload in, a small JSON summary out.
 //!
 //! What the runtime is told decides what Lambda does next:
-//! - `Ok`: done. Also for input that is not one CloudTrail event: it is
-//!   logged whole and answered, since a retry cannot make it readable.
+//! - `Ok`: done. Also for input that is not one CloudTrail event, that is
+//!   not JSON at all, or that is forged: it is logged whole (up to
+//!   [`LOG_PAYLOAD_MAX`] bytes, the cut said) and answered `rejected` or
+//!   `ok` with the reason, since a retry cannot make it readable or true.
 //! - `Err`: Lambda retries (twice, for async invokes) and then hands the
 //!   event to the on-failure destination. Returned when an effect failed in
 //!   a way worth a retry (throttling, 5xx, timeouts), and when some finding
 //!   could not be alerted on any channel, so the event is kept in the
 //!   dead-letter queue rather than lost. Remediations are idempotent, so a retry is safe.
+//!
+//! The runtime deserializes the payload into the handler's type before the
+//! handler runs, and fails the invocation (without the payload) when it
+//! cannot. [`RawPayloadLayer`] hands the handler the payload's text instead,
+//! so every payload reaches [`invoke`], parseable or not.
 
+use std::task;
+
+use lambda_runtime::LambdaInvocation;
+use lambda_runtime::tower::{Layer, Service};
 use serde_json::{Value, json};
 
+use crate::event::input;
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
-use crate::scan::{CredentialSource, ScanContext, run_scan};
+use crate::scan::{self, CredentialSource, ScanContext, run_scan};
+
+/// The most bytes of a payload one log line carries.
+pub const LOG_PAYLOAD_MAX: usize = 64 * 1024;
+
+/// A payload as logged: whole up to [`LOG_PAYLOAD_MAX`] bytes, else cut at
+/// a character boundary, and whether it was cut.
+pub fn loggable(text: &str) -> (&str, bool) {
+    if text.len() <= LOG_PAYLOAD_MAX {
+        return (text, false);
+    }
+    let mut end = LOG_PAYLOAD_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+/// Turns each invocation's body into a JSON string holding the body's text
+/// (invalid UTF-8 replaced by U+FFFD), which the runtime always
+/// deserializes, so a handler over `LambdaEvent<String>` sees every
+/// payload as it came: garbage, empty, too deep, or fine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawPayloadLayer;
+
+impl<S> Layer<S> for RawPayloadLayer {
+    type Service = RawPayload<S>;
+    fn layer(&self, inner: S) -> RawPayload<S> {
+        RawPayload(inner)
+    }
+}
+
+/// The service of [`RawPayloadLayer`].
+#[derive(Debug, Clone)]
+pub struct RawPayload<S>(S);
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for RawPayload<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut task::Context<'_>) -> task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: LambdaInvocation) -> S::Future {
+        req.body = raw_body_as_json_string(&req.body).into();
+        self.0.call(req)
+    }
+}
+
+/// The body's text as a JSON string (what [`RawPayloadLayer`] hands on).
+pub fn raw_body_as_json_string(body: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(body);
+    serde_json::to_vec(&*text).expect("a string always serializes")
+}
+
+/// Handles one invocation from its payload's text: the scheduled scan, or
+/// one event. A payload that is not JSON is logged (bounded) and answered
+/// `rejected`, never failed: it would not parse on a retry either, and
+/// retries would only delay the events behind it. `deadline` (the
+/// invocation's, in Lambda) bounds the scan.
+pub async fn invoke(
+    raw: &str,
+    deadline: Option<std::time::SystemTime>,
+    ctx: &LiveContext,
+    source: &dyn CredentialSource,
+) -> Result<Value, InvocationError> {
+    let payload = match input::value_from_str(raw, "payload") {
+        Ok(v) => v,
+        Err(e) => {
+            let (payload, payload_truncated) = loggable(raw);
+            tracing::error!(
+                payload,
+                payload_bytes = raw.len(),
+                payload_truncated,
+                error = %e,
+                "payload is not JSON; logged whole, answered, not retried"
+            );
+            return Ok(json!({ "status": "rejected", "error": e.to_string() }));
+        }
+    };
+    if scan::is_scheduled_event(&payload) {
+        return scan_until(ctx, source, deadline).await;
+    }
+    handle_logged(payload, Some(raw), ctx).await
+}
 
 /// Why an invocation failed (the runtime reports the message).
 #[derive(Debug, thiserror::Error)]
@@ -30,13 +128,45 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
 
 /// Handles one invocation payload.
 pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, InvocationError> {
+    handle_logged(payload, None, ctx).await
+}
+
+/// [`handle`], logging `raw` (else the payload re-serialized) whenever the
+/// payload must be logged whole.
+async fn handle_logged(
+    payload: Value,
+    raw: Option<&str>,
+    ctx: &LiveContext,
+) -> Result<Value, InvocationError> {
     // Kept to log the input whole if it cannot be handled.
-    let original = payload.clone();
+    let original = match raw {
+        Some(raw) => raw.to_owned(),
+        None => payload.to_string(),
+    };
+    let (logged, payload_truncated) = loggable(&original);
+    let payload_bytes = original.len();
     match handle_event(payload, ctx).await {
         Ok(outcome) => {
-            if outcome.event_name.is_none() {
+            if outcome.forged {
+                // Never acted on and not alerted (see the README): a forged
+                // event reaching the code means a direct invocation or a
+                // rule without the `aws.*` source filter; this line is the
+                // one to raise an alarm on.
+                tracing::error!(
+                    event_id = outcome.event_id.as_deref().unwrap_or(""),
+                    event_name = outcome.event_name.as_deref().unwrap_or(""),
+                    outcome = "ignored",
+                    reason = outcome.ignored.as_deref().unwrap_or(""),
+                    payload = logged,
+                    payload_bytes,
+                    payload_truncated,
+                    "forged event rejected; logged whole, not acted on"
+                );
+            } else if outcome.event_name.is_none() {
                 tracing::warn!(
-                    payload = %original,
+                    payload = logged,
+                    payload_bytes,
+                    payload_truncated,
                     reason = outcome.ignored.as_deref().unwrap_or("no CloudTrail event"),
                     "input ignored"
                 );
@@ -61,7 +191,12 @@ pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, Invocati
                 );
             }
             if retry {
-                tracing::error!(payload = %original, "failing the invocation so Lambda retries it");
+                tracing::error!(
+                    payload = logged,
+                    payload_bytes,
+                    payload_truncated,
+                    "failing the invocation so Lambda retries it"
+                );
                 Err(InvocationError(
                     HandleError::Effects { outcome }.to_string(),
                 ))
@@ -70,7 +205,13 @@ pub async fn handle(payload: Value, ctx: &LiveContext) -> Result<Value, Invocati
             }
         }
         Err(e) => {
-            tracing::error!(payload = %original, error = %e, "input is not one CloudTrail event; logged whole, not retried");
+            tracing::error!(
+                payload = logged,
+                payload_bytes,
+                payload_truncated,
+                error = %e,
+                "input is not one CloudTrail event; logged whole, not retried"
+            );
             Ok(json!({ "status": "rejected", "error": e.to_string() }))
         }
     }
@@ -168,6 +309,7 @@ mod tests {
     use crate::effects::{EffectError, ErrorKind, Publisher, SnsMessage};
     use crate::live::Effects;
     use crate::rules::testing::iam_call;
+    use crate::scan::memory::MemorySource;
 
     /// SNS that refuses, for good (a key policy denying the topic, say), the
     /// alerts of one rule and publishes the others.
@@ -250,6 +392,140 @@ mod tests {
         )));
         let ctx = context(sns);
         assert!(handle(admin_attached(), &ctx).await.is_err());
+    }
+
+    fn context_with(iam: Arc<MemoryIam>, sns: Arc<RecordingPublisher>, modes: &str) -> LiveContext {
+        let config = Config::from_toml(
+            &format!(
+                "[modes]\n{modes}\n[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\""
+            ),
+            "test",
+            std::iter::empty(),
+        )
+        .unwrap();
+        let effects = Effects {
+            iam,
+            trail: Arc::new(MemoryTrail::default()),
+            publisher: sns,
+            webhook: Arc::new(RecordingWebhook::default()),
+            secrets: Arc::new(MemorySecrets::default()),
+        };
+        LiveContext::new(config, effects, WebhookSource::None)
+    }
+
+    fn key_created(source: &str, account: &str) -> String {
+        json!({
+            "version": "0", "id": "f1", "detail-type": "AWS API Call via CloudTrail",
+            "source": source, "account": account, "region": "us-east-1",
+            "detail": iam_call(
+                "CreateAccessKey",
+                json!({"userName": "bob"}),
+                json!({"accessKey": {"accessKeyId": "AKIAVICTIM0000000001", "userName": "bob", "status": "Active"}}),
+            ),
+        })
+        .to_string()
+    }
+
+    /// Anyone allowed events:PutEvents on the default bus can post this; AWS
+    /// only refuses them the `aws.*` sources. Nothing is called, nothing
+    /// alerted (memory adapters: moto cannot show who may PutEvents).
+    #[tokio::test]
+    async fn a_forged_event_is_answered_ignored_and_nothing_is_done() {
+        let source = MemorySource::default();
+        for (src, account) in [("custom.iam", "111122223333"), ("aws.iam", "999999999999")] {
+            let iam = Arc::new(MemoryIam::default());
+            let sns = Arc::new(RecordingPublisher::default());
+            let ctx = context_with(
+                iam.clone(),
+                sns.clone(),
+                "access-key-created = \"remediate\"",
+            );
+            let answer = invoke(&key_created(src, account), None, &ctx, &source)
+                .await
+                .unwrap();
+            assert_eq!(answer["status"], "ok", "{answer}");
+            assert_eq!(answer["findings"], json!([]), "{answer}");
+            assert!(
+                answer["ignored"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("forged event: "),
+                "{answer}"
+            );
+            assert!(iam.calls().is_empty(), "{:?}", iam.calls());
+            assert!(sns.messages().is_empty());
+        }
+        // The genuine event is acted on.
+        let iam = Arc::new(MemoryIam::default());
+        let sns = Arc::new(RecordingPublisher::default());
+        let ctx = context_with(
+            iam.clone(),
+            sns.clone(),
+            "access-key-created = \"remediate\"",
+        );
+        let answer = invoke(&key_created("aws.iam", "111122223333"), None, &ctx, &source)
+            .await
+            .unwrap();
+        assert_eq!(
+            answer["findings"][0]["rule"], "access-key-created",
+            "{answer}"
+        );
+        assert!(!iam.calls().is_empty());
+    }
+
+    /// Garbage, nothing, JSON too deep for any parser: answered, not failed
+    /// (a retry cannot make them parse).
+    #[tokio::test]
+    async fn a_payload_that_is_not_json_is_answered_rejected_not_failed() {
+        let ctx = context(Arc::new(RecordingPublisher::default()));
+        let source = MemorySource::default();
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        for raw in ["hello", "", "{\"detail-type\": ", deep.as_str()] {
+            let answer = invoke(raw, None, &ctx, &source).await.unwrap();
+            assert_eq!(answer["status"], "rejected", "{answer}");
+            let error = answer["error"].as_str().unwrap();
+            assert!(
+                error.starts_with("`payload` is not valid JSON: "),
+                "{error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_surrogate_in_one_field_does_not_drop_the_event() {
+        let sns = Arc::new(RecordingPublisher::default());
+        let ctx = context(sns.clone());
+        let raw = admin_attached().to_string().replace(
+            "\"eventName\"",
+            "\"userAgent\": \"aws-cli\\ud800\", \"eventName\"",
+        );
+        assert!(raw.contains("\\ud800"));
+        let answer = invoke(&raw, None, &ctx, &MemorySource::default()).await.unwrap();
+        assert_eq!(answer["status"], "ok", "{answer}");
+        assert_eq!(answer["findings"].as_array().unwrap().len(), 2, "{answer}");
+    }
+
+    #[test]
+    fn the_raw_payload_layer_hands_on_any_body_as_a_json_string() {
+        for body in [
+            &b"hello"[..],
+            b"",
+            b"{\"a\": \"\\ud800\"}",
+            b"bad \xff utf-8",
+        ] {
+            let wrapped = raw_body_as_json_string(body);
+            let text: String = serde_json::from_slice(&wrapped).unwrap();
+            assert_eq!(text, String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn logged_payloads_are_cut_at_the_cap_on_a_character_boundary() {
+        assert_eq!(loggable("{}"), ("{}", false));
+        let big = "é".repeat(LOG_PAYLOAD_MAX);
+        let (cut, truncated) = loggable(&big);
+        assert!(truncated);
+        assert!(cut.len() <= LOG_PAYLOAD_MAX && cut.len() > LOG_PAYLOAD_MAX - 2);
     }
 
     #[tokio::test]

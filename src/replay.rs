@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
@@ -53,7 +53,7 @@ impl EventReport {
                 if !filter.keeps(&event) {
                     return Ok(None);
                 }
-                let mut eval = engine::evaluate(&event, config);
+                let mut eval = engine::evaluate_delivered(&event, envelope.as_ref(), config);
                 if !filter.rules.is_empty() {
                     eval.decisions
                         .retain(|d| filter.rules.contains(&d.finding.rule));
@@ -85,6 +85,8 @@ impl EventReport {
                     diagnostics: eval.diagnostics,
                 }
             }
+            // Not an event: counted by the caller, never reported.
+            Item::Digest => return Ok(None),
             // Filters are about CloudTrail events; other events have no findings.
             Item::Other(_) if filter.is_active() => return Ok(None),
             Item::Other(envelope) => EventReport {
@@ -180,13 +182,16 @@ pub fn parse_time_bound(text: &str) -> Result<DateTime<Utc>, String> {
 pub enum Input {
     Stdin,
     File(PathBuf),
+    /// A CloudTrail digest file met in a directory walk (by its key
+    /// layout): not read, counted as skipped.
+    Digest(PathBuf),
 }
 
 impl Input {
     pub fn name(&self) -> String {
         match self {
             Input::Stdin => "-".into(),
-            Input::File(p) => p.display().to_string(),
+            Input::File(p) | Input::Digest(p) => p.display().to_string(),
         }
     }
 }
@@ -207,29 +212,42 @@ fn looks_like_events(path: &Path) -> bool {
         .any(|ext| name.ends_with(ext))
 }
 
+/// Is this the key of a CloudTrail digest file
+/// (`AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/...`, named
+/// `ACCOUNT_CloudTrail-Digest_REGION_...json.gz`)?
+pub fn is_digest_path(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.contains("_CloudTrail-Digest_")
+        || path
+            .components()
+            .any(|c| c.as_os_str() == "CloudTrail-Digest")
+}
+
 /// Expands paths: `-` is stdin, directories are walked recursively in name
-/// order. A path that does not exist is an error naming it.
+/// order, following symbolic links (a link back to a directory being
+/// walked is an error naming it, as is a broken link). A path that does not
+/// exist is an error naming it. Digest files met in a walk are
+/// [`Input::Digest`], not read.
 pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
     let mut out = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             out.push(Ok(Input::Stdin));
         } else if path.is_dir() {
-            for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+            let walk = walkdir::WalkDir::new(path)
+                .follow_links(true)
+                .sort_by_file_name();
+            for entry in walk {
                 match entry {
                     Ok(e) if e.file_type().is_file() && looks_like_events(e.path()) => {
-                        out.push(Ok(Input::File(e.into_path())))
+                        out.push(Ok(if is_digest_path(e.path()) {
+                            Input::Digest(e.into_path())
+                        } else {
+                            Input::File(e.into_path())
+                        }))
                     }
                     Ok(_) => {}
-                    Err(e) => out.push(Err(InputError::Read {
-                        path: e.path().map_or_else(
-                            || path.display().to_string(),
-                            |p| p.display().to_string(),
-                        ),
-                        source: e
-                            .into_io_error()
-                            .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
-                    })),
+                    Err(e) => out.push(Err(walk_error(e, path))),
                 }
             }
         } else if path.exists() {
@@ -247,6 +265,21 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
     out
 }
 
+/// A directory walk's error, naming the path it is about.
+fn walk_error(e: walkdir::Error, root: &Path) -> InputError {
+    let path = e.path().unwrap_or(root).display().to_string();
+    let source = match e.loop_ancestor() {
+        Some(ancestor) => std::io::Error::other(format!(
+            "symbolic link loop: it leads back to `{}`, already being walked",
+            ancestor.display()
+        )),
+        None => e
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
+    };
+    InputError::Read { path, source }
+}
+
 /// Counts over a whole replay.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Summary {
@@ -256,6 +289,8 @@ pub struct Summary {
     pub ignored: u64,
     pub errors: u64,
     pub findings: u64,
+    /// CloudTrail digest files skipped (by key layout or content).
+    pub digests: u64,
     pub by_rule: BTreeMap<&'static str, u64>,
     pub by_severity: BTreeMap<Severity, u64>,
     pub by_actor: BTreeMap<String, u64>,
@@ -295,6 +330,7 @@ impl Summary {
         self.ignored += other.ignored;
         self.errors += other.errors;
         self.findings += other.findings;
+        self.digests += other.digests;
         for (k, v) in other.by_rule {
             *self.by_rule.entry(k).or_default() += v;
         }
@@ -331,6 +367,13 @@ impl Summary {
             "{} events, {} findings, {} ignored, {} unreadable",
             self.events, self.findings, self.ignored, self.errors
         );
+        if self.digests > 0 {
+            let _ = writeln!(
+                s,
+                "CloudTrail digest files skipped: {} (log file validation, no events)",
+                self.digests
+            );
+        }
         if !self.by_severity.is_empty() {
             let _ = writeln!(s, "\nfindings by severity:");
             for (sev, n) in self.by_severity.iter().rev() {
@@ -429,6 +472,8 @@ pub struct Options {
     pub filter: Filter,
     /// Show a progress bar on stderr (only drawn on a terminal).
     pub progress: bool,
+    /// The most bytes one input may hold once decompressed.
+    pub max_input_bytes: u64,
 }
 
 /// The output and counts of one input, kept until its turn to be written.
@@ -447,17 +492,11 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
         bytes: 0,
     };
     let read = match input {
-        Input::File(path) => input::read_file(path, buf),
-        Input::Stdin => {
-            buf.clear();
-            io::stdin()
-                .lock()
-                .read_to_end(buf)
-                .and_then(|_| input::gunzip_if_compressed(buf))
-                .map_err(|source| InputError::Read {
-                    path: "-".into(),
-                    source,
-                })
+        Input::File(path) => input::read_file(path, buf, opts.max_input_bytes),
+        Input::Stdin => input::read_capped(io::stdin().lock(), 0, "-", buf, opts.max_input_bytes),
+        Input::Digest(_) => {
+            chunk.summary.digests += 1;
+            return chunk;
         }
     };
     if let Err(e) = read {
@@ -466,27 +505,29 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
     }
     chunk.bytes = buf.len() as u64;
     let name = input.name();
-    input::parse(buf, &name, &mut |located| match EventReport::filtered(
-        located,
-        config,
-        &opts.filter,
-    ) {
-        Ok(Some(report)) => {
-            chunk.summary.add(&report);
-            match opts.format {
-                OutputFormat::Json => {
-                    serde_json::to_writer(&mut chunk.output, &report)
-                        .expect("reports serialize to memory");
-                    chunk.output.push(b'\n');
-                }
-                OutputFormat::Text => chunk
-                    .output
-                    .extend_from_slice(render_event_text(&report).as_bytes()),
-                OutputFormat::Summary => {}
-            }
+    input::parse(buf, &name, &mut |located| {
+        if matches!(located.item, Ok(Item::Digest)) {
+            chunk.summary.digests += 1;
+            return;
         }
-        Ok(None) => {}
-        Err(e) => chunk.errors.push(e),
+        match EventReport::filtered(located, config, &opts.filter) {
+            Ok(Some(report)) => {
+                chunk.summary.add(&report);
+                match opts.format {
+                    OutputFormat::Json => {
+                        serde_json::to_writer(&mut chunk.output, &report)
+                            .expect("reports serialize to memory");
+                        chunk.output.push(b'\n');
+                    }
+                    OutputFormat::Text => chunk
+                        .output
+                        .extend_from_slice(render_event_text(&report).as_bytes()),
+                    OutputFormat::Summary => {}
+                }
+            }
+            Ok(None) => {}
+            Err(e) => chunk.errors.push(e),
+        }
     });
     chunk
 }
@@ -510,7 +551,7 @@ pub fn run(
         .iter()
         .map(|i| match i {
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            Input::Stdin => 0,
+            Input::Stdin | Input::Digest(_) => 0,
         })
         .sum();
     let bar = if opts.progress {
@@ -649,6 +690,98 @@ mod tests {
         assert_eq!(s.top_actors(1), [("arn:aws:iam::1:root", 1)]);
         assert_eq!(s.by_day.get("2024-01-02"), Some(&1));
         assert!(render_event_text(&r[0]).contains("CRITICAL root-console-login"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_files_and_directories_are_followed_and_loops_reported() {
+        use std::os::unix::fs::symlink;
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("a.json"), "{}").unwrap();
+        std::fs::create_dir(outside.path().join("logs")).unwrap();
+        std::fs::write(outside.path().join("logs/b.json"), "{}").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        symlink(outside.path().join("a.json"), dir.path().join("a.json")).unwrap();
+        symlink(outside.path().join("logs"), dir.path().join("logs")).unwrap();
+        symlink(dir.path(), dir.path().join("loop")).unwrap();
+        symlink("/no/such/target.json", dir.path().join("dangling.json")).unwrap();
+        let out = expand(&[dir.path().to_path_buf()]);
+        let files: Vec<_> = out
+            .iter()
+            .filter_map(|r| match r {
+                Ok(Input::File(p)) => Some(p.strip_prefix(dir.path()).unwrap().to_owned()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            files,
+            [PathBuf::from("a.json"), PathBuf::from("logs/b.json")]
+        );
+        let errors: Vec<_> = out
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let dangling = dir.path().join("dangling.json").display().to_string();
+        assert!(errors[0].contains(&format!("`{dangling}`")), "{errors:?}");
+        let looped = dir.path().join("loop").display().to_string();
+        assert!(errors[1].contains(&format!("`{looped}`")), "{errors:?}");
+        assert!(errors[1].contains("symbolic link loop"), "{errors:?}");
+    }
+
+    #[test]
+    fn digest_files_are_skipped_by_key_layout_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir
+            .path()
+            .join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01");
+        let digests = dir
+            .path()
+            .join("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/01");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::create_dir_all(&digests).unwrap();
+        std::fs::write(
+            logs.join("111122223333_CloudTrail_us-east-1_20240501T0000Z_x.json"),
+            r#"{"Records": [{"eventName": "CreateUser"}]}"#,
+        )
+        .unwrap();
+        // Not even read: its bytes are not JSON.
+        std::fs::write(
+            digests.join(
+                "111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240501T000000Z.json.gz",
+            ),
+            "not json",
+        )
+        .unwrap();
+        let inputs: Vec<Input> = expand(&[dir.path().to_path_buf()])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert!(matches!(inputs[1], Input::Digest(_)), "{inputs:?}");
+        let opts = Options {
+            jobs: 1,
+            format: OutputFormat::Summary,
+            filter: Filter::default(),
+            progress: false,
+            max_input_bytes: input::DEFAULT_MAX_INPUT_BYTES,
+        };
+        let mut errors = 0;
+        let summary = run(
+            &inputs,
+            &Config::default(),
+            &opts,
+            &mut Vec::new(),
+            &mut |_| errors += 1,
+        )
+        .unwrap();
+        assert_eq!((summary.events, summary.digests, errors), (1, 1, 0));
+        assert!(
+            summary
+                .render_text()
+                .contains("CloudTrail digest files skipped: 1"),
+            "{}",
+            summary.render_text()
+        );
     }
 
     #[test]

@@ -164,6 +164,295 @@ fn config_errors_exit_2_naming_the_key() {
 }
 
 #[test]
+fn a_misspelt_trailguard_variable_exits_2_naming_it_and_the_closest_known_one() {
+    for args in [
+        &["replay", "events/"][..],
+        &["handle", "/nonexistent.json"],
+        &["config", "check"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+            .args(args)
+            .current_dir(ROOT)
+            .env_remove("TRAILGUARD_CONFIG")
+            .env("TRAILGUARD_DEFALT_MODE", "off")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(
+                "unknown environment variable `TRAILGUARD_DEFALT_MODE` (did you mean `TRAILGUARD_DEFAULT_MODE`?)"
+            ),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// JSON lines with a truncated line and a line of invalid UTF-8 among
+/// good ones.
+fn jsonl_with_bad_lines(dir: &Path) -> String {
+    let good = |name: &str| {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(ROOT).join("events").join(name)).unwrap(),
+        )
+        .unwrap();
+        v.to_string()
+    };
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(good("root-console-login.json").as_bytes());
+    bytes.extend_from_slice(
+        b"\n{\"detail-type\": \"AWS API Call via CloudTrail\", \"detail\": {\"eventName\"\n",
+    );
+    bytes.extend_from_slice(good("mfa-device-removed.json").as_bytes());
+    bytes.extend_from_slice(b"\n{\"eventName\": \"Bad\xff\"}\n");
+    bytes.extend_from_slice(good("login-profile-created.json").as_bytes());
+    bytes.push(b'\n');
+    let path = dir.join("events.jsonl");
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_bad_json_line_is_reported_by_line_and_the_later_lines_still_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = jsonl_with_bad_lines(dir.path());
+    let out = trailguard(&["replay", "--format", "json", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("`{path}#L2` is not valid JSON")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("`{path}#L4` is not valid JSON")),
+        "{stderr}"
+    );
+    let rules: Vec<_> = json_lines(&out)
+        .iter()
+        .map(|r| r["findings"][0]["rule"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "root-console-login",
+            "mfa-device-removed",
+            "login-profile-created"
+        ]
+    );
+}
+
+#[test]
+fn handle_reports_a_bad_json_line_and_handles_the_later_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = jsonl_with_bad_lines(dir.path());
+    // Alert mode with no alert channel: nothing reaches AWS.
+    let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["handle", &path])
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcomes = json_lines(&out);
+    let summary: Vec<String> = outcomes
+        .iter()
+        .map(|o| match o["errors"][0]["kind"].as_str() {
+            Some(kind) => format!(
+                "{kind} {}",
+                o["location"].as_str().unwrap().rsplit('/').next().unwrap()
+            ),
+            None => o["findings"][0]["rule"].as_str().unwrap().to_owned(),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "root-console-login",
+            "input events.jsonl#L2",
+            "mfa-device-removed",
+            "input events.jsonl#L4",
+            "login-profile-created"
+        ]
+    );
+}
+
+/// `handle -` on a pipe that stays open acts on each line as it arrives:
+/// the first outcome is printed while the second line is not even written.
+#[test]
+fn handle_acts_on_each_line_of_an_open_pipe_as_it_arrives() {
+    use std::io::BufRead;
+    let line = |name: &str| {
+        let text = std::fs::read_to_string(Path::new(ROOT).join("events").join(name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        format!("{v}\n")
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["handle", "-"])
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(l.unwrap());
+        }
+    });
+    stdin
+        .write_all(line("root-console-login.json").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("no outcome for the first line while the pipe is open");
+    assert!(first.contains("root-console-login"), "{first}");
+    stdin
+        .write_all(line("mfa-device-removed.json").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let second = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    assert!(second.contains("mfa-device-removed"), "{second}");
+    assert!(child.wait().unwrap().success());
+}
+
+/// The forged samples: reported ignored with the reason, in replay's and
+/// handle's JSON alike; handle, with the key's remediation on, calls nothing
+/// (the endpoint is closed: any call would be an error).
+#[test]
+fn forged_envelopes_are_reported_ignored_by_replay_and_handle() {
+    let samples = [
+        "events/negative-forged-custom-source.json",
+        "events/negative-forged-account-mismatch.json",
+    ];
+    let replay = trailguard(&["replay", "--format", "json", samples[0], samples[1]]);
+    assert!(replay.status.success());
+    let handle = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(["handle", samples[0], samples[1]])
+        .current_dir(ROOT)
+        .env_remove("TRAILGUARD_CONFIG")
+        .env("TRAILGUARD_MODES", "access-key-created=remediate")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(
+        handle.status.success(),
+        "{}",
+        String::from_utf8_lossy(&handle.stderr)
+    );
+    for out in [&replay, &handle] {
+        let reports = json_lines(out);
+        assert_eq!(reports.len(), 2);
+        assert_eq!(
+            reports[0]["ignored"],
+            "forged event: source `custom.security` is not an AWS service (`aws.*`, which only AWS may send)"
+        );
+        assert_eq!(
+            reports[1]["ignored"],
+            "forged event: envelope account `111122223333` disagrees with the record's recipientAccountId `946986569305`"
+        );
+        for r in reports {
+            assert_eq!(r["findings"], serde_json::json!([]));
+        }
+    }
+}
+
+#[test]
+fn an_input_over_the_size_cap_is_an_error_and_the_rest_still_replayed() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    // 2 MB of gzip that inflates to 2 GiB would otherwise be held whole.
+    let bomb = dir.path().join("bomb.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..4 {
+        gz.write_all(&spaces).unwrap();
+    }
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    let bomb = bomb.display().to_string();
+    for cmd in ["replay", "handle"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+            .args([
+                cmd,
+                "--max-input-size",
+                "1M",
+                &bomb,
+                "events/root-console-login.json",
+            ])
+            .current_dir(ROOT)
+            .env_remove("TRAILGUARD_CONFIG")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            all.contains(&format!(
+                "`{bomb}` is larger than 1048576 bytes once decompressed"
+            )),
+            "{cmd}: {all}"
+        );
+        assert!(all.contains("root-console-login"), "{cmd}: {all}");
+    }
+    let out = trailguard(&["replay", "--max-input-size", "lots", "events/"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_digest_file_named_on_the_command_line_is_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = dir.path().join("digest.json");
+    std::fs::write(
+        &digest,
+        r#"{"awsAccountId": "111122223333", "digestStartTime": "2024-05-01T00:00:00Z", "digestEndTime": "2024-05-01T01:00:00Z", "logFiles": [{"s3Object": "x", "hashValue": "ab"}], "previousDigestSignature": null}"#,
+    )
+    .unwrap();
+    let out = trailguard(&["replay", "--format", "summary", digest.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 events, 0 findings, 0 ignored, 0 unreadable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CloudTrail digest files skipped: 1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn gzipped_log_file_from_stdin_keeps_record_order() {
     let records: Vec<serde_json::Value> = [
         "root-console-login.json",

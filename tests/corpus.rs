@@ -52,7 +52,7 @@ fn fired(path: &Path, config: &Config) -> String {
                 .iter()
                 .map(|d| d.finding.rule)
                 .collect(),
-            Item::Other(_) => Vec::new(),
+            Item::Other(_) | Item::Digest => Vec::new(),
         };
         rules.sort();
         per_record.push(if rules.is_empty() {

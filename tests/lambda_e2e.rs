@@ -202,6 +202,122 @@ async fn lambda_remediates_alerts_and_answers_each_kind_of_input() {
     );
 }
 
+/// The runtime deserializes payloads before any handler runs and fails
+/// those it cannot, unlogged, to be retried for nothing. Every payload here
+/// is answered (not failed) and logged whole, a large one cut and said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_the_runtime_cannot_deserialize_is_logged_and_answered() {
+    let runtime = RuntimeApi::start().await;
+    // No alert channel: the one real event is handled without AWS.
+    let function = Function::start(
+        &runtime,
+        "http://127.0.0.1:9",
+        &[("TRAILGUARD_SNS_TOPIC_ARN", "")],
+    );
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes();
+    let mut big = b"garbage ".repeat(40_000);
+    big.extend_from_slice(b"THE-END");
+    let mut surrogate = event("create-access-key");
+    surrogate["detail"]["eventName"] = "CreateLoginProfile".into();
+    let surrogate = surrogate
+        .to_string()
+        .replace(
+            "\"CreateLoginProfile\"",
+            "\"CreateLoginProfile\", \"userAgent\": \"cli\\udc00\"",
+        )
+        .into_bytes();
+    for (name, body) in [
+        ("garbage", b"not json at all".to_vec()),
+        ("empty", Vec::new()),
+        ("deep", deep),
+        ("big", big),
+        ("invalid utf-8", b"{\"a\": \"\xff\"".to_vec()),
+    ] {
+        let id = runtime.invoke_raw(body);
+        let answer = response(runtime.answer(&id).await);
+        assert_eq!(answer["status"], "rejected", "{name}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("`payload` is not valid JSON"),
+            "{name}: {answer}"
+        );
+    }
+    // A lone surrogate in one field: the event is still handled.
+    let id = runtime.invoke_raw(surrogate);
+    let answer = response(runtime.answer(&id).await);
+    assert_eq!(answer["event_name"], "CreateLoginProfile", "{answer}");
+    assert_eq!(
+        answer["findings"][0]["rule"], "login-profile-created",
+        "{answer}"
+    );
+
+    let logs = function.log_lines();
+    let rejected: Vec<_> = logs
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("payload is not JSON"))
+        })
+        .collect();
+    assert_eq!(rejected.len(), 5, "{logs:#?}");
+    assert_eq!(rejected[0]["fields"]["payload"], "not json at all");
+    assert_eq!(rejected[1]["fields"]["payload"], "");
+    assert_eq!(rejected[1]["fields"]["payload_truncated"], false);
+    let cut = &rejected[3]["fields"];
+    assert_eq!(cut["payload_truncated"], true, "{cut}");
+    assert_eq!(cut["payload_bytes"], 320_007);
+    let logged = cut["payload"].as_str().unwrap();
+    assert!(logged.len() <= 64 * 1024 && logged.starts_with("garbage garbage"));
+    assert!(!logged.contains("THE-END"));
+    assert!(
+        rejected[4]["fields"]["payload"]
+            .as_str()
+            .unwrap()
+            .contains('\u{FFFD}'),
+        "{}",
+        rejected[4]
+    );
+}
+
+/// Anyone allowed events:PutEvents can post a custom-source event with the
+/// CloudTrail detail-type; it is answered, logged whole, never acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_is_logged_whole_and_not_acted_on() {
+    let runtime = RuntimeApi::start().await;
+    // Remediation on, and nothing listening: any call would fail the invocation.
+    let function = Function::start(&runtime, "http://127.0.0.1:9", &[("AWS_MAX_ATTEMPTS", "1")]);
+    let mut forged = event("create-access-key");
+    forged["source"] = "custom.security".into();
+    let id = runtime.invoke(forged);
+    let answer = response(runtime.answer(&id).await);
+    assert_eq!(answer["status"], "ok", "{answer}");
+    assert_eq!(answer["findings"], json!([]), "{answer}");
+    assert_eq!(
+        answer["ignored"],
+        "forged event: source `custom.security` is not an AWS service (`aws.*`, which only AWS may send)"
+    );
+    let logs = function.log_lines();
+    let line = logs
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("forged event rejected"))
+        })
+        .unwrap_or_else(|| panic!("no forged-event line: {logs:#?}"));
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["fields"]["payload"]
+            .as_str()
+            .unwrap()
+            .contains("custom.security")
+    );
+    assert_eq!(line["fields"]["outcome"], "ignored");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_aws_fails_the_invocation_so_lambda_retries() {
     let aws = Listener::start(|_| Response::aws_error(400, "Throttling")).await;
@@ -222,12 +338,19 @@ async fn throttled_aws_fails_the_invocation_so_lambda_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_config_fails_the_cold_start() {
+    cold_start_fails_with(&[("TRAILGUARD_MODES", "root-login=alert")]).await;
+}
+
+/// A misspelt override would otherwise be ignored silently (remediation
+/// left on where the operator meant to switch it off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_trailguard_variable_fails_the_cold_start() {
+    cold_start_fails_with(&[("TRAILGUARD_DEFALT_MODE", "off")]).await;
+}
+
+async fn cold_start_fails_with(env: &[(&str, &str)]) {
     let runtime = RuntimeApi::start().await;
-    let mut function = Function::start(
-        &runtime,
-        "http://127.0.0.1:9",
-        &[("TRAILGUARD_MODES", "root-login=alert")],
-    );
+    let mut function = Function::start(&runtime, "http://127.0.0.1:9", env);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let status = loop {
         if let Some(status) = function.child.try_wait().unwrap() {

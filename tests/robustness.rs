@@ -166,4 +166,46 @@ proptest! {
         // Something is always said about the input, even if only an error.
         prop_assert!(n >= 1 || bytes.iter().all(u8::is_ascii_whitespace));
     }
+
+    /// JSON lines where one line is cut or corrupted: every other line is
+    /// still read, in order (the parser resumes at the next line). Before,
+    /// one bad line dropped every later one.
+    #[test]
+    fn one_corrupted_json_line_loses_that_line_only(
+        order in prop::collection::vec(0..SAMPLES.len(), 2..8),
+        bad in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+    ) {
+        let bad = bad.index(order.len());
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for (i, &sample) in order.iter().enumerate() {
+            let mut v: Value = serde_json::from_str(SAMPLES[sample]).unwrap();
+            let record = if v.get("detail").is_some() { &mut v["detail"] } else { &mut v };
+            // Three copies of the number: two flipped bytes cannot forge another line's id.
+            record["eventID"] = format!("line-{i}-{i}-{i}").into();
+            lines.push(serde_json::to_vec(&v).unwrap());
+        }
+        let line = &mut lines[bad];
+        line.truncate(cut.index(line.len()));
+        for (at, b) in flips {
+            if !line.is_empty() {
+                let i = at.index(line.len());
+                line[i] = b;
+            }
+        }
+        let bytes = lines.join(&b"\n"[..]);
+        let mut ids = Vec::new();
+        input::parse(&bytes, "prop", &mut |located| {
+            if let Ok(Item::CloudTrail { event, .. }) = located.item {
+                ids.extend(event.event_id);
+            }
+        });
+        let expected: Vec<String> = (0..order.len())
+            .filter(|i| *i != bad)
+            .map(|i| format!("line-{i}-{i}-{i}"))
+            .collect();
+        let kept: Vec<String> = ids.into_iter().filter(|id| expected.contains(id)).collect();
+        prop_assert_eq!(kept, expected);
+    }
 }

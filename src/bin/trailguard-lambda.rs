@@ -2,9 +2,8 @@
 //! evaluates, remediates where configured, and alerts; a scheduled event
 //! runs the credential scan.
 
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
-use trailguard::scan::{self, aws::IamSource};
+use lambda_runtime::{LambdaEvent, Runtime, layers::TracingLayer, service_fn};
+use trailguard::scan::aws::IamSource;
 use trailguard::{Config, lambda, live::LiveContext};
 
 #[tokio::main]
@@ -13,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // A bad config fails the cold start, not every event after it.
     let path = std::env::var_os("TRAILGUARD_CONFIG").map(std::path::PathBuf::from);
-    let config = Config::load(path.as_deref(), std::env::vars())?;
+    let config = Config::load(path.as_deref(), trailguard::config::process_env())?;
     tracing::info!(origin = %config.origin, "configuration loaded");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
@@ -22,12 +21,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ctx = LiveContext::from_sdk_config(config, &sdk, slack_env)?;
     let source = IamSource::from_conf(&sdk);
     let (ctx, source) = (&ctx, &source);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        if scan::is_scheduled_event(&event.payload) {
-            lambda::scan_until(ctx, source, Some(event.context.deadline())).await
-        } else {
-            lambda::handle(event.payload, ctx).await
-        }
-    }))
-    .await
+    // The handler gets the payload's text, so that a payload the runtime
+    // could not deserialize is still logged and answered (see lambda.rs).
+    let handler = service_fn(move |event: LambdaEvent<String>| async move {
+        lambda::invoke(&event.payload, Some(event.context.deadline()), ctx, source).await
+    });
+    Runtime::new(handler)
+        .layer(lambda::RawPayloadLayer)
+        .layer(TracingLayer::new())
+        .run()
+        .await
 }

@@ -13,7 +13,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match Config::load(args.file.as_deref(), std::env::vars()) {
+    match Config::load(args.file.as_deref(), crate::config::process_env()) {
         Ok(config) => {
             println!("# effective configuration, from {}", config.origin);
             match toml::to_string_pretty(&config) {

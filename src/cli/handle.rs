@@ -7,12 +7,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{ConfigArg, EXIT_EFFECTS, EXIT_INPUT, EXIT_USAGE};
+use crate::event::input;
 use crate::live::{LiveContext, handle_inputs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     config: ConfigArg,
+    /// The most held at once, decompressed (256M by default; K, M, G
+    /// suffixes): a whole log file, or one unfinished document of JSON
+    /// lines; beyond it the input is reported unreadable.
+    #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
+          default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_size: u64,
     /// Files, directories (walked recursively) or `-` for stdin.
     #[arg(value_name = "PATH", default_value = "-")]
     paths: Vec<PathBuf>,
@@ -46,7 +53,7 @@ pub fn run(args: Args) -> ExitCode {
         let stdout = io::stdout();
         let mut out = stdout.lock();
         let mut write_failed = None;
-        handle_inputs(&args.paths, &ctx, &mut |outcome| {
+        handle_inputs(&args.paths, args.max_input_size, &ctx, &mut |outcome| {
             if outcome.input_failed() {
                 input_errors += 1;
             } else if outcome.failed() {

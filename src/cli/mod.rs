@@ -49,7 +49,7 @@ pub struct ConfigArg {
 impl ConfigArg {
     /// Loads the config with `TRAILGUARD_*` environment overrides.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        Config::load(self.config.as_deref(), std::env::vars())
+        Config::load(self.config.as_deref(), crate::config::process_env())
     }
 }
 

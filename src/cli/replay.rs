@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
+use crate::event::input;
 use crate::replay::{self, Filter, Options, OutputFormat, expand, parse_time_bound};
 use crate::rules;
 
@@ -44,6 +45,11 @@ pub struct Args {
     /// Only findings of this rule (repeatable).
     #[arg(long, value_name = "RULE_ID")]
     rule: Vec<String>,
+    /// The most one input may hold once decompressed (256M by default; K, M,
+    /// G suffixes); a larger input is reported unreadable, not read.
+    #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
+          default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
+    max_input_size: u64,
     /// Never draw a progress bar (none is drawn when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
@@ -86,6 +92,7 @@ pub fn run(args: Args) -> ExitCode {
             rules: rule_ids,
         },
         progress: !args.no_progress && io::stderr().is_terminal(),
+        max_input_bytes: args.max_input_size,
     };
 
     let mut errors = 0u64;

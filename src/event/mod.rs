@@ -142,7 +142,13 @@ impl RawObject {
         self.decoded
             .get_or_init(|| {
                 let raw = self.raw.as_ref()?;
-                match serde_json::from_str::<Value>(raw.get()).ok()? {
+                // A raw value keeps a lone surrogate escape that decoding
+                // refuses: replace it (U+FFFD) rather than lose the object.
+                let value = serde_json::from_str::<Value>(raw.get()).ok().or_else(|| {
+                    let repaired = input::repair_lone_surrogates(raw.get().as_bytes());
+                    serde_json::from_slice::<Value>(&repaired).ok()
+                })?;
+                match value {
                     Value::Object(map) => Some(map),
                     Value::String(text) => match serde_json::from_str::<Value>(&text).ok()? {
                         Value::Object(map) => Some(map),
@@ -329,6 +335,16 @@ mod tests {
         )
         .unwrap();
         assert!(!ok.failed());
+    }
+
+    #[test]
+    fn a_lone_surrogate_in_request_parameters_does_not_lose_them() {
+        let ev = CloudTrailEvent::from_json(
+            r#"{"requestParameters": {"userName": "bob", "note": "x\ud800"}}"#,
+        )
+        .unwrap();
+        assert_eq!(ev.request_str("userName"), Some("bob"));
+        assert_eq!(ev.request_str("note"), Some("x\u{FFFD}"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::remediate::{Retry, Sleep, TokioSleep};
 
 pub use handle::{
     ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
+    handle_stream,
 };
 
 /// The effects the executor uses.

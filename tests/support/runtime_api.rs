@@ -21,7 +21,7 @@ pub enum Answer {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(String, Value)>,
+    queue: VecDeque<(String, Vec<u8>)>,
     answers: Vec<(String, Answer)>,
     polls: usize,
     init_error: Option<Value>,
@@ -54,6 +54,12 @@ impl RuntimeApi {
 
     /// Queues an invocation; returns its request id.
     pub fn invoke(&self, payload: Value) -> String {
+        self.invoke_raw(payload.to_string().into_bytes())
+    }
+
+    /// Queues an invocation whose body is these bytes, JSON or not.
+    #[allow(dead_code)]
+    pub fn invoke_raw(&self, payload: Vec<u8>) -> String {
         let mut st = self.state.lock().unwrap();
         let id = format!("req-{}", st.queue.len() + st.answers.len() + 1);
         st.queue.push_back((id.clone(), payload));
@@ -120,13 +126,13 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>, changed: Arc<Notify>
         let mut parts = request_line.split_whitespace();
         let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let reply = if method == "GET" && path.ends_with("/runtime/invocation/next") {
-            let (id, payload) = next(&state, &changed).await;
-            let body = payload.to_string();
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:trailguard\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{body}",
+            let (id, body) = next(&state, &changed).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:trailguard\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n",
                 deadline_ms(),
                 body.len()
-            )
+            );
+            [head.into_bytes(), body].concat()
         } else {
             let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let segments: Vec<&str> = path.split('/').collect();
@@ -144,15 +150,15 @@ async fn serve(stream: TcpStream, state: Arc<Mutex<State>>, changed: Arc<Notify>
                 }
             }
             changed.notify_waiters();
-            "HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_owned()
+            b"HTTP/1.1 202 Accepted\r\nContent-Length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_vec()
         };
-        if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
+        if reader.get_mut().write_all(&reply).await.is_err() {
             return;
         }
     }
 }
 
-async fn next(state: &Mutex<State>, changed: &Notify) -> (String, Value) {
+async fn next(state: &Mutex<State>, changed: &Notify) -> (String, Vec<u8>) {
     state.lock().unwrap().polls += 1;
     changed.notify_waiters();
     loop {
