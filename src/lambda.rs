@@ -500,7 +500,9 @@ mod tests {
             "\"userAgent\": \"aws-cli\\ud800\", \"eventName\"",
         );
         assert!(raw.contains("\\ud800"));
-        let answer = invoke(&raw, None, &ctx, &MemorySource::default()).await.unwrap();
+        let answer = invoke(&raw, None, &ctx, &MemorySource::default())
+            .await
+            .unwrap();
         assert_eq!(answer["status"], "ok", "{answer}");
         assert_eq!(answer["findings"].as_array().unwrap().len(), 2, "{answer}");
     }
