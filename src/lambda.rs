@@ -410,7 +410,10 @@ mod tests {
             webhook: Arc::new(RecordingWebhook::default()),
             secrets: Arc::new(MemorySecrets::default()),
         };
+        // Short waits: a key the in-memory IAM does not hold would otherwise
+        // be read again for the whole 30 s budget.
         LiveContext::new(config, effects, WebhookSource::None)
+            .with_retry(crate::remediate::Retry::quick())
     }
 
     fn key_created(source: &str, account: &str) -> String {
