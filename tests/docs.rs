@@ -1,4 +1,5 @@
-//! The README agrees with the registry and the list of known variables.
+//! The README and `docs/` agree with the registry and the list of known
+//! variables.
 
 #[test]
 fn readme_rule_table_matches_the_registry() {
@@ -34,12 +35,12 @@ fn readme_rule_table_matches_the_registry() {
 }
 
 #[test]
-fn readme_names_every_known_trailguard_variable() {
-    let readme = include_str!("../README.md");
+fn configuration_page_names_every_known_trailguard_variable() {
+    let page = include_str!("../docs/configuration.md");
     for name in trailguard::config::ENV_VARS {
         assert!(
-            readme.contains(&format!("`{name}`")),
-            "README does not name {name}"
+            page.contains(&format!("`{name}`")),
+            "docs/configuration.md does not name {name}"
         );
     }
 }
