@@ -490,14 +490,6 @@ impl Config {
     pub fn mode(&self, rule: &str) -> Mode {
         self.modes.get(rule).copied().unwrap_or(Mode::Off)
     }
-
-    /// Rules whose remediation is switched on.
-    pub fn remediating_rules(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.modes
-            .iter()
-            .filter(|(_, m)| **m == Mode::Remediate)
-            .map(|(id, _)| *id)
-    }
 }
 
 /// Environment overrides; returns the names of the variables applied.
