@@ -13,7 +13,7 @@ use super::alert;
 use super::source::SourceErrorKind;
 use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
-use crate::executor::{self, Delivery, ExecError};
+use crate::executor::{self, Channel, Delivery, ExecError};
 use crate::live::ErrorReport;
 use crate::remediate::{self, Report, Status};
 use crate::rules::{Action, Mode, within_days};
@@ -221,12 +221,12 @@ pub(crate) async fn send_summary(
     if let Some(topic) = live.config.alerts.sns_topic_arn.as_deref() {
         let message = alert::sns_message(topic, report);
         out.push(match live.effects.publisher.publish(&message).await {
-            Ok(id) => executor::sent("sns", Some(id)),
+            Ok(id) => executor::sent(Channel::Sns, Some(id)),
             Err(source) => {
-                let d = executor::failed("sns", &source.to_string());
+                let d = executor::failed(Channel::Sns, &source.to_string());
                 errors.push(error_report(&ExecError::Alert {
                     rule: "scan",
-                    channel: "sns",
+                    channel: Channel::Sns,
                     source,
                 }));
                 d
@@ -238,12 +238,12 @@ pub(crate) async fn send_summary(
         Ok(Some(url)) => {
             let body = alert::slack_message(report);
             out.push(match live.effects.webhook.post_json(&url, &body).await {
-                Ok(()) => executor::sent("slack", None),
+                Ok(()) => executor::sent(Channel::Slack, None),
                 Err(source) => {
-                    let d = executor::failed("slack", &source.to_string());
+                    let d = executor::failed(Channel::Slack, &source.to_string());
                     errors.push(error_report(&ExecError::Alert {
                         rule: "scan",
-                        channel: "slack",
+                        channel: Channel::Slack,
                         source,
                     }));
                     d
@@ -251,7 +251,7 @@ pub(crate) async fn send_summary(
             });
         }
         Err(source) => {
-            out.push(executor::failed("slack", &source.to_string()));
+            out.push(executor::failed(Channel::Slack, &source.to_string()));
             errors.push(error_report(&ExecError::Webhook {
                 rule: "scan",
                 source,

@@ -37,7 +37,7 @@ pub use report::{CredentialReport, ReportError, Stamp};
 pub use source::{CredentialSource, ReportWait, SourceError};
 
 use crate::engine::Diagnostic;
-use crate::executor::Delivery;
+use crate::executor::{Delivery, DeliveryStatus};
 use crate::live::{ErrorReport, LiveContext};
 use crate::rules::Action;
 
@@ -147,7 +147,8 @@ impl ScanReport {
     /// Is running the scan again worth it (and safe: remediations are
     /// idempotent)? Also when no alert could be delivered at all.
     pub fn retryable(&self) -> bool {
-        let alert_lost = !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != "sent");
+        let alert_lost =
+            !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != DeliveryStatus::Sent);
         self.errors.iter().any(|e| e.retryable) || alert_lost
     }
 
@@ -178,7 +179,7 @@ impl ScanReport {
             "findings": self.findings.len(),
             "by_rule": by_rule,
             "remediated": self.remediated().len(),
-            "alerts": self.alerts.iter().filter(|a| a.status == "sent").count(),
+            "alerts": self.alerts.iter().filter(|a| a.status == DeliveryStatus::Sent).count(),
             "errors": self.errors.len(),
         })
     }

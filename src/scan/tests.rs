@@ -165,7 +165,7 @@ async fn alert_mode_changes_nothing_and_sends_one_summary() {
         m.body
     );
     assert_eq!(report.alerts.len(), 1);
-    assert_eq!(report.alerts[0].status, "sent");
+    assert_eq!(report.alerts[0].status, DeliveryStatus::Sent);
     let planned = report.findings[3].result.as_ref().unwrap();
     assert_eq!(planned.status, Status::Planned);
 }
@@ -517,7 +517,7 @@ async fn a_lost_alert_makes_the_scan_worth_a_retry() {
     assert!(report.failed());
     assert!(report.retryable());
     assert_eq!(report.errors[0].kind, "alert");
-    assert_eq!(report.alerts[0].status, "failed");
+    assert_eq!(report.alerts[0].status, DeliveryStatus::Failed);
     assert_eq!(report.summary_json()["status"], "partial");
 }
 
