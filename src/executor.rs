@@ -15,7 +15,7 @@ use crate::alert::{self, Facts};
 use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::live::LiveContext;
+use crate::live::{FailureKind, LiveContext};
 use crate::remediate::{self, RemediateError, Report, Seen, Status};
 use crate::rules::{Action, Mode, Severity, Target};
 
@@ -129,12 +129,12 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// `remediation`, `exemption-check` or `alert`.
-    pub fn kind(&self) -> &'static str {
+    /// Which effect failed.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            ExecError::Remediation { .. } => "remediation",
-            ExecError::ExemptionCheck { .. } => "exemption-check",
-            ExecError::Alert { .. } | ExecError::Webhook { .. } => "alert",
+            ExecError::Remediation { .. } => FailureKind::Remediation,
+            ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
+            ExecError::Alert { .. } | ExecError::Webhook { .. } => FailureKind::Alert,
         }
     }
 

@@ -184,7 +184,7 @@ async fn handle_logged(
             for e in &outcome.errors {
                 tracing::error!(
                     event_id = outcome.event_id.as_deref().unwrap_or(""),
-                    kind = e.kind,
+                    kind = e.kind.as_str(),
                     retryable = e.retryable,
                     error = %e.message,
                     "effect failed"
@@ -249,7 +249,7 @@ pub async fn scan_until(
     match run_scan(&scan_ctx, chrono::Utc::now()).await {
         Ok(report) => {
             for e in &report.errors {
-                tracing::error!(kind = e.kind, retryable = e.retryable, error = %e.message, "scan effect failed");
+                tracing::error!(kind = e.kind.as_str(), retryable = e.retryable, error = %e.message, "scan effect failed");
             }
             if report.retryable() {
                 let first = report

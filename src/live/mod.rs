@@ -16,8 +16,8 @@ use crate::effects::{Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl}
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
 pub use handle::{
-    ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
-    handle_stream,
+    ErrorReport, FailureKind, HandleError, Outcome, handle_bytes, handle_event, handle_inputs,
+    handle_paths, handle_stream,
 };
 
 /// The effects the executor uses.

@@ -14,7 +14,7 @@ use super::source::SourceErrorKind;
 use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
 use crate::executor::{self, Channel, Delivery, ExecError};
-use crate::live::ErrorReport;
+use crate::live::{ErrorReport, FailureKind};
 use crate::remediate::{self, Report, Status};
 use crate::rules::{Action, Mode, within_days};
 
@@ -76,7 +76,7 @@ async fn used_recently(
         ))),
         Ok(_) => Ok(None),
         Err(e) => Err(ErrorReport {
-            kind: "remediation",
+            kind: FailureKind::Remediation,
             message: format!("cannot re-check the last use of access key {access_key_id}: {e}"),
             retryable: e.kind != SourceErrorKind::Other,
         }),
@@ -195,7 +195,7 @@ pub(crate) async fn remediate_all(
             "deadline near: remediations left for the retry"
         );
         errors.push(ErrorReport {
-            kind: "deadline",
+            kind: FailureKind::Deadline,
             message: format!(
                 "the invocation's deadline came before {deferred} remediation{} ran",
                 if deferred == 1 { "" } else { "s" }
