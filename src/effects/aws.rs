@@ -45,6 +45,43 @@ where
     }
 }
 
+/// One access key of a user as `ListAccessKeys` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListedAccessKey {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every access key of `user` (all pages): the one listing, for the
+/// deactivation and the scan alike. A key without an id is skipped.
+pub(crate) async fn list_access_keys(
+    client: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Vec<ListedAccessKey>, EffectError> {
+    let list = client
+        .list_access_keys()
+        .user_name(user)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify("iam:ListAccessKeys", e))?;
+    Ok(list
+        .iter()
+        .filter_map(|k| {
+            Some(ListedAccessKey {
+                id: k.access_key_id()?.to_owned(),
+                active: k.status() == Some(&StatusType::Active),
+                created: k
+                    .create_date()
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            })
+        })
+        .collect())
+}
+
 /// `Ok(None)` for a not-found error, the error otherwise.
 fn none_if_missing<T>(result: Result<T, EffectError>) -> Result<Option<T>, EffectError> {
     match result {
@@ -349,24 +386,12 @@ impl Iam for AwsIam {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
-        const OP: &str = "iam:ListAccessKeys";
-        let list = self
-            .client
-            .list_access_keys()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
-        Ok(list
-            .iter()
-            .filter_map(|k| {
-                Some(AccessKey {
-                    id: k.access_key_id()?.to_owned(),
-                    active: k.status() == Some(&StatusType::Active),
-                })
+        Ok(list_access_keys(&self.client, user)
+            .await?
+            .into_iter()
+            .map(|k| AccessKey {
+                id: k.id,
+                active: k.active,
             })
             .collect())
     }

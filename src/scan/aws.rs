@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use super::account::{AccountSummary, AttachedPolicy, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
 use crate::config::PasswordBaseline;
-use crate::effects::ErrorKind;
+use crate::effects::aws::list_access_keys;
+use crate::effects::{EffectError, ErrorKind};
 
 /// Reads the account through an IAM client.
 #[derive(Debug, Clone)]
@@ -36,14 +37,18 @@ fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Sourc
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let e = crate::effects::aws::classify(operation, err);
+    source_error(crate::effects::aws::classify(operation, err))
+}
+
+/// An effect's error as a read's.
+fn source_error(e: EffectError) -> SourceError {
     let kind = match e.kind {
         ErrorKind::NotFound => SourceErrorKind::NotFound,
         _ if e.is_retryable() => SourceErrorKind::Transient,
         _ => SourceErrorKind::Other,
     };
     SourceError {
-        operation,
+        operation: e.operation,
         kind,
         code: e.code,
         message: e.message,
@@ -194,25 +199,14 @@ impl CredentialSource for IamSource {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
-        const OP: &str = "iam:ListAccessKeys";
-        let keys = self
-            .client
-            .list_access_keys()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
+        Ok(list_access_keys(&self.client, user)
             .await
-            .map_err(|e| classify(OP, e))?;
-        Ok(keys
+            .map_err(source_error)?
             .into_iter()
-            .filter_map(|k| {
-                Some(ListedKey {
-                    id: k.access_key_id()?.to_owned(),
-                    active: k.status().is_some_and(|s| s.as_str() == "Active"),
-                    created: k.create_date().and_then(time),
-                })
+            .map(|k| ListedKey {
+                id: k.id,
+                active: k.active,
+                created: k.created,
             })
             .collect())
     }
