@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{self, Mode};
+use crate::rules::{self, Mode, Rule};
 
 /// The config a deployment runs with when it names no file.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -486,17 +486,18 @@ impl Config {
         validate(raw, origin)
     }
 
-    /// The mode a rule runs in.
-    pub fn mode(&self, rule: &str) -> Mode {
-        self.modes.get(rule).copied().unwrap_or(Mode::Off)
+    /// The mode a rule of the registry runs in (validation gave every one
+    /// a mode). A rule built outside the registry was never configured, so
+    /// it is off.
+    pub fn mode(&self, rule: &Rule) -> Mode {
+        self.modes.get(rule.id).copied().unwrap_or(Mode::Off)
     }
 
-    /// Rules whose remediation is switched on.
-    pub fn remediating_rules(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.modes
-            .iter()
-            .filter(|(_, m)| **m == Mode::Remediate)
-            .map(|(id, _)| *id)
+    /// The mode of the rule with this id; an id not in the registry is an
+    /// error, never silently off.
+    pub fn mode_of(&self, id: &str) -> Result<Mode, ConfigError> {
+        let rule = rules::find(id).ok_or_else(|| ConfigError::UnknownRule { key: id.into() })?;
+        Ok(self.mode(rule))
     }
 }
 
@@ -790,8 +791,8 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.mode("user-policy-attached"), Mode::Remediate);
-        assert_eq!(c.mode("root-console-login"), Mode::Alert);
+        assert_eq!(c.mode_of("user-policy-attached").unwrap(), Mode::Remediate);
+        assert_eq!(c.mode_of("root-console-login").unwrap(), Mode::Alert);
         assert_eq!(c.exemptions.user("breakglass-ops"), Some("breakglass-*"));
         assert_eq!(c.exemptions.user("alice"), None);
         assert!(
@@ -808,6 +809,17 @@ mod tests {
             err.to_string(),
             "unknown rule id `root-login` in [modes] (see `trailguard rules`)"
         );
+    }
+
+    #[test]
+    fn asking_the_mode_of_an_unknown_rule_id_is_an_error() {
+        let c = Config::default();
+        assert!(matches!(
+            c.mode_of("root-login"),
+            Err(ConfigError::UnknownRule { key }) if key == "root-login"
+        ));
+        let rule = rules::find("root-api-call").unwrap();
+        assert_eq!(c.mode(rule), Mode::Alert);
     }
 
     #[test]
@@ -830,9 +842,9 @@ mod tests {
     #[test]
     fn default_remediate_only_applies_where_a_remediation_exists() {
         let c = parse("[modes]\ndefault = \"remediate\"\nroot-api-call = \"off\"").unwrap();
-        assert_eq!(c.mode("access-key-created"), Mode::Remediate);
-        assert_eq!(c.mode("root-console-login"), Mode::Alert);
-        assert_eq!(c.mode("root-api-call"), Mode::Off);
+        assert_eq!(c.mode_of("access-key-created").unwrap(), Mode::Remediate);
+        assert_eq!(c.mode_of("root-console-login").unwrap(), Mode::Alert);
+        assert_eq!(c.mode_of("root-api-call").unwrap(), Mode::Off);
     }
 
     #[test]
@@ -851,8 +863,8 @@ mod tests {
             ("TRAILGUARD_SCAN_UNUSED_DAYS".to_string(), "45".to_string()),
         ];
         let c = Config::from_toml(DEFAULT_TOML, "default", env).unwrap();
-        assert_eq!(c.mode("access-key-created"), Mode::Remediate);
-        assert_eq!(c.mode("root-api-call"), Mode::Off);
+        assert_eq!(c.mode_of("access-key-created").unwrap(), Mode::Remediate);
+        assert_eq!(c.mode_of("root-api-call").unwrap(), Mode::Off);
         assert_eq!(c.exemptions.users, ["ops-*", "ci"]);
         assert_eq!(c.alerts.sns_topic_arn, None);
         assert!(c.origin.contains("TRAILGUARD_MODES"));

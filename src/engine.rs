@@ -134,7 +134,7 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
         let Some(finding) = (rule.evaluate)(event, config) else {
             continue;
         };
-        let mode = config.mode(rule.id);
+        let mode = config.mode(rule);
         if mode == Mode::Off {
             out.diagnostics.push(Diagnostic {
                 rule: rule.id,

@@ -15,7 +15,7 @@ use crate::alert::{self, Facts};
 use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::live::LiveContext;
+use crate::live::{FailureKind, LiveContext};
 use crate::remediate::{self, RemediateError, Report, Seen, Status};
 use crate::rules::{Action, Mode, Severity, Target};
 
@@ -38,13 +38,59 @@ pub struct FindingOutcome {
     pub alerts: Vec<Delivery>,
 }
 
+/// Where an alert goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sns,
+    Slack,
+}
+
+impl Channel {
+    /// The name in outputs and logs: `sns`, `slack`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sns => "sns",
+            Channel::Slack => "slack",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an alert went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The name in outputs and logs: `sent`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One alert sent, or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Delivery {
-    /// `sns` or `slack`.
-    pub channel: &'static str,
-    /// `sent` or `failed`.
-    pub status: &'static str,
+    pub channel: Channel,
+    pub status: DeliveryStatus,
     /// The SNS message id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -70,7 +116,7 @@ pub enum ExecError {
     #[error("rule `{rule}`: {channel} alert not sent: {source}")]
     Alert {
         rule: &'static str,
-        channel: &'static str,
+        channel: Channel,
         #[source]
         source: EffectError,
     },
@@ -83,12 +129,12 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// `remediation`, `exemption-check` or `alert`.
-    pub fn kind(&self) -> &'static str {
+    /// Which effect failed.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            ExecError::Remediation { .. } => "remediation",
-            ExecError::ExemptionCheck { .. } => "exemption-check",
-            ExecError::Alert { .. } | ExecError::Webhook { .. } => "alert",
+            ExecError::Remediation { .. } => FailureKind::Remediation,
+            ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
+            ExecError::Alert { .. } | ExecError::Webhook { .. } => FailureKind::Alert,
         }
     }
 
@@ -156,12 +202,12 @@ async fn execute_one(
     if let Some(topic) = ctx.config.alerts.sns_topic_arn.as_deref() {
         let message = alert::sns::message(topic, &facts);
         alerts.push(match ctx.effects.publisher.publish(&message).await {
-            Ok(id) => sent("sns", Some(id)),
+            Ok(id) => sent(Channel::Sns, Some(id)),
             Err(source) => {
-                let d = failed("sns", &source.to_string());
+                let d = failed(Channel::Sns, &source.to_string());
                 errors.push(ExecError::Alert {
                     rule,
-                    channel: "sns",
+                    channel: Channel::Sns,
                     source,
                 });
                 d
@@ -173,12 +219,12 @@ async fn execute_one(
         Ok(Some(url)) => {
             let body = alert::slack::message(&facts);
             alerts.push(match ctx.effects.webhook.post_json(&url, &body).await {
-                Ok(()) => sent("slack", None),
+                Ok(()) => sent(Channel::Slack, None),
                 Err(source) => {
-                    let d = failed("slack", &source.to_string());
+                    let d = failed(Channel::Slack, &source.to_string());
                     errors.push(ExecError::Alert {
                         rule,
-                        channel: "slack",
+                        channel: Channel::Slack,
                         source,
                     });
                     d
@@ -186,7 +232,7 @@ async fn execute_one(
             });
         }
         Err(source) => {
-            alerts.push(failed("slack", &source.to_string()));
+            alerts.push(failed(Channel::Slack, &source.to_string()));
             errors.push(ExecError::Webhook { rule, source });
         }
     }
@@ -327,19 +373,19 @@ pub(crate) fn to_json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-pub(crate) fn sent(channel: &'static str, id: Option<String>) -> Delivery {
+pub(crate) fn sent(channel: Channel, id: Option<String>) -> Delivery {
     Delivery {
         channel,
-        status: "sent",
+        status: DeliveryStatus::Sent,
         id,
         error: None,
     }
 }
 
-pub(crate) fn failed(channel: &'static str, error: &str) -> Delivery {
+pub(crate) fn failed(channel: Channel, error: &str) -> Delivery {
     Delivery {
         channel,
-        status: "failed",
+        status: DeliveryStatus::Failed,
         id: None,
         error: Some(error.to_owned()),
     }

@@ -23,6 +23,7 @@ use lambda_runtime::tower::{Layer, Service};
 use serde_json::{Value, json};
 
 use crate::event::input;
+use crate::executor::DeliveryStatus;
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
 use crate::scan::{self, CredentialSource, ScanContext, run_scan};
 
@@ -176,15 +177,14 @@ async fn handle_logged(
         Err(HandleError::Effects { outcome }) => {
             // Judged per finding: one finding alerted does not tell anyone
             // of another whose every alert failed.
-            let alert_lost = outcome
-                .findings
-                .iter()
-                .any(|f| !f.alerts.is_empty() && f.alerts.iter().all(|a| a.status != "sent"));
+            let alert_lost = outcome.findings.iter().any(|f| {
+                !f.alerts.is_empty() && f.alerts.iter().all(|a| a.status != DeliveryStatus::Sent)
+            });
             let retry = outcome.retryable() || alert_lost;
             for e in &outcome.errors {
                 tracing::error!(
                     event_id = outcome.event_id.as_deref().unwrap_or(""),
-                    kind = e.kind,
+                    kind = e.kind.as_str(),
                     retryable = e.retryable,
                     error = %e.message,
                     "effect failed"
@@ -249,7 +249,7 @@ pub async fn scan_until(
     match run_scan(&scan_ctx, chrono::Utc::now()).await {
         Ok(report) => {
             for e in &report.errors {
-                tracing::error!(kind = e.kind, retryable = e.retryable, error = %e.message, "scan effect failed");
+                tracing::error!(kind = e.kind.as_str(), retryable = e.retryable, error = %e.message, "scan effect failed");
             }
             if report.retryable() {
                 let first = report
@@ -279,7 +279,7 @@ pub fn summary(outcome: &Outcome) -> Value {
                 "severity": f.severity,
                 "mode": f.mode,
                 "remediation": f.remediation.as_ref().map(|r| r.status),
-                "alerts": f.alerts.iter().filter(|a| a.status == "sent").count(),
+                "alerts": f.alerts.iter().filter(|a| a.status == DeliveryStatus::Sent).count(),
             })
         })
         .collect();

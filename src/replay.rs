@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::engine::{self, Decision, Diagnostic};
 use crate::event::input::{self, InputError, Item, Located};
-use crate::event::{Actor, CloudTrailEvent};
+use crate::event::{Actor, CloudTrailEvent, IdentityType};
 use crate::rules::Severity;
 
 /// What replay says about one input event (one JSON object per event).
@@ -311,8 +311,8 @@ impl Summary {
                 report
                     .actor
                     .kind
-                    .clone()
-                    .unwrap_or_else(|| "unknown".into())
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |k| k.as_str().to_owned())
             });
             *self.by_actor.entry(actor).or_default() += 1;
             let day = report
@@ -422,7 +422,7 @@ pub fn render_event_text(report: &EventReport) -> String {
                 .actor
                 .arn
                 .as_deref()
-                .or(report.actor.kind.as_deref())
+                .or(report.actor.kind.as_ref().map(IdentityType::as_str))
                 .unwrap_or("unknown caller")
         ),
     );

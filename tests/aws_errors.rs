@@ -92,6 +92,23 @@ async fn an_unreachable_endpoint_is_worth_a_retry() {
     assert!(err.is_retryable(), "{err}");
 }
 
+/// A dispatch failure (nothing listens) is worth a retry on both paths: the
+/// effects' and the scan's reads share one classifier.
+#[tokio::test]
+async fn an_unreachable_endpoint_is_transient_for_the_scan_too() {
+    use trailguard::scan::CredentialSource;
+    use trailguard::scan::aws::IamSource;
+    use trailguard::scan::source::SourceErrorKind;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let source = IamSource::from_conf(&sdk(&format!("http://127.0.0.1:{port}")).await);
+    let err = source.account_summary().await.expect_err("nothing listens");
+    assert_eq!(err.kind, SourceErrorKind::Transient, "{err}");
+}
+
 #[tokio::test]
 async fn scan_reads_classify_errors_as_the_live_path_does() {
     use trailguard::scan::CredentialSource;

@@ -499,6 +499,71 @@ fn text_report_lists_findings_then_counts() {
     assert!(text.contains("findings by severity:"));
 }
 
+/// Any JSON value, refused when an object repeats a key (serde_json's own
+/// `Value` keeps the last one silently).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeys {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(self)
+    }
+}
+
+#[test]
+fn rules_listing_writes_each_key_once() {
+    let out = trailguard(&["rules", "--format", "json"]);
+    assert!(out.status.success());
+    serde_json::from_slice::<NoDuplicateKeys>(&out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // One `remediation` per rule (null or the spec, which has no such key).
+    assert_eq!(
+        text.matches("\"remediation\":").count(),
+        trailguard::rules::registry().len()
+    );
+    // The checker itself refuses a repeated key.
+    assert!(serde_json::from_str::<NoDuplicateKeys>(r#"[{"a": {"b": 1, "b": 2}}]"#).is_err());
+}
+
 #[test]
 fn rules_listing_comes_from_the_registry() {
     let out = trailguard(&["rules", "--format", "json"]);

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use trailguard::config::Config;
+use trailguard::executor::{Channel, DeliveryStatus};
 use trailguard::live::{LiveContext, handle_event};
 use trailguard::remediate::{Retry, Status};
 
@@ -104,8 +105,8 @@ async fn slack_message_from_the_env_url_is_escaped_block_kit_and_never_logged() 
     let outcome = handle_event(hostile_event(), &ctx).await.unwrap();
     let f = &outcome.findings[0];
     assert_eq!(f.remediation.as_ref().unwrap().status, Status::Done);
-    assert_eq!(f.alerts[0].channel, "slack");
-    assert_eq!(f.alerts[0].status, "sent");
+    assert_eq!(f.alerts[0].channel, Channel::Slack);
+    assert_eq!(f.alerts[0].status, DeliveryStatus::Sent);
     assert!(!serde_json::to_string(&outcome).unwrap().contains(SECRET));
 
     let got = hook.requests();
@@ -213,7 +214,7 @@ async fn slack_url_from_secrets_manager_and_a_failed_post_are_never_logged() {
         outcome.findings[0].remediation.as_ref().unwrap().status,
         Status::Unchanged
     );
-    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    assert_eq!(outcome.findings[0].alerts[0].status, DeliveryStatus::Sent);
     assert_eq!(hook.requests().len(), 2);
     assert_no_secret(&logs(), &url);
 }
@@ -362,7 +363,7 @@ async fn sns_alert_of_a_hostile_event_is_escaped_and_capped_in_bytes() {
             .into();
     forged["detail"]["requestParameters"]["userName"] = "bob\r\nSeverity:      low".into();
     let outcome = handle_event(forged, &ctx).await.unwrap();
-    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    assert_eq!(outcome.findings[0].alerts[0].status, DeliveryStatus::Sent);
     let alerts = queue.drain().await;
     assert_eq!(alerts.len(), 1);
     let body = alerts[0]["Message"].as_str().unwrap();
@@ -388,7 +389,7 @@ async fn sns_alert_of_a_hostile_event_is_escaped_and_capped_in_bytes() {
     huge["detail"]["userAgent"] = "€".repeat(150_000).into();
     huge["detail"]["eventID"] = "8a1f3c55-0000-4b0a-9f61-2c3d4e5f6a02".into();
     let outcome = handle_event(huge, &ctx).await.unwrap();
-    assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+    assert_eq!(outcome.findings[0].alerts[0].status, DeliveryStatus::Sent);
     let alerts = queue.drain().await;
     assert_eq!(alerts.len(), 1, "the capped alert was delivered");
     let body = alerts[0]["Message"].as_str().unwrap();

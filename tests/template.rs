@@ -279,20 +279,28 @@ fn the_function_gets_a_configuration_trailguard_accepts() {
         let config = Config::from_toml(DEFAULT_TOML, "template.yaml", env.clone())
             .unwrap_or_else(|e| panic!("the template's environment is rejected: {e}"));
         for (rule, param) in &params {
-            assert_eq!(config.mode(rule).as_str(), stack.param(param), "{rule}");
+            assert_eq!(
+                config.mode_of(rule).unwrap().as_str(),
+                stack.param(param),
+                "{rule}"
+            );
         }
         assert_eq!(config.self_role_arn.as_deref(), Some(ROLE_ARN));
         assert_eq!(config.remediation.group_path, stack.param("GroupPath"));
         assert_eq!(config.remediation.group_prefix, stack.param("GroupPrefix"));
         assert!(config.alerts.sns_topic_arn.is_some());
         if overrides.is_empty() {
-            assert_eq!(config.mode("root-api-call"), Mode::Alert);
+            assert_eq!(config.mode_of("root-api-call").unwrap(), Mode::Alert);
             assert!(config.alerts.slack_webhook_secret_arn.is_none());
             continue;
         }
-        assert_eq!(config.mode("root-api-call"), Mode::Alert);
-        assert_eq!(config.mode("mfa-device-removed"), Mode::Off);
-        assert_eq!(config.mode("root-console-login"), Mode::Off, "DefaultMode");
+        assert_eq!(config.mode_of("root-api-call").unwrap(), Mode::Alert);
+        assert_eq!(config.mode_of("mfa-device-removed").unwrap(), Mode::Off);
+        assert_eq!(
+            config.mode_of("root-console-login").unwrap(),
+            Mode::Off,
+            "DefaultMode"
+        );
         assert_eq!(config.exemptions.users, ["breakglass-*"]);
         assert_eq!(config.exemptions.principals.len(), 2);
         assert_eq!(config.exemptions.tag.as_deref(), Some("security:exempt"));

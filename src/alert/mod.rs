@@ -9,7 +9,7 @@ pub mod sns;
 pub mod text;
 
 use crate::engine::Decision;
-use crate::event::CloudTrailEvent;
+use crate::event::{CloudTrailEvent, IdentityType};
 use crate::remediate::{Report, Status};
 use crate::rules::{self, Rule};
 use text::{escape_controls, escape_controls_by_line};
@@ -50,7 +50,13 @@ impl<'a> Facts<'a> {
     /// The caller and its identity type.
     pub fn who(&self) -> String {
         let label = self.event.actor_label();
-        match self.event.user_identity.kind.as_deref() {
+        match self
+            .event
+            .user_identity
+            .kind
+            .as_ref()
+            .map(IdentityType::as_str)
+        {
             Some(kind) if !kind.is_empty() && !label.starts_with("root") => {
                 format!("{label} ({kind})")
             }

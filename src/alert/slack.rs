@@ -11,6 +11,7 @@ use super::text::escape_controls;
 use super::{Facts, cut, pretty};
 use crate::effects::{EffectError, Secret, Secrets, WebhookUrl};
 use crate::remediate::Status;
+use crate::rules::Severity;
 
 /// Slack's Block Kit limits: section text 3000, header 150, a field 2000
 /// characters, a button's URL 3000 (a message over any of them is refused
@@ -70,7 +71,7 @@ pub fn message(facts: &Facts) -> Value {
     let header = cut(
         &format!(
             "{} {}: {}",
-            severity_mark(d.finding.severity.as_str()),
+            severity_mark(d.finding.severity),
             d.finding.severity.as_str().to_uppercase(),
             facts.title()
         ),
@@ -167,12 +168,12 @@ fn code(text: &str) -> String {
     escape(text).replace('`', "'")
 }
 
-fn severity_mark(severity: &str) -> &'static str {
+fn severity_mark(severity: Severity) -> &'static str {
     match severity {
-        "critical" => "🚨",
-        "high" => "🔴",
-        "medium" => "🟠",
-        _ => "🔵",
+        Severity::Critical => "🚨",
+        Severity::High => "🔴",
+        Severity::Medium => "🟠",
+        Severity::Low => "🔵",
     }
 }
 

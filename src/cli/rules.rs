@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::Format;
-use crate::rules::{self, RemediationSpec, Rule, Trigger};
+use crate::rules::{self, Rule, Trigger};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -13,11 +13,11 @@ pub struct Args {
     format: Format,
 }
 
+/// A rule as listed: the rule (its remediation included) and its events.
 #[derive(Serialize)]
 struct Entry<'a> {
     #[serde(flatten)]
     rule: &'a Rule,
-    remediation: Option<&'a RemediationSpec>,
     events: Vec<String>,
 }
 
@@ -44,7 +44,6 @@ pub fn run(args: Args) -> ExitCode {
                 .iter()
                 .map(|r| Entry {
                     rule: r,
-                    remediation: r.remediation,
                     events: trigger_events(&r.trigger),
                 })
                 .collect();

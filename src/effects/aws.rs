@@ -15,8 +15,9 @@ use super::{
 };
 use crate::config::PasswordBaseline;
 
-/// Turns any SDK error into an [`EffectError`] for `operation`.
-fn classify<E>(operation: &'static str, err: SdkError<E>) -> EffectError
+/// Turns any SDK error into an [`EffectError`] for `operation`: the one
+/// classifier of SDK errors, for the effects and the scan's reads alike.
+pub(crate) fn classify<E>(operation: &'static str, err: SdkError<E>) -> EffectError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -24,9 +25,11 @@ where
     let code = err.code().map(str::to_owned);
     let kind = match &err {
         SdkError::ServiceError(_) => ErrorKind::from_code(code.as_deref(), status),
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => ErrorKind::Unavailable,
-        SdkError::DispatchFailure(d) if d.is_user() => ErrorKind::Invalid,
-        SdkError::DispatchFailure(_) => ErrorKind::Unavailable,
+        // The request never got an answer (no connection, a timeout, a
+        // reply cut short): a later attempt may get one, so retry.
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) | SdkError::DispatchFailure(_) => {
+            ErrorKind::Unavailable
+        }
         SdkError::ConstructionFailure(_) => ErrorKind::Invalid,
         _ => ErrorKind::from_code(code.as_deref(), status),
     };
@@ -40,6 +43,43 @@ where
         code,
         message,
     }
+}
+
+/// One access key of a user as `ListAccessKeys` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListedAccessKey {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every access key of `user` (all pages): the one listing, for the
+/// deactivation and the scan alike. A key without an id is skipped.
+pub(crate) async fn list_access_keys(
+    client: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Vec<ListedAccessKey>, EffectError> {
+    let list = client
+        .list_access_keys()
+        .user_name(user)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify("iam:ListAccessKeys", e))?;
+    Ok(list
+        .iter()
+        .filter_map(|k| {
+            Some(ListedAccessKey {
+                id: k.access_key_id()?.to_owned(),
+                active: k.status() == Some(&StatusType::Active),
+                created: k
+                    .create_date()
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            })
+        })
+        .collect())
 }
 
 /// `Ok(None)` for a not-found error, the error otherwise.
@@ -346,24 +386,12 @@ impl Iam for AwsIam {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
-        const OP: &str = "iam:ListAccessKeys";
-        let list = self
-            .client
-            .list_access_keys()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
-        Ok(list
-            .iter()
-            .filter_map(|k| {
-                Some(AccessKey {
-                    id: k.access_key_id()?.to_owned(),
-                    active: k.status() == Some(&StatusType::Active),
-                })
+        Ok(list_access_keys(&self.client, user)
+            .await?
+            .into_iter()
+            .map(|k| AccessKey {
+                id: k.id,
+                active: k.active,
             })
             .collect())
     }
@@ -569,6 +597,23 @@ impl Secrets for AwsSecrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_iam::error::ConnectorError;
+    use aws_sdk_iam::operation::get_user::GetUserError;
+
+    #[test]
+    fn a_request_that_got_no_answer_is_worth_a_retry() {
+        for connector in [
+            ConnectorError::user("no connection".into()),
+            ConnectorError::io("connection refused".into()),
+            ConnectorError::timeout("connect timeout".into()),
+            ConnectorError::other("reset".into(), None),
+        ] {
+            let err = SdkError::<GetUserError>::dispatch_failure(connector);
+            let e = classify("iam:GetUser", err);
+            assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+            assert!(e.is_retryable());
+        }
+    }
 
     #[test]
     fn url_encoded_documents_are_decoded_and_plain_ones_kept() {

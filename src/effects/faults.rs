@@ -28,12 +28,11 @@ pub enum When {
 }
 
 /// An [`Iam`] that fails its `n`-th call (counting from 0, reads included),
-/// or every call of one operation.
+/// or the first calls of one operation.
 #[derive(Debug)]
 pub struct FaultyIam<I> {
     inner: I,
     fault: Option<(usize, When, ErrorKind)>,
-    always: Option<(&'static str, ErrorKind)>,
     /// `(operation, how many of its first calls, kind)`.
     first: Option<(&'static str, usize, ErrorKind)>,
     calls: Mutex<Vec<&'static str>>,
@@ -45,7 +44,6 @@ impl<I: Iam> FaultyIam<I> {
         FaultyIam {
             inner,
             fault: None,
-            always: None,
             first: None,
             calls: Mutex::new(Vec::new()),
         }
@@ -59,12 +57,6 @@ impl<I: Iam> FaultyIam<I> {
     /// Fails call number `call` with an error of `kind`.
     pub fn fail_at_with(mut self, call: usize, when: When, kind: ErrorKind) -> Self {
         self.fault = Some((call, when, kind));
-        self
-    }
-
-    /// Fails every call of `operation` (`iam:GetGroup`) before it reaches IAM.
-    pub fn fail_every(mut self, operation: &'static str, kind: ErrorKind) -> Self {
-        self.always = Some((operation, kind));
         self
     }
 
@@ -101,11 +93,6 @@ impl<I: Iam> FaultyIam<I> {
         let fault = self
             .fault
             .filter(|(at, _, _)| *at == index)
-            .or_else(|| {
-                self.always
-                    .filter(|(o, _)| *o == op)
-                    .map(|(_, kind)| (index, When::Before, kind))
-            })
             .or_else(|| {
                 self.first
                     .filter(|(o, times, _)| *o == op && seen <= *times)

@@ -11,7 +11,11 @@
 //! registry entry declares.
 
 pub mod aws;
+// The fakes stay out of the Lambda and the CLI: unit tests and the
+// `test-util` feature (the integration tests) build them.
+#[cfg(any(test, feature = "test-util"))]
 pub mod faults;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod webhook;
 

@@ -66,8 +66,8 @@ pub struct CloudTrailEvent {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity {
-    #[serde(default, rename = "type", deserialize_with = "lenient::string")]
-    pub kind: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "identity_type")]
+    pub kind: Option<IdentityType>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub principal_id: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
@@ -161,11 +161,79 @@ impl RawObject {
     }
 }
 
+/// The caller's identity type (`userIdentity.type`). Any string parses:
+/// one AWS has not documented yet is kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityType {
+    Root,
+    IamUser,
+    AssumedRole,
+    Role,
+    FederatedUser,
+    AwsAccount,
+    AwsService,
+    IdentityCenterUser,
+    SamlUser,
+    WebIdentityUser,
+    Unknown,
+    Other(String),
+}
+
+impl IdentityType {
+    /// The text CloudTrail writes: `Root`, `IAMUser`, `AWSService`, ...
+    pub fn as_str(&self) -> &str {
+        match self {
+            IdentityType::Root => "Root",
+            IdentityType::IamUser => "IAMUser",
+            IdentityType::AssumedRole => "AssumedRole",
+            IdentityType::Role => "Role",
+            IdentityType::FederatedUser => "FederatedUser",
+            IdentityType::AwsAccount => "AWSAccount",
+            IdentityType::AwsService => "AWSService",
+            IdentityType::IdentityCenterUser => "IdentityCenterUser",
+            IdentityType::SamlUser => "SAMLUser",
+            IdentityType::WebIdentityUser => "WebIdentityUser",
+            IdentityType::Unknown => "Unknown",
+            IdentityType::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for IdentityType {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "Root" => IdentityType::Root,
+            "IAMUser" => IdentityType::IamUser,
+            "AssumedRole" => IdentityType::AssumedRole,
+            "Role" => IdentityType::Role,
+            "FederatedUser" => IdentityType::FederatedUser,
+            "AWSAccount" => IdentityType::AwsAccount,
+            "AWSService" => IdentityType::AwsService,
+            "IdentityCenterUser" => IdentityType::IdentityCenterUser,
+            "SAMLUser" => IdentityType::SamlUser,
+            "WebIdentityUser" => IdentityType::WebIdentityUser,
+            "Unknown" => IdentityType::Unknown,
+            _ => IdentityType::Other(s),
+        }
+    }
+}
+
+impl Serialize for IdentityType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// `userIdentity.type` as leniently as any other string field.
+fn identity_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IdentityType>, D::Error> {
+    Ok(lenient::string(d)?.map(IdentityType::from))
+}
+
 /// The actor of an event in the shape reports use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Actor {
     #[serde(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<IdentityType>,
     pub arn: Option<String>,
 }
 
@@ -188,12 +256,13 @@ impl CloudTrailEvent {
         self.source() == source && self.name() == name
     }
 
-    pub fn identity_type(&self) -> &str {
-        self.user_identity.kind.as_deref().unwrap_or("")
+    /// The caller's identity type, when the event names one.
+    pub fn identity_type(&self) -> Option<&IdentityType> {
+        self.user_identity.kind.as_ref()
     }
 
     pub fn is_root(&self) -> bool {
-        self.identity_type() == "Root"
+        self.identity_type() == Some(&IdentityType::Root)
     }
 
     pub fn request(&self) -> Option<&Map<String, Value>> {
@@ -237,7 +306,7 @@ impl CloudTrailEvent {
 
     /// The caller's IAM user name when the caller is an IAM user.
     pub fn calling_user(&self) -> Option<&str> {
-        if self.identity_type() != "IAMUser" {
+        if self.identity_type() != Some(&IdentityType::IamUser) {
             return None;
         }
         self.user_identity
@@ -285,7 +354,10 @@ impl CloudTrailEvent {
             .filter(|a| !a.is_empty())
             .or_else(|| id.user_name.clone())
             .or_else(|| id.principal_id.clone())
-            .unwrap_or_else(|| format!("{} caller", self.identity_type()))
+            .unwrap_or_else(|| {
+                let kind = self.identity_type().map_or("", IdentityType::as_str);
+                format!("{kind} caller")
+            })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
 use crate::effects::{EffectError, ErrorKind, Iam, Secret, WebhookUrl};
+use crate::executor::DeliveryStatus;
 use crate::live::{Effects, HandleError, LiveContext, handle_event};
 use crate::remediate::{Retry, Status};
 use crate::rules::testing::iam_call;
@@ -100,7 +101,7 @@ async fn alert_mode_states_the_plan_and_changes_nothing() {
     assert_eq!(f.rule, "user-policy-attached");
     let r = f.remediation.as_ref().unwrap();
     assert_eq!(r.status, Status::Planned);
-    assert_eq!(f.alerts[0].status, "sent");
+    assert_eq!(f.alerts[0].status, DeliveryStatus::Sent);
 
     let msgs = h.published.messages();
     assert_eq!(msgs.len(), 1);
@@ -265,7 +266,7 @@ async fn a_failed_remediation_is_still_alerted_and_classified() {
             outcome.findings[0].remediation.as_ref().unwrap().status,
             Status::Failed
         );
-        assert_eq!(outcome.findings[0].alerts[0].status, "sent");
+        assert_eq!(outcome.findings[0].alerts[0].status, DeliveryStatus::Sent);
         assert!(
             h.published.messages()[0]
                 .body

@@ -36,11 +36,42 @@ pub struct Outcome {
     pub errors: Vec<ErrorReport>,
 }
 
+/// What failed while handling an event or running the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The input could not be read or parsed.
+    Input,
+    Remediation,
+    ExemptionCheck,
+    Alert,
+    /// The invocation's deadline came before the work was done.
+    Deadline,
+}
+
+impl FailureKind {
+    /// The name in outputs and logs: `input`, `exemption-check`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Input => "input",
+            FailureKind::Remediation => "remediation",
+            FailureKind::ExemptionCheck => "exemption-check",
+            FailureKind::Alert => "alert",
+            FailureKind::Deadline => "deadline",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An error met while handling an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorReport {
-    /// `input`, `remediation`, `exemption-check` or `alert`.
-    pub kind: &'static str,
+    pub kind: FailureKind,
     pub message: String,
     /// Would handling the event again be worth it (and safe)?
     pub retryable: bool,
@@ -69,7 +100,7 @@ impl Outcome {
 
     /// Could the input not be read or parsed?
     pub fn input_failed(&self) -> bool {
-        self.errors.iter().any(|e| e.kind == "input")
+        self.errors.iter().any(|e| e.kind == FailureKind::Input)
     }
 
     /// Is any error worth a retry? (Retries are safe: remediations are
@@ -251,7 +282,7 @@ pub async fn handle_inputs(
 fn input_error(location: String, message: String) -> Outcome {
     let mut o = Outcome::empty(location);
     o.errors.push(ErrorReport {
-        kind: "input",
+        kind: FailureKind::Input,
         message,
         retryable: false,
     });
@@ -274,7 +305,7 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
     let (event, envelope) = match located.item {
         Err(e) => {
             outcome.errors.push(ErrorReport {
-                kind: "input",
+                kind: FailureKind::Input,
                 message: e.to_string(),
                 retryable: false,
             });

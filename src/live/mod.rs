@@ -12,12 +12,12 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::webhook::HttpWebhook;
-use crate::effects::{EffectError, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
+use crate::effects::{Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
 pub use handle::{
-    ErrorReport, HandleError, Outcome, handle_bytes, handle_event, handle_inputs, handle_paths,
-    handle_stream,
+    ErrorReport, FailureKind, HandleError, Outcome, handle_bytes, handle_event, handle_inputs,
+    handle_paths, handle_stream,
 };
 
 /// The effects the executor uses.
@@ -32,14 +32,14 @@ pub struct Effects {
 
 impl Effects {
     /// The real adapters, on one SDK configuration.
-    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Result<Self, EffectError> {
-        Ok(Effects {
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Effects {
             iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(sdk))),
             trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(sdk))),
             publisher: Arc::new(AwsSns::new(aws_sdk_sns::Client::new(sdk))),
-            webhook: Arc::new(HttpWebhook::new()?),
+            webhook: Arc::new(HttpWebhook::new()),
             secrets: Arc::new(AwsSecrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
-        })
+        }
     }
 }
 
@@ -48,8 +48,6 @@ impl Effects {
 pub enum LiveError {
     #[error(transparent)]
     Webhook(#[from] WebhookError),
-    #[error("cannot build the http client: {0}")]
-    Http(#[from] EffectError),
 }
 
 /// Built once per process (a Lambda cold start, a CLI run) and shared by
@@ -102,7 +100,7 @@ impl LiveContext {
         slack_env_value: Option<String>,
     ) -> Result<Self, LiveError> {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
-        let effects = Effects::from_sdk_config(sdk)?;
+        let effects = Effects::from_sdk_config(sdk);
         Ok(Self::new(config, effects, slack))
     }
 
@@ -110,12 +108,6 @@ impl LiveContext {
     /// it, the config's propagation delay included).
     pub fn with_retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
-        self
-    }
-
-    /// How remediations wait.
-    pub fn with_sleep(mut self, sleep: Arc<dyn Sleep>) -> Self {
-        self.sleep = sleep;
         self
     }
 

@@ -2,7 +2,7 @@
 
 use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::config::Config;
-use crate::event::CloudTrailEvent;
+use crate::event::{CloudTrailEvent, IdentityType};
 
 pub static RULE: Rule = Rule {
     id: "console-login-without-mfa",
@@ -20,7 +20,9 @@ pub static RULE: Rule = Rule {
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
-    if event.identity_type() != "IAMUser" || event.console_login_result() != Some("Success") {
+    if event.identity_type() != Some(&IdentityType::IamUser)
+        || event.console_login_result() != Some("Success")
+    {
         return None;
     }
     let extra = event.additional()?;

@@ -5,7 +5,7 @@ use super::{
     group_for_inline, is_quarantine_policy_name,
 };
 use crate::config::Config;
-use crate::event::CloudTrailEvent;
+use crate::event::{CloudTrailEvent, IdentityType};
 
 pub static RULE: Rule = Rule {
     id: "user-inline-policy",
@@ -69,7 +69,7 @@ fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
 /// CloudFormation stack (`cloudformation.amazonaws.com`) carries one too,
 /// with the customer's own permissions.
 fn put_by_aws(event: &CloudTrailEvent) -> bool {
-    event.identity_type() == "AWSService"
+    event.identity_type() == Some(&IdentityType::AwsService)
         && event
             .user_identity
             .invoked_by

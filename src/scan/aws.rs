@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use super::account::{AccountSummary, AttachedPolicy, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
 use crate::config::PasswordBaseline;
-use crate::effects::ErrorKind;
+use crate::effects::aws::list_access_keys;
+use crate::effects::{EffectError, ErrorKind};
 
 /// Reads the account through an IAM client.
 #[derive(Debug, Clone)]
@@ -30,48 +31,28 @@ impl IamSource {
     }
 }
 
-/// Classifies a failed read with the live path's table of IAM error codes
-/// and HTTP statuses, so both paths agree on what is worth a retry.
-fn classify<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> SourceError
+/// A failed read, classified by the effects' classifier (the one for every
+/// SDK error), so both paths agree on what is worth a retry.
+fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> SourceError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = err.code().map(String::from);
-    let kind = match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            SourceErrorKind::Transient
-        }
-        _ => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            match ErrorKind::from_code(code.as_deref(), status) {
-                ErrorKind::NotFound => SourceErrorKind::NotFound,
-                ErrorKind::Throttled | ErrorKind::Unavailable => SourceErrorKind::Transient,
-                _ => SourceErrorKind::Other,
-            }
-        }
-    };
-    let message = err
-        .message()
-        .map(String::from)
-        .unwrap_or_else(|| aws_smithy_error_text(err));
-    SourceError {
-        operation,
-        kind,
-        code,
-        message,
-    }
+    source_error(crate::effects::aws::classify(operation, err))
 }
 
-/// The error's own text and its sources, for errors without a service message.
-fn aws_smithy_error_text(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// An effect's error as a read's.
+fn source_error(e: EffectError) -> SourceError {
+    let kind = match e.kind {
+        ErrorKind::NotFound => SourceErrorKind::NotFound,
+        _ if e.is_retryable() => SourceErrorKind::Transient,
+        _ => SourceErrorKind::Other,
+    };
+    SourceError {
+        operation: e.operation,
+        kind,
+        code: e.code,
+        message: e.message,
     }
-    text
 }
 
 fn time(t: &aws_sdk_iam::primitives::DateTime) -> Option<DateTime<Utc>> {
@@ -91,7 +72,7 @@ impl CredentialSource for IamSource {
             .generate_credential_report()
             .send()
             .await
-            .map_err(|e| classify(OP, &e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(match out.state() {
             Some(ReportStateType::Complete) => ReportState::Complete,
             Some(ReportStateType::Started) => ReportState::Started,
@@ -113,7 +94,7 @@ impl CredentialSource for IamSource {
                 Some("ReportInProgress") => Ok(ReportFetch::InProgress),
                 Some("ReportNotPresent") => Ok(ReportFetch::NotPresent),
                 Some("ReportExpired") => Ok(ReportFetch::Expired),
-                _ => Err(classify(OP, &e)),
+                _ => Err(classify(OP, e)),
             },
         }
     }
@@ -123,7 +104,7 @@ impl CredentialSource for IamSource {
         let out = match self.client.get_account_password_policy().send().await {
             Ok(out) => out,
             Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(classify(OP, &e)),
+            Err(e) => return Err(classify(OP, e)),
         };
         let Some(p) = out.password_policy() else {
             return Ok(None);
@@ -154,7 +135,7 @@ impl CredentialSource for IamSource {
             .get_account_summary()
             .send()
             .await
-            .map_err(|e| classify(OP, &e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(AccountSummary(
             out.summary_map()
                 .into_iter()
@@ -174,7 +155,7 @@ impl CredentialSource for IamSource {
             .send()
             .try_collect()
             .await
-            .map_err(|e| classify(OP, &e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(users
             .into_iter()
             .map(|u| (u.user_name().to_owned(), u.arn().to_owned()))
@@ -192,7 +173,7 @@ impl CredentialSource for IamSource {
             .send()
             .try_collect()
             .await
-            .map_err(|e| classify(OP, &e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(policies
             .into_iter()
             .filter_map(|p| {
@@ -214,29 +195,18 @@ impl CredentialSource for IamSource {
             .send()
             .try_collect()
             .await
-            .map_err(|e| classify(OP, &e))
+            .map_err(|e| classify(OP, e))
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
-        const OP: &str = "iam:ListAccessKeys";
-        let keys = self
-            .client
-            .list_access_keys()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
+        Ok(list_access_keys(&self.client, user)
             .await
-            .map_err(|e| classify(OP, &e))?;
-        Ok(keys
+            .map_err(source_error)?
             .into_iter()
-            .filter_map(|k| {
-                Some(ListedKey {
-                    id: k.access_key_id()?.to_owned(),
-                    active: k.status().is_some_and(|s| s.as_str() == "Active"),
-                    created: k.create_date().and_then(time),
-                })
+            .map(|k| ListedKey {
+                id: k.id,
+                active: k.active,
+                created: k.created,
             })
             .collect())
     }
@@ -253,10 +223,32 @@ impl CredentialSource for IamSource {
             .access_key_id(access_key_id)
             .send()
             .await
-            .map_err(|e| classify(OP, &e))?;
+            .map_err(|e| classify(OP, e))?;
         Ok(out
             .access_key_last_used()
             .and_then(|u| u.last_used_date())
             .and_then(time))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_iam::error::ConnectorError;
+    use aws_sdk_iam::operation::get_user::GetUserError;
+
+    #[test]
+    fn a_read_that_got_no_answer_is_transient_as_in_the_effects() {
+        for connector in [
+            ConnectorError::user("no connection".into()),
+            ConnectorError::io("connection refused".into()),
+            ConnectorError::timeout("connect timeout".into()),
+        ] {
+            let err = SdkError::<GetUserError>::dispatch_failure(connector);
+            assert_eq!(
+                classify("iam:GetUser", err).kind,
+                SourceErrorKind::Transient
+            );
+        }
     }
 }

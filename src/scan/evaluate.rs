@@ -27,7 +27,7 @@ pub fn evaluate(account: &Account, config: &Config, now: DateTime<Utc>) -> ScanE
         if findings.is_empty() {
             continue;
         }
-        let mode = config.mode(rule.id);
+        let mode = config.mode(rule);
         if mode == Mode::Off {
             out.diagnostics.push(Diagnostic {
                 rule: rule.id,

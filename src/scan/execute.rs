@@ -13,8 +13,8 @@ use super::alert;
 use super::source::SourceErrorKind;
 use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
-use crate::executor::{self, Delivery, ExecError};
-use crate::live::ErrorReport;
+use crate::executor::{self, Channel, Delivery, ExecError};
+use crate::live::{ErrorReport, FailureKind};
 use crate::remediate::{self, Report, Status};
 use crate::rules::{Action, Mode, within_days};
 
@@ -76,7 +76,7 @@ async fn used_recently(
         ))),
         Ok(_) => Ok(None),
         Err(e) => Err(ErrorReport {
-            kind: "remediation",
+            kind: FailureKind::Remediation,
             message: format!("cannot re-check the last use of access key {access_key_id}: {e}"),
             retryable: e.kind != SourceErrorKind::Other,
         }),
@@ -195,7 +195,7 @@ pub(crate) async fn remediate_all(
             "deadline near: remediations left for the retry"
         );
         errors.push(ErrorReport {
-            kind: "deadline",
+            kind: FailureKind::Deadline,
             message: format!(
                 "the invocation's deadline came before {deferred} remediation{} ran",
                 if deferred == 1 { "" } else { "s" }
@@ -221,12 +221,12 @@ pub(crate) async fn send_summary(
     if let Some(topic) = live.config.alerts.sns_topic_arn.as_deref() {
         let message = alert::sns_message(topic, report);
         out.push(match live.effects.publisher.publish(&message).await {
-            Ok(id) => executor::sent("sns", Some(id)),
+            Ok(id) => executor::sent(Channel::Sns, Some(id)),
             Err(source) => {
-                let d = executor::failed("sns", &source.to_string());
+                let d = executor::failed(Channel::Sns, &source.to_string());
                 errors.push(error_report(&ExecError::Alert {
                     rule: "scan",
-                    channel: "sns",
+                    channel: Channel::Sns,
                     source,
                 }));
                 d
@@ -238,12 +238,12 @@ pub(crate) async fn send_summary(
         Ok(Some(url)) => {
             let body = alert::slack_message(report);
             out.push(match live.effects.webhook.post_json(&url, &body).await {
-                Ok(()) => executor::sent("slack", None),
+                Ok(()) => executor::sent(Channel::Slack, None),
                 Err(source) => {
-                    let d = executor::failed("slack", &source.to_string());
+                    let d = executor::failed(Channel::Slack, &source.to_string());
                     errors.push(error_report(&ExecError::Alert {
                         rule: "scan",
-                        channel: "slack",
+                        channel: Channel::Slack,
                         source,
                     }));
                     d
@@ -251,7 +251,7 @@ pub(crate) async fn send_summary(
             });
         }
         Err(source) => {
-            out.push(executor::failed("slack", &source.to_string()));
+            out.push(executor::failed(Channel::Slack, &source.to_string()));
             errors.push(error_report(&ExecError::Webhook {
                 rule: "scan",
                 source,

@@ -17,6 +17,8 @@ pub mod alert;
 pub mod aws;
 mod evaluate;
 mod execute;
+// Unit tests and the `test-util` feature only, as `effects::memory`.
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 mod render;
 pub mod report;
@@ -35,7 +37,7 @@ pub use report::{CredentialReport, ReportError, Stamp};
 pub use source::{CredentialSource, ReportWait, SourceError};
 
 use crate::engine::Diagnostic;
-use crate::executor::Delivery;
+use crate::executor::{Delivery, DeliveryStatus};
 use crate::live::{ErrorReport, LiveContext};
 use crate::rules::Action;
 
@@ -66,9 +68,16 @@ impl ScanError {
 /// Is this Lambda payload an EventBridge scheduled event (the scan's
 /// trigger) rather than a CloudTrail event?
 pub fn is_scheduled_event(payload: &serde_json::Value) -> bool {
-    payload.get("detail-type").and_then(|v| v.as_str()) == Some("Scheduled Event")
-        && payload.get("source").and_then(|v| v.as_str()) == Some("aws.events")
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use serde::Deserialize;
+    EventBridgeEvent::<AnyDetail>::deserialize(payload)
+        .is_ok_and(|e| e.source == "aws.events" && e.detail_type == "Scheduled Event")
 }
+
+/// An envelope's `detail`, skipped unread: a scheduled event's is `{}`, and
+/// a CloudTrail event's need not be copied to be told apart from it.
+#[derive(Serialize, serde::Deserialize)]
+struct AnyDetail {}
 
 /// What the scan reads the account with, and acts and alerts through.
 #[derive(Clone, Copy)]
@@ -138,7 +147,8 @@ impl ScanReport {
     /// Is running the scan again worth it (and safe: remediations are
     /// idempotent)? Also when no alert could be delivered at all.
     pub fn retryable(&self) -> bool {
-        let alert_lost = !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != "sent");
+        let alert_lost =
+            !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != DeliveryStatus::Sent);
         self.errors.iter().any(|e| e.retryable) || alert_lost
     }
 
@@ -169,7 +179,7 @@ impl ScanReport {
             "findings": self.findings.len(),
             "by_rule": by_rule,
             "remediated": self.remediated().len(),
-            "alerts": self.alerts.iter().filter(|a| a.status == "sent").count(),
+            "alerts": self.alerts.iter().filter(|a| a.status == DeliveryStatus::Sent).count(),
             "errors": self.errors.len(),
         })
     }

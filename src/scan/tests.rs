@@ -12,7 +12,7 @@ use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
 use crate::effects::{AccessKey, EffectError, ErrorKind};
-use crate::live::Effects;
+use crate::live::{Effects, FailureKind};
 use crate::remediate::{Retry, Status};
 use crate::scan::account::AccountSummary;
 
@@ -165,7 +165,7 @@ async fn alert_mode_changes_nothing_and_sends_one_summary() {
         m.body
     );
     assert_eq!(report.alerts.len(), 1);
-    assert_eq!(report.alerts[0].status, "sent");
+    assert_eq!(report.alerts[0].status, DeliveryStatus::Sent);
     let planned = report.findings[3].result.as_ref().unwrap();
     assert_eq!(planned.status, Status::Planned);
 }
@@ -376,7 +376,7 @@ async fn the_deadline_stops_remediations_sends_a_partial_summary_and_asks_for_a_
         result.notes,
         ["not run: the invocation's deadline was near; the scan is retried"]
     );
-    assert_eq!(report.errors.last().unwrap().kind, "deadline");
+    assert_eq!(report.errors.last().unwrap().kind, FailureKind::Deadline);
     assert_eq!(report.summary_json()["status"], "partial");
     // The summary is still sent, marked partial.
     let messages = h.published.messages();
@@ -516,8 +516,8 @@ async fn a_lost_alert_makes_the_scan_worth_a_retry() {
     let report = h.scan(false).await;
     assert!(report.failed());
     assert!(report.retryable());
-    assert_eq!(report.errors[0].kind, "alert");
-    assert_eq!(report.alerts[0].status, "failed");
+    assert_eq!(report.errors[0].kind, FailureKind::Alert);
+    assert_eq!(report.alerts[0].status, DeliveryStatus::Failed);
     assert_eq!(report.summary_json()["status"], "partial");
 }
 
