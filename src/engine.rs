@@ -131,7 +131,7 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
         if !rule.trigger.matches(event) || (failed && !rule.on_failure) {
             continue;
         }
-        let Some(finding) = (rule.evaluate)(event, config) else {
+        let Some(finding) = (rule.evaluate)(event, &config.rule_settings()) else {
             continue;
         };
         let mode = config.mode(rule.id);

@@ -8,6 +8,8 @@
 //! the caller retries (every remediation is idempotent, so a retry never
 //! does anything twice; alerts are at least once).
 
+mod context;
+
 use serde::Serialize;
 
 use crate::alert::slack::WebhookError;
@@ -15,9 +17,10 @@ use crate::alert::{self, Facts};
 use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::live::LiveContext;
 use crate::remediate::{self, RemediateError, Report, Seen, Status};
 use crate::rules::{Action, Mode, Severity, Target};
+
+pub use context::{Effects, LiveContext, LiveError};
 
 /// What happened for one decision.
 #[derive(Debug, Clone, Serialize)]

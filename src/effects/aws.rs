@@ -13,7 +13,7 @@ use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
     Secret, Secrets, SnsMessage, TrailControl, UserInfo,
 };
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// Turns any SDK error into an [`EffectError`] for `operation`.
 fn classify<E>(operation: &'static str, err: SdkError<E>) -> EffectError

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::LiveContext;
 use crate::engine::{self, Diagnostic};
 use crate::event::input::{self, InputError, Item, Located};
+use crate::event::paths::{Input, expand};
 use crate::executor::{self, FindingOutcome};
-use crate::replay::{self, Input};
 
 /// What happened for one event: its findings, the actions taken, the alerts
 /// sent and the errors met.
@@ -204,7 +204,7 @@ pub async fn handle_inputs(
     ctx: &LiveContext,
     sink: &mut dyn FnMut(Outcome),
 ) {
-    for input in replay::expand(paths) {
+    for input in expand(paths) {
         let input = match input {
             Ok(Input::Digest(_)) => continue,
             Ok(input) => input,

@@ -1,7 +1,7 @@
 //! access-key-reactivated: an access key was set back to Active.
 
+use super::Settings;
 use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
     evaluate,
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.request_str("status")?.eq_ignore_ascii_case("Active") {
         return None;
     }

@@ -1,7 +1,7 @@
 //! console-login-without-mfa: an IAM user signed in with a password alone.
 
+use super::Settings;
 use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
     evaluate,
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if event.identity_type() != "IAMUser" || event.console_login_result() != Some("Success") {
         return None;
     }

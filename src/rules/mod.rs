@@ -31,17 +31,19 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
+mod settings;
+
 #[cfg(test)]
 pub(crate) mod testing;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, PasswordBaseline};
 use crate::event::CloudTrailEvent;
-use crate::scan::Account;
+use crate::inventory::{Account, PasswordBaseline};
 
 pub use password_policy_weakened::policy_shortfalls;
+pub use settings::{DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, ScanSettings, Settings};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -159,7 +161,7 @@ pub struct Rule {
     #[serde(skip)]
     pub on_failure: bool,
     #[serde(skip)]
-    pub evaluate: fn(&CloudTrailEvent, &Config) -> Option<Finding>,
+    pub evaluate: fn(&CloudTrailEvent, &Settings) -> Option<Finding>,
 }
 
 impl std::fmt::Debug for Rule {
@@ -518,9 +520,9 @@ static REGISTRY: [&Rule; 25] = [
     &password_policy_below_baseline::RULE,
 ];
 
-/// A scan rule's check: the assembled account, the config and the time of
+/// A scan rule's check: the assembled account, the settings and the time of
 /// the scan in, its findings out. Pure, like an event rule.
-pub type ScanCheck = fn(&Account, &Config, DateTime<Utc>) -> Vec<Finding>;
+pub type ScanCheck = fn(&Account, &Settings, DateTime<Utc>) -> Vec<Finding>;
 
 /// Every rule with [`Trigger::Scan`] and its check, in catalogue order.
 static SCAN_CHECKS: [(&Rule, ScanCheck); 10] = [
@@ -568,7 +570,7 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 pub(crate) const IAM: &str = "iam.amazonaws.com";
 
 /// The event function of a scan rule: no event fires it.
-pub(crate) fn no_event(_: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+pub(crate) fn no_event(_: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     None
 }
 
@@ -630,8 +632,8 @@ fn job_function_group(policy_name: &str) -> Option<&'static str> {
 }
 
 /// The group dedicated to a managed policy.
-pub fn group_for_policy(config: &Config, policy_arn: &str) -> String {
-    let prefix = &config.remediation.group_prefix;
+pub fn group_for_policy(naming: &GroupNaming, policy_arn: &str) -> String {
+    let prefix = &naming.group_prefix;
     let (name, aws_managed) = match policy_arn.split_once(":policy/") {
         Some((head, path)) => (
             path.rsplit('/').next().unwrap_or(path),
@@ -657,9 +659,9 @@ pub fn group_for_policy(config: &Config, policy_arn: &str) -> String {
 }
 
 /// The group dedicated to one user's inline policy.
-pub fn group_for_inline(config: &Config, user_name: &str, policy_name: &str) -> String {
+pub fn group_for_inline(naming: &GroupNaming, user_name: &str, policy_name: &str) -> String {
     group_name(
-        &config.remediation.group_prefix,
+        &naming.group_prefix,
         &format!("inline-{user_name}-{policy_name}"),
     )
 }
@@ -667,6 +669,7 @@ pub fn group_for_inline(config: &Config, user_name: &str, policy_name: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     #[test]
     fn registry_ids_are_the_public_catalogue() {
@@ -723,7 +726,10 @@ mod tests {
         ));
         for (rule, _) in scan_checks() {
             assert!(!rule.trigger.matches(&ev));
-            assert_eq!((rule.evaluate)(&ev, &Config::default()), None);
+            assert_eq!(
+                (rule.evaluate)(&ev, &Config::default().rule_settings()),
+                None
+            );
         }
     }
 
@@ -752,7 +758,7 @@ mod tests {
 
     #[test]
     fn group_names_are_readable_for_job_functions_and_unique_for_paths() {
-        let c = Config::default();
+        let c = Config::default().remediation;
         assert_eq!(
             group_for_policy(&c, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
             "trailguard-view-only"

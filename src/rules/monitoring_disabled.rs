@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
+use super::Settings;
 use super::{Finding, Rule, Severity, Target, Trigger};
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -42,7 +42,7 @@ pub static RULE: Rule = Rule {
     evaluate,
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let req = |k: &str| event.request_str(k);
     let (service, resource) = match event.name() {
         "UpdateDetector" => {

@@ -1,7 +1,7 @@
 //! root-access-key-created: the root user created an access key for itself.
 
+use super::Settings;
 use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -20,7 +20,7 @@ pub static RULE: Rule = Rule {
     evaluate,
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.is_root() || event.request_str("userName").is_some() {
         return None;
     }

@@ -1,7 +1,7 @@
 //! root-api-call: the root user made an API call (read-only ones included).
 
+use super::Settings;
 use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     evaluate,
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     // Calls an AWS service makes on root's behalf carry `invokedBy`, and
     // service events are not calls at all.
     let invoked_by = event

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::{Finding, Rule, Severity, Target, Trigger, no_event};
-use crate::config::Config;
-use crate::scan::Account;
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "root-mfa-disabled",
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
     evaluate: no_event,
 };
 
-pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, _: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
     if account.root.mfa_enabled != Some(false) {
         return Vec::new();
     }
@@ -34,7 +34,7 @@ pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn fires_from_the_summary_or_the_root_row() {

@@ -20,7 +20,7 @@ pub fn fire_with(rule: &Rule, json: Value, config: &Config) -> Option<Finding> {
     if !rule.trigger.matches(&ev) || (ev.failed() && !rule.on_failure) {
         return None;
     }
-    (rule.evaluate)(&ev, config)
+    (rule.evaluate)(&ev, &config.rule_settings())
 }
 
 /// An IAM API call by an IAM user, successful.

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::{Finding, Rule, Severity, Target, Trigger, no_event};
-use crate::config::Config;
-use crate::scan::Account;
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "user-console-without-mfa",
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
     evaluate: no_event,
 };
 
-pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, _: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
     account
         .users
         .iter()
@@ -43,7 +43,7 @@ pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn fires_on_password_without_mfa_only() {
