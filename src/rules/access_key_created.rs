@@ -1,7 +1,7 @@
 //! access-key-created: a long-term access key was created for an IAM user.
 
 use super::Settings;
-use super::{Action, DEACTIVATE_ACCESS_KEY, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Action, Check, DEACTIVATE_ACCESS_KEY, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::{CloudTrailEvent, non_empty_str};
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         names: &["CreateAccessKey"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

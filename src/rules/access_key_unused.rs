@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Settings;
 use super::{
-    Action, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since, no_event,
+    Action, Check, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since,
     within_days,
 };
 use crate::inventory::{Account, KeyUsage};
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
 pub fn check(account: &Account, config: &Settings, now: DateTime<Utc>) -> Vec<Finding> {

@@ -1,7 +1,7 @@
 //! admin-policy-granted: full administrator access granted to anyone.
 
 use super::Settings;
-use super::{Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
 use crate::event::{CloudTrailEvent, policy};
 
 pub static RULE: Rule = Rule {
@@ -25,7 +25,7 @@ pub static RULE: Rule = Rule {
         ],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 /// AWS managed policies that amount to full control of the account.

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Action, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
+use super::{Action, Check, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -24,7 +24,7 @@ pub static RULE: Rule = Rule {
         ],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 /// Does any selector still record management events?

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -39,7 +39,7 @@ pub static RULE: Rule = Rule {
         ("access-analyzer.amazonaws.com", &["DeleteAnalyzer"]),
     ]),
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

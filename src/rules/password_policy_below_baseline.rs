@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::Settings;
 use super::password_policy_weakened::policy_shortfalls;
-use super::{Action, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger, no_event};
+use super::{Action, Check, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     remediation: Some(&RESTORE_PASSWORD_POLICY),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
 pub fn check(account: &Account, config: &Settings, _: DateTime<Utc>) -> Vec<Finding> {

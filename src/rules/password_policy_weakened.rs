@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use super::{Action, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
+use super::{
+    Action, Check, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger,
+};
 use crate::event::CloudTrailEvent;
 use crate::inventory::PasswordBaseline;
 
@@ -20,7 +22,7 @@ pub static RULE: Rule = Rule {
         names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn number(req: &Map<String, Value>, key: &str) -> Option<u64> {

@@ -1,7 +1,7 @@
 //! root-access-key-created: the root user created an access key for itself.
 
 use super::Settings;
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
         names: &["CreateAccessKey"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -1,7 +1,7 @@
 //! root-api-call: the root user made an API call (read-only ones included).
 
 use super::Settings;
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::AnyRootCall,
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

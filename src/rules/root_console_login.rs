@@ -1,7 +1,7 @@
 //! root-console-login: the root user signed in to the console.
 
 use super::Settings;
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
         names: &["ConsoleLogin"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

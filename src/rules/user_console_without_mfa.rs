@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Finding, Rule, Severity, Target, Trigger, no_event};
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
 pub fn check(account: &Account, _: &Settings, _: DateTime<Utc>) -> Vec<Finding> {

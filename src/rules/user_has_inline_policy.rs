@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::Settings;
 use super::{
-    Action, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_quarantine_policy_name, no_event,
+    Action, Check, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    group_for_inline, is_quarantine_policy_name,
 };
 use crate::inventory::Account;
 
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
     remediation: Some(&MOVE_INLINE_POLICY_TO_GROUP),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
 pub fn check(account: &Account, config: &Settings, _: DateTime<Utc>) -> Vec<Finding> {

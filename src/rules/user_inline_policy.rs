@@ -2,7 +2,7 @@
 
 use super::Settings;
 use super::{
-    Action, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    Action, Check, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
     group_for_inline, is_quarantine_policy_name,
 };
 use crate::event::CloudTrailEvent;
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         names: &["PutUserPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {

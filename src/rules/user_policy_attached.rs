@@ -2,8 +2,8 @@
 
 use super::Settings;
 use super::{
-    Action, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
-    is_aws_quarantine_managed_policy,
+    Action, Check, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    group_for_policy, is_aws_quarantine_managed_policy,
 };
 use crate::event::CloudTrailEvent;
 
@@ -19,7 +19,7 @@ pub static RULE: Rule = Rule {
         names: &["AttachUserPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
