@@ -31,6 +31,8 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
+mod groups;
+mod remediations;
 mod settings;
 
 #[cfg(test)]
@@ -42,7 +44,12 @@ use serde::Serialize;
 use crate::event::CloudTrailEvent;
 use crate::inventory::{Account, PasswordBaseline};
 
+pub use groups::{fnv1a, group_for_inline, group_for_policy, group_name};
 pub use password_policy_weakened::policy_shortfalls;
+pub use remediations::{
+    DEACTIVATE_ACCESS_KEY, MOVE_INLINE_POLICY_TO_GROUP, MOVE_POLICY_TO_GROUP,
+    RESTORE_PASSWORD_POLICY, RemediationSpec, START_LOGGING, remediations,
+};
 pub use settings::{DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, ScanSettings, Settings};
 
 /// How bad a finding is.
@@ -131,17 +138,6 @@ impl Trigger {
             Trigger::AnyRootCall | Trigger::Scan => Vec::new(),
         }
     }
-}
-
-/// A remediation's contract: what it does and the permissions it needs.
-#[derive(Debug, Serialize)]
-pub struct RemediationSpec {
-    pub id: &'static str,
-    pub summary: &'static str,
-    /// IAM actions the execution role needs for it, exactly.
-    pub permissions: &'static [&'static str],
-    /// Whether IAM lets these permissions be scoped to trailguard's group path.
-    pub scoped_to_group_path: bool,
 }
 
 /// A rule's contract and its function.
@@ -424,83 +420,6 @@ pub fn is_aws_quarantine_managed_policy(arn: &str) -> bool {
     aws_managed_policy(arn).is_some_and(is_quarantine_policy_name)
 }
 
-// Remediations ------------------------------------------------------------
-
-pub static MOVE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
-    id: "move-policy-to-group",
-    summary: "Attach the managed policy to a group dedicated to it, add the user, verify, then detach it from the user",
-    permissions: &[
-        "iam:AddUserToGroup",
-        "iam:AttachGroupPolicy",
-        "iam:CreateGroup",
-        "iam:DetachUserPolicy",
-        "iam:GetAccountSummary",
-        "iam:GetGroup",
-        "iam:GetPolicy",
-        "iam:GetUser",
-        "iam:ListAttachedGroupPolicies",
-        "iam:ListAttachedUserPolicies",
-        "iam:ListGroupPolicies",
-        "iam:ListGroupsForUser",
-    ],
-    scoped_to_group_path: true,
-};
-
-pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
-    id: "move-inline-policy-to-group",
-    summary: "Copy the user's current inline policy to a group dedicated to that user and policy, add the user, verify, then delete it from the user",
-    permissions: &[
-        "iam:AddUserToGroup",
-        "iam:CreateGroup",
-        "iam:DeleteUserPolicy",
-        "iam:GetAccountSummary",
-        "iam:GetGroup",
-        "iam:GetGroupPolicy",
-        "iam:GetUser",
-        "iam:GetUserPolicy",
-        "iam:ListAttachedGroupPolicies",
-        "iam:ListGroupPolicies",
-        "iam:ListGroupsForUser",
-        "iam:PutGroupPolicy",
-    ],
-    scoped_to_group_path: true,
-};
-
-pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
-    id: "deactivate-access-key",
-    summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
-    permissions: &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
-    scoped_to_group_path: false,
-};
-
-pub static RESTORE_PASSWORD_POLICY: RemediationSpec = RemediationSpec {
-    id: "restore-password-policy",
-    summary: "Write the whole baseline password policy in one UpdateAccountPasswordPolicy call",
-    permissions: &[
-        "iam:GetAccountPasswordPolicy",
-        "iam:UpdateAccountPasswordPolicy",
-    ],
-    scoped_to_group_path: false,
-};
-
-pub static START_LOGGING: RemediationSpec = RemediationSpec {
-    id: "start-logging",
-    summary: "Start logging again on the trail that was stopped",
-    permissions: &["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
-    scoped_to_group_path: false,
-};
-
-/// Every remediation, in a stable order.
-pub fn remediations() -> [&'static RemediationSpec; 5] {
-    [
-        &MOVE_POLICY_TO_GROUP,
-        &MOVE_INLINE_POLICY_TO_GROUP,
-        &DEACTIVATE_ACCESS_KEY,
-        &RESTORE_PASSWORD_POLICY,
-        &START_LOGGING,
-    ]
-}
-
 // Registry ----------------------------------------------------------------
 
 /// Every rule, in catalogue order: the order is a public contract (the
@@ -571,91 +490,9 @@ pub(crate) fn days_since(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 }
 pub(crate) const SIGNIN: &str = "signin.amazonaws.com";
 
-/// A deterministic, valid IAM group name: `prefix` + `base`, cut to IAM's
-/// 128 characters with a hash of the full name kept so cuts never collide.
-pub fn group_name(prefix: &str, base: &str) -> String {
-    let clean: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let full = format!("{prefix}{clean}");
-    if full.len() <= 128 {
-        return full;
-    }
-    let hash = fnv1a(full.as_bytes());
-    format!("{}-{hash:08x}", &full[..128 - 9])
-}
-
-/// FNV-1a, 32 bits: stable across releases, unlike std's hasher.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c9dc5u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x01000193)
-    })
-}
-
-/// Job-function AWS managed policies get readable group names.
-fn job_function_group(policy_name: &str) -> Option<&'static str> {
-    Some(match policy_name {
-        "AdministratorAccess" => "administrators",
-        "ReadOnlyAccess" => "read-only",
-        "ViewOnlyAccess" => "view-only",
-        "PowerUserAccess" => "power-users",
-        "SecurityAudit" => "security-auditors",
-        "Billing" => "billing",
-        "DatabaseAdministrator" => "database-administrators",
-        "DataScientist" => "data-scientists",
-        "NetworkAdministrator" => "network-administrators",
-        "SystemAdministrator" => "system-administrators",
-        "SupportUser" => "support-users",
-        _ => return None,
-    })
-}
-
-/// The group dedicated to a managed policy.
-pub fn group_for_policy(naming: &GroupNaming, policy_arn: &str) -> String {
-    let prefix = &naming.group_prefix;
-    let (name, aws_managed) = match policy_arn.split_once(":policy/") {
-        Some((head, path)) => (
-            path.rsplit('/').next().unwrap_or(path),
-            head.ends_with(":iam::aws"),
-        ),
-        None => (policy_arn, false),
-    };
-    if aws_managed && let Some(readable) = job_function_group(name) {
-        return group_name(prefix, readable);
-    }
-    // Customer managed policies in a path other than `/` can share a name.
-    let path_is_root = policy_arn
-        .split_once(":policy/")
-        .is_none_or(|(_, p)| !p.contains('/'));
-    if aws_managed || path_is_root {
-        group_name(prefix, name)
-    } else {
-        group_name(
-            prefix,
-            &format!("{name}-{:08x}", fnv1a(policy_arn.as_bytes())),
-        )
-    }
-}
-
-/// The group dedicated to one user's inline policy.
-pub fn group_for_inline(naming: &GroupNaming, user_name: &str, policy_name: &str) -> String {
-    group_name(
-        &naming.group_prefix,
-        &format!("inline-{user_name}-{policy_name}"),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     #[test]
     fn registry_ids_are_the_public_catalogue() {
@@ -736,36 +573,6 @@ mod tests {
                 ("password-policy-below-baseline", "restore-password-policy"),
             ]
         );
-    }
-
-    #[test]
-    fn group_names_are_readable_for_job_functions_and_unique_for_paths() {
-        let c = Config::default().remediation;
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
-            "trailguard-view-only"
-        );
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::aws:policy/ReadOnlyAccess"),
-            "trailguard-read-only"
-        );
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::1:policy/deploy"),
-            "trailguard-deploy"
-        );
-        let a = group_for_policy(&c, "arn:aws:iam::1:policy/a/deploy");
-        let b = group_for_policy(&c, "arn:aws:iam::1:policy/b/deploy");
-        assert_ne!(a, b);
-        assert!(a.starts_with("trailguard-deploy-"));
-    }
-
-    #[test]
-    fn long_group_names_are_cut_to_iam_limit_without_colliding() {
-        let a = group_name("trailguard-", &"x".repeat(200));
-        let b = group_name("trailguard-", &format!("{}y", "x".repeat(199)));
-        assert_eq!(a.len(), 128);
-        assert_ne!(a, b);
-        assert_eq!(group_name("p-", "a b/c"), "p-a-b-c");
     }
 
     #[test]
