@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{self, Mode, Rule};
+use crate::inventory::PasswordBaseline;
+use crate::rules::{self, GroupNaming, Mode, Rule, ScanSettings, Settings};
 
 /// The config a deployment runs with when it names no file.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -321,83 +322,9 @@ mod alerts_tests {
     }
 }
 
-/// The account password policy trailguard holds the account to, and
-/// restores in full (UpdateAccountPasswordPolicy resets omitted fields).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PasswordBaseline {
-    pub minimum_length: u32,
-    pub require_uppercase: bool,
-    pub require_lowercase: bool,
-    pub require_numbers: bool,
-    pub require_symbols: bool,
-    pub reuse_prevention: u32,
-    pub max_age_days: u32,
-    pub allow_users_to_change: bool,
-    pub hard_expiry: bool,
-}
-
-impl Default for PasswordBaseline {
-    /// CIS AWS Foundations 1.8/1.9 and Security Hub IAM.7/IAM.15/IAM.16.
-    fn default() -> Self {
-        PasswordBaseline {
-            minimum_length: 14,
-            require_uppercase: true,
-            require_lowercase: true,
-            require_numbers: true,
-            require_symbols: true,
-            reuse_prevention: 24,
-            max_age_days: 90,
-            allow_users_to_change: true,
-            hard_expiry: false,
-        }
-    }
-}
-
-/// The `[remediation]` table: how the groups that remediation creates are
-/// named, and how long a move waits for IAM to propagate the new grant.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GroupNaming {
-    pub group_prefix: String,
-    pub group_path: String,
-    /// Seconds between reading back a user's new group grant and taking
-    /// the direct one away (IAM propagates changes in seconds).
-    pub propagation_delay_seconds: u64,
-}
-
 /// The largest `remediation.propagation_delay_seconds`: the wait must fit
 /// in the function's timeout with the rest of the event's work.
 pub const MAX_PROPAGATION_DELAY_SECONDS: u64 = 120;
-
-impl Default for GroupNaming {
-    fn default() -> Self {
-        GroupNaming {
-            group_prefix: "trailguard-".into(),
-            group_path: "/trailguard/".into(),
-            propagation_delay_seconds: crate::remediate::DEFAULT_PROPAGATION_DELAY_SECONDS,
-        }
-    }
-}
-
-/// Ages used by the scheduled credential scan.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ScanSettings {
-    pub key_rotation_days: u32,
-    pub unused_days: u32,
-    pub root_recent_days: u32,
-}
-
-impl Default for ScanSettings {
-    fn default() -> Self {
-        ScanSettings {
-            key_rotation_days: 90,
-            unused_days: 90,
-            root_recent_days: 90,
-        }
-    }
-}
 
 /// Who and what is never changed (only alerted on).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -450,6 +377,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// What the rules are evaluated with, borrowed from this config.
+    pub fn rule_settings(&self) -> Settings<'_> {
+        Settings {
+            password_policy: &self.password_policy,
+            remediation: &self.remediation,
+            scan: &self.scan,
+        }
+    }
+
     /// Reads a config file, or the built-in default when `path` is `None`,
     /// then applies `TRAILGUARD_*` overrides from `env`.
     pub fn load<I>(path: Option<&std::path::Path>, env: I) -> Result<Self, ConfigError>

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::event::CloudTrailEvent;
 use crate::event::input::Envelope;
-use crate::rules::{self, Finding, Mode};
+use crate::rules::{self, Check, Finding, Mode};
 
 /// A finding with the mode it runs in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,10 +128,13 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
     }
     let failed = event.failed();
     for rule in rules::registry() {
+        let Check::Event(evaluate) = rule.check else {
+            continue;
+        };
         if !rule.trigger.matches(event) || (failed && !rule.on_failure) {
             continue;
         }
-        let Some(finding) = (rule.evaluate)(event, config) else {
+        let Some(finding) = evaluate(event, &config.rule_settings()) else {
             continue;
         };
         let mode = config.mode(rule);

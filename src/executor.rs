@@ -8,6 +8,8 @@
 //! the caller retries (every remediation is idempotent, so a retry never
 //! does anything twice; alerts are at least once).
 
+mod context;
+
 use serde::Serialize;
 
 use crate::alert::slack::WebhookError;
@@ -15,9 +17,42 @@ use crate::alert::{self, Facts};
 use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::live::{FailureKind, LiveContext};
 use crate::remediate::{self, RemediateError, Report, Seen, Status};
 use crate::rules::{Action, Mode, Severity, Target};
+
+pub use context::{Effects, LiveContext, LiveError};
+
+/// What failed while handling an event or running the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The input could not be read or parsed.
+    Input,
+    Remediation,
+    ExemptionCheck,
+    Alert,
+    /// The invocation's deadline came before the work was done.
+    Deadline,
+}
+
+impl FailureKind {
+    /// The name in outputs and logs: `input`, `exemption-check`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Input => "input",
+            FailureKind::Remediation => "remediation",
+            FailureKind::ExemptionCheck => "exemption-check",
+            FailureKind::Alert => "alert",
+            FailureKind::Deadline => "deadline",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What happened for one decision.
 #[derive(Debug, Clone, Serialize)]

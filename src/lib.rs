@@ -10,6 +10,7 @@ pub mod effects;
 pub mod engine;
 pub mod event;
 pub mod executor;
+pub mod inventory;
 pub mod lambda;
 pub mod live;
 pub mod remediate;

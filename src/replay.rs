@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
@@ -14,6 +13,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::engine::{self, Decision, Diagnostic};
 use crate::event::input::{self, InputError, Item, Located};
+use crate::event::paths::Input;
 use crate::event::{Actor, CloudTrailEvent, IdentityType};
 use crate::rules::Severity;
 
@@ -175,109 +175,6 @@ pub fn parse_time_bound(text: &str) -> Result<DateTime<Utc>, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
         .map_err(|_| format!("`{text}` is neither a date (2024-05-01) nor an RFC 3339 time"))
-}
-
-/// One input named on the command line, expanded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    Stdin,
-    File(PathBuf),
-    /// A CloudTrail digest file met in a directory walk (by its key
-    /// layout): not read, counted as skipped.
-    Digest(PathBuf),
-}
-
-impl Input {
-    pub fn name(&self) -> String {
-        match self {
-            Input::Stdin => "-".into(),
-            Input::File(p) | Input::Digest(p) => p.display().to_string(),
-        }
-    }
-}
-
-/// File names a directory walk picks up (named files are always read).
-fn looks_like_events(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    !name.starts_with('.')
-        && [
-            ".json",
-            ".json.gz",
-            ".jsonl",
-            ".ndjson",
-            ".jsonl.gz",
-            ".ndjson.gz",
-        ]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
-/// Is this the key of a CloudTrail digest file
-/// (`AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/...`, named
-/// `ACCOUNT_CloudTrail-Digest_REGION_...json.gz`)?
-pub fn is_digest_path(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.contains("_CloudTrail-Digest_")
-        || path
-            .components()
-            .any(|c| c.as_os_str() == "CloudTrail-Digest")
-}
-
-/// Expands paths: `-` is stdin, directories are walked recursively in name
-/// order, following symbolic links (a link back to a directory being
-/// walked is an error naming it, as is a broken link). A path that does not
-/// exist is an error naming it. Digest files met in a walk are
-/// [`Input::Digest`], not read.
-pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
-    let mut out = Vec::new();
-    for path in paths {
-        if path.as_os_str() == "-" {
-            out.push(Ok(Input::Stdin));
-        } else if path.is_dir() {
-            let walk = walkdir::WalkDir::new(path)
-                .follow_links(true)
-                .sort_by_file_name();
-            for entry in walk {
-                match entry {
-                    Ok(e) if e.file_type().is_file() && looks_like_events(e.path()) => {
-                        out.push(Ok(if is_digest_path(e.path()) {
-                            Input::Digest(e.into_path())
-                        } else {
-                            Input::File(e.into_path())
-                        }))
-                    }
-                    Ok(_) => {}
-                    Err(e) => out.push(Err(walk_error(e, path))),
-                }
-            }
-        } else if path.exists() {
-            out.push(Ok(Input::File(path.clone())));
-        } else {
-            out.push(Err(InputError::Read {
-                path: path.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file or directory",
-                ),
-            }));
-        }
-    }
-    out
-}
-
-/// A directory walk's error, naming the path it is about.
-fn walk_error(e: walkdir::Error, root: &Path) -> InputError {
-    let path = e.path().unwrap_or(root).display().to_string();
-    let source = match e.loop_ancestor() {
-        Some(ancestor) => std::io::Error::other(format!(
-            "symbolic link loop: it leads back to `{}`, already being walked",
-            ancestor.display()
-        )),
-        None => e
-            .into_io_error()
-            .unwrap_or_else(|| std::io::Error::other("cannot walk the directory")),
-    };
-    InputError::Read { path, source }
 }
 
 /// Counts over a whole replay.
@@ -657,6 +554,8 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::event::input::parse;
+    use crate::event::paths::expand;
+    use std::path::PathBuf;
 
     fn reports(text: &str) -> Vec<EventReport> {
         let mut out = Vec::new();

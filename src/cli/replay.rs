@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
 use crate::event::input;
-use crate::replay::{self, Filter, Options, OutputFormat, expand, parse_time_bound};
+use crate::event::paths::expand;
+use crate::replay::{self, Filter, Options, OutputFormat, parse_time_bound};
 use crate::rules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -13,7 +13,7 @@ use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
     Secret, Secrets, SnsMessage, TrailControl, UserInfo,
 };
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// Turns any SDK error into an [`EffectError`] for `operation`: the one
 /// classifier of SDK errors, for the effects and the scan's reads alike.

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Quotas, UserInfo,
 };
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// When the injected fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

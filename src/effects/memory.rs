@@ -18,7 +18,7 @@ use super::{
     AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
     Secret, Secrets, SnsMessage, TrailControl, UserInfo, Webhook, WebhookUrl, same_document,
 };
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// An IAM user in the model.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

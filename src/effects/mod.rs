@@ -22,7 +22,7 @@ pub mod webhook;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,6 +8,7 @@
 
 pub mod input;
 pub mod lenient;
+pub mod paths;
 pub mod policy;
 
 use std::sync::OnceLock;

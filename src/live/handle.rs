@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::LiveContext;
 use crate::engine::{self, Diagnostic};
 use crate::event::input::{self, InputError, Item, Located};
+use crate::event::paths::{Input, expand};
 use crate::executor::{self, FindingOutcome};
-use crate::replay::{self, Input};
 
 /// What happened for one event: its findings, the actions taken, the alerts
 /// sent and the errors met.
@@ -36,37 +36,7 @@ pub struct Outcome {
     pub errors: Vec<ErrorReport>,
 }
 
-/// What failed while handling an event or running the scan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailureKind {
-    /// The input could not be read or parsed.
-    Input,
-    Remediation,
-    ExemptionCheck,
-    Alert,
-    /// The invocation's deadline came before the work was done.
-    Deadline,
-}
-
-impl FailureKind {
-    /// The name in outputs and logs: `input`, `exemption-check`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Input => "input",
-            FailureKind::Remediation => "remediation",
-            FailureKind::ExemptionCheck => "exemption-check",
-            FailureKind::Alert => "alert",
-            FailureKind::Deadline => "deadline",
-        }
-    }
-}
-
-impl std::fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::executor::FailureKind;
 
 /// An error met while handling an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -235,7 +205,7 @@ pub async fn handle_inputs(
     ctx: &LiveContext,
     sink: &mut dyn FnMut(Outcome),
 ) {
-    for input in replay::expand(paths) {
+    for input in expand(paths) {
         let input = match input {
             Ok(Input::Digest(_)) => continue,
             Ok(input) => input,

@@ -176,8 +176,9 @@ pub struct Retry {
 /// The longest pause between two reads of something absent.
 pub const MAX_ABSENT_DELAY: Duration = Duration::from_secs(8);
 
-/// The default [`Retry::propagation_delay`], in seconds.
-pub const DEFAULT_PROPAGATION_DELAY_SECONDS: u64 = 10;
+/// The default [`Retry::propagation_delay`], in seconds (the config's
+/// default too, so it is defined with the settings rules are given).
+pub use crate::rules::DEFAULT_PROPAGATION_DELAY_SECONDS;
 
 impl Default for Retry {
     /// Five attempts over about four seconds; absent reads repeated for 30

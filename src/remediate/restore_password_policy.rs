@@ -7,7 +7,7 @@
 //! already is at least as strict everywhere, nothing is written.
 
 use super::{Ctx, Recorder, RemediateError, Report, Status};
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 use crate::rules::RESTORE_PASSWORD_POLICY;
 
 const ID: &str = RESTORE_PASSWORD_POLICY.id;

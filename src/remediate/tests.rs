@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::*;
-use crate::config::PasswordBaseline;
 use crate::effects::faults::{FaultyIam, When};
 use crate::effects::memory::{IamState, MemoryIam, MemoryTrail};
 use crate::effects::{AccessKey, EffectError, ErrorKind, Quotas};
+use crate::inventory::PasswordBaseline;
 use crate::rules::{self, Action};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";

@@ -1,7 +1,7 @@
 //! access-key-created: a long-term access key was created for an IAM user.
 
-use super::{Action, DEACTIVATE_ACCESS_KEY, Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Action, Check, DEACTIVATE_ACCESS_KEY, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::{CloudTrailEvent, non_empty_str};
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["CreateAccessKey"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let key = event.response().and_then(|r| r.get("accessKey"));
     let field = |k: &str| key.and_then(|k2| k2.get(k)).and_then(non_empty_str);
     // Root creating a key for itself is root-access-key-created, whatever

@@ -1,7 +1,7 @@
 //! access-key-reactivated: an access key was set back to Active.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["UpdateAccessKey"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.request_str("status")?.eq_ignore_ascii_case("Active") {
         return None;
     }

@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::{
-    Action, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since, no_event,
+    Action, Check, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since,
     within_days,
 };
-use crate::config::Config;
-use crate::scan::{Account, KeyUsage};
+use crate::inventory::{Account, KeyUsage};
 
 pub static RULE: Rule = Rule {
     id: "access-key-unused",
@@ -19,10 +19,10 @@ pub static RULE: Rule = Rule {
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, config: &Settings, now: DateTime<Utc>) -> Vec<Finding> {
     let days = config.scan.unused_days;
     let mut out = Vec::new();
     for user in &account.users {
@@ -65,7 +65,7 @@ pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Find
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn never_used_keys_count_from_creation_and_used_keys_from_last_use() {

@@ -1,7 +1,7 @@
 //! admin-policy-granted: full administrator access granted to anyone.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
 use crate::event::{CloudTrailEvent, policy};
 
 pub static RULE: Rule = Rule {
@@ -25,7 +25,7 @@ pub static RULE: Rule = Rule {
         ],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 /// AWS managed policies that amount to full control of the account.
@@ -42,7 +42,7 @@ fn principal(event: &CloudTrailEvent) -> Option<Target> {
     }
 }
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let by = event.actor_label();
     if event.name().starts_with("Attach") {
         let arn = event.request_str("policyArn")?;

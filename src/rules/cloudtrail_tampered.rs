@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{Action, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Action, Check, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -24,7 +24,7 @@ pub static RULE: Rule = Rule {
         ],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 /// Does any selector still record management events?
@@ -56,7 +56,7 @@ fn records_management_events(req: &serde_json::Map<String, Value>) -> bool {
     basic || advanced
 }
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let trail = event
         .request_str("name")
         .or(event.request_str("trailName"))

@@ -1,7 +1,7 @@
 //! console-login-without-mfa: an IAM user signed in with a password alone.
 
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::{CloudTrailEvent, IdentityType};
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["ConsoleLogin"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if event.identity_type() != Some(&IdentityType::IamUser)
         || event.console_login_result() != Some("Success")
     {

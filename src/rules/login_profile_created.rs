@@ -1,7 +1,7 @@
 //! login-profile-created: a console password was given to a user.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["CreateLoginProfile"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let user = event.request_str("userName").or(event.calling_user())?;
     let reset = event
         .request()

@@ -1,7 +1,7 @@
 //! mfa-device-removed: an MFA device was deactivated or deleted.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["DeactivateMFADevice", "DeleteVirtualMFADevice"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let serial = event.request_str("serialNumber");
     // DeleteVirtualMFADevice names no user; the serial's ARN ends in its name.
     let user = event.request_str("userName").or_else(|| {

@@ -31,17 +31,26 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
+mod groups;
+mod remediations;
+mod settings;
+
 #[cfg(test)]
 pub(crate) mod testing;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::config::{Config, PasswordBaseline};
 use crate::event::CloudTrailEvent;
-use crate::scan::Account;
+use crate::inventory::{Account, PasswordBaseline};
 
+pub use groups::{fnv1a, group_for_inline, group_for_policy, group_name};
 pub use password_policy_weakened::policy_shortfalls;
+pub use remediations::{
+    DEACTIVATE_ACCESS_KEY, MOVE_INLINE_POLICY_TO_GROUP, MOVE_POLICY_TO_GROUP,
+    RESTORE_PASSWORD_POLICY, RemediationSpec, START_LOGGING, remediations,
+};
+pub use settings::{DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, ScanSettings, Settings};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -131,17 +140,6 @@ impl Trigger {
     }
 }
 
-/// A remediation's contract: what it does and the permissions it needs.
-#[derive(Debug, Serialize)]
-pub struct RemediationSpec {
-    pub id: &'static str,
-    pub summary: &'static str,
-    /// IAM actions the execution role needs for it, exactly.
-    pub permissions: &'static [&'static str],
-    /// Whether IAM lets these permissions be scoped to trailguard's group path.
-    pub scoped_to_group_path: bool,
-}
-
 /// A rule's contract and its function.
 #[derive(Serialize)]
 pub struct Rule {
@@ -158,8 +156,20 @@ pub struct Rule {
     /// Does the rule look at failed calls (for rules about failures)?
     #[serde(skip)]
     pub on_failure: bool,
+    /// What the rule looks at, and its function.
     #[serde(skip)]
-    pub evaluate: fn(&CloudTrailEvent, &Config) -> Option<Finding>,
+    pub check: Check,
+}
+
+/// What a rule checks: one event, or the account inventory the scheduled
+/// scan reads. Both are pure, like every rule.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// One event, with the settings: a finding or nothing.
+    Event(fn(&CloudTrailEvent, &Settings) -> Option<Finding>),
+    /// The assembled account, the settings and the time of the scan: its
+    /// findings.
+    Inventory(ScanCheck),
 }
 
 impl std::fmt::Debug for Rule {
@@ -410,86 +420,11 @@ pub fn is_aws_quarantine_managed_policy(arn: &str) -> bool {
     aws_managed_policy(arn).is_some_and(is_quarantine_policy_name)
 }
 
-// Remediations ------------------------------------------------------------
-
-pub static MOVE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
-    id: "move-policy-to-group",
-    summary: "Attach the managed policy to a group dedicated to it, add the user, verify, then detach it from the user",
-    permissions: &[
-        "iam:AddUserToGroup",
-        "iam:AttachGroupPolicy",
-        "iam:CreateGroup",
-        "iam:DetachUserPolicy",
-        "iam:GetAccountSummary",
-        "iam:GetGroup",
-        "iam:GetPolicy",
-        "iam:GetUser",
-        "iam:ListAttachedGroupPolicies",
-        "iam:ListAttachedUserPolicies",
-        "iam:ListGroupPolicies",
-        "iam:ListGroupsForUser",
-    ],
-    scoped_to_group_path: true,
-};
-
-pub static MOVE_INLINE_POLICY_TO_GROUP: RemediationSpec = RemediationSpec {
-    id: "move-inline-policy-to-group",
-    summary: "Copy the user's current inline policy to a group dedicated to that user and policy, add the user, verify, then delete it from the user",
-    permissions: &[
-        "iam:AddUserToGroup",
-        "iam:CreateGroup",
-        "iam:DeleteUserPolicy",
-        "iam:GetAccountSummary",
-        "iam:GetGroup",
-        "iam:GetGroupPolicy",
-        "iam:GetUser",
-        "iam:GetUserPolicy",
-        "iam:ListAttachedGroupPolicies",
-        "iam:ListGroupPolicies",
-        "iam:ListGroupsForUser",
-        "iam:PutGroupPolicy",
-    ],
-    scoped_to_group_path: true,
-};
-
-pub static DEACTIVATE_ACCESS_KEY: RemediationSpec = RemediationSpec {
-    id: "deactivate-access-key",
-    summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
-    permissions: &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
-    scoped_to_group_path: false,
-};
-
-pub static RESTORE_PASSWORD_POLICY: RemediationSpec = RemediationSpec {
-    id: "restore-password-policy",
-    summary: "Write the whole baseline password policy in one UpdateAccountPasswordPolicy call",
-    permissions: &[
-        "iam:GetAccountPasswordPolicy",
-        "iam:UpdateAccountPasswordPolicy",
-    ],
-    scoped_to_group_path: false,
-};
-
-pub static START_LOGGING: RemediationSpec = RemediationSpec {
-    id: "start-logging",
-    summary: "Start logging again on the trail that was stopped",
-    permissions: &["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
-    scoped_to_group_path: false,
-};
-
-/// Every remediation, in a stable order.
-pub fn remediations() -> [&'static RemediationSpec; 5] {
-    [
-        &MOVE_POLICY_TO_GROUP,
-        &MOVE_INLINE_POLICY_TO_GROUP,
-        &DEACTIVATE_ACCESS_KEY,
-        &RESTORE_PASSWORD_POLICY,
-        &START_LOGGING,
-    ]
-}
-
 // Registry ----------------------------------------------------------------
 
-static REGISTRY: [&Rule; 25] = [
+/// Every rule, in catalogue order: the order is a public contract (the
+/// listing, the README table, the golden tables). A new rule is one line.
+static REGISTRY: &[&Rule] = &[
     &root_console_login::RULE,
     &root_console_login_failed::RULE,
     &root_api_call::RULE,
@@ -505,7 +440,7 @@ static REGISTRY: [&Rule; 25] = [
     &password_policy_weakened::RULE,
     &cloudtrail_tampered::RULE,
     &monitoring_disabled::RULE,
-    // Found by the scheduled credential scan (see SCAN_CHECKS).
+    // Found by the scheduled credential scan.
     &root_access_keys_present::RULE,
     &root_mfa_disabled::RULE,
     &root_used_recently::RULE,
@@ -518,44 +453,21 @@ static REGISTRY: [&Rule; 25] = [
     &password_policy_below_baseline::RULE,
 ];
 
-/// A scan rule's check: the assembled account, the config and the time of
+/// A scan rule's check: the assembled account, the settings and the time of
 /// the scan in, its findings out. Pure, like an event rule.
-pub type ScanCheck = fn(&Account, &Config, DateTime<Utc>) -> Vec<Finding>;
+pub type ScanCheck = fn(&Account, &Settings, DateTime<Utc>) -> Vec<Finding>;
 
-/// Every rule with [`Trigger::Scan`] and its check, in catalogue order.
-static SCAN_CHECKS: [(&Rule, ScanCheck); 10] = [
-    (
-        &root_access_keys_present::RULE,
-        root_access_keys_present::check,
-    ),
-    (&root_mfa_disabled::RULE, root_mfa_disabled::check),
-    (&root_used_recently::RULE, root_used_recently::check),
-    (
-        &user_console_without_mfa::RULE,
-        user_console_without_mfa::check,
-    ),
-    (&access_key_not_rotated::RULE, access_key_not_rotated::check),
-    (&access_key_unused::RULE, access_key_unused::check),
-    (&password_unused::RULE, password_unused::check),
-    (
-        &user_has_attached_policy::RULE,
-        user_has_attached_policy::check,
-    ),
-    (&user_has_inline_policy::RULE, user_has_inline_policy::check),
-    (
-        &password_policy_below_baseline::RULE,
-        password_policy_below_baseline::check,
-    ),
-];
-
-/// The scan rules and their checks.
-pub fn scan_checks() -> &'static [(&'static Rule, ScanCheck)] {
-    &SCAN_CHECKS
+/// The scan rules and their checks, in catalogue order.
+pub fn scan_checks() -> impl Iterator<Item = (&'static Rule, ScanCheck)> {
+    REGISTRY.iter().filter_map(|rule| match rule.check {
+        Check::Inventory(check) => Some((*rule, check)),
+        Check::Event(_) => None,
+    })
 }
 
 /// Every rule (event and scan), in catalogue order.
 pub fn registry() -> &'static [&'static Rule] {
-    &REGISTRY
+    REGISTRY
 }
 
 /// The rule with this id.
@@ -567,11 +479,6 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 
 pub(crate) const IAM: &str = "iam.amazonaws.com";
 
-/// The event function of a scan rule: no event fires it.
-pub(crate) fn no_event(_: &CloudTrailEvent, _: &Config) -> Option<Finding> {
-    None
-}
-
 /// Did `t` happen within the last `days` days before `now`?
 pub(crate) fn within_days(t: DateTime<Utc>, now: DateTime<Utc>, days: u32) -> bool {
     now.signed_duration_since(t) <= TimeDelta::days(i64::from(days))
@@ -582,87 +489,6 @@ pub(crate) fn days_since(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     now.signed_duration_since(t).num_days().max(0)
 }
 pub(crate) const SIGNIN: &str = "signin.amazonaws.com";
-
-/// A deterministic, valid IAM group name: `prefix` + `base`, cut to IAM's
-/// 128 characters with a hash of the full name kept so cuts never collide.
-pub fn group_name(prefix: &str, base: &str) -> String {
-    let clean: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let full = format!("{prefix}{clean}");
-    if full.len() <= 128 {
-        return full;
-    }
-    let hash = fnv1a(full.as_bytes());
-    format!("{}-{hash:08x}", &full[..128 - 9])
-}
-
-/// FNV-1a, 32 bits: stable across releases, unlike std's hasher.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c9dc5u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x01000193)
-    })
-}
-
-/// Job-function AWS managed policies get readable group names.
-fn job_function_group(policy_name: &str) -> Option<&'static str> {
-    Some(match policy_name {
-        "AdministratorAccess" => "administrators",
-        "ReadOnlyAccess" => "read-only",
-        "ViewOnlyAccess" => "view-only",
-        "PowerUserAccess" => "power-users",
-        "SecurityAudit" => "security-auditors",
-        "Billing" => "billing",
-        "DatabaseAdministrator" => "database-administrators",
-        "DataScientist" => "data-scientists",
-        "NetworkAdministrator" => "network-administrators",
-        "SystemAdministrator" => "system-administrators",
-        "SupportUser" => "support-users",
-        _ => return None,
-    })
-}
-
-/// The group dedicated to a managed policy.
-pub fn group_for_policy(config: &Config, policy_arn: &str) -> String {
-    let prefix = &config.remediation.group_prefix;
-    let (name, aws_managed) = match policy_arn.split_once(":policy/") {
-        Some((head, path)) => (
-            path.rsplit('/').next().unwrap_or(path),
-            head.ends_with(":iam::aws"),
-        ),
-        None => (policy_arn, false),
-    };
-    if aws_managed && let Some(readable) = job_function_group(name) {
-        return group_name(prefix, readable);
-    }
-    // Customer managed policies in a path other than `/` can share a name.
-    let path_is_root = policy_arn
-        .split_once(":policy/")
-        .is_none_or(|(_, p)| !p.contains('/'));
-    if aws_managed || path_is_root {
-        group_name(prefix, name)
-    } else {
-        group_name(
-            prefix,
-            &format!("{name}-{:08x}", fnv1a(policy_arn.as_bytes())),
-        )
-    }
-}
-
-/// The group dedicated to one user's inline policy.
-pub fn group_for_inline(config: &Config, user_name: &str, policy_name: &str) -> String {
-    group_name(
-        &config.remediation.group_prefix,
-        &format!("inline-{user_name}-{policy_name}"),
-    )
-}
 
 #[cfg(test)]
 mod tests {
@@ -704,13 +530,13 @@ mod tests {
     }
 
     #[test]
-    fn scan_rules_are_exactly_the_ones_with_a_check() {
+    fn scan_rules_are_exactly_the_ones_that_check_the_inventory() {
         let scan: Vec<_> = registry()
             .iter()
             .filter(|r| matches!(r.trigger, Trigger::Scan))
             .map(|r| r.id)
             .collect();
-        let checked: Vec<_> = scan_checks().iter().map(|(r, _)| r.id).collect();
+        let checked: Vec<_> = scan_checks().map(|(r, _)| r.id).collect();
         assert_eq!(scan, checked);
     }
 
@@ -723,7 +549,6 @@ mod tests {
         ));
         for (rule, _) in scan_checks() {
             assert!(!rule.trigger.matches(&ev));
-            assert_eq!((rule.evaluate)(&ev, &Config::default()), None);
         }
     }
 
@@ -748,36 +573,6 @@ mod tests {
                 ("password-policy-below-baseline", "restore-password-policy"),
             ]
         );
-    }
-
-    #[test]
-    fn group_names_are_readable_for_job_functions_and_unique_for_paths() {
-        let c = Config::default();
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
-            "trailguard-view-only"
-        );
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::aws:policy/ReadOnlyAccess"),
-            "trailguard-read-only"
-        );
-        assert_eq!(
-            group_for_policy(&c, "arn:aws:iam::1:policy/deploy"),
-            "trailguard-deploy"
-        );
-        let a = group_for_policy(&c, "arn:aws:iam::1:policy/a/deploy");
-        let b = group_for_policy(&c, "arn:aws:iam::1:policy/b/deploy");
-        assert_ne!(a, b);
-        assert!(a.starts_with("trailguard-deploy-"));
-    }
-
-    #[test]
-    fn long_group_names_are_cut_to_iam_limit_without_colliding() {
-        let a = group_name("trailguard-", &"x".repeat(200));
-        let b = group_name("trailguard-", &format!("{}y", "x".repeat(199)));
-        assert_eq!(a.len(), 128);
-        assert_ne!(a, b);
-        assert_eq!(group_name("p-", "a b/c"), "p-a-b-c");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{Finding, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -39,10 +39,10 @@ pub static RULE: Rule = Rule {
         ("access-analyzer.amazonaws.com", &["DeleteAnalyzer"]),
     ]),
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     let req = |k: &str| event.request_str(k);
     let (service, resource) = match event.name() {
         "UpdateDetector" => {

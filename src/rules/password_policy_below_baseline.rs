@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::password_policy_weakened::policy_shortfalls;
-use super::{Action, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger, no_event};
-use crate::config::Config;
-use crate::scan::Account;
+use super::{Action, Check, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "password-policy-below-baseline",
@@ -17,11 +17,11 @@ pub static RULE: Rule = Rule {
     remediation: Some(&RESTORE_PASSWORD_POLICY),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Finding> {
-    let base = &config.password_policy;
+pub fn check(account: &Account, config: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
+    let base = config.password_policy;
     let summary = match &account.password_policy {
         None => "the account has no password policy (IAM's weak defaults apply)".to_owned(),
         Some(policy) => {
@@ -52,8 +52,8 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PasswordBaseline;
-    use crate::scan::testing::*;
+    use crate::inventory::PasswordBaseline;
+    use crate::inventory::testing::*;
 
     fn with_policy(policy: Option<PasswordBaseline>) -> Inventory {
         Inventory {

@@ -3,9 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use super::{Action, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
-use crate::config::{Config, PasswordBaseline};
+use super::Settings;
+use super::{
+    Action, Check, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger,
+};
 use crate::event::CloudTrailEvent;
+use crate::inventory::PasswordBaseline;
 
 pub static RULE: Rule = Rule {
     id: "password-policy-weakened",
@@ -19,7 +22,7 @@ pub static RULE: Rule = Rule {
         names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
 fn number(req: &Map<String, Value>, key: &str) -> Option<u64> {
@@ -108,8 +111,8 @@ pub fn policy_shortfalls(policy: &PasswordBaseline, base: &PasswordBaseline) -> 
     out
 }
 
-fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
-    let base = &config.password_policy;
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
+    let base = config.password_policy;
     let summary = if event.name() == "DeleteAccountPasswordPolicy" {
         format!("account password policy deleted by {}", event.actor_label())
     } else {

@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Finding, Rule, Severity, Target, Trigger, days_since, no_event, within_days};
-use crate::config::Config;
-use crate::scan::{Account, Stamp};
+use super::Settings;
+use super::{Check, Finding, Rule, Severity, Target, Trigger, days_since, within_days};
+use crate::inventory::{Account, Stamp};
 
 pub static RULE: Rule = Rule {
     id: "password-unused",
@@ -17,10 +17,10 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, config: &Settings, now: DateTime<Utc>) -> Vec<Finding> {
     let days = config.scan.unused_days;
     let mut out = Vec::new();
     for user in &account.users {
@@ -56,7 +56,7 @@ pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Find
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn unused_and_never_used_passwords_fire() {

@@ -1,7 +1,7 @@
 //! root-access-key-created: the root user created an access key for itself.
 
-use super::{Finding, IAM, Rule, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -17,10 +17,10 @@ pub static RULE: Rule = Rule {
         names: &["CreateAccessKey"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.is_root() || event.request_str("userName").is_some() {
         return None;
     }

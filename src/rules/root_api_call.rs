@@ -1,7 +1,7 @@
 //! root-api-call: the root user made an API call (read-only ones included).
 
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -13,10 +13,10 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::AnyRootCall,
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     // Calls an AWS service makes on root's behalf carry `invokedBy`, and
     // service events are not calls at all.
     let invoked_by = event

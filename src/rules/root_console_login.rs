@@ -1,7 +1,7 @@
 //! root-console-login: the root user signed in to the console.
 
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["ConsoleLogin"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.is_root() || event.console_login_result() != Some("Success") {
         return None;
     }

@@ -1,7 +1,7 @@
 //! root-console-login-failed: a failed sign-in as the root user.
 
-use super::{Finding, Rule, SIGNIN, Severity, Target, Trigger};
-use crate::config::Config;
+use super::Settings;
+use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
         names: &["ConsoleLogin"],
     },
     on_failure: true,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     if !event.is_root() || event.console_login_result() != Some("Failure") {
         return None;
     }

@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Finding, Rule, Severity, Target, Trigger, no_event};
-use crate::config::Config;
-use crate::scan::Account;
+use super::Settings;
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "root-mfa-disabled",
@@ -15,10 +15,10 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, _: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
     if account.root.mfa_enabled != Some(false) {
         return Vec::new();
     }
@@ -34,7 +34,7 @@ pub fn check(account: &Account, _: &Config, _: DateTime<Utc>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn fires_from_the_summary_or_the_root_row() {

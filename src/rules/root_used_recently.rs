@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Finding, Rule, Severity, Target, Trigger, days_since, no_event, within_days};
-use crate::config::Config;
-use crate::scan::Account;
+use super::Settings;
+use super::{Check, Finding, Rule, Severity, Target, Trigger, days_since, within_days};
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "root-used-recently",
@@ -16,10 +16,10 @@ pub static RULE: Rule = Rule {
     remediation: None,
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, config: &Settings, now: DateTime<Utc>) -> Vec<Finding> {
     let days = config.scan.root_recent_days;
     let root = &account.root;
     let mut uses: Vec<(String, DateTime<Utc>)> = root
@@ -59,7 +59,7 @@ pub fn check(account: &Account, config: &Config, now: DateTime<Utc>) -> Vec<Find
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn fires_on_recent_sign_in_or_key_use_only() {

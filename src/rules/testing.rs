@@ -20,7 +20,10 @@ pub fn fire_with(rule: &Rule, json: Value, config: &Config) -> Option<Finding> {
     if !rule.trigger.matches(&ev) || (ev.failed() && !rule.on_failure) {
         return None;
     }
-    (rule.evaluate)(&ev, config)
+    match rule.check {
+        super::Check::Event(evaluate) => evaluate(&ev, &config.rule_settings()),
+        super::Check::Inventory(_) => None,
+    }
 }
 
 /// An IAM API call by an IAM user, successful.

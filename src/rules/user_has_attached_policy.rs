@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::{
-    Action, Finding, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
-    is_aws_quarantine_managed_policy, no_event,
+    Action, Check, Finding, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    group_for_policy, is_aws_quarantine_managed_policy,
 };
-use crate::config::Config;
-use crate::scan::Account;
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "user-has-attached-policy",
@@ -19,10 +19,10 @@ pub static RULE: Rule = Rule {
     remediation: Some(&MOVE_POLICY_TO_GROUP),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, config: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
     let mut out = Vec::new();
     for user in &account.users {
         for policy in &user.attached_policies {
@@ -43,7 +43,7 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
                 .with_remediation(Some(Action::MovePolicyToGroup {
                     user_name: user.name.clone(),
                     policy_arn: policy.arn.clone(),
-                    group_name: group_for_policy(config, &policy.arn),
+                    group_name: group_for_policy(config.remediation, &policy.arn),
                     group_path: config.remediation.group_path.clone(),
                 })),
             );
@@ -55,7 +55,7 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn each_policy_is_a_finding_with_its_dedicated_group() {

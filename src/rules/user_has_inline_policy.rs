@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::Settings;
 use super::{
-    Action, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_quarantine_policy_name, no_event,
+    Action, Check, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    group_for_inline, is_quarantine_policy_name,
 };
-use crate::config::Config;
-use crate::scan::Account;
+use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
     id: "user-has-inline-policy",
@@ -19,10 +19,10 @@ pub static RULE: Rule = Rule {
     remediation: Some(&MOVE_INLINE_POLICY_TO_GROUP),
     trigger: Trigger::Scan,
     on_failure: false,
-    evaluate: no_event,
+    check: Check::Inventory(check),
 };
 
-pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Finding> {
+pub fn check(account: &Account, config: &Settings, _: DateTime<Utc>) -> Vec<Finding> {
     let mut out = Vec::new();
     for user in &account.users {
         for name in &user.inline_policies {
@@ -44,7 +44,7 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
                     Some(Action::MoveInlinePolicyToGroup {
                         user_name: user.name.clone(),
                         policy_name: name.clone(),
-                        group_name: group_for_inline(config, &user.name, name),
+                        group_name: group_for_inline(config.remediation, &user.name, name),
                         group_path: config.remediation.group_path.clone(),
                     }),
                 )
@@ -67,7 +67,7 @@ pub fn check(account: &Account, config: &Config, _: DateTime<Utc>) -> Vec<Findin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     #[test]
     fn each_inline_policy_is_a_finding_with_a_group_of_its_own() {

@@ -1,10 +1,10 @@
 //! user-inline-policy: an inline policy put directly on a user.
 
+use super::Settings;
 use super::{
-    Action, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    Action, Check, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
     group_for_inline, is_quarantine_policy_name,
 };
-use crate::config::Config;
 use crate::event::{CloudTrailEvent, IdentityType};
 
 pub static RULE: Rule = Rule {
@@ -19,10 +19,10 @@ pub static RULE: Rule = Rule {
         names: &["PutUserPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
     let user = event.request_str("userName")?;
     let policy = event.request_str("policyName")?;
     let quarantine_name = is_quarantine_policy_name(policy);
@@ -47,7 +47,7 @@ fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
         Some(Action::MoveInlinePolicyToGroup {
             user_name: user.to_owned(),
             policy_name: policy.to_owned(),
-            group_name: group_for_inline(config, user, policy),
+            group_name: group_for_inline(config.remediation, user, policy),
             group_path: config.remediation.group_path.clone(),
         })
     };

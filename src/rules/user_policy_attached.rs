@@ -1,10 +1,10 @@
 //! user-policy-attached: a managed policy attached directly to a user.
 
+use super::Settings;
 use super::{
-    Action, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger, group_for_policy,
-    is_aws_quarantine_managed_policy,
+    Action, Check, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
+    group_for_policy, is_aws_quarantine_managed_policy,
 };
-use crate::config::Config;
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -19,10 +19,10 @@ pub static RULE: Rule = Rule {
         names: &["AttachUserPolicy"],
     },
     on_failure: false,
-    evaluate,
+    check: Check::Event(evaluate),
 };
 
-fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
     let user = event.request_str("userName")?;
     let policy = event.request_str("policyArn")?;
     // AWS attaches these to quarantine leaked keys; moving them would undo
@@ -33,7 +33,7 @@ fn evaluate(event: &CloudTrailEvent, config: &Config) -> Option<Finding> {
     let action = Action::MovePolicyToGroup {
         user_name: user.to_owned(),
         policy_arn: policy.to_owned(),
-        group_name: group_for_policy(config, policy),
+        group_name: group_for_policy(config.remediation, policy),
         group_path: config.remediation.group_path.clone(),
     };
     Some(

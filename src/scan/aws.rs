@@ -8,11 +8,11 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
-use super::account::{AccountSummary, AttachedPolicy, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
-use crate::config::PasswordBaseline;
 use crate::effects::aws::list_access_keys;
 use crate::effects::{EffectError, ErrorKind};
+use crate::inventory::PasswordBaseline;
+use crate::inventory::account::{AccountSummary, AttachedPolicy, ListedKey};
 
 /// Reads the account through an IAM client.
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::account::Account;
 use crate::config::Config;
 use crate::engine::{Decision, Diagnostic};
+use crate::inventory::account::Account;
 use crate::rules::{self, Finding, Mode, Target};
 
 /// The scan's verdict on the account, before anything is executed.
@@ -23,7 +23,7 @@ pub struct ScanEvaluation {
 pub fn evaluate(account: &Account, config: &Config, now: DateTime<Utc>) -> ScanEvaluation {
     let mut out = ScanEvaluation::default();
     for (rule, check) in rules::scan_checks() {
-        let findings = check(account, config, now);
+        let findings = check(account, &config.rule_settings(), now);
         if findings.is_empty() {
             continue;
         }
@@ -108,7 +108,7 @@ fn exemption(finding: &Finding, account: &Account, config: &Config) -> Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::*;
+    use crate::inventory::testing::*;
 
     fn rules_of(eval: &ScanEvaluation) -> Vec<&'static str> {
         eval.decisions.iter().map(|d| d.finding.rule).collect()
@@ -119,7 +119,7 @@ mod tests {
         let account = account(
             &[ROOT_CLEAN],
             Inventory {
-                password_policy: Some(crate::config::PasswordBaseline::default()),
+                password_policy: Some(crate::inventory::PasswordBaseline::default()),
                 ..Inventory::default()
             },
         );

@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
 use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
+use crate::inventory::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
 
 /// Answers from memory.
 #[derive(Debug, Default)]
@@ -73,7 +73,7 @@ impl MemorySource {
         Ok(())
     }
 
-    fn user(&self, name: &str) -> Option<&super::account::LiveUser> {
+    fn user(&self, name: &str) -> Option<&crate::inventory::account::LiveUser> {
         self.inventory.users.iter().find(|u| u.name == name)
     }
 }

@@ -12,7 +12,6 @@
 //!   `trailguard scan` run it: read, evaluate, remediate through the live
 //!   path's remediations, then one summary alert ([`alert`]).
 
-pub mod account;
 pub mod alert;
 pub mod aws;
 mod evaluate;
@@ -21,23 +20,19 @@ mod execute;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 mod render;
-pub mod report;
 pub mod source;
-#[cfg(test)]
-pub(crate) mod testing;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use account::{Account, Inventory, KeyUsage};
 pub use evaluate::{ScanEvaluation, evaluate};
 pub use execute::ScanFinding;
 pub use render::{counts, headline, render_text};
-pub use report::{CredentialReport, ReportError, Stamp};
 pub use source::{CredentialSource, ReportWait, SourceError};
 
 use crate::engine::Diagnostic;
 use crate::executor::{Delivery, DeliveryStatus};
+use crate::inventory::ReportError;
 use crate::live::{ErrorReport, LiveContext};
 use crate::rules::Action;
 

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::ScanError;
-use super::account::{Account, AccountSummary, AttachedPolicy, Inventory, ListedKey, LiveUser};
-use super::report::CredentialReport;
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
+use crate::inventory::account::{
+    Account, AccountSummary, AttachedPolicy, Inventory, ListedKey, LiveUser,
+};
+use crate::inventory::report::CredentialReport;
 
 /// What kind of failure a read met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,8 +263,8 @@ pub async fn read_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::testing::{HEADER, ROOT_CLEAN, users};
     use crate::scan::memory::MemorySource;
-    use crate::scan::testing::{HEADER, ROOT_CLEAN, users};
 
     fn quick() -> ReportWait {
         ReportWait {

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use super::memory::MemorySource;
-use super::testing::*;
 use super::*;
 use crate::alert::slack::WebhookSource;
-use crate::config::{Config, PasswordBaseline};
+use crate::config::Config;
 use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
 use crate::effects::{AccessKey, EffectError, ErrorKind};
+use crate::inventory::PasswordBaseline;
+use crate::inventory::account::AccountSummary;
+use crate::inventory::testing::*;
 use crate::live::{Effects, FailureKind};
 use crate::remediate::{Retry, Status};
-use crate::scan::account::AccountSummary;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:trailguard-alerts";
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
@@ -309,13 +310,16 @@ async fn a_failed_recheck_leaves_the_key_alone_and_asks_for_a_retry() {
         async fn attached_user_policies(
             &self,
             user: &str,
-        ) -> Result<Vec<account::AttachedPolicy>, SourceError> {
+        ) -> Result<Vec<crate::inventory::account::AttachedPolicy>, SourceError> {
             self.0.attached_user_policies(user).await
         }
         async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
             self.0.user_policy_names(user).await
         }
-        async fn access_keys(&self, user: &str) -> Result<Vec<account::ListedKey>, SourceError> {
+        async fn access_keys(
+            &self,
+            user: &str,
+        ) -> Result<Vec<crate::inventory::account::ListedKey>, SourceError> {
             self.0.access_keys(user).await
         }
         async fn access_key_last_used(

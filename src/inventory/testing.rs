@@ -155,5 +155,5 @@ pub fn run_with(
     at: &str,
     config: &Config,
 ) -> Vec<Finding> {
-    check(&account(rows, inventory), config, time(at))
+    check(&account(rows, inventory), &config.rule_settings(), time(at))
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::report::{CredentialReport, CredentialRow, Stamp};
-use crate::config::PasswordBaseline;
+use crate::inventory::PasswordBaseline;
 
 /// A managed policy attached to a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -304,14 +304,14 @@ fn user_state(live: LiveUser, row: Option<&CredentialRow>, notes: &mut Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::testing::{HEADER, keys as live_keys, time as t};
+    use crate::inventory::testing::{HEADER, keys as live_keys, time as t};
 
     fn live(name: &str, keys: &[(&str, bool, &str)]) -> LiveUser {
         let list: Vec<_> = keys.iter().map(|(id, a, c)| (name, *id, *a, *c)).collect();
         let mut inv = live_keys(&list);
         inv.users
             .pop()
-            .unwrap_or_else(|| crate::scan::testing::live_user(name))
+            .unwrap_or_else(|| crate::inventory::testing::live_user(name))
     }
 
     fn report(rows: &[&str]) -> CredentialReport {

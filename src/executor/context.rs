@@ -1,0 +1,142 @@
+//! What the executor acts through, built once per process (a Lambda cold
+//! start, a CLI run) and shared by every event and scan.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::alert::slack::{WebhookError, WebhookSource};
+use crate::config::Config;
+use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
+use crate::effects::webhook::HttpWebhook;
+use crate::effects::{Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
+use crate::remediate::{Retry, Sleep, TokioSleep};
+
+/// The effects the executor uses.
+#[derive(Clone)]
+pub struct Effects {
+    pub iam: Arc<dyn Iam>,
+    pub trail: Arc<dyn TrailControl>,
+    pub publisher: Arc<dyn Publisher>,
+    pub webhook: Arc<dyn Webhook>,
+    pub secrets: Arc<dyn Secrets>,
+}
+
+impl Effects {
+    /// The real adapters, on one SDK configuration.
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Effects {
+            iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(sdk))),
+            trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(sdk))),
+            publisher: Arc::new(AwsSns::new(aws_sdk_sns::Client::new(sdk))),
+            webhook: Arc::new(HttpWebhook::new()),
+            secrets: Arc::new(AwsSecrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
+        }
+    }
+}
+
+/// Why the live context could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+}
+
+/// Built once per process (a Lambda cold start, a CLI run) and shared by
+/// every event.
+pub struct LiveContext {
+    pub config: Config,
+    pub effects: Effects,
+    pub slack: WebhookSource,
+    pub retry: Retry,
+    /// How remediations wait (tokio's timer; a recording clock in tests).
+    pub sleep: Arc<dyn Sleep>,
+    /// The webhook URL, read from Secrets Manager on first use and kept.
+    slack_url: OnceCell<Option<WebhookUrl>>,
+}
+
+impl LiveContext {
+    /// A context on explicit effects (tests, other runtimes); the
+    /// propagation delay is the config's.
+    pub fn new(config: Config, effects: Effects, slack: WebhookSource) -> Self {
+        let retry = Retry {
+            propagation_delay: Duration::from_secs(config.remediation.propagation_delay_seconds),
+            ..Retry::default()
+        };
+        LiveContext {
+            config,
+            effects,
+            slack,
+            retry,
+            sleep: Arc::new(TokioSleep),
+            slack_url: OnceCell::new(),
+        }
+    }
+
+    /// With the SDK's usual configuration from the environment (including
+    /// `AWS_ENDPOINT_URL`), and the Slack URL from the environment variable
+    /// the config names when no secret is configured.
+    pub async fn from_env(config: Config) -> Result<Self, LiveError> {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let env_url = std::env::var(&config.alerts.slack_webhook_url_env).ok();
+        Self::from_sdk_config(config, &sdk, env_url)
+    }
+
+    /// With an explicit SDK configuration; `slack_env_value` is the value of
+    /// the variable named by `alerts.slack_webhook_url_env`, if set.
+    pub fn from_sdk_config(
+        config: Config,
+        sdk: &aws_config::SdkConfig,
+        slack_env_value: Option<String>,
+    ) -> Result<Self, LiveError> {
+        let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
+        let effects = Effects::from_sdk_config(sdk);
+        Ok(Self::new(config, effects, slack))
+    }
+
+    /// How long remediations wait for IAM to show their writes (all of
+    /// it, the config's propagation delay included).
+    pub fn with_retry(mut self, retry: Retry) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The Slack webhook URL, if Slack alerts are configured. A failed read
+    /// is not kept, so the next event tries again.
+    pub async fn slack_url(&self) -> Result<Option<WebhookUrl>, WebhookError> {
+        self.slack_url
+            .get_or_try_init(|| self.slack.resolve(self.effects.secrets.as_ref()))
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_propagation_delay_is_the_configs() {
+        let effects = || Effects {
+            iam: Arc::new(crate::effects::memory::MemoryIam::default()),
+            trail: Arc::new(crate::effects::memory::MemoryTrail::default()),
+            publisher: Arc::new(crate::effects::memory::RecordingPublisher::default()),
+            webhook: Arc::new(crate::effects::memory::RecordingWebhook::default()),
+            secrets: Arc::new(crate::effects::memory::MemorySecrets::default()),
+        };
+        let ctx = LiveContext::new(Config::default(), effects(), WebhookSource::None);
+        assert_eq!(ctx.retry.propagation_delay, Duration::from_secs(10));
+        assert_eq!(ctx.retry.absent_budget, Duration::from_secs(30));
+        let config = Config::from_toml(
+            "[remediation]\npropagation_delay_seconds = 3",
+            "test",
+            std::iter::empty(),
+        )
+        .unwrap();
+        let ctx = LiveContext::new(config, effects(), WebhookSource::None);
+        assert_eq!(ctx.retry.propagation_delay, Duration::from_secs(3));
+    }
+}
