@@ -3,16 +3,14 @@
 //! closed port. Throttling, 5xx and connection failures are worth a retry;
 //! access denied and validation errors are not.
 
-mod support;
-
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 use trailguard::config::Config;
 use trailguard::live::{LiveContext, handle_event};
 use trailguard::remediate::{Retry, Status};
 
-use support::fixtures::event;
-use support::http::{Listener, Response};
+use crate::support::fixtures::event;
+use crate::support::http::{Listener, Response};
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

@@ -19,11 +19,8 @@
 //! `cfn-lint` and `moto[server]` come from PyPI; a test that needs one says
 //! so when it is missing.
 
-#[path = "template/cfn.rs"]
 mod cfn;
-#[path = "template/moto.rs"]
 mod moto;
-#[path = "template/samples.rs"]
 mod samples;
 
 use std::collections::{BTreeMap, BTreeSet};

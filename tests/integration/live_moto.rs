@@ -4,8 +4,6 @@
 //!
 //! Needs `python3 -m moto.server` (pip install "moto[server]").
 
-mod support;
-
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -17,8 +15,8 @@ use trailguard::live::{LiveContext, Outcome, handle_event};
 use trailguard::remediate::{self, Retry, Status};
 use trailguard::rules::Action;
 
-use support::fixtures::{access_key_created, event, remediate_config_path, with_request};
-use support::moto::{ACCOUNT, AlertQueue, Moto};
+use crate::support::fixtures::{access_key_created, event, remediate_config_path, with_request};
+use crate::support::moto::{ACCOUNT, AlertQueue, Moto};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const VIEW_ONLY: &str = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";

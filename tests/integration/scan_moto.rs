@@ -9,9 +9,7 @@ use trailguard::remediate::Status;
 use trailguard::scan::aws::IamSource;
 use trailguard::scan::{ScanContext, ScanReport, run_scan};
 
-mod support;
-
-use support::moto::{AlertQueue, Moto};
+use crate::support::moto::{AlertQueue, Moto};
 
 /// An IAM client signing with the given key (moto records its use).
 fn iam_as(moto: &Moto, key: &str, secret: &str) -> Client {

@@ -9,16 +9,16 @@ use trailguard::replay::EventReport;
 use trailguard::{Config, evaluate};
 
 const SAMPLES: &[&str] = &[
-    include_str!("../events/user-policy-attached.json"),
-    include_str!("../events/access-key-created.json"),
-    include_str!("../events/password-policy-weakened.json"),
-    include_str!("../events/cloudtrail-event-selectors-without-management-events.json"),
-    include_str!("../events/console-login-without-mfa.json"),
-    include_str!("../events/admin-policy-created.json"),
-    include_str!("../events/root-access-key-created.json"),
-    include_str!("../events/monitoring-disabled-guardduty.json"),
+    include_str!("../../events/user-policy-attached.json"),
+    include_str!("../../events/access-key-created.json"),
+    include_str!("../../events/password-policy-weakened.json"),
+    include_str!("../../events/cloudtrail-event-selectors-without-management-events.json"),
+    include_str!("../../events/console-login-without-mfa.json"),
+    include_str!("../../events/admin-policy-created.json"),
+    include_str!("../../events/root-access-key-created.json"),
+    include_str!("../../events/monitoring-disabled-guardduty.json"),
     include_str!(
-        "corpus/iam-PutUserPolicy/panther-aws_key_compromised-an-aws-iam-access-key-was-compromised.json"
+        "../corpus/iam-PutUserPolicy/panther-aws_key_compromised-an-aws-iam-access-key-was-compromised.json"
     ),
 ];
 

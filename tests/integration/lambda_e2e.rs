@@ -3,16 +3,14 @@
 //!
 //! Needs `python3 -m moto.server` (pip install "moto[server]").
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use support::fixtures::event;
-use support::http::{Listener, Response};
-use support::moto::{ACCOUNT, AlertQueue, Moto};
-use support::runtime_api::{Answer, RuntimeApi};
+use crate::support::fixtures::event;
+use crate::support::http::{Listener, Response};
+use crate::support::moto::{ACCOUNT, AlertQueue, Moto};
+use crate::support::runtime_api::{Answer, RuntimeApi};
 
 const TOPIC: &str = "trailguard-alerts";
 const SELF_ROLE: &str = "arn:aws:iam::123456789012:role/trailguard-TrailguardFunctionRole";

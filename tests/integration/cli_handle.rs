@@ -2,14 +2,12 @@
 //! environment the SDK reads (`AWS_ENDPOINT_URL` pointing at moto), prints
 //! one JSON outcome per event and exits by what happened.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use crate::support::fixtures::remediate_config_path;
+use crate::support::moto::Moto;
 use serde_json::Value;
-use support::fixtures::remediate_config_path;
-use support::moto::Moto;
 
 fn fixture(name: &str) -> String {
     format!(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn readme_rule_table_matches_the_registry() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     for rule in trailguard::rules::registry() {
         let row = readme
             .lines()
@@ -40,7 +40,7 @@ fn readme_rule_table_matches_the_registry() {
 
 #[test]
 fn configuration_page_names_every_known_trailguard_variable() {
-    let page = include_str!("../docs/configuration.md");
+    let page = include_str!("../../docs/configuration.md");
     for name in trailguard::config::ENV_VARS {
         assert!(
             page.contains(&format!("`{name}`")),
@@ -66,10 +66,10 @@ fn variables(text: &str) -> Vec<String> {
 /// not list would fail every cold start as unknown: this names it first.
 #[test]
 fn every_variable_the_template_sets_or_the_config_reads_is_known() {
-    let config = include_str!("../src/config.rs");
+    let config = include_str!("../../src/config.rs");
     let apply_env = &config[config.find("fn apply_env").unwrap()..];
     let apply_env = &apply_env[..apply_env[1..].find("\nfn ").unwrap_or(apply_env.len())];
-    let mut used = variables(include_str!("../template.yaml"));
+    let mut used = variables(include_str!("../../template.yaml"));
     used.extend(variables(apply_env));
     assert!(used.iter().any(|v| v == "TRAILGUARD_MODES"), "{used:?}");
     for name in used {
@@ -267,7 +267,7 @@ fn every_relative_link_in_the_docs_leads_to_a_file_and_heading() {
 
 #[test]
 fn the_readme_links_every_docs_page_and_each_page_links_back() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let pages = pages();
     assert!(pages.len() >= 8, "{pages:?}");
     for page in pages {

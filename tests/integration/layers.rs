@@ -1,7 +1,7 @@
 //! The top-level modules of `src/` depend on each other one way, down the
 //! layers of the pipeline: no import cycle, and none can creep back in.
 //!
-//! Run it alone with `cargo test --test layers`.
+//! Run it alone with `cargo test --test integration layers::`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -123,7 +123,7 @@ fn every_top_level_module_has_a_layer() {
         .collect();
     assert!(
         unplaced.is_empty(),
-        "modules with no place in LAYERS (tests/layers.rs): {unplaced:?}"
+        "modules with no place in LAYERS (tests/integration/layers.rs): {unplaced:?}"
     );
 }
 
@@ -155,7 +155,7 @@ fn top_level_modules_depend_only_on_the_layers_below() {
     upward.dedup();
     assert!(
         upward.is_empty(),
-        "dependencies that point up the layers (order in tests/layers.rs):\n{}",
+        "dependencies that point up the layers (order in tests/integration/layers.rs):\n{}",
         upward.join("\n")
     );
 }
