@@ -149,7 +149,7 @@ async fn handle_logged(
     match handle_event(payload, ctx).await {
         Ok(outcome) => {
             if outcome.forged {
-                // Never acted on and not alerted (see the README): a forged
+                // Never acted on and not alerted (see docs/lambda.md, "Forged events"): a forged
                 // event reaching the code means a direct invocation or a
                 // rule without the `aws.*` source filter; this line is the
                 // one to raise an alarm on.

@@ -1,5 +1,6 @@
 //! `trailguard config check`: validate a config and show what takes effect.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,12 +16,25 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     match Config::load(args.file.as_deref(), crate::config::process_env()) {
         Ok(config) => {
-            println!("# effective configuration, from {}", config.origin);
-            match toml::to_string_pretty(&config) {
-                Ok(text) => print!("{text}"),
-                Err(e) => println!("# cannot render: {e}"),
+            let text = match toml::to_string_pretty(&config) {
+                Ok(text) => text,
+                Err(e) => format!("# cannot render: {e}\n"),
+            };
+            let mut out = std::io::stdout().lock();
+            let written = write!(
+                out,
+                "# effective configuration, from {}\n{text}",
+                config.origin
+            )
+            .and_then(|()| out.flush());
+            match written {
+                // A reader that stopped early (`| head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("trailguard: cannot write output: {e}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
             }
-            ExitCode::SUCCESS
         }
         Err(err) => super::config_failure(&err),
     }

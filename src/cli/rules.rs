@@ -1,5 +1,6 @@
 //! `trailguard rules`: the catalogue, from the registry.
 
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -38,7 +39,19 @@ pub fn trigger_events(trigger: &Trigger) -> Vec<String> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    match args.format {
+    let mut out = io::stdout().lock();
+    match write_catalogue(&mut out, args.format).and_then(|()| out.flush()) {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("trailguard: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn write_catalogue(out: &mut impl Write, format: Format) -> io::Result<()> {
+    match format {
         Format::Json => {
             let entries: Vec<_> = rules::registry()
                 .iter()
@@ -47,26 +60,26 @@ pub fn run(args: Args) -> ExitCode {
                     events: trigger_events(&r.trigger),
                 })
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&entries).expect("catalogue serializes")
-            );
+            serde_json::to_writer_pretty(&mut *out, &entries)?;
+            writeln!(out)
         }
         Format::Text => {
-            println!(
+            writeln!(
+                out,
                 "{:<31} {:<9} {:<28} title",
                 "rule", "severity", "remediation"
-            );
+            )?;
             for r in rules::registry() {
-                println!(
+                writeln!(
+                    out,
                     "{:<31} {:<9} {:<28} {}",
                     r.id,
                     r.severity.as_str(),
                     r.remediation.map_or("-", |m| m.id),
                     r.title
-                );
+                )?;
             }
+            Ok(())
         }
     }
-    ExitCode::SUCCESS
 }

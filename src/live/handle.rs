@@ -301,7 +301,7 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
     outcome.event_time = event.event_time.clone();
 
     if let Some(why) = envelope.as_ref().and_then(|e| engine::forgery(e, &event)) {
-        // Never acted on, never alerted: see the README ("Forged events").
+        // Never acted on, never alerted: see docs/lambda.md ("Forged events").
         outcome.ignored = Some(why);
         outcome.forged = true;
         return outcome;

@@ -727,3 +727,29 @@ fn filters_select_time_account_region_and_rule() {
     let bad = trailguard(&["replay", "--since", "yesterday", root]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `trailguard rules | head -1` and the like: a reader that stops early is
+/// the end of the output, not a panic. The pipe is closed before the child
+/// writes anything, so every write meets a broken pipe.
+#[test]
+fn a_reader_that_stops_early_is_no_panic() {
+    for args in [
+        &["rules"][..],
+        &["rules", "--format", "json"],
+        &["config", "check", "events/trailguard.toml"],
+        &["replay", "--format", "json", "events/"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_trailguard"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("trailguard runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.code().is_some(), "{args:?}: killed: {stderr}");
+    }
+}
