@@ -149,10 +149,10 @@ async fn handle_logged(
     match handle_event(payload, ctx).await {
         Ok(outcome) => {
             if outcome.forged {
-                // Never acted on and not alerted (see docs/lambda.md, "Forged events"): a forged
-                // event reaching the code means a direct invocation or a
-                // rule without the `aws.*` source filter; this line is the
-                // one to raise an alarm on.
+                // Never acted on and not alerted (docs/lambda.md, "Forged
+                // events"): a forged event reaching the code means a direct
+                // invocation or a rule without the `aws.*` source filter;
+                // this line is the one to raise an alarm on.
                 tracing::error!(
                     event_id = outcome.event_id.as_deref().unwrap_or(""),
                     event_name = outcome.event_name.as_deref().unwrap_or(""),
