@@ -133,6 +133,13 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
+/// Was an alert due and none of its channels took it? Then nobody was told,
+/// and the invocation must fail so Lambda retries: the one rule for events
+/// (judged per finding) and for the scan's summary.
+pub fn alert_lost(deliveries: &[Delivery]) -> bool {
+    !deliveries.is_empty() && deliveries.iter().all(|d| d.status != DeliveryStatus::Sent)
+}
+
 /// A failed effect of one decision.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ExecError {

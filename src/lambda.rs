@@ -177,9 +177,10 @@ async fn handle_logged(
         Err(HandleError::Effects { outcome }) => {
             // Judged per finding: one finding alerted does not tell anyone
             // of another whose every alert failed.
-            let alert_lost = outcome.findings.iter().any(|f| {
-                !f.alerts.is_empty() && f.alerts.iter().all(|a| a.status != DeliveryStatus::Sent)
-            });
+            let alert_lost = outcome
+                .findings
+                .iter()
+                .any(|f| crate::executor::alert_lost(&f.alerts));
             let retry = outcome.retryable() || alert_lost;
             for e in &outcome.errors {
                 tracing::error!(

@@ -11,7 +11,7 @@ use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
 use crate::effects::{EffectError, ErrorKind, Iam, Secret, WebhookUrl};
-use crate::executor::DeliveryStatus;
+use crate::executor::{Channel, Delivery, DeliveryStatus, alert_lost};
 use crate::live::{Effects, HandleError, LiveContext, handle_event};
 use crate::remediate::{Retry, Status};
 use crate::rules::testing::iam_call;
@@ -363,4 +363,28 @@ async fn the_exemption_read_waits_for_a_user_iam_does_not_show_yet() {
             assert!(iam.history().is_empty());
         }
     }
+}
+
+/// One rule decides when an alert counts as lost, for events and the scan.
+#[test]
+fn an_alert_is_lost_when_no_channel_took_it() {
+    let delivery = |channel, status| Delivery {
+        channel,
+        status,
+        id: None,
+        error: None,
+    };
+    assert!(!alert_lost(&[]), "no alert due: nothing lost");
+    assert!(alert_lost(&[delivery(
+        Channel::Sns,
+        DeliveryStatus::Failed
+    )]));
+    assert!(alert_lost(&[
+        delivery(Channel::Sns, DeliveryStatus::Failed),
+        delivery(Channel::Slack, DeliveryStatus::Failed),
+    ]));
+    assert!(!alert_lost(&[
+        delivery(Channel::Sns, DeliveryStatus::Failed),
+        delivery(Channel::Slack, DeliveryStatus::Sent),
+    ]));
 }

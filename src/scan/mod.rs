@@ -142,9 +142,7 @@ impl ScanReport {
     /// Is running the scan again worth it (and safe: remediations are
     /// idempotent)? Also when no alert could be delivered at all.
     pub fn retryable(&self) -> bool {
-        let alert_lost =
-            !self.alerts.is_empty() && self.alerts.iter().all(|a| a.status != DeliveryStatus::Sent);
-        self.errors.iter().any(|e| e.retryable) || alert_lost
+        self.errors.iter().any(|e| e.retryable) || crate::executor::alert_lost(&self.alerts)
     }
 
     /// The distinct actions that ran and changed something (one action can
