@@ -366,21 +366,13 @@ fn parse_documents(bytes: &[u8], text: Option<&str>, origin: &str, sink: &mut dy
         let doc_line = lines_before + 1 + newlines(&bytes[start..doc_start]);
         let resume = next_document_line(bytes, doc_start);
         let resumed_at = doc_line + newlines(&bytes[doc_start..resume]);
-        let location = format!("{origin}#L{doc_line}");
-        let at_line = lines_before + source.line();
-        let reason = format!(
-            "{} at line {at_line} column {}",
-            strip_position(&source),
-            source.column()
-        );
-        sink(Located {
-            location: location.clone(),
-            item: Err(InputError::BadLine {
-                location,
-                reason,
-                resumed_at,
-            }),
-        });
+        sink(bad_line(
+            origin,
+            doc_line,
+            &source,
+            lines_before,
+            resumed_at,
+        ));
         lines_before = resumed_at - 1;
         start = resume;
     }
@@ -423,6 +415,33 @@ fn next_document_line(bytes: &[u8], from: usize) -> usize {
         }
     }
     bytes.len()
+}
+
+/// The report of a document that does not parse, starting at line
+/// `doc_line` of `origin`; `lines_before` the lines before the parse began,
+/// `resumed_at` the line reading goes on from.
+fn bad_line(
+    origin: &str,
+    doc_line: usize,
+    error: &serde_json::Error,
+    lines_before: usize,
+    resumed_at: usize,
+) -> Located {
+    let location = format!("{origin}#L{doc_line}");
+    let reason = format!(
+        "{} at line {} column {}",
+        strip_position(error),
+        lines_before + error.line(),
+        error.column()
+    );
+    Located {
+        location: location.clone(),
+        item: Err(InputError::BadLine {
+            location,
+            reason,
+            resumed_at,
+        }),
+    }
 }
 
 /// serde_json's message without its ` at line L column C`, which counts
@@ -615,21 +634,7 @@ pub fn parse_reader(
                         eof = fill(&mut buf)?;
                     };
                     let resumed_at = doc_line + newlines(&buf[doc_start..resume]);
-                    let location = format!("{origin}#L{doc_line}");
-                    let reason = format!(
-                        "{} at line {} column {}",
-                        strip_position(&e),
-                        lines_before + e.line(),
-                        e.column()
-                    );
-                    sink(Located {
-                        location: location.clone(),
-                        item: Err(InputError::BadLine {
-                            location,
-                            reason,
-                            resumed_at,
-                        }),
-                    });
+                    sink(bad_line(origin, doc_line, &e, lines_before, resumed_at));
                     lines_before = resumed_at - 1;
                     start = resume;
                     tried = 0;
