@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::ScanReport;
+use crate::alert::text::escape_controls as esc;
 use crate::rules::{self, Severity};
 
 /// Findings per rule, in catalogue order, with the rule's severity.
@@ -46,7 +47,7 @@ pub fn render_text(report: &ScanReport) -> String {
     let _ = writeln!(
         s,
         "scan of account {} at {}: {}, {} user{}",
-        report.account_id.as_deref().unwrap_or("unknown"),
+        esc(report.account_id.as_deref().unwrap_or("unknown")),
         report.scanned_at.format("%Y-%m-%d %H:%M:%S UTC"),
         headline(report),
         report.users,
@@ -74,7 +75,7 @@ pub fn render_text(report: &ScanReport) -> String {
             f.severity.as_str().to_uppercase(),
             f.rule,
             d.mode.as_str(),
-            f.summary
+            esc(&f.summary)
         );
         if let (Some(action), Some(result)) = (&f.remediation, &found.result) {
             let _ = writeln!(
@@ -82,14 +83,14 @@ pub fn render_text(report: &ScanReport) -> String {
                 "         remediation {} {}: {}",
                 action.id(),
                 result.status.as_str(),
-                action.describe()
+                esc(&action.describe())
             );
             for note in &result.notes {
-                let _ = writeln!(s, "           {note}");
+                let _ = writeln!(s, "           {}", esc(note));
             }
         }
         if let Some(why) = &d.exempt {
-            let _ = writeln!(s, "         exempt: {why}");
+            let _ = writeln!(s, "         exempt: {}", esc(why));
         }
     }
     let counts = counts(report);
@@ -102,7 +103,7 @@ pub fn render_text(report: &ScanReport) -> String {
     if !report.diagnostics.is_empty() {
         let _ = writeln!(s, "\ndiagnostics:");
         for d in &report.diagnostics {
-            let _ = writeln!(s, "  {}: {}", d.rule, d.note);
+            let _ = writeln!(s, "  {}: {}", d.rule, esc(&d.note));
         }
     }
     if !report.alerts.is_empty() {
@@ -115,7 +116,7 @@ pub fn render_text(report: &ScanReport) -> String {
                 a.status,
                 a.error
                     .as_deref()
-                    .map(|e| format!(" ({e})"))
+                    .map(|e| format!(" ({})", esc(e)))
                     .unwrap_or_default()
             );
         }
@@ -123,14 +124,49 @@ pub fn render_text(report: &ScanReport) -> String {
     if !report.errors.is_empty() {
         let _ = writeln!(s, "\nerrors:");
         for e in &report.errors {
-            let _ = writeln!(s, "  {}: {}", e.kind, e.message);
+            let _ = writeln!(s, "  {}: {}", e.kind, esc(&e.message));
         }
     }
     if !report.notes.is_empty() {
         let _ = writeln!(s, "\nnotes:");
         for n in &report.notes {
-            let _ = writeln!(s, "  {n}");
+            let _ = writeln!(s, "  {}", esc(n));
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IAM names and event text reach the terminal escaped: a user named
+    /// with escape sequences cannot clear the screen or forge a line.
+    #[test]
+    fn the_scan_text_escapes_terminal_sequences() {
+        let hostile = "bob\u{1b}[2J\r\nCRITICAL forged";
+        let report = ScanReport {
+            account_id: Some("111122223333".into()),
+            scanned_at: chrono::Utc::now(),
+            report_generated_at: None,
+            users: 1,
+            dry_run: true,
+            partial: false,
+            findings: vec![crate::scan::ScanFinding {
+                decision: crate::alert::testing::decision("bob", hostile),
+                result: None,
+            }],
+            diagnostics: Vec::new(),
+            notes: vec![hostile.to_owned()],
+            alerts: Vec::new(),
+            errors: Vec::new(),
+        };
+        let text = render_text(&report);
+        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+        assert!(
+            text.contains("bob\\u{1b}[2J\\r\\nCRITICAL forged"),
+            "{text}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("CRITICAL forged")));
+    }
 }
