@@ -6,6 +6,7 @@
 
 pub mod slack;
 pub mod sns;
+pub mod summary;
 pub mod text;
 
 use crate::engine::Decision;

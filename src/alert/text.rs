@@ -126,25 +126,29 @@ mod tests {
         assert!(counts.contains("root\\u{1b}]0;pwned"), "{counts}");
     }
 
-    /// A scan report of 20 findings, each saying `summary`.
-    fn scan_report(summary: &str) -> crate::scan::ScanReport {
-        crate::scan::ScanReport {
-            account_id: Some("111122223333".into()),
+    /// 20 findings, each saying `summary`.
+    fn decisions(summary: &str) -> Vec<crate::engine::Decision> {
+        (0..20)
+            .map(|_| crate::alert::testing::decision("bob", summary))
+            .collect()
+    }
+
+    /// A summary of those findings, as the scan's.
+    fn scan_summary(decisions: &[crate::engine::Decision]) -> crate::alert::summary::Summary<'_> {
+        crate::alert::summary::Summary {
+            account_id: Some("111122223333"),
             scanned_at: chrono::Utc::now(),
-            report_generated_at: None,
             users: 20,
             dry_run: false,
             partial: false,
-            findings: (0..20)
-                .map(|_| crate::scan::ScanFinding {
-                    decision: crate::alert::testing::decision("bob", summary),
+            findings: decisions
+                .iter()
+                .map(|decision| crate::alert::summary::Item {
+                    decision,
                     result: None,
                 })
                 .collect(),
-            diagnostics: Vec::new(),
-            notes: Vec::new(),
-            alerts: Vec::new(),
-            errors: Vec::new(),
+            notes: &[],
         }
     }
 
@@ -152,7 +156,8 @@ mod tests {
     /// three-byte characters are 300,000 bytes in 100,000 characters.
     #[test]
     fn scan_sns_body_is_capped_in_bytes() {
-        let body = crate::scan::alert::body(&scan_report(&"€".repeat(5_000)));
+        let decisions = decisions(&"€".repeat(5_000));
+        let body = crate::alert::summary::body(&scan_summary(&decisions));
         assert!(body.len() <= 200_000, "{} bytes", body.len());
     }
 
@@ -161,7 +166,8 @@ mod tests {
     fn scan_slack_sections_are_cut_on_entity_boundaries() {
         for k in 0..4 {
             let summary = format!("{}{}", "x".repeat(k), "<".repeat(500));
-            let message = crate::scan::alert::slack_message(&scan_report(&summary));
+            let decisions = decisions(&summary);
+            let message = crate::alert::summary::slack_message(&scan_summary(&decisions));
             whole_entities(&message);
         }
     }

@@ -36,16 +36,7 @@ pub struct Outcome {
     pub errors: Vec<ErrorReport>,
 }
 
-pub use crate::executor::FailureKind;
-
-/// An error met while handling an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ErrorReport {
-    pub kind: FailureKind,
-    pub message: String,
-    /// Would handling the event again be worth it (and safe)?
-    pub retryable: bool,
-}
+pub use crate::executor::{ErrorReport, FailureKind};
 
 impl Outcome {
     fn empty(location: String) -> Self {
@@ -311,15 +302,7 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
     outcome.diagnostics = evaluation.diagnostics.clone();
     let execution = executor::execute(ctx, &event, &evaluation).await;
     outcome.findings = execution.findings;
-    outcome.errors = execution
-        .errors
-        .iter()
-        .map(|e| ErrorReport {
-            kind: e.kind(),
-            message: e.to_string(),
-            retryable: e.is_retryable(),
-        })
-        .collect();
+    outcome.errors = execution.errors.iter().map(ErrorReport::from).collect();
     outcome
 }
 

@@ -2,20 +2,16 @@
 //! missed or never sees (credentials growing old, grants made before
 //! trailguard was deployed, events EventBridge dropped).
 //!
-//! - [`report`] parses the IAM credential report; [`account`] joins it with
-//!   the live IAM state into an [`Account`]; [`evaluate()`] runs the scan
-//!   rules of the registry over it at an injected time. All pure.
 //! - [`source`] is the narrow read-only trait the scan reads IAM through,
 //!   with the bounded wait for the report; [`aws`] its SDK adapter,
-//!   [`memory`] an in-memory one for tests.
+//!   [`memory`] an in-memory one for tests. What is read becomes the
+//!   inventory model (`crate::inventory`).
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
-//!   `trailguard scan` run it: read, evaluate, remediate through the live
-//!   path's remediations, then one summary alert ([`alert`]).
+//!   `trailguard scan` run it: read, then the same pipeline as an event:
+//!   the engine (`engine::evaluate_account`), the executor, and one summary
+//!   alert (`alert::summary`) through the executor's delivery.
 
-pub mod alert;
 pub mod aws;
-mod evaluate;
-mod execute;
 // Unit tests and the `test-util` feature only, as `effects::memory`.
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
@@ -25,15 +21,15 @@ pub mod source;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use evaluate::{ScanEvaluation, evaluate};
-pub use execute::ScanFinding;
-pub use render::{counts, headline, render_text};
+pub use render::render_text;
 pub use source::{CredentialSource, ReportWait, SourceError};
 
-use crate::engine::Diagnostic;
-use crate::executor::{Delivery, DeliveryStatus};
+use crate::alert::summary::{self, Summary};
+use crate::engine::{self, Decision, Diagnostic};
+use crate::executor::{self, Delivery, DeliveryStatus, ErrorReport, ExecError, Executor, Origin};
 use crate::inventory::ReportError;
-use crate::live::{ErrorReport, LiveContext};
+use crate::live::LiveContext;
+use crate::remediate::{Report, Status};
 use crate::rules::Action;
 
 /// Why a scan could not run.
@@ -107,6 +103,25 @@ impl<'a> ScanContext<'a> {
     }
 }
 
+/// One decision of the scan and what became of its remediation.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanFinding {
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// What the remediation did, would do, or why it did not run; null for
+    /// rules without a remediation.
+    pub result: Option<Report>,
+}
+
+impl ScanFinding {
+    /// The remediation ran and changed something.
+    pub fn remediated(&self) -> bool {
+        self.result
+            .as_ref()
+            .is_some_and(|r| r.status == Status::Done)
+    }
+}
+
 /// What a scan found and did (one JSON object for `trailguard scan --format json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
@@ -159,9 +174,29 @@ impl ScanReport {
         out
     }
 
+    /// The report as its summary alert reads it.
+    pub fn summary(&self) -> Summary<'_> {
+        Summary {
+            account_id: self.account_id.as_deref(),
+            scanned_at: self.scanned_at,
+            users: self.users,
+            dry_run: self.dry_run,
+            partial: self.partial,
+            findings: self
+                .findings
+                .iter()
+                .map(|f| summary::Item {
+                    decision: &f.decision,
+                    result: f.result.as_ref(),
+                })
+                .collect(),
+            notes: &self.notes,
+        }
+    }
+
     /// The Lambda's answer: counts, no details.
     pub fn summary_json(&self) -> serde_json::Value {
-        let by_rule: serde_json::Map<String, serde_json::Value> = counts(self)
+        let by_rule: serde_json::Map<String, serde_json::Value> = summary::counts(&self.summary())
             .into_iter()
             .map(|(rule, _, n)| (rule.to_owned(), n.into()))
             .collect();
@@ -208,10 +243,21 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
     for note in &account.notes {
         tracing::info!(origin = "scan", note = note.as_str(), "scan note");
     }
-    let eval = evaluate(&account, config, now);
-    let mut errors = Vec::new();
-    let (findings, partial) =
-        execute::remediate_all(ctx, eval.decisions, now, stop_at, &mut errors).await;
+    let eval = engine::evaluate_account(&account, config, now);
+    let origin = Origin::Scan {
+        now,
+        source: ctx.source,
+    };
+    let mut exec = Executor::new(ctx.live, origin)
+        .dry_run(ctx.dry_run)
+        .stop_at(stop_at);
+    let mut findings = Vec::with_capacity(eval.decisions.len());
+    for decision in eval.decisions {
+        let result = exec.remediation(&decision).await;
+        exec.log(&decision, result.as_ref(), &[]);
+        findings.push(ScanFinding { decision, result });
+    }
+    let (errors, partial) = exec.finish();
     let mut report = ScanReport {
         account_id: account.account_id.clone(),
         scanned_at: now,
@@ -223,11 +269,11 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         diagnostics: eval.diagnostics,
         notes: account.notes,
         alerts: Vec::new(),
-        errors,
+        errors: errors.iter().map(ErrorReport::from).collect(),
     };
     let mut errors = Vec::new();
-    report.alerts = execute::send_summary(ctx, &report, &mut errors).await;
-    report.errors.extend(errors);
+    report.alerts = send_summary(ctx, &report, &mut errors).await;
+    report.errors.extend(errors.iter().map(ErrorReport::from));
     let remediated = report.remediated().len();
     tracing::info!(
         origin = "scan",
@@ -239,6 +285,34 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         "scan done"
     );
     Ok(report)
+}
+
+/// Sends the one summary alert of the scan to every configured channel.
+/// Nothing is sent for a scan without findings, or in a dry run.
+async fn send_summary(
+    ctx: &ScanContext<'_>,
+    report: &ScanReport,
+    errors: &mut Vec<ExecError>,
+) -> Vec<Delivery> {
+    if report.findings.is_empty() || ctx.dry_run {
+        return Vec::new();
+    }
+    let view = report.summary();
+    let out = executor::deliver(
+        ctx.live,
+        "scan",
+        |topic| summary::sns_message(topic, &view),
+        || summary::slack_message(&view),
+        errors,
+    )
+    .await;
+    tracing::info!(
+        origin = "scan",
+        findings = report.findings.len(),
+        alerts = executor::channels(&out),
+        "scan summary alert"
+    );
+    out
 }
 
 #[cfg(test)]

@@ -1,45 +1,10 @@
 //! The scan's report for people: the CLI's text output. Pure.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::ScanReport;
+use crate::alert::summary::{counts, headline};
 use crate::alert::text::escape_controls as esc;
-use crate::rules::{self, Severity};
-
-/// Findings per rule, in catalogue order, with the rule's severity.
-pub fn counts(report: &ScanReport) -> Vec<(&'static str, Severity, usize)> {
-    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
-    for f in &report.findings {
-        *by_rule.entry(f.decision.finding.rule).or_default() += 1;
-    }
-    rules::registry()
-        .iter()
-        .filter_map(|r| by_rule.get(r.id).map(|n| (r.id, r.severity, *n)))
-        .collect()
-}
-
-/// `3 findings (1 critical, 2 medium)`, or `no findings`.
-pub fn headline(report: &ScanReport) -> String {
-    let n = report.findings.len();
-    if n == 0 {
-        return "no findings".to_owned();
-    }
-    let mut per: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
-    for d in &report.findings {
-        *per.entry(std::cmp::Reverse(d.decision.finding.severity))
-            .or_default() += 1;
-    }
-    let parts: Vec<_> = per
-        .iter()
-        .map(|(s, n)| format!("{n} {}", s.0.as_str()))
-        .collect();
-    format!(
-        "{n} finding{} ({})",
-        if n == 1 { "" } else { "s" },
-        parts.join(", ")
-    )
-}
 
 /// The whole report as text: findings worst first, then counts and notes.
 pub fn render_text(report: &ScanReport) -> String {
@@ -49,7 +14,7 @@ pub fn render_text(report: &ScanReport) -> String {
         "scan of account {} at {}: {}, {} user{}",
         esc(report.account_id.as_deref().unwrap_or("unknown")),
         report.scanned_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        headline(report),
+        headline(&report.summary()),
         report.users,
         if report.users == 1 { "" } else { "s" }
     );
@@ -93,7 +58,7 @@ pub fn render_text(report: &ScanReport) -> String {
             let _ = writeln!(s, "         exempt: {}", esc(why));
         }
     }
-    let counts = counts(report);
+    let counts = counts(&report.summary());
     if !counts.is_empty() {
         let _ = writeln!(s, "\nfindings by rule:");
         for (rule, severity, n) in counts {

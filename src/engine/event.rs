@@ -1,48 +1,11 @@
-//! The engine: one event and the config in, decisions and their reasons out.
-//! Pure: no I/O, no clock, no environment.
+//! What only an event subject has: forged envelopes, trailguard's own
+//! calls and failed calls, exemptions of the caller, the event's partition.
 
-use serde::Serialize;
-
+use super::{Evaluation, Subject, evaluate_subject};
 use crate::config::Config;
 use crate::event::CloudTrailEvent;
 use crate::event::input::Envelope;
-use crate::rules::{self, Check, Finding, Mode};
-
-/// A finding with the mode it runs in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    #[serde(flatten)]
-    pub finding: Finding,
-    /// `alert` or `remediate` (an `off` rule yields no decision).
-    pub mode: Mode,
-    /// Why the target must not be changed, when it is exempt; the finding
-    /// is then alerted only. The exemption tag, and exempt principals
-    /// against the user's real ARN (path, partition), are checked at execution.
-    pub exempt: Option<String>,
-}
-
-impl Decision {
-    /// Will the executor run the remediation?
-    pub fn remediates(&self) -> bool {
-        self.mode == Mode::Remediate && self.exempt.is_none() && self.finding.remediation.is_some()
-    }
-}
-
-/// A note on why a rule that matched did not produce a decision as-is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    pub rule: &'static str,
-    pub note: String,
-}
-
-/// The engine's answer for one event.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
-pub struct Evaluation {
-    /// Why the whole event was ignored, if it was.
-    pub ignored: Option<String>,
-    pub decisions: Vec<Decision>,
-    pub diagnostics: Vec<Diagnostic>,
-}
+use crate::rules::{self, Finding};
 
 /// Is the caller trailguard's own role? Its fixes must never re-trigger it.
 pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
@@ -121,46 +84,14 @@ pub fn evaluate_delivered(
 
 /// Runs every rule of the catalogue over one event.
 pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
-    let mut out = Evaluation::default();
     if is_self(event, config) {
-        out.ignored = Some("made by trailguard's own role".into());
-        return out;
-    }
-    let failed = event.failed();
-    for rule in rules::registry() {
-        let Check::Event(evaluate) = rule.check else {
-            continue;
+        return Evaluation {
+            ignored: Some("made by trailguard's own role".into()),
+            ..Evaluation::default()
         };
-        if !rule.trigger.matches(event) || (failed && !rule.on_failure) {
-            continue;
-        }
-        let Some(finding) = evaluate(event, &config.rule_settings()) else {
-            continue;
-        };
-        let mode = config.mode(rule);
-        if mode == Mode::Off {
-            out.diagnostics.push(Diagnostic {
-                rule: rule.id,
-                note: "fired, but the rule is off".into(),
-            });
-            continue;
-        }
-        let exempt = exemption(event, &finding, config);
-        if let Some(why) = &exempt
-            && mode == Mode::Remediate
-        {
-            out.diagnostics.push(Diagnostic {
-                rule: rule.id,
-                note: format!("not remediated: {why}"),
-            });
-        }
-        out.decisions.push(Decision {
-            finding,
-            mode,
-            exempt,
-        });
     }
-    if out.decisions.is_empty() && failed {
+    let mut out = evaluate_subject(Subject::Event(event), config);
+    if out.decisions.is_empty() && event.failed() {
         out.ignored = Some(match event.error_code.as_deref() {
             Some(code) if !code.is_empty() => format!("failed call ({code})"),
             _ => "failed sign-in".into(),
@@ -170,7 +101,11 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
 }
 
 /// Why a finding's target or actor is exempt from change, if it is.
-fn exemption(event: &CloudTrailEvent, finding: &Finding, config: &Config) -> Option<String> {
+pub(super) fn exemption(
+    event: &CloudTrailEvent,
+    finding: &Finding,
+    config: &Config,
+) -> Option<String> {
     let ex = &config.exemptions;
     if let Some((arn, pattern)) = event
         .principal_arns()
@@ -206,6 +141,7 @@ fn partition(event: &CloudTrailEvent) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Mode;
     use crate::rules::testing::{event, iam_call};
     use serde_json::json;
 

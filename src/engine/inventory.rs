@@ -1,58 +1,17 @@
-//! The pure part of the scan: the assembled account, the config and the
-//! time of the scan in, decisions out, worst first. No I/O, no clock.
+//! What only the account subject has: its findings come worst first, and
+//! its exemptions are matched against the users' ARNs as IAM listed them.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
+use super::{Decision, Evaluation, Subject, evaluate_subject};
 use crate::config::Config;
-use crate::engine::{Decision, Diagnostic};
 use crate::inventory::account::Account;
-use crate::rules::{self, Finding, Mode, Target};
+use crate::rules::{self, Finding, Target};
 
-/// The scan's verdict on the account, before anything is executed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ScanEvaluation {
-    /// Worst first: by severity, then catalogue order, then target.
-    pub decisions: Vec<Decision>,
-    /// Rules that found something but are off; remediations skipped for
-    /// an exemption.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Runs every scan rule over the account.
-pub fn evaluate(account: &Account, config: &Config, now: DateTime<Utc>) -> ScanEvaluation {
-    let mut out = ScanEvaluation::default();
-    for (rule, check) in rules::scan_checks() {
-        let findings = check(account, &config.rule_settings(), now);
-        if findings.is_empty() {
-            continue;
-        }
-        let mode = config.mode(rule);
-        if mode == Mode::Off {
-            out.diagnostics.push(Diagnostic {
-                rule: rule.id,
-                note: format!("{} found, but the rule is off", plural(findings.len())),
-            });
-            continue;
-        }
-        for finding in findings {
-            let exempt = exemption(&finding, account, config);
-            if let Some(why) = &exempt
-                && mode == Mode::Remediate
-                && finding.remediation.is_some()
-            {
-                out.diagnostics.push(Diagnostic {
-                    rule: rule.id,
-                    note: format!("{}: not remediated: {why}", finding.target.label()),
-                });
-            }
-            out.decisions.push(Decision {
-                finding,
-                mode,
-                exempt,
-            });
-        }
-    }
+/// Runs every inventory rule over the account, as read at `now`: the
+/// decisions worst first (by severity, then catalogue order, then target).
+pub fn evaluate_account(account: &Account, config: &Config, now: DateTime<Utc>) -> Evaluation {
+    let mut out = evaluate_subject(Subject::Account { account, now }, config);
     // Stable: equal severities keep catalogue order.
     out.decisions.sort_by(|a, b| {
         b.finding
@@ -71,18 +30,10 @@ fn catalogue_index(d: &Decision) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-fn plural(n: usize) -> String {
-    if n == 1 {
-        "1 finding".to_owned()
-    } else {
-        format!("{n} findings")
-    }
-}
-
 /// Why a finding's target must not be changed, if it is exempt. The
 /// exemption tag, and the principals against the user's ARN as GetUser
 /// answers it, are checked again when the remediation runs.
-fn exemption(finding: &Finding, account: &Account, config: &Config) -> Option<String> {
+pub(super) fn exemption(finding: &Finding, account: &Account, config: &Config) -> Option<String> {
     let ex = &config.exemptions;
     if let Target::RootUser { .. } = finding.target {
         let arn = account.root_arn()?;
@@ -109,8 +60,9 @@ fn exemption(finding: &Finding, account: &Account, config: &Config) -> Option<St
 mod tests {
     use super::*;
     use crate::inventory::testing::*;
+    use crate::rules::Mode;
 
-    fn rules_of(eval: &ScanEvaluation) -> Vec<&'static str> {
+    fn rules_of(eval: &Evaluation) -> Vec<&'static str> {
         eval.decisions.iter().map(|d| d.finding.rule).collect()
     }
 
@@ -123,7 +75,7 @@ mod tests {
                 ..Inventory::default()
             },
         );
-        let eval = evaluate(&account, &Config::default(), now());
+        let eval = evaluate_account(&account, &Config::default(), now());
         assert!(eval.decisions.is_empty(), "{:?}", eval.decisions);
     }
 
@@ -132,7 +84,7 @@ mod tests {
         let mut inv = policies("zed", &["arn:aws:iam::aws:policy/ReadOnlyAccess"], &[]);
         inv.users.push(live_user("amy"));
         let rows = [ROOT_WITH_KEY, &user_row("amy", true, false) as &str];
-        let eval = evaluate(&account(&rows, inv), &Config::default(), now());
+        let eval = evaluate_account(&account(&rows, inv), &Config::default(), now());
         assert_eq!(
             rules_of(&eval),
             [
@@ -162,7 +114,7 @@ mod tests {
             }
             inv.users.push(u);
         }
-        let eval = evaluate(&account(&[ROOT_WITH_KEY], inv), &c, now());
+        let eval = evaluate_account(&account(&[ROOT_WITH_KEY], inv), &c, now());
         assert!(!rules_of(&eval).contains(&"root-mfa-disabled"));
         assert_eq!(
             eval.diagnostics[0].note,

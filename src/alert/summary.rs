@@ -1,18 +1,83 @@
-//! The scan's one summary alert: counts per rule, the worst findings first,
-//! what was remediated. Rendered for SNS (e-mail readable) and Slack (Block
-//! Kit). Pure; delivered by `run_scan`.
+//! The summary alert of many findings (the scan's): counts per rule, the
+//! worst findings first, what was remediated. Rendered for SNS (e-mail
+//! readable) and Slack (Block Kit). Pure; delivered by the executor's
+//! `deliver`, as an event's alerts are.
 
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use super::render::{counts, headline};
-use super::{ScanFinding, ScanReport};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
 use crate::alert::cut;
 use crate::alert::slack::escape;
 use crate::effects::SnsMessage;
-use crate::remediate::Status;
+use crate::engine::Decision;
+use crate::remediate::{Report, Status};
 use crate::rules::{self, Action, Severity};
+
+/// What a summary says: the findings, worst first, with what their
+/// remediations did, and where and when they were found.
+#[derive(Debug, Clone)]
+pub struct Summary<'a> {
+    /// The account, when known.
+    pub account_id: Option<&'a str>,
+    /// The time ages were measured at.
+    pub scanned_at: DateTime<Utc>,
+    /// IAM users scanned.
+    pub users: usize,
+    /// Planned only: nothing was changed.
+    pub dry_run: bool,
+    /// The deadline stopped the work before every remediation ran.
+    pub partial: bool,
+    pub findings: Vec<Item<'a>>,
+    /// Where the inputs disagreed; rows skipped.
+    pub notes: &'a [String],
+}
+
+/// One finding of a summary.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub decision: &'a Decision,
+    /// What its remediation did, would do, or why it did not run.
+    pub result: Option<&'a Report>,
+}
+
+/// Findings per rule, in catalogue order, with the rule's severity.
+pub fn counts(report: &Summary<'_>) -> Vec<(&'static str, Severity, usize)> {
+    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &report.findings {
+        *by_rule.entry(f.decision.finding.rule).or_default() += 1;
+    }
+    rules::registry()
+        .iter()
+        .filter_map(|r| by_rule.get(r.id).map(|n| (r.id, r.severity, *n)))
+        .collect()
+}
+
+/// `3 findings (1 critical, 2 medium)`, or `no findings`.
+pub fn headline(report: &Summary<'_>) -> String {
+    let n = report.findings.len();
+    if n == 0 {
+        return "no findings".to_owned();
+    }
+    let mut per: BTreeMap<std::cmp::Reverse<Severity>, usize> = BTreeMap::new();
+    for d in &report.findings {
+        *per.entry(std::cmp::Reverse(d.decision.finding.severity))
+            .or_default() += 1;
+    }
+    let parts: Vec<_> = per
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.0.as_str()))
+        .collect();
+    format!(
+        "{n} finding{} ({})",
+        if n == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
+}
 
 /// Findings listed one by one; the rest are counted.
 pub const WORST_MAX: usize = 20;
@@ -26,12 +91,12 @@ const SLACK_HEADER_MAX: usize = 150;
 const PARTIAL: &str =
     "PARTIAL: the invocation's deadline came before every remediation ran; the scan is retried.";
 
-fn account(report: &ScanReport) -> &str {
-    report.account_id.as_deref().unwrap_or("unknown")
+fn account<'a>(report: &Summary<'a>) -> &'a str {
+    report.account_id.unwrap_or("unknown")
 }
 
 /// The worst severity found, for filter policies.
-pub fn worst(report: &ScanReport) -> Option<Severity> {
+pub fn worst(report: &Summary<'_>) -> Option<Severity> {
     report
         .findings
         .iter()
@@ -41,7 +106,7 @@ pub fn worst(report: &ScanReport) -> Option<Severity> {
 
 /// `trailguard scan 111122223333: 3 findings (1 critical, 2 medium)`,
 /// printable ASCII under 100 characters.
-pub fn subject(report: &ScanReport) -> String {
+pub fn subject(report: &Summary<'_>) -> String {
     let partial = if report.partial { " (partial)" } else { "" };
     let raw = format!(
         "trailguard scan {}{partial}: {}",
@@ -57,8 +122,8 @@ pub fn subject(report: &ScanReport) -> String {
 
 /// Each distinct remediation that ran or was refused, with its finding:
 /// an action shared by two findings is listed once.
-fn remediations(report: &ScanReport) -> Vec<(&Action, &ScanFinding)> {
-    let mut out: Vec<(&Action, &ScanFinding)> = Vec::new();
+fn remediations<'a>(report: &'a Summary<'a>) -> Vec<(&'a Action, &'a Item<'a>)> {
+    let mut out: Vec<(&'a Action, &'a Item<'a>)> = Vec::new();
     for f in &report.findings {
         let (Some(action), Some(result)) = (&f.decision.finding.remediation, &f.result) else {
             continue;
@@ -72,7 +137,7 @@ fn remediations(report: &ScanReport) -> Vec<(&Action, &ScanFinding)> {
 }
 
 /// Remediations that would run with the rule in remediate mode.
-fn planned(report: &ScanReport) -> (usize, Vec<&'static str>) {
+fn planned(report: &Summary<'_>) -> (usize, Vec<&'static str>) {
     let mut actions: Vec<&Action> = Vec::new();
     let mut rules: Vec<&'static str> = Vec::new();
     for f in &report.findings {
@@ -99,7 +164,7 @@ fn one_line(s: &str) -> String {
 }
 
 /// The remediation lines: `done: set access key ... to Inactive`.
-fn remediation_lines(report: &ScanReport) -> Vec<String> {
+fn remediation_lines(report: &Summary<'_>) -> Vec<String> {
     let mut lines: Vec<String> = remediations(report)
         .into_iter()
         .map(|(action, f)| {
@@ -133,7 +198,7 @@ fn remediation_lines(report: &ScanReport) -> Vec<String> {
 }
 
 /// The e-mail readable body.
-pub fn body(report: &ScanReport) -> String {
+pub fn body(report: &Summary<'_>) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -196,7 +261,7 @@ pub fn body(report: &ScanReport) -> String {
 
 /// The SNS message: attributes `severity` (the worst found), `rule`
 /// (`scan`) and `account`, for subscription filter policies.
-pub fn sns_message(topic_arn: &str, report: &ScanReport) -> SnsMessage {
+pub fn sns_message(topic_arn: &str, report: &Summary<'_>) -> SnsMessage {
     let fifo = topic_arn.ends_with(".fifo").then(|| {
         (
             account(report).to_owned(),
@@ -224,7 +289,7 @@ fn section(text: String) -> Value {
 }
 
 /// The Block Kit message. Every string from the account is escaped.
-pub fn slack_message(report: &ScanReport) -> Value {
+pub fn slack_message(report: &Summary<'_>) -> Value {
     let header = cut(
         &format!(
             "trailguard scan{}: {}",

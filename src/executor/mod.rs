@@ -1,0 +1,697 @@
+//! The executor: turns each decision of the engine into effects.
+//!
+//! One executor serves the event path and the scan ([`Executor`]). For each
+//! decision, in order: the remediation (in remediate mode, unless the target
+//! is exempt by config, or by its real ARN or exemption tag read from the
+//! user), or its plan (in alert mode, or a dry run); then, for an event, the
+//! alert, which says what was done or would have been (the scan sends one
+//! summary for all its findings through the same [`deliver`]). An alert is sent even when the remediation
+//! failed, so people hear of the finding; the failure is still returned, so
+//! the caller retries (every remediation is idempotent, so a retry never
+//! does anything twice; alerts are at least once).
+
+mod context;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::alert::slack::WebhookError;
+use crate::alert::{self, Facts};
+use crate::effects::{EffectError, SnsMessage};
+use crate::engine::{Decision, Evaluation};
+use crate::event::CloudTrailEvent;
+use crate::remediate::{self, RemediateError, Report, Seen, Status};
+use crate::rules::{Action, Mode, Severity, Target, within_days};
+use crate::scan::source::{CredentialSource, SourceError, SourceErrorKind};
+
+pub use context::{Effects, LiveContext, LiveError};
+
+/// What failed while handling an event or running the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureKind {
+    /// The input could not be read or parsed.
+    Input,
+    Remediation,
+    ExemptionCheck,
+    Alert,
+    /// The invocation's deadline came before the work was done.
+    Deadline,
+}
+
+impl FailureKind {
+    /// The name in outputs and logs: `input`, `exemption-check`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Input => "input",
+            FailureKind::Remediation => "remediation",
+            FailureKind::ExemptionCheck => "exemption-check",
+            FailureKind::Alert => "alert",
+            FailureKind::Deadline => "deadline",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened for one decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingOutcome {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub mode: Mode,
+    pub target: Target,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exempt: Option<String>,
+    /// The remediation the rule planned, with its parameters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    /// What it did, would do, or why it did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<Report>,
+    pub alerts: Vec<Delivery>,
+}
+
+/// Where an alert goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sns,
+    Slack,
+}
+
+impl Channel {
+    /// The name in outputs and logs: `sns`, `slack`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sns => "sns",
+            Channel::Slack => "slack",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether an alert went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The name in outputs and logs: `sent`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One alert sent, or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub channel: Channel,
+    pub status: DeliveryStatus,
+    /// The SNS message id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Was an alert due and none of its channels took it? Then nobody was told,
+/// and the invocation must fail so Lambda retries: the one rule for events
+/// (judged per finding) and for the scan's summary.
+pub fn alert_lost(deliveries: &[Delivery]) -> bool {
+    !deliveries.is_empty() && deliveries.iter().all(|d| d.status != DeliveryStatus::Sent)
+}
+
+/// A failed effect of one decision.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecError {
+    #[error("rule `{rule}`: {source}")]
+    Remediation {
+        rule: &'static str,
+        #[source]
+        source: RemediateError,
+    },
+    #[error("rule `{rule}`: exemption check failed: {source}")]
+    ExemptionCheck {
+        rule: &'static str,
+        #[source]
+        source: EffectError,
+    },
+    #[error("rule `{rule}`: {channel} alert not sent: {source}")]
+    Alert {
+        rule: &'static str,
+        channel: Channel,
+        #[source]
+        source: EffectError,
+    },
+    #[error("rule `{rule}`: slack alert not sent: {source}")]
+    Webhook {
+        rule: &'static str,
+        #[source]
+        source: WebhookError,
+    },
+    /// IAM could not say whether a key the credential report calls unused
+    /// was used since (the report can be four hours old); nothing was done.
+    #[error("cannot re-check the last use of access key {access_key_id}: {source}")]
+    Recheck {
+        rule: &'static str,
+        access_key_id: String,
+        #[source]
+        source: SourceError,
+    },
+    /// The invocation's deadline came before these remediations started.
+    #[error(
+        "the invocation's deadline came before {count} remediation{} ran",
+        if *count == 1 { "" } else { "s" }
+    )]
+    Deadline { count: usize },
+}
+
+impl ExecError {
+    /// Which effect failed.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            ExecError::Remediation { .. } | ExecError::Recheck { .. } => FailureKind::Remediation,
+            ExecError::Deadline { .. } => FailureKind::Deadline,
+            ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
+            ExecError::Alert { .. } | ExecError::Webhook { .. } => FailureKind::Alert,
+        }
+    }
+
+    /// Worth handling the event again (throttling, 5xx, timeouts, IAM
+    /// catching up); access denied and invalid requests are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ExecError::Remediation { source, .. } => source.is_retryable(),
+            ExecError::ExemptionCheck { source, .. } | ExecError::Alert { source, .. } => {
+                source.is_retryable()
+            }
+            ExecError::Webhook { source, .. } => source.is_retryable(),
+            ExecError::Recheck { source, .. } => source.kind != SourceErrorKind::Other,
+            // What was left is run by the retry.
+            ExecError::Deadline { .. } => true,
+        }
+    }
+}
+
+/// An error as the outputs report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorReport {
+    pub kind: FailureKind,
+    pub message: String,
+    /// Would handling the event (or running the scan) again be worth it,
+    /// and safe?
+    pub retryable: bool,
+}
+
+impl From<&ExecError> for ErrorReport {
+    fn from(e: &ExecError) -> Self {
+        ErrorReport {
+            kind: e.kind(),
+            message: e.to_string(),
+            retryable: e.is_retryable(),
+        }
+    }
+}
+
+/// Where the decisions being executed came from, which decides how they
+/// are alerted and logged.
+#[derive(Clone, Copy)]
+pub enum Origin<'a> {
+    /// One event: each finding is alerted on its own.
+    Event(&'a CloudTrailEvent),
+    /// The scan, at the time it measured ages: its findings are alerted
+    /// together, in one summary ([`deliver`]). A key the credential report
+    /// calls unused or old is re-checked through `source` before it is
+    /// deactivated: the report can be four hours old.
+    Scan {
+        now: DateTime<Utc>,
+        source: &'a dyn CredentialSource,
+    },
+}
+
+impl Origin<'_> {
+    /// The region the effects run in: the event's (a trail's home region).
+    fn region(&self) -> Option<&str> {
+        match self {
+            Origin::Event(event) => event.aws_region.as_deref(),
+            Origin::Scan { .. } => None,
+        }
+    }
+
+    /// What asked for a remediation, in the log: the event id, or `scan`.
+    fn name(&self) -> &str {
+        match self {
+            Origin::Event(event) => event.event_id.as_deref().unwrap_or(""),
+            Origin::Scan { .. } => "scan",
+        }
+    }
+}
+
+/// Rules whose deactivation rests on the credential report's last use,
+/// which can be four hours old: re-checked live before acting.
+const RECHECK_LAST_USE: [&str; 2] = ["access-key-unused", "access-key-not-rotated"];
+
+/// Runs the decisions of one event or one scan, in order: the one place
+/// where a decision's remediation is chosen (planned, refused as exempt,
+/// left for the retry, run), logged and alerted.
+pub struct Executor<'a> {
+    ctx: &'a LiveContext,
+    origin: Origin<'a>,
+    dry_run: bool,
+    stop_at: Option<Instant>,
+    /// The actions run so far, with the rule that first asked: one action
+    /// can serve two findings (a key both old and unused) and runs once.
+    ran: Vec<(Action, &'static str, Report)>,
+    deferred: usize,
+    errors: Vec<ExecError>,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(ctx: &'a LiveContext, origin: Origin<'a>) -> Self {
+        Executor {
+            ctx,
+            origin,
+            dry_run: false,
+            stop_at: None,
+            ran: Vec::new(),
+            deferred: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Plan every remediation, change nothing.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Start no remediation from this instant on: those left are reported
+    /// as not run, and [`Executor::finish`] says the work was partial.
+    pub fn stop_at(mut self, stop_at: Option<Instant>) -> Self {
+        self.stop_at = stop_at;
+        self
+    }
+
+    /// What the remediation of a decision did, would do, or why it did not
+    /// run; `None` for a finding without one.
+    pub async fn remediation(&mut self, decision: &Decision) -> Option<Report> {
+        let rule = decision.finding.rule;
+        let action = decision.finding.remediation.as_ref()?;
+        Some(match decision.mode {
+            Mode::Off => return None,
+            Mode::Alert => remediate::plan(action).note(format!(
+                "alert mode: nothing was changed; set modes.{rule} = \"remediate\" to apply"
+            )),
+            Mode::Remediate if self.dry_run => {
+                remediate::plan(action).note("dry run: nothing was changed".to_owned())
+            }
+            Mode::Remediate => match &decision.exempt {
+                Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
+                None => self.run_once(rule, action).await,
+            },
+        })
+    }
+
+    async fn run_once(&mut self, rule: &'static str, action: &Action) -> Report {
+        if let Some((_, first_rule, report)) = self.ran.iter().find(|(a, _, _)| a == action) {
+            let mut again = Report::new(report.id, report.status);
+            again.notes.push(format!(
+                "the same action as for {first_rule}, run once: {}",
+                report.status.as_str()
+            ));
+            return again;
+        }
+        let report = if self.stop_at.is_some_and(|stop| Instant::now() >= stop) {
+            self.deferred += 1;
+            Report::new(action.id(), Status::Failed)
+                .note("not run: the invocation's deadline was near; the scan is retried")
+        } else {
+            match self.used_recently(rule, action).await {
+                Ok(Some(why)) => Report::new(action.id(), Status::Blocked).note(why),
+                Err(e) => {
+                    let report = Report::new(action.id(), Status::Failed).note(e.to_string());
+                    self.errors.push(e);
+                    report
+                }
+                Ok(None) => {
+                    remediate_unless_exempt(
+                        self.ctx,
+                        self.origin.region(),
+                        self.origin.name(),
+                        rule,
+                        action,
+                        &mut self.errors,
+                    )
+                    .await
+                }
+            }
+        };
+        self.ran.push((action.clone(), rule, report.clone()));
+        report
+    }
+
+    /// Why a key must not be deactivated after all: IAM says, now, that it
+    /// was used within the unused age. Only for the scan's findings that
+    /// rest on the credential report's word.
+    async fn used_recently(
+        &self,
+        rule: &'static str,
+        action: &Action,
+    ) -> Result<Option<String>, ExecError> {
+        let Origin::Scan { now, source } = self.origin else {
+            return Ok(None);
+        };
+        let Action::DeactivateAccessKey {
+            user_name,
+            access_key_id,
+        } = action
+        else {
+            return Ok(None);
+        };
+        if !RECHECK_LAST_USE.contains(&rule) {
+            return Ok(None);
+        }
+        let days = self.ctx.config.scan.unused_days;
+        match source.access_key_last_used(user_name, access_key_id).await {
+            Ok(Some(t)) if within_days(t, now, days) => Ok(Some(format!(
+                "not deactivated: GetAccessKeyLastUsed says it was used at {}, within the unused age ({days} days); the credential report was older",
+                t.format("%Y-%m-%d %H:%M UTC")
+            ))),
+            Ok(_) => Ok(None),
+            Err(source) => Err(ExecError::Recheck {
+                rule,
+                access_key_id: access_key_id.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The alerts of one decision of an event, to every configured channel.
+    /// The scan's findings are alerted together, by the scan.
+    pub async fn alert(&mut self, decision: &Decision, report: Option<&Report>) -> Vec<Delivery> {
+        let Origin::Event(event) = self.origin else {
+            return Vec::new();
+        };
+        let facts = Facts::new(event, decision, report);
+        deliver(
+            self.ctx,
+            decision.finding.rule,
+            |topic| alert::sns::message(topic, &facts),
+            || alert::slack::message(&facts),
+            &mut self.errors,
+        )
+        .await
+    }
+
+    /// The decision log line: what was decided and done, and how to undo
+    /// it. Also when the alert fails, since the retry finds the work done
+    /// and would otherwise lose the undo commands and the moved document.
+    /// (No secrets in a report.)
+    pub fn log(&self, decision: &Decision, report: Option<&Report>, alerts: &[Delivery]) {
+        let f = &decision.finding;
+        let (calls, undo, document) = match report {
+            Some(r) => (to_json(&r.calls), to_json(&r.undo), to_json(&r.document)),
+            None => ("[]".to_owned(), "[]".to_owned(), "null".to_owned()),
+        };
+        let action = f.remediation.as_ref().map_or("none", Action::id);
+        let outcome = report.map_or("none", |r| r.status.as_str());
+        match self.origin {
+            Origin::Event(event) => tracing::info!(
+                event_id = event.event_id.as_deref().unwrap_or(""),
+                event_name = event.name(),
+                rule = f.rule,
+                mode = decision.mode.as_str(),
+                action,
+                outcome,
+                alerts = channels(alerts),
+                calls,
+                undo,
+                document,
+                "decision"
+            ),
+            Origin::Scan { .. } => tracing::info!(
+                origin = "scan",
+                rule = f.rule,
+                severity = f.severity.as_str(),
+                mode = decision.mode.as_str(),
+                target = f.target.label(),
+                action,
+                outcome,
+                exempt = decision.exempt.as_deref().unwrap_or(""),
+                summary = f.summary.as_str(),
+                calls,
+                undo,
+                document,
+                "scan finding"
+            ),
+        }
+    }
+
+    /// The errors met, and whether the deadline left work for the retry.
+    pub fn finish(mut self) -> (Vec<ExecError>, bool) {
+        let partial = self.deferred > 0;
+        if partial {
+            tracing::warn!(
+                origin = self.origin.name(),
+                deferred = self.deferred,
+                "deadline near: remediations left for the retry"
+            );
+            self.errors.push(ExecError::Deadline {
+                count: self.deferred,
+            });
+        }
+        (self.errors, partial)
+    }
+}
+
+/// Everything the executor did for one event.
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    pub findings: Vec<FindingOutcome>,
+    pub errors: Vec<ExecError>,
+}
+
+/// Runs the effects of every decision of one event: its remediation, then
+/// its alert, which says what was done or would have been.
+pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluation) -> Execution {
+    let mut exec = Executor::new(ctx, Origin::Event(event));
+    let mut findings = Vec::with_capacity(eval.decisions.len());
+    for decision in &eval.decisions {
+        let remediation = exec.remediation(decision).await;
+        let alerts = exec.alert(decision, remediation.as_ref()).await;
+        exec.log(decision, remediation.as_ref(), &alerts);
+        let finding = &decision.finding;
+        findings.push(FindingOutcome {
+            rule: finding.rule,
+            severity: finding.severity,
+            mode: decision.mode,
+            target: finding.target.clone(),
+            summary: finding.summary.clone(),
+            exempt: decision.exempt.clone(),
+            action: finding.remediation.clone(),
+            remediation,
+            alerts,
+        });
+    }
+    let (errors, _) = exec.finish();
+    Execution { findings, errors }
+}
+
+/// Sends one alert to every configured channel: SNS, then Slack (its
+/// webhook URL read from Secrets Manager once per context). `rule` names
+/// the alert in errors (`scan` for the scan's summary). Each channel's
+/// failure is returned in `errors` and in its [`Delivery`]; whether the
+/// alert was lost as a whole is [`alert_lost`].
+pub async fn deliver(
+    ctx: &LiveContext,
+    rule: &'static str,
+    sns: impl FnOnce(&str) -> SnsMessage,
+    slack: impl FnOnce() -> serde_json::Value,
+    errors: &mut Vec<ExecError>,
+) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    if let Some(topic) = ctx.config.alerts.sns_topic_arn.as_deref() {
+        out.push(match ctx.effects.publisher.publish(&sns(topic)).await {
+            Ok(id) => sent(Channel::Sns, Some(id)),
+            Err(source) => {
+                let d = failed(Channel::Sns, &source.to_string());
+                errors.push(ExecError::Alert {
+                    rule,
+                    channel: Channel::Sns,
+                    source,
+                });
+                d
+            }
+        });
+    }
+    match ctx.slack_url().await {
+        Ok(None) => {}
+        Ok(Some(url)) => out.push(match ctx.effects.webhook.post_json(&url, &slack()).await {
+            Ok(()) => sent(Channel::Slack, None),
+            Err(source) => {
+                let d = failed(Channel::Slack, &source.to_string());
+                errors.push(ExecError::Alert {
+                    rule,
+                    channel: Channel::Slack,
+                    source,
+                });
+                d
+            }
+        }),
+        Err(source) => {
+            out.push(failed(Channel::Slack, &source.to_string()));
+            errors.push(ExecError::Webhook { rule, source });
+        }
+    }
+    out
+}
+
+/// `sns:sent,slack:failed`, for a log field.
+pub fn channels(alerts: &[Delivery]) -> String {
+    let channels: Vec<String> = alerts
+        .iter()
+        .map(|d| format!("{}:{}", d.channel, d.status))
+        .collect();
+    channels.join(",")
+}
+/// The user an action changes, whose exemptions must be checked first.
+fn target_user(action: &Action) -> Option<&str> {
+    match action {
+        Action::MovePolicyToGroup { user_name, .. }
+        | Action::MoveInlinePolicyToGroup { user_name, .. }
+        | Action::DeactivateAccessKey { user_name, .. } => Some(user_name),
+        Action::RestorePasswordPolicy { .. } | Action::StartLogging { .. } => None,
+    }
+}
+
+/// Runs the remediation unless the user it changes, as IAM describes it now,
+/// is exempt. The engine could only match principals against an ARN built
+/// from the user name, which misses users with a path (`user/ops/name`) and
+/// other partitions; GetUser answers the real ARN, and the tags, in one read.
+/// `region` is the event's (a trail's home region); `origin` names what
+/// asked for it in the log (an event id, or `scan`).
+async fn remediate_unless_exempt(
+    ctx: &LiveContext,
+    region: Option<&str>,
+    origin: &str,
+    rule: &'static str,
+    action: &Action,
+    errors: &mut Vec<ExecError>,
+) -> Report {
+    let id = action.id();
+    let rctx = remediate::Ctx {
+        iam: ctx.effects.iam.as_ref(),
+        trail: ctx.effects.trail.as_ref(),
+        region,
+        retry: ctx.retry,
+        sleep: ctx.sleep.as_ref(),
+    };
+    let ex = &ctx.config.exemptions;
+    let check = ex.tag.is_some() || !ex.principals.is_empty();
+    if let Some(user) = target_user(action).filter(|_| check) {
+        // A user created seconds before the event may not be readable yet.
+        let read = remediate::patiently(&rctx, || async {
+            Ok(match rctx.iam.user(user).await? {
+                Some(info) => Seen::Present(info),
+                None => Seen::Absent(remediate::user_gone(id, user)),
+            })
+        });
+        match read.await {
+            Ok(Seen::Absent(report)) => return report,
+            Ok(Seen::Present(info)) => {
+                if let Some(pattern) = ex.principal(&info.arn) {
+                    return Report::new(id, Status::Exempt).note(format!(
+                        "user {} matches exempt principal `{pattern}`",
+                        info.arn
+                    ));
+                }
+                // IAM tag keys on a user are unique regardless of case, so
+                // `Trailguard:Exempt` is the same tag as `trailguard:exempt`.
+                let tagged = ex.tag.as_deref().and_then(|tag| {
+                    info.tags.iter().find(|(k, v)| {
+                        k.to_lowercase() == tag.to_lowercase()
+                            && v.trim().eq_ignore_ascii_case("true")
+                    })
+                });
+                if let Some((k, v)) = tagged {
+                    return Report::new(id, Status::Exempt)
+                        .note(format!("user {user} carries the exemption tag {k}={v}"));
+                }
+            }
+            Err(source) => {
+                let report = Report::new(id, Status::Failed).note(format!(
+                    "could not read user {user} to check its exemptions, so nothing was changed: {source}"
+                ));
+                errors.push(ExecError::ExemptionCheck { rule, source });
+                return report;
+            }
+        }
+    }
+    match remediate::run(action, &rctx).await {
+        Ok(report) => report,
+        Err(source) => {
+            let report = (*source.report).clone();
+            tracing::warn!(
+                event_id = origin,
+                rule,
+                action = id,
+                retryable = source.is_retryable(),
+                error = %source,
+                "remediation failed"
+            );
+            errors.push(ExecError::Remediation { rule, source });
+            report
+        }
+    }
+}
+
+/// A value as one line of JSON, for a log field.
+fn to_json(value: &impl Serialize) -> String {
+    // Lists of strings and an optional string cannot fail to serialize.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn sent(channel: Channel, id: Option<String>) -> Delivery {
+    Delivery {
+        channel,
+        status: DeliveryStatus::Sent,
+        id,
+        error: None,
+    }
+}
+
+fn failed(channel: Channel, error: &str) -> Delivery {
+    Delivery {
+        channel,
+        status: DeliveryStatus::Failed,
+        id: None,
+        error: Some(error.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
