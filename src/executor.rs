@@ -17,8 +17,8 @@ use crate::alert::{self, Facts};
 use crate::effects::EffectError;
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::remediate::{self, RemediateError, Report, Seen, Status};
-use crate::rules::{Action, Mode, Severity, Target};
+use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
+use crate::rules::{Mode, Severity, Target};
 
 pub use context::{Effects, LiveContext, LiveError};
 

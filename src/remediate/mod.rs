@@ -1,5 +1,10 @@
 //! Remediations: one file each, every one idempotent and safe under faults.
 //!
+//! Each file declares its contract (`SPEC`: id, what it changes, the exact
+//! IAM permissions) beside its code; [`Action`] is the plan a rule makes
+//! for one of them, and the groups the moves use are named in `groups.rs`.
+//! Rules sit above this module: they name the remediation they plan.
+//!
 //! The invariants, kept in every file here:
 //! - Read first, write last: every check (the user still exists, the policy
 //!   is still attached, quotas, a dedicated group) runs before the first
@@ -21,10 +26,13 @@
 //!   the new grant was read back.
 //! - IAM names are case-insensitive: user and group names are compared so.
 
+mod action;
 mod deactivate_access_key;
+mod groups;
 mod move_inline_policy_to_group;
 mod move_policy_to_group;
 mod restore_password_policy;
+mod spec;
 mod start_logging;
 
 use std::future::Future;
@@ -34,7 +42,18 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::effects::{EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas, TrailControl};
-use crate::rules::{Action, fnv1a};
+
+pub use action::Action;
+pub use deactivate_access_key::SPEC as DEACTIVATE_ACCESS_KEY;
+pub(crate) use groups::fnv1a;
+pub use groups::{
+    DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, group_for_inline, group_for_policy, group_name,
+};
+pub use move_inline_policy_to_group::SPEC as MOVE_INLINE_POLICY_TO_GROUP;
+pub use move_policy_to_group::SPEC as MOVE_POLICY_TO_GROUP;
+pub use restore_password_policy::SPEC as RESTORE_PASSWORD_POLICY;
+pub use spec::{RemediationSpec, remediations};
+pub use start_logging::SPEC as START_LOGGING;
 
 /// AWS managed policies that grant administrator or privilege-escalation
 /// power (names, path `/`). trailguard never attaches them to a group: the
@@ -175,10 +194,6 @@ pub struct Retry {
 
 /// The longest pause between two reads of something absent.
 pub const MAX_ABSENT_DELAY: Duration = Duration::from_secs(8);
-
-/// The default [`Retry::propagation_delay`], in seconds (the config's
-/// default too, so it is defined with the settings rules are given).
-pub use crate::rules::DEFAULT_PROPAGATION_DELAY_SECONDS;
 
 impl Default for Retry {
     /// Five attempts over about four seconds; absent reads repeated for 30

@@ -14,14 +14,35 @@
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Seen, Status, add_user_to_group,
-    alternative_name, find_or_create_group, is_admin_equivalent_aws_policy, let_it_propagate,
-    member_candidates, patiently, retry_not_found, same_name, sh, user_gone, wait_until,
+    Ctx, GroupFacts, Joiner, Recorder, RemediateError, RemediationSpec, Report, Seen, Status,
+    add_user_to_group, alternative_name, find_or_create_group, is_admin_equivalent_aws_policy,
+    let_it_propagate, member_candidates, patiently, retry_not_found, same_name, sh, user_gone,
+    wait_until,
 };
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam};
-use crate::rules::MOVE_POLICY_TO_GROUP;
 
-const ID: &str = MOVE_POLICY_TO_GROUP.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "move-policy-to-group",
+    summary: "Attach the managed policy to a group dedicated to it, add the user, verify, then detach it from the user",
+    permissions: &[
+        "iam:AddUserToGroup",
+        "iam:AttachGroupPolicy",
+        "iam:CreateGroup",
+        "iam:DetachUserPolicy",
+        "iam:GetAccountSummary",
+        "iam:GetGroup",
+        "iam:GetPolicy",
+        "iam:GetUser",
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListAttachedUserPolicies",
+        "iam:ListGroupPolicies",
+        "iam:ListGroupsForUser",
+    ],
+    scoped_to_group_path: true,
+};
+
+const ID: &str = SPEC.id;
 
 /// A group may hold the policy for the user when it sits at trailguard's
 /// path, holds no inline policy and no other managed policy, and, while it

@@ -6,11 +6,21 @@
 //! policy: restoring must never weaken any setting. When the current policy
 //! already is at least as strict everywhere, nothing is written.
 
-use super::{Ctx, Recorder, RemediateError, Report, Status};
+use super::{Ctx, Recorder, RemediateError, RemediationSpec, Report, Status};
 use crate::inventory::PasswordBaseline;
-use crate::rules::RESTORE_PASSWORD_POLICY;
 
-const ID: &str = RESTORE_PASSWORD_POLICY.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "restore-password-policy",
+    summary: "Write the whole baseline password policy in one UpdateAccountPasswordPolicy call",
+    permissions: &[
+        "iam:GetAccountPasswordPolicy",
+        "iam:UpdateAccountPasswordPolicy",
+    ],
+    scoped_to_group_path: false,
+};
+
+const ID: &str = SPEC.id;
 
 pub(super) fn plan(baseline: &PasswordBaseline) -> (Vec<String>, Vec<String>) {
     (

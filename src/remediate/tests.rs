@@ -10,7 +10,6 @@ use crate::effects::faults::{FaultyIam, When};
 use crate::effects::memory::{IamState, MemoryIam, MemoryTrail};
 use crate::effects::{AccessKey, EffectError, ErrorKind, Quotas};
 use crate::inventory::PasswordBaseline;
-use crate::rules::{self, Action};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const VIEW_ONLY: &str = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
@@ -697,11 +696,11 @@ async fn declared_permissions_are_exactly_the_calls_made() {
         trail: "main".into(),
     };
     for (spec, action) in [
-        (&rules::MOVE_POLICY_TO_GROUP, move_policy("bob")),
-        (&rules::MOVE_INLINE_POLICY_TO_GROUP, move_inline("bob")),
-        (&rules::DEACTIVATE_ACCESS_KEY, key),
-        (&rules::RESTORE_PASSWORD_POLICY, password),
-        (&rules::START_LOGGING, trail),
+        (&MOVE_POLICY_TO_GROUP, move_policy("bob")),
+        (&MOVE_INLINE_POLICY_TO_GROUP, move_inline("bob")),
+        (&DEACTIVATE_ACCESS_KEY, key),
+        (&RESTORE_PASSWORD_POLICY, password),
+        (&START_LOGGING, trail),
     ] {
         let mut used: BTreeSet<&str> = BTreeSet::new();
         for initial in [bob(), with_groups.clone()] {

@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{
-    Action, Check, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since,
-    within_days,
-};
+use super::{Check, Finding, Rule, Severity, Target, Trigger, days_since, within_days};
 use crate::inventory::Account;
+use crate::remediate::{Action, DEACTIVATE_ACCESS_KEY};
 
 pub static RULE: Rule = Rule {
     id: "access-key-not-rotated",

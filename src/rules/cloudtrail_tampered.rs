@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Action, Check, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
+use crate::remediate::{Action, START_LOGGING};
 
 pub static RULE: Rule = Rule {
     id: "cloudtrail-tampered",

@@ -31,8 +31,6 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
-mod groups;
-mod remediations;
 mod settings;
 
 #[cfg(test)]
@@ -42,15 +40,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::event::CloudTrailEvent;
-use crate::inventory::{Account, PasswordBaseline};
+use crate::inventory::Account;
+use crate::remediate::{Action, RemediationSpec};
 
-pub use groups::{fnv1a, group_for_inline, group_for_policy, group_name};
 pub use password_policy_weakened::policy_shortfalls;
-pub use remediations::{
-    DEACTIVATE_ACCESS_KEY, MOVE_INLINE_POLICY_TO_GROUP, MOVE_POLICY_TO_GROUP,
-    RESTORE_PASSWORD_POLICY, RemediationSpec, START_LOGGING, remediations,
-};
-pub use settings::{DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, ScanSettings, Settings};
+pub use settings::{ScanSettings, Settings};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -265,77 +259,6 @@ impl Target {
                 Some(r) => format!("{service} {r}"),
                 None => service.clone(),
             },
-        }
-    }
-}
-
-/// A remediation planned for a finding, with every parameter it will use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum Action {
-    MovePolicyToGroup {
-        user_name: String,
-        policy_arn: String,
-        group_name: String,
-        group_path: String,
-    },
-    MoveInlinePolicyToGroup {
-        user_name: String,
-        policy_name: String,
-        group_name: String,
-        group_path: String,
-    },
-    DeactivateAccessKey {
-        user_name: String,
-        access_key_id: String,
-    },
-    RestorePasswordPolicy {
-        baseline: PasswordBaseline,
-    },
-    StartLogging {
-        trail: String,
-    },
-}
-
-impl Action {
-    /// The remediation id of the registry this action belongs to.
-    pub fn id(&self) -> &'static str {
-        match self {
-            Action::MovePolicyToGroup { .. } => MOVE_POLICY_TO_GROUP.id,
-            Action::MoveInlinePolicyToGroup { .. } => MOVE_INLINE_POLICY_TO_GROUP.id,
-            Action::DeactivateAccessKey { .. } => DEACTIVATE_ACCESS_KEY.id,
-            Action::RestorePasswordPolicy { .. } => RESTORE_PASSWORD_POLICY.id,
-            Action::StartLogging { .. } => START_LOGGING.id,
-        }
-    }
-
-    /// One line saying what the action would do.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::MovePolicyToGroup {
-                user_name,
-                policy_arn,
-                group_name,
-                ..
-            } => format!(
-                "attach {policy_arn} to group {group_name}, add {user_name} to it, then detach it from {user_name}"
-            ),
-            Action::MoveInlinePolicyToGroup {
-                user_name,
-                policy_name,
-                group_name,
-                ..
-            } => format!(
-                "copy inline policy {policy_name} of {user_name} to group {group_name}, add {user_name} to it, then delete it from {user_name}"
-            ),
-            Action::DeactivateAccessKey {
-                user_name,
-                access_key_id,
-            } => format!("set access key {access_key_id} of {user_name} to Inactive"),
-            Action::RestorePasswordPolicy { .. } => {
-                "restore the account password policy to the baseline".to_owned()
-            }
-            Action::StartLogging { trail } => format!("start logging on trail {trail}"),
         }
     }
 }

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::Settings;
 use super::password_policy_weakened::policy_shortfalls;
-use super::{Action, Check, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::inventory::Account;
+use crate::remediate::{Action, RESTORE_PASSWORD_POLICY};
 
 pub static RULE: Rule = Rule {
     id: "password-policy-below-baseline",

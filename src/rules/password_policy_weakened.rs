@@ -4,11 +4,10 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use super::{
-    Action, Check, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger,
-};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 use crate::inventory::PasswordBaseline;
+use crate::remediate::{Action, RESTORE_PASSWORD_POLICY};
 
 pub static RULE: Rule = Rule {
     id: "password-policy-weakened",

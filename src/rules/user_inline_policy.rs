@@ -1,11 +1,9 @@
 //! user-inline-policy: an inline policy put directly on a user.
 
 use super::Settings;
-use super::{
-    Action, Check, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_quarantine_policy_name,
-};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, is_quarantine_policy_name};
 use crate::event::{CloudTrailEvent, IdentityType};
+use crate::remediate::{Action, MOVE_INLINE_POLICY_TO_GROUP, group_for_inline};
 
 pub static RULE: Rule = Rule {
     id: "user-inline-policy",

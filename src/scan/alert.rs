@@ -11,8 +11,8 @@ use super::{ScanFinding, ScanReport};
 use crate::alert::cut;
 use crate::alert::slack::escape;
 use crate::effects::SnsMessage;
-use crate::remediate::Status;
-use crate::rules::{self, Action, Severity};
+use crate::remediate::{Action, Status};
+use crate::rules::{self, Severity};
 
 /// Findings listed one by one; the rest are counted.
 pub const WORST_MAX: usize = 20;

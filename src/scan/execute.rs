@@ -15,8 +15,8 @@ use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
 use crate::executor::{self, Channel, Delivery, ExecError};
 use crate::live::{ErrorReport, FailureKind};
-use crate::remediate::{self, Report, Status};
-use crate::rules::{Action, Mode, within_days};
+use crate::remediate::{self, Action, Report, Status};
+use crate::rules::{Mode, within_days};
 
 /// One decision of the scan and what became of its remediation.
 #[derive(Debug, Clone, Serialize)]

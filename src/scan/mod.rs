@@ -34,7 +34,7 @@ use crate::engine::Diagnostic;
 use crate::executor::{Delivery, DeliveryStatus};
 use crate::inventory::ReportError;
 use crate::live::{ErrorReport, LiveContext};
-use crate::rules::Action;
+use crate::remediate::Action;
 
 /// Why a scan could not run.
 #[derive(Debug, thiserror::Error)]

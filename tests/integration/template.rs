@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use trailguard::config::{Config, DEFAULT_TOML};
 use trailguard::event::CloudTrailEvent;
 use trailguard::event::input::CLOUDTRAIL_DETAIL_TYPES;
+use trailguard::remediate;
 use trailguard::rules::{self, Mode, Trigger};
 
 use cfn::{ACCOUNT, ROLE_ARN, Stack, partition_of, strings};
@@ -560,7 +561,7 @@ fn remediation_permissions_are_scoped_to_the_group_path_and_to_users() {
         .collect();
     let overrides: Vec<(&str, &str)> = all_on.iter().map(|(p, m)| (p.as_str(), *m)).collect();
     let stack = Stack::new(template, &overrides);
-    let group_path_scoped: BTreeSet<&str> = rules::remediations()
+    let group_path_scoped: BTreeSet<&str> = remediate::remediations()
         .iter()
         .filter(|r| r.scoped_to_group_path)
         .flat_map(|r| r.permissions.iter().copied())
@@ -762,7 +763,7 @@ fn assert_guardrails(stack: &Stack, label: &str) {
         .flat_map(|s| strings(&s["Action"]))
         .filter(|a| changes_a_user(a))
         .collect();
-    let declared: BTreeSet<String> = rules::remediations()
+    let declared: BTreeSet<String> = remediate::remediations()
         .iter()
         .flat_map(|r| r.permissions.iter())
         .filter(|a| changes_a_user(a))
