@@ -2,9 +2,10 @@
 //! Inactive. Never deleted: a deactivated key can be turned back on, a
 //! deleted one cannot.
 
-use super::{
-    Ctx, Recorder, RemediateError, RemediationSpec, Report, Seen, Status, patiently, sh, user_gone,
-};
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::retry::{Seen, patiently};
+use super::spec::RemediationSpec;
 use crate::effects::{EffectError, Iam};
 
 /// Its contract: what it changes and the exact IAM permissions it needs.

@@ -51,7 +51,7 @@ pub fn group_name(prefix: &str, base: &str) -> String {
 }
 
 /// FNV-1a, 32 bits: stable across releases, unlike std's hasher.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
+fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x01000193)
     })
@@ -108,6 +108,14 @@ pub fn group_for_inline(naming: &GroupNaming, user_name: &str, policy_name: &str
         &naming.group_prefix,
         &format!("inline-{user_name}-{policy_name}"),
     )
+}
+
+/// The deterministic fallback for a group name taken by something else:
+/// the name, cut to fit, plus a hash of what the group is dedicated to.
+pub(crate) fn alternative_name(base: &str, dedicated_to: &str) -> String {
+    let suffix = format!("-{:08x}", fnv1a(dedicated_to.as_bytes()));
+    let keep: String = base.chars().take(128 - suffix.len()).collect();
+    format!("{keep}{suffix}")
 }
 
 #[cfg(test)]

@@ -8,11 +8,14 @@
 //! earlier move of an older version) blocks the move: nothing changes, and
 //! the report carries both documents for a human to choose.
 
-use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, RemediationSpec, Report, Seen, Status,
-    add_user_to_group, alternative_name, find_or_create_group, let_it_propagate, member_candidates,
-    patiently, retry_not_found, same_name, sh, user_gone, wait_until,
+use super::dispatch::Ctx;
+use super::group_move::{
+    GroupFacts, Joiner, add_user_to_group, find_or_create_group, member_candidates, same_name,
 };
+use super::groups::alternative_name;
+use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::retry::{Seen, let_it_propagate, patiently, retry_not_found, wait_until};
+use super::spec::RemediationSpec;
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam, same_document};
 
 /// Its contract: what it changes and the exact IAM permissions it needs.

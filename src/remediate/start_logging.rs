@@ -5,7 +5,9 @@
 //! (CloudTrail's ConflictException included) is retried in the run, then
 //! returned as worth a retry of the event.
 
-use super::{Ctx, Recorder, RemediateError, RemediationSpec, Report, Status, sh};
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, Report, Status, sh};
+use super::spec::RemediationSpec;
 
 /// Its contract: what it changes and the exact IAM permissions it needs.
 pub static SPEC: RemediationSpec = RemediationSpec {
