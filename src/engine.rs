@@ -128,10 +128,10 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
     }
     let failed = event.failed();
     for rule in rules::registry() {
-        let Check::Event(evaluate) = rule.check else {
+        let Check::Event { trigger, evaluate } = rule.check else {
             continue;
         };
-        if !rule.trigger.matches(event) || (failed && !rule.on_failure) {
+        if !trigger.matches(event) || (failed && !rule.on_failure) {
             continue;
         }
         let Some(finding) = evaluate(event, &config.rule_settings()) else {

@@ -12,12 +12,14 @@ pub static RULE: Rule = Rule {
     practice: "Prefer temporary credentials to long-term access keys",
     controls: &["CIS 1.11"],
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["CreateAccessKey"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["CreateAccessKey"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -15,17 +15,19 @@ pub static RULE: Rule = Rule {
     practice: "Monitor account activity with CloudTrail",
     controls: &["CIS 3.1", "CIS 4.5", "CloudTrail.1", "CloudWatch.5"],
     remediation: Some(&START_LOGGING),
-    trigger: Trigger::Events {
-        source: "cloudtrail.amazonaws.com",
-        names: &[
-            "StopLogging",
-            "DeleteTrail",
-            "UpdateTrail",
-            "PutEventSelectors",
-        ],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: "cloudtrail.amazonaws.com",
+            names: &[
+                "StopLogging",
+                "DeleteTrail",
+                "UpdateTrail",
+                "PutEventSelectors",
+            ],
+        },
+        evaluate,
+    },
 };
 
 /// Does any selector still record management events?

@@ -104,8 +104,6 @@ pub enum Trigger {
     Sources(&'static [(&'static str, &'static [&'static str])]),
     /// Any event whose caller is the root user.
     AnyRootCall,
-    /// No event: the rule's findings come from the scheduled credential scan.
-    Scan,
 }
 
 impl Trigger {
@@ -119,17 +117,15 @@ impl Trigger {
                 .iter()
                 .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
             Trigger::AnyRootCall => event.is_root(),
-            Trigger::Scan => false,
         }
     }
 
-    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`]
-    /// and [`Trigger::Scan`].
+    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`].
     pub fn sources(&self) -> Vec<(&'static str, &'static [&'static str])> {
         match self {
             Trigger::Events { source, names } => vec![(*source, *names)],
             Trigger::Sources(list) => list.to_vec(),
-            Trigger::AnyRootCall | Trigger::Scan => Vec::new(),
+            Trigger::AnyRootCall => Vec::new(),
         }
     }
 }
@@ -145,8 +141,6 @@ pub struct Rule {
     /// CIS AWS Foundations Benchmark and AWS Security Hub controls.
     pub controls: &'static [&'static str],
     pub remediation: Option<&'static RemediationSpec>,
-    #[serde(skip)]
-    pub trigger: Trigger,
     /// Does the rule look at failed calls (for rules about failures)?
     #[serde(skip)]
     pub on_failure: bool,
@@ -156,14 +150,29 @@ pub struct Rule {
 }
 
 /// What a rule checks: one event, or the account inventory the scheduled
-/// scan reads. Both are pure, like every rule.
+/// scan reads. Both are pure, like every rule. Only an event rule has a
+/// trigger: the scan hands every inventory rule the whole account.
 #[derive(Clone, Copy)]
 pub enum Check {
-    /// One event, with the settings: a finding or nothing.
-    Event(fn(&CloudTrailEvent, &Settings) -> Option<Finding>),
+    /// The events the trigger matches, each with the settings: a finding or
+    /// nothing.
+    Event {
+        trigger: Trigger,
+        evaluate: fn(&CloudTrailEvent, &Settings) -> Option<Finding>,
+    },
     /// The assembled account, the settings and the time of the scan: its
     /// findings.
     Inventory(ScanCheck),
+}
+
+impl Rule {
+    /// The events the rule looks at; `None` for a rule of the scan.
+    pub fn trigger(&self) -> Option<Trigger> {
+        match self.check {
+            Check::Event { trigger, .. } => Some(trigger),
+            Check::Inventory(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Rule {
@@ -384,7 +393,7 @@ pub type ScanCheck = fn(&Account, &Settings, DateTime<Utc>) -> Vec<Finding>;
 pub fn scan_checks() -> impl Iterator<Item = (&'static Rule, ScanCheck)> {
     REGISTRY.iter().filter_map(|rule| match rule.check {
         Check::Inventory(check) => Some((*rule, check)),
-        Check::Event(_) => None,
+        Check::Event { .. } => None,
     })
 }
 
@@ -450,29 +459,6 @@ mod tests {
                 "password-policy-below-baseline",
             ]
         );
-    }
-
-    #[test]
-    fn scan_rules_are_exactly_the_ones_that_check_the_inventory() {
-        let scan: Vec<_> = registry()
-            .iter()
-            .filter(|r| matches!(r.trigger, Trigger::Scan))
-            .map(|r| r.id)
-            .collect();
-        let checked: Vec<_> = scan_checks().map(|(r, _)| r.id).collect();
-        assert_eq!(scan, checked);
-    }
-
-    #[test]
-    fn scan_rules_match_no_event() {
-        let ev = testing::event(testing::iam_call(
-            "CreateAccessKey",
-            serde_json::json!(null),
-            serde_json::json!(null),
-        ));
-        for (rule, _) in scan_checks() {
-            assert!(!rule.trigger.matches(&ev));
-        }
     }
 
     #[test]

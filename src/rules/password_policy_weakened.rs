@@ -16,12 +16,14 @@ pub static RULE: Rule = Rule {
     practice: "Keep a strong password policy",
     controls: &["CIS 1.8", "CIS 1.9", "IAM.7", "IAM.10", "IAM.15", "IAM.16"],
     remediation: Some(&RESTORE_PASSWORD_POLICY),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
+        },
+        evaluate,
+    },
 };
 
 fn number(req: &Map<String, Value>, key: &str) -> Option<u64> {

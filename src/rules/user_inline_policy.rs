@@ -12,12 +12,14 @@ pub static RULE: Rule = Rule {
     practice: "Grant permissions through groups, not to users directly",
     controls: &["CIS 1.15", "IAM.2"],
     remediation: Some(&MOVE_INLINE_POLICY_TO_GROUP),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["PutUserPolicy"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["PutUserPolicy"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {

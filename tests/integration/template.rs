@@ -1063,11 +1063,11 @@ fn the_forwarding_stack_targets_its_partitions_iam_region() {
 fn registry_catalogue() -> (BTreeMap<String, BTreeSet<String>>, bool) {
     let mut sources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut any_root = false;
-    for rule in rules::registry() {
-        if let Trigger::AnyRootCall = rule.trigger {
+    for trigger in rules::registry().iter().filter_map(|r| r.trigger()) {
+        if let Trigger::AnyRootCall = trigger {
             any_root = true;
         }
-        for (source, names) in rule.trigger.sources() {
+        for (source, names) in trigger.sources() {
             sources
                 .entry(source.to_owned())
                 .or_default()
@@ -1220,10 +1220,13 @@ fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
     if own_role && !forwarding {
         return false;
     }
-    rules::registry().iter().any(|rule| match rule.trigger {
-        Trigger::AnyRootCall => event.is_root(),
-        trigger => trigger.matches(&event) && !(forwarding && event.source() == IAM),
-    })
+    rules::registry()
+        .iter()
+        .filter_map(|rule| rule.trigger())
+        .any(|trigger| match trigger {
+            Trigger::AnyRootCall => event.is_root(),
+            trigger => trigger.matches(&event) && !(forwarding && event.source() == IAM),
+        })
 }
 
 /// The caller of a sample replaced by a role session.
