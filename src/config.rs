@@ -11,7 +11,8 @@ use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::inventory::PasswordBaseline;
-use crate::rules::{self, GroupNaming, Mode, Rule, ScanSettings, Settings};
+use crate::remediate::GroupNaming;
+use crate::rules::{self, Mode, Rule, ScanSettings, Settings};
 
 /// The config a deployment runs with when it names no file.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");

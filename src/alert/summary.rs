@@ -15,8 +15,8 @@ use crate::alert::cut;
 use crate::alert::slack::escape;
 use crate::effects::SnsMessage;
 use crate::engine::Decision;
-use crate::remediate::{Report, Status};
-use crate::rules::{self, Action, Severity};
+use crate::remediate::{Action, Report, Status};
+use crate::rules::{self, Severity};
 
 /// What a summary says: the findings, worst first, with what their
 /// remediations did, and where and when they were found.

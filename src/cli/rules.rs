@@ -23,11 +23,11 @@ struct Entry<'a> {
 }
 
 /// The events a rule fires on, as `source:Name` strings.
-pub fn trigger_events(trigger: &Trigger) -> Vec<String> {
-    match trigger {
-        Trigger::AnyRootCall => vec!["any call by the root user".into()],
-        Trigger::Scan => vec!["the scheduled credential scan".into()],
-        t => t
+pub fn trigger_events(rule: &Rule) -> Vec<String> {
+    match rule.trigger() {
+        None => vec!["the scheduled credential scan".into()],
+        Some(Trigger::AnyRootCall) => vec!["any call by the root user".into()],
+        Some(t) => t
             .sources()
             .into_iter()
             .flat_map(|(s, names)| {
@@ -57,7 +57,7 @@ fn write_catalogue(out: &mut impl Write, format: Format) -> io::Result<()> {
                 .iter()
                 .map(|r| Entry {
                     rule: r,
-                    events: trigger_events(&r.trigger),
+                    events: trigger_events(r),
                 })
                 .collect();
             serde_json::to_writer_pretty(&mut *out, &entries)?;

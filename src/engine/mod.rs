@@ -77,9 +77,9 @@ impl Subject<'_> {
     /// this kind of subject (or its trigger does not match the event).
     fn check(&self, rule: &Rule, settings: &rules::Settings) -> Option<Vec<Finding>> {
         match (rule.check, self) {
-            (Check::Event(check), Subject::Event(event)) => {
-                let applies = rule.trigger.matches(event) && (rule.on_failure || !event.failed());
-                applies.then(|| check(event, settings).into_iter().collect())
+            (Check::Event { trigger, evaluate }, Subject::Event(event)) => {
+                let applies = trigger.matches(event) && (rule.on_failure || !event.failed());
+                applies.then(|| evaluate(event, settings).into_iter().collect())
             }
             (Check::Inventory(check), Subject::Account { account, now }) => {
                 Some(check(account, settings, *now))

@@ -21,8 +21,8 @@ use crate::alert::{self, Facts};
 use crate::effects::{EffectError, SnsMessage};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
-use crate::remediate::{self, RemediateError, Report, Seen, Status};
-use crate::rules::{Action, Mode, Severity, Target, within_days};
+use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
+use crate::rules::{Mode, Severity, Target, within_days};
 use crate::scan::source::{CredentialSource, SourceError, SourceErrorKind};
 
 pub use context::{Effects, LiveContext, LiveError};

@@ -2,11 +2,21 @@
 //! Inactive. Never deleted: a deactivated key can be turned back on, a
 //! deleted one cannot.
 
-use super::{Ctx, Recorder, RemediateError, Report, Seen, Status, patiently, sh, user_gone};
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::retry::{Seen, patiently};
+use super::spec::RemediationSpec;
 use crate::effects::{EffectError, Iam};
-use crate::rules::DEACTIVATE_ACCESS_KEY;
 
-const ID: &str = DEACTIVATE_ACCESS_KEY.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "deactivate-access-key",
+    summary: "Set the one access key the finding names (an event or the scan) to Inactive (never deleted)",
+    permissions: &["iam:GetUser", "iam:ListAccessKeys", "iam:UpdateAccessKey"],
+    scoped_to_group_path: false,
+};
+
+const ID: &str = SPEC.id;
 
 pub(super) fn plan(user: &str, key_id: &str) -> (Vec<String>, Vec<String>) {
     (

@@ -8,15 +8,38 @@
 //! earlier move of an older version) blocks the move: nothing changes, and
 //! the report carries both documents for a human to choose.
 
-use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Seen, Status, add_user_to_group,
-    alternative_name, find_or_create_group, let_it_propagate, member_candidates, patiently,
-    retry_not_found, same_name, sh, user_gone, wait_until,
+use super::dispatch::Ctx;
+use super::group_move::{
+    GroupFacts, Joiner, add_user_to_group, find_or_create_group, member_candidates, same_name,
 };
+use super::groups::alternative_name;
+use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::retry::{Seen, let_it_propagate, patiently, retry_not_found, wait_until};
+use super::spec::RemediationSpec;
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam, same_document};
-use crate::rules::MOVE_INLINE_POLICY_TO_GROUP;
 
-const ID: &str = MOVE_INLINE_POLICY_TO_GROUP.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "move-inline-policy-to-group",
+    summary: "Copy the user's current inline policy to a group dedicated to that user and policy, add the user, verify, then delete it from the user",
+    permissions: &[
+        "iam:AddUserToGroup",
+        "iam:CreateGroup",
+        "iam:DeleteUserPolicy",
+        "iam:GetAccountSummary",
+        "iam:GetGroup",
+        "iam:GetGroupPolicy",
+        "iam:GetUser",
+        "iam:GetUserPolicy",
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListGroupPolicies",
+        "iam:ListGroupsForUser",
+        "iam:PutGroupPolicy",
+    ],
+    scoped_to_group_path: true,
+};
+
+const ID: &str = SPEC.id;
 
 /// A group dedicated to one user's inline policy: at trailguard's path, no
 /// managed policies, no other inline policy, no other member.

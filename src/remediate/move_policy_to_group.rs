@@ -13,15 +13,71 @@
 //! those to groups), and a policy IAM will not attach (`IsAttachable`
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
-use super::{
-    Ctx, GroupFacts, Joiner, Recorder, RemediateError, Report, Seen, Status, add_user_to_group,
-    alternative_name, find_or_create_group, is_admin_equivalent_aws_policy, let_it_propagate,
-    member_candidates, patiently, retry_not_found, same_name, sh, user_gone, wait_until,
+use super::dispatch::Ctx;
+use super::group_move::{
+    GroupFacts, Joiner, add_user_to_group, find_or_create_group, member_candidates, same_name,
 };
+use super::groups::alternative_name;
+use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
+use super::retry::{Seen, let_it_propagate, patiently, retry_not_found, wait_until};
+use super::spec::RemediationSpec;
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam};
-use crate::rules::MOVE_POLICY_TO_GROUP;
 
-const ID: &str = MOVE_POLICY_TO_GROUP.id;
+/// AWS managed policies that grant administrator or privilege-escalation
+/// power (names, path `/`). trailguard never attaches them to a group: the
+/// execution role's `AttachGroupPolicy` is denied them by an `iam:PolicyARN`
+/// condition, so a compromised function cannot hand them out, and a move of
+/// one of them ends as Blocked while the grant stays alerted.
+pub const ADMIN_EQUIVALENT_AWS_POLICIES: &[&str] = &[
+    "AdministratorAccess",
+    "AdministratorAccess-Amplify",
+    "AdministratorAccess-AWSElasticBeanstalk",
+    "AWSOrganizationsFullAccess",
+    "IAMFullAccess",
+    "PowerUserAccess",
+];
+
+/// Is `policy_arn` one of [`ADMIN_EQUIVALENT_AWS_POLICIES`], in any
+/// partition (`arn:aws:`, `arn:aws-cn:`, `arn:aws-us-gov:`...), at path `/`?
+/// The name is compared regardless of case: refusing too much is safe.
+pub fn is_admin_equivalent_aws_policy(policy_arn: &str) -> bool {
+    let Some(rest) = policy_arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let aws_partition = partition == "aws" || partition.starts_with("aws-");
+    match rest.strip_prefix("iam::aws:policy/") {
+        Some(name) if aws_partition => ADMIN_EQUIVALENT_AWS_POLICIES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name)),
+        _ => false,
+    }
+}
+
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "move-policy-to-group",
+    summary: "Attach the managed policy to a group dedicated to it, add the user, verify, then detach it from the user",
+    permissions: &[
+        "iam:AddUserToGroup",
+        "iam:AttachGroupPolicy",
+        "iam:CreateGroup",
+        "iam:DetachUserPolicy",
+        "iam:GetAccountSummary",
+        "iam:GetGroup",
+        "iam:GetPolicy",
+        "iam:GetUser",
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListAttachedUserPolicies",
+        "iam:ListGroupPolicies",
+        "iam:ListGroupsForUser",
+    ],
+    scoped_to_group_path: true,
+};
+
+const ID: &str = SPEC.id;
 
 /// A group may hold the policy for the user when it sits at trailguard's
 /// path, holds no inline policy and no other managed policy, and, while it
@@ -259,4 +315,34 @@ pub(super) async fn run(
         "{user} now holds {policy_arn} through group {group} instead of directly"
     ));
     Ok(rec.finish(Status::Done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_equivalent_aws_policies_are_recognised_in_every_partition_at_path_root() {
+        for partition in ["aws", "aws-cn", "aws-us-gov"] {
+            for name in ADMIN_EQUIVALENT_AWS_POLICIES {
+                let arn = format!("arn:{partition}:iam::aws:policy/{name}");
+                assert!(is_admin_equivalent_aws_policy(&arn), "{arn}");
+            }
+            assert!(is_admin_equivalent_aws_policy(&format!(
+                "arn:{partition}:iam::aws:policy/administratoraccess"
+            )));
+        }
+        for arn in [
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+            // Same name, but a customer managed policy, or another path.
+            "arn:aws:iam::111122223333:policy/AdministratorAccess",
+            "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
+            "arn:aws:iam::aws:policy/AdministratorAccessX",
+            "arn:other:iam::aws:policy/AdministratorAccess",
+            "AdministratorAccess",
+        ] {
+            assert!(!is_admin_equivalent_aws_policy(arn), "{arn}");
+        }
+    }
 }

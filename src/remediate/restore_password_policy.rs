@@ -6,11 +6,23 @@
 //! policy: restoring must never weaken any setting. When the current policy
 //! already is at least as strict everywhere, nothing is written.
 
-use super::{Ctx, Recorder, RemediateError, Report, Status};
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, Report, Status};
+use super::spec::RemediationSpec;
 use crate::inventory::PasswordBaseline;
-use crate::rules::RESTORE_PASSWORD_POLICY;
 
-const ID: &str = RESTORE_PASSWORD_POLICY.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "restore-password-policy",
+    summary: "Write the whole baseline password policy in one UpdateAccountPasswordPolicy call",
+    permissions: &[
+        "iam:GetAccountPasswordPolicy",
+        "iam:UpdateAccountPasswordPolicy",
+    ],
+    scoped_to_group_path: false,
+};
+
+const ID: &str = SPEC.id;
 
 pub(super) fn plan(baseline: &PasswordBaseline) -> (Vec<String>, Vec<String>) {
     (
@@ -161,5 +173,40 @@ mod tests {
         };
         assert_eq!(strongest(Some(&never), &base).max_age_days, 90);
         assert_eq!(strongest(None, &base), base);
+    }
+
+    #[test]
+    fn the_stricter_of_current_and_baseline_is_taken_field_by_field() {
+        let base = PasswordBaseline::default();
+        let lax = PasswordBaseline {
+            minimum_length: 6,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_numbers: false,
+            require_symbols: false,
+            reuse_prevention: 0,
+            max_age_days: 0,
+            allow_users_to_change: true,
+            hard_expiry: false,
+        };
+        assert_eq!(strongest(Some(&lax), &base), base);
+        let strict = PasswordBaseline {
+            minimum_length: 30,
+            max_age_days: 7,
+            allow_users_to_change: false,
+            hard_expiry: true,
+            ..base.clone()
+        };
+        assert_eq!(strongest(Some(&strict), &base), strict);
+        // Against a baseline that would weaken these two, the account's win.
+        let permissive_base = PasswordBaseline {
+            allow_users_to_change: true,
+            hard_expiry: false,
+            max_age_days: 0,
+            ..base.clone()
+        };
+        let s = strongest(Some(&strict), &permissive_base);
+        assert!(s.hard_expiry && !s.allow_users_to_change);
+        assert_eq!(s.max_age_days, 7);
     }
 }

@@ -5,10 +5,19 @@
 //! (CloudTrail's ConflictException included) is retried in the run, then
 //! returned as worth a retry of the event.
 
-use super::{Ctx, Recorder, RemediateError, Report, Status, sh};
-use crate::rules::START_LOGGING;
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, Report, Status, sh};
+use super::spec::RemediationSpec;
 
-const ID: &str = START_LOGGING.id;
+/// Its contract: what it changes and the exact IAM permissions it needs.
+pub static SPEC: RemediationSpec = RemediationSpec {
+    id: "start-logging",
+    summary: "Start logging again on the trail that was stopped",
+    permissions: &["cloudtrail:GetTrailStatus", "cloudtrail:StartLogging"],
+    scoped_to_group_path: false,
+};
+
+const ID: &str = SPEC.id;
 
 pub(super) fn plan(trail: &str) -> (Vec<String>, Vec<String>) {
     (

@@ -5,12 +5,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use super::group_move::GroupFacts;
+use super::groups::alternative_name;
 use super::*;
 use crate::effects::faults::{FaultyIam, When};
 use crate::effects::memory::{IamState, MemoryIam, MemoryTrail};
-use crate::effects::{AccessKey, EffectError, ErrorKind, Quotas};
+use crate::effects::{AccessKey, EffectError, ErrorKind, GroupInfo, Iam, Quotas};
 use crate::inventory::PasswordBaseline;
-use crate::rules::{self, Action};
 
 const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
 const VIEW_ONLY: &str = "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess";
@@ -663,19 +666,6 @@ async fn start_logging_only_when_stopped() {
     );
 }
 
-#[test]
-fn plans_name_the_calls_without_making_them() {
-    let p = plan(&move_policy("bob"));
-    assert_eq!(p.status, Status::Planned);
-    assert_eq!(p.id, "move-policy-to-group");
-    assert!(
-        p.calls
-            .iter()
-            .any(|c| c.starts_with("iam:DetachUserPolicy"))
-    );
-    assert!(p.undo.is_empty());
-}
-
 /// The calls each remediation makes, through all its paths, are exactly
 /// the permissions its registry entry declares (GetUser is the executor's
 /// exemption read: the user's real ARN and its tags).
@@ -697,11 +687,11 @@ async fn declared_permissions_are_exactly_the_calls_made() {
         trail: "main".into(),
     };
     for (spec, action) in [
-        (&rules::MOVE_POLICY_TO_GROUP, move_policy("bob")),
-        (&rules::MOVE_INLINE_POLICY_TO_GROUP, move_inline("bob")),
-        (&rules::DEACTIVATE_ACCESS_KEY, key),
-        (&rules::RESTORE_PASSWORD_POLICY, password),
-        (&rules::START_LOGGING, trail),
+        (&MOVE_POLICY_TO_GROUP, move_policy("bob")),
+        (&MOVE_INLINE_POLICY_TO_GROUP, move_inline("bob")),
+        (&DEACTIVATE_ACCESS_KEY, key),
+        (&RESTORE_PASSWORD_POLICY, password),
+        (&START_LOGGING, trail),
     ] {
         let mut used: BTreeSet<&str> = BTreeSet::new();
         for initial in [bob(), with_groups.clone()] {
@@ -787,31 +777,6 @@ fn move_policy_arn(user: &str, policy_arn: &str) -> Action {
         policy_arn: policy_arn.into(),
         group_name: "trailguard-moved".into(),
         group_path: "/trailguard/".into(),
-    }
-}
-
-#[test]
-fn admin_equivalent_aws_policies_are_recognised_in_every_partition_at_path_root() {
-    for partition in ["aws", "aws-cn", "aws-us-gov"] {
-        for name in ADMIN_EQUIVALENT_AWS_POLICIES {
-            let arn = format!("arn:{partition}:iam::aws:policy/{name}");
-            assert!(is_admin_equivalent_aws_policy(&arn), "{arn}");
-        }
-        assert!(is_admin_equivalent_aws_policy(&format!(
-            "arn:{partition}:iam::aws:policy/administratoraccess"
-        )));
-    }
-    for arn in [
-        READ_ONLY,
-        VIEW_ONLY,
-        // Same name, but a customer managed policy, or another path.
-        "arn:aws:iam::111122223333:policy/AdministratorAccess",
-        "arn:aws:iam::aws:policy/job-function/AdministratorAccess",
-        "arn:aws:iam::aws:policy/AdministratorAccessX",
-        "arn:other:iam::aws:policy/AdministratorAccess",
-        "AdministratorAccess",
-    ] {
-        assert!(!is_admin_equivalent_aws_policy(arn), "{arn}");
     }
 }
 
@@ -1146,42 +1111,6 @@ async fn restoring_the_password_policy_keeps_every_stricter_setting() {
     assert_eq!(report.status, Status::Unchanged, "{report:?}");
     assert!(iam.history().is_empty());
     assert_eq!(iam.state().password_policy, Some(strict));
-}
-
-#[test]
-fn the_stricter_of_current_and_baseline_is_taken_field_by_field() {
-    use super::restore_password_policy::strongest;
-    let base = PasswordBaseline::default();
-    let lax = PasswordBaseline {
-        minimum_length: 6,
-        require_uppercase: false,
-        require_lowercase: false,
-        require_numbers: false,
-        require_symbols: false,
-        reuse_prevention: 0,
-        max_age_days: 0,
-        allow_users_to_change: true,
-        hard_expiry: false,
-    };
-    assert_eq!(strongest(Some(&lax), &base), base);
-    let strict = PasswordBaseline {
-        minimum_length: 30,
-        max_age_days: 7,
-        allow_users_to_change: false,
-        hard_expiry: true,
-        ..base.clone()
-    };
-    assert_eq!(strongest(Some(&strict), &base), strict);
-    // Against a baseline that would weaken these two, the account's win.
-    let permissive_base = PasswordBaseline {
-        allow_users_to_change: true,
-        hard_expiry: false,
-        max_age_days: 0,
-        ..base.clone()
-    };
-    let s = strongest(Some(&strict), &permissive_base);
-    assert!(s.hard_expiry && !s.allow_users_to_change);
-    assert_eq!(s.max_age_days, 7);
 }
 
 /// CloudTrail answers ConflictException for a trail it has not finished

@@ -1,8 +1,9 @@
 //! access-key-created: a long-term access key was created for an IAM user.
 
 use super::Settings;
-use super::{Action, Check, DEACTIVATE_ACCESS_KEY, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::{CloudTrailEvent, non_empty_str};
+use crate::remediate::{Action, DEACTIVATE_ACCESS_KEY};
 
 pub static RULE: Rule = Rule {
     id: "access-key-created",
@@ -11,12 +12,14 @@ pub static RULE: Rule = Rule {
     practice: "Prefer temporary credentials to long-term access keys",
     controls: &["CIS 1.11"],
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["CreateAccessKey"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["CreateAccessKey"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{
-    Action, Check, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since,
-    within_days,
-};
+use super::{Check, Finding, Rule, Severity, Target, days_since, within_days};
 use crate::inventory::Account;
+use crate::remediate::{Action, DEACTIVATE_ACCESS_KEY};
 
 pub static RULE: Rule = Rule {
     id: "access-key-not-rotated",
@@ -17,7 +15,6 @@ pub static RULE: Rule = Rule {
     practice: "Rotate credentials regularly",
     controls: &["CIS 1.14", "IAM.3"],
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

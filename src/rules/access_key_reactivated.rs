@@ -11,12 +11,14 @@ pub static RULE: Rule = Rule {
     practice: "Rotate and remove credentials; a deactivated key stays off",
     controls: &["CIS 1.14", "IAM.3"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["UpdateAccessKey"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["UpdateAccessKey"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{
-    Action, Check, DEACTIVATE_ACCESS_KEY, Finding, Rule, Severity, Target, Trigger, days_since,
-    within_days,
-};
+use super::{Check, Finding, Rule, Severity, Target, days_since, within_days};
 use crate::inventory::{Account, KeyUsage};
+use crate::remediate::{Action, DEACTIVATE_ACCESS_KEY};
 
 pub static RULE: Rule = Rule {
     id: "access-key-unused",
@@ -17,7 +15,6 @@ pub static RULE: Rule = Rule {
     practice: "Remove credentials nobody uses",
     controls: &["CIS 1.12", "IAM.8", "IAM.22"],
     remediation: Some(&DEACTIVATE_ACCESS_KEY),
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

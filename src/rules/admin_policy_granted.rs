@@ -11,21 +11,23 @@ pub static RULE: Rule = Rule {
     practice: "Grant least privilege: start from job-function policies and shrink",
     controls: &["CIS 1.16", "IAM.1"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &[
-            "AttachUserPolicy",
-            "AttachGroupPolicy",
-            "AttachRolePolicy",
-            "PutUserPolicy",
-            "PutGroupPolicy",
-            "PutRolePolicy",
-            "CreatePolicy",
-            "CreatePolicyVersion",
-        ],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &[
+                "AttachUserPolicy",
+                "AttachGroupPolicy",
+                "AttachRolePolicy",
+                "PutUserPolicy",
+                "PutGroupPolicy",
+                "PutRolePolicy",
+                "CreatePolicy",
+                "CreatePolicyVersion",
+            ],
+        },
+        evaluate,
+    },
 };
 
 /// AWS managed policies that amount to full control of the account.

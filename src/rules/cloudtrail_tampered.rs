@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Action, Check, Finding, Rule, START_LOGGING, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
+use crate::remediate::{Action, START_LOGGING};
 
 pub static RULE: Rule = Rule {
     id: "cloudtrail-tampered",
@@ -14,17 +15,19 @@ pub static RULE: Rule = Rule {
     practice: "Monitor account activity with CloudTrail",
     controls: &["CIS 3.1", "CIS 4.5", "CloudTrail.1", "CloudWatch.5"],
     remediation: Some(&START_LOGGING),
-    trigger: Trigger::Events {
-        source: "cloudtrail.amazonaws.com",
-        names: &[
-            "StopLogging",
-            "DeleteTrail",
-            "UpdateTrail",
-            "PutEventSelectors",
-        ],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: "cloudtrail.amazonaws.com",
+            names: &[
+                "StopLogging",
+                "DeleteTrail",
+                "UpdateTrail",
+                "PutEventSelectors",
+            ],
+        },
+        evaluate,
+    },
 };
 
 /// Does any selector still record management events?

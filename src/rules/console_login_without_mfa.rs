@@ -11,12 +11,14 @@ pub static RULE: Rule = Rule {
     practice: "Require MFA for every human user",
     controls: &["CIS 1.10", "IAM.5", "CloudWatch.3"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: SIGNIN,
-        names: &["ConsoleLogin"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: SIGNIN,
+            names: &["ConsoleLogin"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -11,12 +11,14 @@ pub static RULE: Rule = Rule {
     practice: "Give each person their own user with MFA; machines need no console password",
     controls: &["CIS 1.10", "IAM.5"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["CreateLoginProfile"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["CreateLoginProfile"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -11,12 +11,14 @@ pub static RULE: Rule = Rule {
     practice: "Require MFA for every user, root included",
     controls: &["CIS 1.5", "CIS 1.10", "IAM.5", "IAM.9"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["DeactivateMFADevice", "DeleteVirtualMFADevice"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["DeactivateMFADevice", "DeleteVirtualMFADevice"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

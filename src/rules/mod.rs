@@ -31,8 +31,6 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
-mod groups;
-mod remediations;
 mod settings;
 
 #[cfg(test)]
@@ -42,15 +40,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::event::CloudTrailEvent;
-use crate::inventory::{Account, PasswordBaseline};
+use crate::inventory::Account;
+use crate::remediate::{Action, RemediationSpec};
 
-pub use groups::{fnv1a, group_for_inline, group_for_policy, group_name};
 pub use password_policy_weakened::policy_shortfalls;
-pub use remediations::{
-    DEACTIVATE_ACCESS_KEY, MOVE_INLINE_POLICY_TO_GROUP, MOVE_POLICY_TO_GROUP,
-    RESTORE_PASSWORD_POLICY, RemediationSpec, START_LOGGING, remediations,
-};
-pub use settings::{DEFAULT_PROPAGATION_DELAY_SECONDS, GroupNaming, ScanSettings, Settings};
+pub use settings::{ScanSettings, Settings};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -110,8 +104,6 @@ pub enum Trigger {
     Sources(&'static [(&'static str, &'static [&'static str])]),
     /// Any event whose caller is the root user.
     AnyRootCall,
-    /// No event: the rule's findings come from the scheduled credential scan.
-    Scan,
 }
 
 impl Trigger {
@@ -125,17 +117,15 @@ impl Trigger {
                 .iter()
                 .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
             Trigger::AnyRootCall => event.is_root(),
-            Trigger::Scan => false,
         }
     }
 
-    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`]
-    /// and [`Trigger::Scan`].
+    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`].
     pub fn sources(&self) -> Vec<(&'static str, &'static [&'static str])> {
         match self {
             Trigger::Events { source, names } => vec![(*source, *names)],
             Trigger::Sources(list) => list.to_vec(),
-            Trigger::AnyRootCall | Trigger::Scan => Vec::new(),
+            Trigger::AnyRootCall => Vec::new(),
         }
     }
 }
@@ -151,8 +141,6 @@ pub struct Rule {
     /// CIS AWS Foundations Benchmark and AWS Security Hub controls.
     pub controls: &'static [&'static str],
     pub remediation: Option<&'static RemediationSpec>,
-    #[serde(skip)]
-    pub trigger: Trigger,
     /// Does the rule look at failed calls (for rules about failures)?
     #[serde(skip)]
     pub on_failure: bool,
@@ -162,14 +150,29 @@ pub struct Rule {
 }
 
 /// What a rule checks: one event, or the account inventory the scheduled
-/// scan reads. Both are pure, like every rule.
+/// scan reads. Both are pure, like every rule. Only an event rule has a
+/// trigger: the scan hands every inventory rule the whole account.
 #[derive(Clone, Copy)]
 pub enum Check {
-    /// One event, with the settings: a finding or nothing.
-    Event(fn(&CloudTrailEvent, &Settings) -> Option<Finding>),
+    /// The events the trigger matches, each with the settings: a finding or
+    /// nothing.
+    Event {
+        trigger: Trigger,
+        evaluate: fn(&CloudTrailEvent, &Settings) -> Option<Finding>,
+    },
     /// The assembled account, the settings and the time of the scan: its
     /// findings.
     Inventory(ScanCheck),
+}
+
+impl Rule {
+    /// The events the rule looks at; `None` for a rule of the scan.
+    pub fn trigger(&self) -> Option<Trigger> {
+        match self.check {
+            Check::Event { trigger, .. } => Some(trigger),
+            Check::Inventory(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Rule {
@@ -265,77 +268,6 @@ impl Target {
                 Some(r) => format!("{service} {r}"),
                 None => service.clone(),
             },
-        }
-    }
-}
-
-/// A remediation planned for a finding, with every parameter it will use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-pub enum Action {
-    MovePolicyToGroup {
-        user_name: String,
-        policy_arn: String,
-        group_name: String,
-        group_path: String,
-    },
-    MoveInlinePolicyToGroup {
-        user_name: String,
-        policy_name: String,
-        group_name: String,
-        group_path: String,
-    },
-    DeactivateAccessKey {
-        user_name: String,
-        access_key_id: String,
-    },
-    RestorePasswordPolicy {
-        baseline: PasswordBaseline,
-    },
-    StartLogging {
-        trail: String,
-    },
-}
-
-impl Action {
-    /// The remediation id of the registry this action belongs to.
-    pub fn id(&self) -> &'static str {
-        match self {
-            Action::MovePolicyToGroup { .. } => MOVE_POLICY_TO_GROUP.id,
-            Action::MoveInlinePolicyToGroup { .. } => MOVE_INLINE_POLICY_TO_GROUP.id,
-            Action::DeactivateAccessKey { .. } => DEACTIVATE_ACCESS_KEY.id,
-            Action::RestorePasswordPolicy { .. } => RESTORE_PASSWORD_POLICY.id,
-            Action::StartLogging { .. } => START_LOGGING.id,
-        }
-    }
-
-    /// One line saying what the action would do.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::MovePolicyToGroup {
-                user_name,
-                policy_arn,
-                group_name,
-                ..
-            } => format!(
-                "attach {policy_arn} to group {group_name}, add {user_name} to it, then detach it from {user_name}"
-            ),
-            Action::MoveInlinePolicyToGroup {
-                user_name,
-                policy_name,
-                group_name,
-                ..
-            } => format!(
-                "copy inline policy {policy_name} of {user_name} to group {group_name}, add {user_name} to it, then delete it from {user_name}"
-            ),
-            Action::DeactivateAccessKey {
-                user_name,
-                access_key_id,
-            } => format!("set access key {access_key_id} of {user_name} to Inactive"),
-            Action::RestorePasswordPolicy { .. } => {
-                "restore the account password policy to the baseline".to_owned()
-            }
-            Action::StartLogging { trail } => format!("start logging on trail {trail}"),
         }
     }
 }
@@ -461,7 +393,7 @@ pub type ScanCheck = fn(&Account, &Settings, DateTime<Utc>) -> Vec<Finding>;
 pub fn scan_checks() -> impl Iterator<Item = (&'static Rule, ScanCheck)> {
     REGISTRY.iter().filter_map(|rule| match rule.check {
         Check::Inventory(check) => Some((*rule, check)),
-        Check::Event(_) => None,
+        Check::Event { .. } => None,
     })
 }
 
@@ -527,29 +459,6 @@ mod tests {
                 "password-policy-below-baseline",
             ]
         );
-    }
-
-    #[test]
-    fn scan_rules_are_exactly_the_ones_that_check_the_inventory() {
-        let scan: Vec<_> = registry()
-            .iter()
-            .filter(|r| matches!(r.trigger, Trigger::Scan))
-            .map(|r| r.id)
-            .collect();
-        let checked: Vec<_> = scan_checks().map(|(r, _)| r.id).collect();
-        assert_eq!(scan, checked);
-    }
-
-    #[test]
-    fn scan_rules_match_no_event() {
-        let ev = testing::event(testing::iam_call(
-            "CreateAccessKey",
-            serde_json::json!(null),
-            serde_json::json!(null),
-        ));
-        for (rule, _) in scan_checks() {
-            assert!(!rule.trigger.matches(&ev));
-        }
     }
 
     #[test]

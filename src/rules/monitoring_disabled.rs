@@ -22,24 +22,26 @@ pub static RULE: Rule = Rule {
         "IAM.28",
     ],
     remediation: None,
-    trigger: Trigger::Sources(&[
-        (
-            "config.amazonaws.com",
-            &[
-                "StopConfigurationRecorder",
-                "DeleteConfigurationRecorder",
-                "DeleteDeliveryChannel",
-            ],
-        ),
-        (
-            "guardduty.amazonaws.com",
-            &["DeleteDetector", "UpdateDetector"],
-        ),
-        ("securityhub.amazonaws.com", &["DisableSecurityHub"]),
-        ("access-analyzer.amazonaws.com", &["DeleteAnalyzer"]),
-    ]),
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Sources(&[
+            (
+                "config.amazonaws.com",
+                &[
+                    "StopConfigurationRecorder",
+                    "DeleteConfigurationRecorder",
+                    "DeleteDeliveryChannel",
+                ],
+            ),
+            (
+                "guardduty.amazonaws.com",
+                &["DeleteDetector", "UpdateDetector"],
+            ),
+            ("securityhub.amazonaws.com", &["DisableSecurityHub"]),
+            ("access-analyzer.amazonaws.com", &["DeleteAnalyzer"]),
+        ]),
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 
 use super::Settings;
 use super::password_policy_weakened::policy_shortfalls;
-use super::{Action, Check, Finding, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target};
 use crate::inventory::Account;
+use crate::remediate::{Action, RESTORE_PASSWORD_POLICY};
 
 pub static RULE: Rule = Rule {
     id: "password-policy-below-baseline",
@@ -15,7 +16,6 @@ pub static RULE: Rule = Rule {
     practice: "Keep a strong password policy",
     controls: &["CIS 1.8", "CIS 1.9", "IAM.7", "IAM.10", "IAM.15", "IAM.16"],
     remediation: Some(&RESTORE_PASSWORD_POLICY),
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

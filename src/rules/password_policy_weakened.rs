@@ -4,11 +4,10 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use super::{
-    Action, Check, Finding, IAM, RESTORE_PASSWORD_POLICY, Rule, Severity, Target, Trigger,
-};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
 use crate::event::CloudTrailEvent;
 use crate::inventory::PasswordBaseline;
+use crate::remediate::{Action, RESTORE_PASSWORD_POLICY};
 
 pub static RULE: Rule = Rule {
     id: "password-policy-weakened",
@@ -17,12 +16,14 @@ pub static RULE: Rule = Rule {
     practice: "Keep a strong password policy",
     controls: &["CIS 1.8", "CIS 1.9", "IAM.7", "IAM.10", "IAM.15", "IAM.16"],
     remediation: Some(&RESTORE_PASSWORD_POLICY),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["DeleteAccountPasswordPolicy", "UpdateAccountPasswordPolicy"],
+        },
+        evaluate,
+    },
 };
 
 fn number(req: &Map<String, Value>, key: &str) -> Option<u64> {

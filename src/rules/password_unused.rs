@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger, days_since, within_days};
+use super::{Check, Finding, Rule, Severity, Target, days_since, within_days};
 use crate::inventory::{Account, Stamp};
 
 pub static RULE: Rule = Rule {
@@ -15,7 +15,6 @@ pub static RULE: Rule = Rule {
     controls: &["CIS 1.12", "IAM.8", "IAM.22"],
     // Deleting a login profile cannot be undone: alert only.
     remediation: None,
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

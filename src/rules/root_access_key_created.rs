@@ -12,12 +12,14 @@ pub static RULE: Rule = Rule {
     controls: &["CIS 1.4", "IAM.4"],
     // An IAM role cannot touch the root user's keys: alert only.
     remediation: None,
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["CreateAccessKey"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["CreateAccessKey"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -14,7 +14,6 @@ pub static RULE: Rule = Rule {
     controls: &["CIS 1.4", "IAM.4"],
     // An IAM role cannot touch the root user's keys.
     remediation: None,
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

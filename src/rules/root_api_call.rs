@@ -11,9 +11,11 @@ pub static RULE: Rule = Rule {
     practice: "Never use the root user for everyday tasks",
     controls: &["CIS 1.7", "CloudWatch.1"],
     remediation: None,
-    trigger: Trigger::AnyRootCall,
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::AnyRootCall,
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

@@ -11,12 +11,14 @@ pub static RULE: Rule = Rule {
     practice: "Never use the root user for everyday tasks",
     controls: &["CIS 1.7", "CloudWatch.1"],
     remediation: None,
-    trigger: Trigger::Events {
-        source: SIGNIN,
-        names: &["ConsoleLogin"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: SIGNIN,
+            names: &["ConsoleLogin"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {

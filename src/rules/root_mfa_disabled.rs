@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -13,7 +13,6 @@ pub static RULE: Rule = Rule {
     practice: "MFA for every user, root included",
     controls: &["CIS 1.5", "IAM.9"],
     remediation: None,
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

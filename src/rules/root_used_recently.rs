@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger, days_since, within_days};
+use super::{Check, Finding, Rule, Severity, Target, days_since, within_days};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -14,7 +14,6 @@ pub static RULE: Rule = Rule {
     practice: "Never use the root user for everyday tasks",
     controls: &["CIS 1.7"],
     remediation: None,
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

@@ -17,13 +17,13 @@ pub fn fire(rule: &Rule, json: Value) -> Option<Finding> {
 
 pub fn fire_with(rule: &Rule, json: Value, config: &Config) -> Option<Finding> {
     let ev = event(json);
-    if !rule.trigger.matches(&ev) || (ev.failed() && !rule.on_failure) {
+    let super::Check::Event { trigger, evaluate } = rule.check else {
+        return None;
+    };
+    if !trigger.matches(&ev) || (ev.failed() && !rule.on_failure) {
         return None;
     }
-    match rule.check {
-        super::Check::Event(evaluate) => evaluate(&ev, &config.rule_settings()),
-        super::Check::Inventory(_) => None,
-    }
+    evaluate(&ev, &config.rule_settings())
 }
 
 /// An IAM API call by an IAM user, successful.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, Rule, Severity, Target};
 use crate::inventory::Account;
 
 pub static RULE: Rule = Rule {
@@ -14,7 +14,6 @@ pub static RULE: Rule = Rule {
     practice: "MFA for every user",
     controls: &["CIS 1.10", "IAM.5"],
     remediation: None,
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

@@ -4,11 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::Settings;
-use super::{
-    Action, Check, Finding, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_quarantine_policy_name,
-};
+use super::{Check, Finding, Rule, Severity, Target, is_quarantine_policy_name};
 use crate::inventory::Account;
+use crate::remediate::{Action, MOVE_INLINE_POLICY_TO_GROUP, group_for_inline};
 
 pub static RULE: Rule = Rule {
     id: "user-has-inline-policy",
@@ -17,7 +15,6 @@ pub static RULE: Rule = Rule {
     practice: "Grant permissions through groups, not to users directly",
     controls: &["CIS 1.15", "IAM.2"],
     remediation: Some(&MOVE_INLINE_POLICY_TO_GROUP),
-    trigger: Trigger::Scan,
     on_failure: false,
     check: Check::Inventory(check),
 };

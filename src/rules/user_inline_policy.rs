@@ -1,11 +1,9 @@
 //! user-inline-policy: an inline policy put directly on a user.
 
 use super::Settings;
-use super::{
-    Action, Check, Finding, IAM, MOVE_INLINE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_inline, is_quarantine_policy_name,
-};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, is_quarantine_policy_name};
 use crate::event::{CloudTrailEvent, IdentityType};
+use crate::remediate::{Action, MOVE_INLINE_POLICY_TO_GROUP, group_for_inline};
 
 pub static RULE: Rule = Rule {
     id: "user-inline-policy",
@@ -14,12 +12,14 @@ pub static RULE: Rule = Rule {
     practice: "Grant permissions through groups, not to users directly",
     controls: &["CIS 1.15", "IAM.2"],
     remediation: Some(&MOVE_INLINE_POLICY_TO_GROUP),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["PutUserPolicy"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["PutUserPolicy"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {

@@ -2,10 +2,10 @@
 
 use super::Settings;
 use super::{
-    Action, Check, Finding, IAM, MOVE_POLICY_TO_GROUP, Rule, Severity, Target, Trigger,
-    group_for_policy, is_aws_quarantine_managed_policy,
+    Check, Finding, IAM, Rule, Severity, Target, Trigger, is_aws_quarantine_managed_policy,
 };
 use crate::event::CloudTrailEvent;
+use crate::remediate::{Action, MOVE_POLICY_TO_GROUP, group_for_policy};
 
 pub static RULE: Rule = Rule {
     id: "user-policy-attached",
@@ -14,12 +14,14 @@ pub static RULE: Rule = Rule {
     practice: "Grant permissions through groups, not to users directly",
     controls: &["CIS 1.15", "IAM.2"],
     remediation: Some(&MOVE_POLICY_TO_GROUP),
-    trigger: Trigger::Events {
-        source: IAM,
-        names: &["AttachUserPolicy"],
-    },
     on_failure: false,
-    check: Check::Event(evaluate),
+    check: Check::Event {
+        trigger: Trigger::Events {
+            source: IAM,
+            names: &["AttachUserPolicy"],
+        },
+        evaluate,
+    },
 };
 
 fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {

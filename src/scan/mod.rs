@@ -29,8 +29,7 @@ use crate::engine::{self, Decision, Diagnostic};
 use crate::executor::{self, Delivery, DeliveryStatus, ErrorReport, ExecError, Executor, Origin};
 use crate::inventory::ReportError;
 use crate::live::LiveContext;
-use crate::remediate::{Report, Status};
-use crate::rules::Action;
+use crate::remediate::{Action, Report, Status};
 
 /// Why a scan could not run.
 #[derive(Debug, thiserror::Error)]

@@ -8,19 +8,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The layers, lowest first: a module may use only the modules before it.
-/// Models, then the pure core (rules, config, engine), then the effects and
-/// what is built on them (remediations, alerts, the executor), then the use
-/// cases (the live path, the scan, replay), then the entry points. This is
-/// the one place the order is written; DESIGN.md and the README's layout
-/// section describe the same one.
+/// Models; then the effects and the remediations built on them, which
+/// declare their own contracts (a rule names the remediation it plans, so
+/// remediations sit below the rules); then the pure core (rules, config,
+/// engine); then alerts and the executor; then the use cases (the live
+/// path, the scan, replay); then the entry points. This is the one place
+/// the order is written; the README's layout section describes the same one.
 const LAYERS: &[&str] = &[
     "event",
     "inventory",
+    "effects",
+    "remediate",
     "rules",
     "config",
     "engine",
-    "effects",
-    "remediate",
     "alert",
     "executor",
     "live",

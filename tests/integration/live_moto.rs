@@ -12,8 +12,8 @@ use trailguard::effects::aws::AwsIam;
 use trailguard::effects::faults::{FaultyIam, When};
 use trailguard::effects::memory::MemoryTrail;
 use trailguard::live::{LiveContext, Outcome, handle_event};
+use trailguard::remediate::Action;
 use trailguard::remediate::{self, Retry, Status};
-use trailguard::rules::Action;
 
 use crate::support::fixtures::{access_key_created, event, remediate_config_path, with_request};
 use crate::support::moto::{ACCOUNT, AlertQueue, Moto};

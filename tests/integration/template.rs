@@ -32,6 +32,7 @@ use serde_json::{Value, json};
 use trailguard::config::{Config, DEFAULT_TOML};
 use trailguard::event::CloudTrailEvent;
 use trailguard::event::input::CLOUDTRAIL_DETAIL_TYPES;
+use trailguard::remediate;
 use trailguard::rules::{self, Mode, Trigger};
 
 use cfn::{ACCOUNT, ROLE_ARN, Stack, partition_of, strings};
@@ -560,7 +561,7 @@ fn remediation_permissions_are_scoped_to_the_group_path_and_to_users() {
         .collect();
     let overrides: Vec<(&str, &str)> = all_on.iter().map(|(p, m)| (p.as_str(), *m)).collect();
     let stack = Stack::new(template, &overrides);
-    let group_path_scoped: BTreeSet<&str> = rules::remediations()
+    let group_path_scoped: BTreeSet<&str> = remediate::remediations()
         .iter()
         .filter(|r| r.scoped_to_group_path)
         .flat_map(|r| r.permissions.iter().copied())
@@ -762,7 +763,7 @@ fn assert_guardrails(stack: &Stack, label: &str) {
         .flat_map(|s| strings(&s["Action"]))
         .filter(|a| changes_a_user(a))
         .collect();
-    let declared: BTreeSet<String> = rules::remediations()
+    let declared: BTreeSet<String> = remediate::remediations()
         .iter()
         .flat_map(|r| r.permissions.iter())
         .filter(|a| changes_a_user(a))
@@ -1062,11 +1063,11 @@ fn the_forwarding_stack_targets_its_partitions_iam_region() {
 fn registry_catalogue() -> (BTreeMap<String, BTreeSet<String>>, bool) {
     let mut sources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut any_root = false;
-    for rule in rules::registry() {
-        if let Trigger::AnyRootCall = rule.trigger {
+    for trigger in rules::registry().iter().filter_map(|r| r.trigger()) {
+        if let Trigger::AnyRootCall = trigger {
             any_root = true;
         }
-        for (source, names) in rule.trigger.sources() {
+        for (source, names) in trigger.sources() {
             sources
                 .entry(source.to_owned())
                 .or_default()
@@ -1219,10 +1220,13 @@ fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
     if own_role && !forwarding {
         return false;
     }
-    rules::registry().iter().any(|rule| match rule.trigger {
-        Trigger::AnyRootCall => event.is_root(),
-        trigger => trigger.matches(&event) && !(forwarding && event.source() == IAM),
-    })
+    rules::registry()
+        .iter()
+        .filter_map(|rule| rule.trigger())
+        .any(|trigger| match trigger {
+            Trigger::AnyRootCall => event.is_root(),
+            trigger => trigger.matches(&event) && !(forwarding && event.source() == IAM),
+        })
 }
 
 /// The caller of a sample replaced by a role session.

@@ -1,7 +1,33 @@
-//! How the groups that remediation creates are named: computed when a rule
-//! plans the move, so the plan names the exact group it will use.
+//! How the groups that remediation creates are named: the `[remediation]`
+//! settings, and the names a rule computes when it plans a move, so the plan
+//! names the exact group the remediation will use.
 
-use super::GroupNaming;
+use serde::{Deserialize, Serialize};
+
+/// How long a move waits by default for IAM to show the new grant.
+pub const DEFAULT_PROPAGATION_DELAY_SECONDS: u64 = 10;
+
+/// The `[remediation]` table: how the groups that remediation creates are
+/// named, and how long a move waits for IAM to propagate the new grant.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupNaming {
+    pub group_prefix: String,
+    pub group_path: String,
+    /// Seconds between reading back a user's new group grant and taking
+    /// the direct one away (IAM propagates changes in seconds).
+    pub propagation_delay_seconds: u64,
+}
+
+impl Default for GroupNaming {
+    fn default() -> Self {
+        GroupNaming {
+            group_prefix: "trailguard-".into(),
+            group_path: "/trailguard/".into(),
+            propagation_delay_seconds: DEFAULT_PROPAGATION_DELAY_SECONDS,
+        }
+    }
+}
 
 /// A deterministic, valid IAM group name: `prefix` + `base`, cut to IAM's
 /// 128 characters with a hash of the full name kept so cuts never collide.
@@ -25,7 +51,7 @@ pub fn group_name(prefix: &str, base: &str) -> String {
 }
 
 /// FNV-1a, 32 bits: stable across releases, unlike std's hasher.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
+fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x01000193)
     })
@@ -84,14 +110,21 @@ pub fn group_for_inline(naming: &GroupNaming, user_name: &str, policy_name: &str
     )
 }
 
+/// The deterministic fallback for a group name taken by something else:
+/// the name, cut to fit, plus a hash of what the group is dedicated to.
+pub(crate) fn alternative_name(base: &str, dedicated_to: &str) -> String {
+    let suffix = format!("-{:08x}", fnv1a(dedicated_to.as_bytes()));
+    let keep: String = base.chars().take(128 - suffix.len()).collect();
+    format!("{keep}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
 
     #[test]
     fn group_names_are_readable_for_job_functions_and_unique_for_paths() {
-        let c = Config::default().remediation;
+        let c = GroupNaming::default();
         assert_eq!(
             group_for_policy(&c, "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"),
             "trailguard-view-only"

@@ -1,0 +1,201 @@
+//! What the two group moves (move-policy-to-group and
+//! move-inline-policy-to-group) share: choosing or creating the group
+//! dedicated to the policy, within the quotas, and adding the user to it.
+
+use super::dispatch::Ctx;
+use super::report::{Recorder, RemediateError, sh};
+use super::retry::retry_not_found;
+use crate::effects::{EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas};
+
+/// IAM user and group names are unique regardless of case, and a call may
+/// name them in any case: compare them so.
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// An existing group and what it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupFacts {
+    pub info: GroupInfo,
+    pub attached: Vec<String>,
+    pub inline: Vec<String>,
+}
+
+/// The group a remediation will use.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupChoice {
+    pub name: String,
+    /// `None` when it was just created (and is empty).
+    pub existing: Option<GroupFacts>,
+}
+
+/// The candidate group names the user already belongs to, at `path`.
+pub(crate) fn member_candidates<'a>(
+    groups: &'a [GroupRef],
+    candidates: &'a [String],
+    path: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    groups
+        .iter()
+        .filter(move |g| g.path == path && candidates.iter().any(|c| same_name(c, &g.name)))
+        .map(|g| g.name.as_str())
+}
+
+/// The user a remediation adds to a group, and the groups it is in now.
+#[derive(Clone, Copy)]
+pub(crate) struct Joiner<'a> {
+    pub user: &'a str,
+    pub groups: &'a [GroupRef],
+}
+
+impl Joiner<'_> {
+    /// Can the user end up in `group`: already a member, or below its
+    /// GroupsPerUserQuota (IAM answers LimitExceeded otherwise).
+    fn can_join(&self, group: &str, quotas: &Quotas) -> bool {
+        self.groups.iter().any(|g| same_name(&g.name, group))
+            || self.groups.len() < quotas.groups_per_user as usize
+    }
+}
+
+/// Finds the first candidate that is dedicated, or creates the first that
+/// does not exist; `Ok(None)` (nothing created) when every candidate exists
+/// and is used for something else. Never reuses a group `dedicated` rejects:
+/// that would grant the policy to its other members.
+///
+/// trailguard's role may only touch groups under its path, so IAM may answer
+/// AccessDenied to a read of a group that does not exist or lives elsewhere.
+/// Such a candidate is created at trailguard's path: success makes it ours,
+/// EntityAlreadyExists proves it is someone else's, and the next is tried.
+///
+/// Quotas are checked against the group about to be chosen, before any
+/// creation: a candidate the user is not in is passed over when the user is
+/// at its GroupsPerUserQuota (so no group is created that the user could not
+/// join), and none is created when the account is at its GroupsQuota.
+pub(crate) async fn find_or_create_group(
+    iam: &dyn Iam,
+    candidates: &[String],
+    path: &str,
+    quotas: &Quotas,
+    joiner: Joiner<'_>,
+    dedicated: impl Fn(&GroupFacts) -> bool,
+    rec: &mut Recorder,
+) -> Result<Option<GroupChoice>, RemediateError> {
+    // A dedicated or missing candidate passed over for the user's quota.
+    let mut user_at_quota = false;
+    for name in candidates {
+        let unreadable = match iam.group(name).await {
+            Ok(Some(info)) => {
+                let facts = group_facts(iam, info).await.map_err(|e| rec.fail(e))?;
+                if dedicated(&facts) {
+                    if joiner.can_join(name, quotas) {
+                        return Ok(Some(GroupChoice {
+                            name: name.clone(),
+                            existing: Some(facts),
+                        }));
+                    }
+                    user_at_quota = true;
+                    continue;
+                }
+                rec.note(format!(
+                    "group {name} exists but is not dedicated to this policy (path {}, {} managed and {} inline policies, {} members); not reused",
+                    facts.info.path,
+                    facts.attached.len(),
+                    facts.inline.len(),
+                    facts.info.members.len()
+                ));
+                continue;
+            }
+            Ok(None) => false,
+            Err(e) if e.kind == ErrorKind::AccessDenied => true,
+            Err(e) => return Err(rec.fail(e)),
+        };
+        if !joiner.can_join(name, quotas) {
+            user_at_quota = true;
+            continue;
+        }
+        if quotas.groups >= quotas.groups_quota {
+            rec.note(format!(
+                "the account has {} groups, its GroupsQuota: {name} cannot be created. Nothing changed",
+                quotas.groups
+            ));
+            return Ok(None);
+        }
+        match iam.create_group(name, path).await {
+            Ok(()) => {
+                rec.call(
+                    format!("iam:CreateGroup GroupName={name} Path={path}"),
+                    Some(format!("aws iam delete-group --group-name {}", sh(name))),
+                );
+                return Ok(Some(GroupChoice {
+                    name: name.clone(),
+                    existing: None,
+                }));
+            }
+            Err(e) if e.kind == ErrorKind::AlreadyExists && unreadable => {
+                rec.note(format!(
+                    "group {name} exists outside trailguard's path {path}; not reused"
+                ));
+            }
+            Err(e) if e.kind == ErrorKind::AlreadyExists => {
+                // Created meanwhile, by a concurrent delivery of the same
+                // event: use it only if it is dedicated.
+                let facts = match iam.group(name).await.map_err(|e| rec.fail(e))? {
+                    Some(info) => group_facts(iam, info).await.map_err(|e| rec.fail(e))?,
+                    None => return Err(rec.fail_with(e, true)),
+                };
+                if dedicated(&facts) {
+                    return Ok(Some(GroupChoice {
+                        name: name.clone(),
+                        existing: Some(facts),
+                    }));
+                }
+                rec.note(format!(
+                    "group {name} was just created by someone else; not reused"
+                ));
+            }
+            Err(e) => return Err(rec.fail(e)),
+        }
+    }
+    if user_at_quota {
+        rec.note(format!(
+            "{} is in {} groups and the account allows {} per user (GroupsPerUserQuota): adding it to another group would fail. Nothing changed",
+            joiner.user,
+            joiner.groups.len(),
+            quotas.groups_per_user
+        ));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn group_facts(iam: &dyn Iam, info: GroupInfo) -> Result<GroupFacts, EffectError> {
+    let attached = iam.attached_group_policies(&info.name).await?;
+    let inline = iam.group_policy_names(&info.name).await?;
+    Ok(GroupFacts {
+        info,
+        attached,
+        inline,
+    })
+}
+
+/// Adds the user to its dedicated group (the step both group moves share),
+/// recording the call and its undo. `fresh`: this run created the group.
+pub(crate) async fn add_user_to_group(
+    ctx: &Ctx<'_>,
+    rec: &mut Recorder,
+    group: &str,
+    user: &str,
+    fresh: bool,
+) -> Result<(), RemediateError> {
+    retry_not_found(ctx, fresh, || ctx.iam.add_user_to_group(group, user))
+        .await
+        .map_err(|(e, retryable)| rec.fail_with(e, retryable))?;
+    rec.call(
+        format!("iam:AddUserToGroup GroupName={group} UserName={user}"),
+        Some(format!(
+            "aws iam remove-user-from-group --group-name {} --user-name {}",
+            sh(group),
+            sh(user)
+        )),
+    );
+    Ok(())
+}
