@@ -61,6 +61,13 @@ impl EventReport {
                         return Ok(None);
                     }
                 }
+                if filter.explain {
+                    let declined = eval
+                        .declined
+                        .iter()
+                        .filter(|d| filter.rules.is_empty() || filter.rules.contains(&d.rule));
+                    eval.diagnostics.extend(declined.map(|d| d.diagnostic()));
+                }
                 // The event is done with: move its strings into the report.
                 let mut event = *event;
                 let account = event.account_id().map(String::from);
@@ -122,6 +129,9 @@ pub struct Filter {
     pub regions: Vec<String>,
     /// Keep only findings of these rules (and only events that have one).
     pub rules: Vec<&'static str>,
+    /// Keep, among the diagnostics, the rules that looked at an event and
+    /// declined it, with why (`declined: ...`).
+    pub explain: bool,
 }
 
 impl Filter {
@@ -302,10 +312,10 @@ impl Summary {
 /// A readable block for one event with findings; empty when it has none.
 /// Every string from the event (and the input's name) has its control
 /// characters escaped: replayed archives must not drive the terminal.
-pub fn render_event_text(report: &EventReport) -> String {
+pub fn render_event_text(report: &EventReport, explain: bool) -> String {
     use crate::alert::text::escape_controls as safe;
     let mut s = String::new();
-    if report.findings.is_empty() {
+    if report.findings.is_empty() && !(explain && !report.diagnostics.is_empty()) {
         return s;
     }
     let _ = writeln!(
@@ -344,6 +354,11 @@ pub fn render_event_text(report: &EventReport) -> String {
         }
         if let Some(why) = &d.exempt {
             let _ = writeln!(s, "           exempt: {}", safe(why));
+        }
+    }
+    if explain {
+        for d in &report.diagnostics {
+            let _ = writeln!(s, "  {:<8} {:<26} {}", "NOTE", d.rule, safe(&d.note));
         }
     }
     s
@@ -416,9 +431,9 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
                             .expect("reports serialize to memory");
                         chunk.output.push(b'\n');
                     }
-                    OutputFormat::Text => chunk
-                        .output
-                        .extend_from_slice(render_event_text(&report).as_bytes()),
+                    OutputFormat::Text => chunk.output.extend_from_slice(
+                        render_event_text(&report, opts.filter.explain).as_bytes(),
+                    ),
                     OutputFormat::Summary => {}
                 }
             }
@@ -588,7 +603,7 @@ mod tests {
         assert_eq!(s.by_severity.get(&Severity::Critical), Some(&1));
         assert_eq!(s.top_actors(1), [("arn:aws:iam::1:root", 1)]);
         assert_eq!(s.by_day.get("2024-01-02"), Some(&1));
-        assert!(render_event_text(&r[0]).contains("CRITICAL root-console-login"));
+        assert!(render_event_text(&r[0], false).contains("CRITICAL root-console-login"));
     }
 
     #[cfg(unix)]

@@ -107,7 +107,7 @@ mod tests {
         crate::event::input::parse(second.as_bytes(), "second", &mut |l| {
             reports.push(EventReport::new(l, &Config::default()).unwrap())
         });
-        let text = render_event_text(&reports[0]);
+        let text = render_event_text(&reports[0], false);
         let mut summary = Summary::default();
         summary.add(&reports[0]);
         summary.add(&reports[1]);

@@ -51,6 +51,10 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
           default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
     max_input_size: u64,
+    /// Also say, per event, which rules looked at it and declined, and why
+    /// (diagnostics `declined: ...`).
+    #[arg(long)]
+    explain: bool,
     /// Never draw a progress bar (none is drawn when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
@@ -91,6 +95,7 @@ pub fn run(args: Args) -> ExitCode {
             accounts: args.account,
             regions: args.region,
             rules: rule_ids,
+            explain: args.explain,
         },
         progress: !args.no_progress && io::stderr().is_terminal(),
         max_input_bytes: args.max_input_size,

@@ -157,6 +157,31 @@ mod tests {
         Config::from_toml(text, "t", std::iter::empty()).unwrap()
     }
 
+    /// A rule whose trigger matched but that did not fire says why; a rule
+    /// that never looked (another trigger) says nothing.
+    #[test]
+    fn rules_that_look_and_decline_say_why() {
+        let read_only = iam_call(
+            "AttachUserPolicy",
+            json!({"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            json!(null),
+        );
+        let eval = evaluate(&event(read_only), &Config::default());
+        let rules: Vec<_> = eval.decisions.iter().map(|d| d.finding.rule).collect();
+        assert_eq!(rules, ["user-policy-attached"]);
+        assert_eq!(
+            eval.declined,
+            [crate::engine::Declined {
+                rule: "admin-policy-granted",
+                why: "the AWS managed policy is not admin-equivalent",
+            }]
+        );
+        assert_eq!(
+            eval.declined[0].diagnostic().note,
+            "declined: the AWS managed policy is not admin-equivalent"
+        );
+    }
+
     #[test]
     fn one_event_can_fire_several_rules() {
         let ev = event(attach("bob"));

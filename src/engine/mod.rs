@@ -56,6 +56,36 @@ pub struct Evaluation {
     pub ignored: Option<String>,
     pub decisions: Vec<Decision>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The rules whose trigger matched the event but that declined it, and
+    /// why. Outputs leave them out unless asked (`replay --explain`).
+    #[serde(skip)]
+    pub declined: Vec<Declined>,
+}
+
+/// A rule that looked at the subject and declined it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declined {
+    pub rule: &'static str,
+    pub why: &'static str,
+}
+
+impl Declined {
+    /// As a diagnostic: `declined: <why>`.
+    pub fn diagnostic(&self) -> Diagnostic {
+        Diagnostic {
+            rule: self.rule,
+            note: format!("declined: {}", self.why),
+        }
+    }
+}
+
+/// What one rule made of the subject.
+enum Looked {
+    /// The rule does not look at this kind of subject, or its trigger does
+    /// not match the event.
+    Skipped,
+    Declined(&'static str),
+    Found(Vec<Finding>),
 }
 
 /// What the rules look at.
@@ -73,18 +103,22 @@ pub enum Subject<'a> {
 }
 
 impl Subject<'_> {
-    /// The findings of one rule, or `None` when the rule does not look at
-    /// this kind of subject (or its trigger does not match the event).
-    fn check(&self, rule: &Rule, settings: &rules::Settings) -> Option<Vec<Finding>> {
+    /// What one rule finds in the subject.
+    fn check(&self, rule: &Rule, settings: &rules::Settings) -> Looked {
         match (rule.check, self) {
             (Check::Event { trigger, evaluate }, Subject::Event(event)) => {
-                let applies = trigger.matches(event) && (rule.on_failure || !event.failed());
-                applies.then(|| evaluate(event, settings).into_iter().collect())
+                if !trigger.matches(event) || (event.failed() && !rule.on_failure) {
+                    return Looked::Skipped;
+                }
+                match evaluate(event, settings) {
+                    Ok(finding) => Looked::Found(vec![finding]),
+                    Err(rules::Declined(why)) => Looked::Declined(why),
+                }
             }
             (Check::Inventory(check), Subject::Account { account, now }) => {
-                Some(check(account, settings, *now))
+                Looked::Found(check(account, settings, *now))
             }
-            _ => None,
+            _ => Looked::Skipped,
         }
     }
 
@@ -129,12 +163,14 @@ pub fn evaluate_subject(subject: Subject<'_>, config: &Config) -> Evaluation {
     let mut out = Evaluation::default();
     let settings = config.rule_settings();
     for rule in rules::registry() {
-        let Some(findings) = subject.check(rule, &settings) else {
-            continue;
+        let findings = match subject.check(rule, &settings) {
+            Looked::Found(findings) if !findings.is_empty() => findings,
+            Looked::Declined(why) => {
+                out.declined.push(Declined { rule: rule.id, why });
+                continue;
+            }
+            Looked::Found(_) | Looked::Skipped => continue,
         };
-        if findings.is_empty() {
-            continue;
-        }
         let mode = config.mode(rule);
         if mode == Mode::Off {
             out.diagnostics.push(Diagnostic {

@@ -1,7 +1,7 @@
 //! access-key-created: a long-term access key was created for an IAM user.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::{CloudTrailEvent, non_empty_str};
 use crate::remediate::{Action, DEACTIVATE_ACCESS_KEY};
 
@@ -22,39 +22,42 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     let key = event.response().and_then(|r| r.get("accessKey"));
     let field = |k: &str| key.and_then(|k2| k2.get(k)).and_then(non_empty_str);
     // Root creating a key for itself is root-access-key-created, whatever
     // name IAM's answer carries (it can name the root user or the account
     // alias): only a user named in the request is an IAM user's key.
     if event.is_root() && event.request_str("userName").is_none() {
-        return None;
+        return Err(Declined(
+            "root created its own key: root-access-key-created",
+        ));
     }
     // Target: what IAM answered, then what was asked, then the caller itself.
     let user = field("userName")
         .or(event.request_str("userName"))
-        .or(event.calling_user())?;
+        .or(event.calling_user())
+        .ok_or(Declined(
+            "no user named in the answer, the request or the caller",
+        ))?;
     let key_id = field("accessKeyId");
     let action = key_id.map(|id| Action::DeactivateAccessKey {
         user_name: user.to_owned(),
         access_key_id: id.to_owned(),
     });
-    Some(
-        Finding::new(
-            &RULE,
-            Target::AccessKey {
-                user_name: Some(user.to_owned()),
-                access_key_id: key_id.map(String::from),
-            },
-            format!(
-                "access key {} created for {user} by {}",
-                key_id.unwrap_or("(id not in event)"),
-                event.actor_label()
-            ),
-        )
-        .with_remediation(action),
+    Ok(Finding::new(
+        &RULE,
+        Target::AccessKey {
+            user_name: Some(user.to_owned()),
+            access_key_id: key_id.map(String::from),
+        },
+        format!(
+            "access key {} created for {user} by {}",
+            key_id.unwrap_or("(id not in event)"),
+            event.actor_label()
+        ),
     )
+    .with_remediation(action))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! access-key-reactivated: an access key was set back to Active.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -21,13 +21,16 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
-    if !event.request_str("status")?.eq_ignore_ascii_case("Active") {
-        return None;
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
+    let status = event
+        .request_str("status")
+        .ok_or(Declined("no status in the request"))?;
+    if !status.eq_ignore_ascii_case("Active") {
+        return Err(Declined("the key was set to Inactive, not Active"));
     }
     let user = event.request_str("userName").or(event.calling_user());
     let key = event.request_str("accessKeyId");
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::AccessKey {
             user_name: user.map(String::from),

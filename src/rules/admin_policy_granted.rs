@@ -1,7 +1,9 @@
 //! admin-policy-granted: full administrator access granted to anyone.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, aws_managed_policy};
+use super::{
+    Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict, aws_managed_policy,
+};
 use crate::event::{CloudTrailEvent, policy};
 
 pub static RULE: Rule = Rule {
@@ -44,29 +46,38 @@ fn principal(event: &CloudTrailEvent) -> Option<Target> {
     }
 }
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     let by = event.actor_label();
     if event.name().starts_with("Attach") {
-        let arn = event.request_str("policyArn")?;
+        let arn = event
+            .request_str("policyArn")
+            .ok_or(Declined("no policyArn in the request"))?;
         // AWS managed policies live in the `aws` account of every partition;
         // a customer policy of the same name is judged by its document.
-        let name = aws_managed_policy(arn)?;
+        let name = aws_managed_policy(arn).ok_or(Declined(
+            "a customer managed policy: its grants are judged when it is created",
+        ))?;
         if !ADMIN_MANAGED.contains(&name) {
-            return None;
+            return Err(Declined("the AWS managed policy is not admin-equivalent"));
         }
-        let target = principal(event)?;
+        let target = principal(event).ok_or(Declined("no user, group or role in the request"))?;
         let summary = format!("{name} attached to {} by {by}", target.label());
-        return Some(Finding::new(&RULE, target, summary));
+        return Ok(Finding::new(&RULE, target, summary));
     }
-    let doc = policy::decode(event.request_str("policyDocument")?).ok()?;
+    let text = event
+        .request_str("policyDocument")
+        .ok_or(Declined("no policyDocument in the request"))?;
+    let doc =
+        policy::decode(text).map_err(|_| Declined("the policy document is not valid JSON"))?;
     if !policy::grants_full_admin(&doc) {
-        return None;
+        return Err(Declined("the policy does not allow * on *"));
     }
     let (target, what) = match event.name() {
         "CreatePolicy" | "CreatePolicyVersion" => {
             let p = event
                 .request_str("policyArn")
-                .or(event.request_str("policyName"))?;
+                .or(event.request_str("policyName"))
+                .ok_or(Declined("no policyArn or policyName in the request"))?;
             (
                 Target::Policy {
                     policy: p.to_owned(),
@@ -75,7 +86,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
             )
         }
         _ => {
-            let t = principal(event)?;
+            let t = principal(event).ok_or(Declined("no user, group or role in the request"))?;
             let label = format!(
                 "inline policy {} on {}",
                 event.request_str("policyName").unwrap_or("?"),
@@ -84,7 +95,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
             (t, label)
         }
     };
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         target,
         format!("{what} allows * on * ({} by {by})", event.name()),

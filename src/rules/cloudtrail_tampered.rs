@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{Action, START_LOGGING};
 
@@ -59,7 +59,7 @@ fn records_management_events(req: &serde_json::Map<String, Value>) -> bool {
     basic || advanced
 }
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     let trail = event
         .request_str("name")
         .or(event.request_str("trailName"))
@@ -85,9 +85,9 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
             None,
         ),
         "PutEventSelectors" => {
-            let req = event.request()?;
+            let req = event.request().ok_or(Declined("no request parameters"))?;
             if records_management_events(req) {
-                return None;
+                return Err(Declined("the selectors still record management events"));
             }
             (
                 Severity::High,
@@ -97,13 +97,11 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
                 None,
             )
         }
-        _ => return None,
+        _ => return Err(Declined("not a call that stops or changes a trail")),
     };
-    Some(
-        Finding::new(&RULE, Target::Trail { trail }, summary)
-            .with_severity(severity)
-            .with_remediation(action),
-    )
+    Ok(Finding::new(&RULE, Target::Trail { trail }, summary)
+        .with_severity(severity)
+        .with_remediation(action))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! console-login-without-mfa: an IAM user signed in with a password alone.
 
 use super::Settings;
-use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, SIGNIN, Severity, Target, Trigger, Verdict};
 use crate::event::{CloudTrailEvent, IdentityType};
 
 pub static RULE: Rule = Rule {
@@ -21,24 +21,31 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     if event.identity_type() != Some(&IdentityType::IamUser)
         || event.console_login_result() != Some("Success")
     {
-        return None;
+        return Err(Declined("not a successful IAM user sign-in"));
     }
-    let extra = event.additional()?;
+    let extra = event
+        .additional()
+        .ok_or(Declined("no additionalEventData to tell MFA use"))?;
     let no_mfa = extra
         .get("MFAUsed")
         .and_then(|v| v.as_str())
         .is_some_and(|v| v.eq_ignore_ascii_case("no"));
     // SAML federation authenticates (and enforces MFA) at the identity provider.
     let saml = extra.get("SamlProviderArn").is_some_and(|v| !v.is_null());
-    if !no_mfa || saml {
-        return None;
+    if saml {
+        return Err(Declined(
+            "SAML federation: MFA is enforced at the identity provider",
+        ));
+    }
+    if !no_mfa {
+        return Err(Declined("MFA was used"));
     }
     let user = event.calling_user().unwrap_or("unknown user").to_owned();
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::User {
             user_name: user.clone(),

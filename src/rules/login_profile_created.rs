@@ -1,7 +1,7 @@
 //! login-profile-created: a console password was given to a user.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -21,13 +21,16 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
-    let user = event.request_str("userName").or(event.calling_user())?;
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
+    let user = event
+        .request_str("userName")
+        .or(event.calling_user())
+        .ok_or(Declined("no user named in the request or the caller"))?;
     let reset = event
         .request()
         .and_then(|r| r.get("passwordResetRequired"))
         .and_then(|v| v.as_bool());
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::User {
             user_name: user.to_owned(),

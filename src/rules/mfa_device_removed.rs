@@ -1,7 +1,7 @@
 //! mfa-device-removed: an MFA device was deactivated or deleted.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -21,7 +21,7 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     let serial = event.request_str("serialNumber");
     // DeleteVirtualMFADevice names no user; the serial's ARN ends in its name.
     let user = event.request_str("userName").or_else(|| {
@@ -36,7 +36,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
     } else {
         "deleted"
     };
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::MfaDevice {
             user_name: user.map(String::from),

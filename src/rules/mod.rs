@@ -154,16 +154,26 @@ pub struct Rule {
 /// trigger: the scan hands every inventory rule the whole account.
 #[derive(Clone, Copy)]
 pub enum Check {
-    /// The events the trigger matches, each with the settings: a finding or
-    /// nothing.
+    /// The events the trigger matches, each with the settings: a finding,
+    /// or why the rule declined.
     Event {
         trigger: Trigger,
-        evaluate: fn(&CloudTrailEvent, &Settings) -> Option<Finding>,
+        evaluate: fn(&CloudTrailEvent, &Settings) -> Verdict,
     },
     /// The assembled account, the settings and the time of the scan: its
     /// findings.
     Inventory(ScanCheck),
 }
+
+/// Why an event rule that looked at an event (its trigger matched) did not
+/// fire. `replay --explain` lists these beside the diagnostics, so a
+/// rule that stays silent can be asked why, as a decision carries its
+/// reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declined(pub &'static str);
+
+/// An event rule's answer: it fires, or it declines with a reason.
+pub type Verdict = Result<Finding, Declined>;
 
 impl Rule {
     /// The events the rule looks at; `None` for a rule of the scan.

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Settings;
-use super::{Check, Finding, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -44,7 +44,7 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     let req = |k: &str| event.request_str(k);
     let (service, resource) = match event.name() {
         "UpdateDetector" => {
@@ -56,7 +56,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
                 _ => false,
             };
             if !disabled {
-                return None;
+                return Err(Declined("the detector update does not disable it"));
             }
             ("GuardDuty", req("detectorId"))
         }
@@ -66,7 +66,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
         "DeleteDeliveryChannel" => ("AWS Config", req("deliveryChannelName")),
         _ => ("AWS Config", req("configurationRecorderName")),
     };
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::Service {
             service: service.to_owned(),

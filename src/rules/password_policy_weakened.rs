@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 use crate::inventory::PasswordBaseline;
 use crate::remediate::{Action, RESTORE_PASSWORD_POLICY};
@@ -112,7 +112,7 @@ pub fn policy_shortfalls(policy: &PasswordBaseline, base: &PasswordBaseline) -> 
     out
 }
 
-fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Verdict {
     let base = config.password_policy;
     let summary = if event.name() == "DeleteAccountPasswordPolicy" {
         format!("account password policy deleted by {}", event.actor_label())
@@ -120,7 +120,7 @@ fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
         let empty = Map::new();
         let gaps = shortfalls(event.request().unwrap_or(&empty), base);
         if gaps.is_empty() {
-            return None;
+            return Err(Declined("the new policy meets the baseline"));
         }
         format!(
             "password policy set below the baseline by {}: {}",
@@ -128,18 +128,16 @@ fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
             gaps.join(", ")
         )
     };
-    Some(
-        Finding::new(
-            &RULE,
-            Target::Account {
-                account_id: event.account_id().map(String::from),
-            },
-            summary,
-        )
-        .with_remediation(Some(Action::RestorePasswordPolicy {
-            baseline: base.clone(),
-        })),
+    Ok(Finding::new(
+        &RULE,
+        Target::Account {
+            account_id: event.account_id().map(String::from),
+        },
+        summary,
     )
+    .with_remediation(Some(Action::RestorePasswordPolicy {
+        baseline: base.clone(),
+    })))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! root-access-key-created: the root user created an access key for itself.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -22,9 +22,14 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
-    if !event.is_root() || event.request_str("userName").is_some() {
-        return None;
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
+    if !event.is_root() {
+        return Err(Declined("not called by root"));
+    }
+    if event.request_str("userName").is_some() {
+        return Err(Declined(
+            "root created a key for an IAM user: access-key-created",
+        ));
     }
     let key = event
         .response()
@@ -32,7 +37,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
         .and_then(|k| k.get("accessKeyId"))
         .and_then(|v| v.as_str())
         .map(String::from);
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::AccessKey {
             user_name: None,

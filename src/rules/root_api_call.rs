@@ -1,7 +1,7 @@
 //! root-api-call: the root user made an API call (read-only ones included).
 
 use super::Settings;
-use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, SIGNIN, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     // Calls an AWS service makes on root's behalf carry `invokedBy`, and
     // service events are not calls at all.
     let invoked_by = event
@@ -26,14 +26,21 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
         .invoked_by
         .as_deref()
         .is_some_and(|s| !s.is_empty());
-    if !event.is_root()
-        || event.source() == SIGNIN
-        || invoked_by
-        || event.event_type.as_deref() == Some("AwsServiceEvent")
-    {
-        return None;
+    if !event.is_root() {
+        return Err(Declined("not called by root"));
     }
-    Some(Finding::new(
+    if event.source() == SIGNIN {
+        return Err(Declined("a sign-in: root-console-login"));
+    }
+    if invoked_by {
+        return Err(Declined(
+            "made by an AWS service on root's behalf (invokedBy)",
+        ));
+    }
+    if event.event_type.as_deref() == Some("AwsServiceEvent") {
+        return Err(Declined("a service event, not a call"));
+    }
+    Ok(Finding::new(
         &RULE,
         Target::RootUser {
             account_id: event.account_id().map(String::from),
@@ -72,6 +79,21 @@ mod tests {
     fn fires_on_read_only_root_call() {
         let f = fire(&RULE, root_call(json!({}))).unwrap();
         assert!(f.summary.contains("s3:ListBuckets"));
+    }
+
+    /// Each reason to stay silent is said, for `replay --explain`.
+    #[test]
+    fn says_why_it_declines() {
+        let invoked =
+            json!({"userIdentity": {"type": "Root", "invokedBy": "support.amazonaws.com"}});
+        assert_eq!(
+            decline(&RULE, root_call(invoked)),
+            "made by an AWS service on root's behalf (invokedBy)"
+        );
+        assert_eq!(
+            decline(&RULE, root_call(json!({"eventType": "AwsServiceEvent"}))),
+            "a service event, not a call"
+        );
     }
 
     #[test]

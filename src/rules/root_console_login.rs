@@ -1,7 +1,7 @@
 //! root-console-login: the root user signed in to the console.
 
 use super::Settings;
-use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, SIGNIN, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -21,16 +21,16 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     if !event.is_root() || event.console_login_result() != Some("Success") {
-        return None;
+        return Err(Declined("not a successful root sign-in"));
     }
     let mfa = event
         .additional()
         .and_then(|a| a.get("MFAUsed"))
         .and_then(|v| v.as_str())
         .unwrap_or("unknown");
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::RootUser {
             account_id: event.account_id().map(String::from),

@@ -1,7 +1,7 @@
 //! root-console-login-failed: a failed sign-in as the root user.
 
 use super::Settings;
-use super::{Check, Finding, Rule, SIGNIN, Severity, Target, Trigger};
+use super::{Check, Declined, Finding, Rule, SIGNIN, Severity, Target, Trigger, Verdict};
 use crate::event::CloudTrailEvent;
 
 pub static RULE: Rule = Rule {
@@ -21,11 +21,11 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Option<Finding> {
+fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     if !event.is_root() || event.console_login_result() != Some("Failure") {
-        return None;
+        return Err(Declined("not a failed root sign-in"));
     }
-    Some(Finding::new(
+    Ok(Finding::new(
         &RULE,
         Target::RootUser {
             account_id: event.account_id().map(String::from),

@@ -23,7 +23,24 @@ pub fn fire_with(rule: &Rule, json: Value, config: &Config) -> Option<Finding> {
     if !trigger.matches(&ev) || (ev.failed() && !rule.on_failure) {
         return None;
     }
-    evaluate(&ev, &config.rule_settings())
+    evaluate(&ev, &config.rule_settings()).ok()
+}
+
+/// Why a rule whose trigger matches the event declined it.
+pub fn decline(rule: &Rule, json: Value) -> &'static str {
+    let ev = event(json);
+    let super::Check::Event { trigger, evaluate } = rule.check else {
+        panic!("{} checks the inventory, not events", rule.id);
+    };
+    assert!(
+        trigger.matches(&ev),
+        "{} is not triggered by the event",
+        rule.id
+    );
+    match evaluate(&ev, &Config::default().rule_settings()) {
+        Ok(f) => panic!("{} fired: {}", rule.id, f.summary),
+        Err(why) => why.0,
+    }
 }
 
 /// An IAM API call by an IAM user, successful.

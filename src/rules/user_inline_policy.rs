@@ -1,7 +1,10 @@
 //! user-inline-policy: an inline policy put directly on a user.
 
 use super::Settings;
-use super::{Check, Finding, IAM, Rule, Severity, Target, Trigger, is_quarantine_policy_name};
+use super::{
+    Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict,
+    is_quarantine_policy_name,
+};
 use crate::event::{CloudTrailEvent, IdentityType};
 use crate::remediate::{Action, MOVE_INLINE_POLICY_TO_GROUP, group_for_inline};
 
@@ -22,14 +25,18 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
-    let user = event.request_str("userName")?;
-    let policy = event.request_str("policyName")?;
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Verdict {
+    let user = event
+        .request_str("userName")
+        .ok_or(Declined("no userName in the request"))?;
+    let policy = event
+        .request_str("policyName")
+        .ok_or(Declined("no policyName in the request"))?;
     let quarantine_name = is_quarantine_policy_name(policy);
     // An inline policy is never AWS managed: its name proves nothing. Only
     // AWS itself, acting as a service, is trusted to put a quarantine.
     if quarantine_name && put_by_aws(event) {
-        return None;
+        return Err(Declined("AWS put its own quarantine policy"));
     }
     let mut summary = format!(
         "inline policy {policy} put directly on user {user} by {}",
@@ -51,16 +58,14 @@ fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
             group_path: config.remediation.group_path.clone(),
         })
     };
-    Some(
-        Finding::new(
-            &RULE,
-            Target::User {
-                user_name: user.to_owned(),
-            },
-            summary,
-        )
-        .with_remediation(action),
+    Ok(Finding::new(
+        &RULE,
+        Target::User {
+            user_name: user.to_owned(),
+        },
+        summary,
     )
+    .with_remediation(action))
 }
 
 /// Was the call made by AWS itself: CloudTrail's `AWSService` identity,

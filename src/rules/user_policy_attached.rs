@@ -2,7 +2,8 @@
 
 use super::Settings;
 use super::{
-    Check, Finding, IAM, Rule, Severity, Target, Trigger, is_aws_quarantine_managed_policy,
+    Check, Declined, Finding, IAM, Rule, Severity, Target, Trigger, Verdict,
+    is_aws_quarantine_managed_policy,
 };
 use crate::event::CloudTrailEvent;
 use crate::remediate::{Action, MOVE_POLICY_TO_GROUP, group_for_policy};
@@ -24,13 +25,19 @@ pub static RULE: Rule = Rule {
     },
 };
 
-fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
-    let user = event.request_str("userName")?;
-    let policy = event.request_str("policyArn")?;
+fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Verdict {
+    let user = event
+        .request_str("userName")
+        .ok_or(Declined("no userName in the request"))?;
+    let policy = event
+        .request_str("policyArn")
+        .ok_or(Declined("no policyArn in the request"))?;
     // AWS attaches these to quarantine leaked keys; moving them would undo
     // it. Only AWS's own ARNs: a customer policy named like one is a grant.
     if is_aws_quarantine_managed_policy(policy) {
-        return None;
+        return Err(Declined(
+            "AWS's quarantine policy, attached to contain a leaked key",
+        ));
     }
     let action = Action::MovePolicyToGroup {
         user_name: user.to_owned(),
@@ -38,19 +45,17 @@ fn evaluate(event: &CloudTrailEvent, config: &Settings) -> Option<Finding> {
         group_name: group_for_policy(config.remediation, policy),
         group_path: config.remediation.group_path.clone(),
     };
-    Some(
-        Finding::new(
-            &RULE,
-            Target::User {
-                user_name: user.to_owned(),
-            },
-            format!(
-                "{policy} attached directly to user {user} by {}",
-                event.actor_label()
-            ),
-        )
-        .with_remediation(Some(action)),
+    Ok(Finding::new(
+        &RULE,
+        Target::User {
+            user_name: user.to_owned(),
+        },
+        format!(
+            "{policy} attached directly to user {user} by {}",
+            event.actor_label()
+        ),
     )
+    .with_remediation(Some(action)))
 }
 
 #[cfg(test)]

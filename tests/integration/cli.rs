@@ -753,3 +753,38 @@ fn a_reader_that_stops_early_is_no_panic() {
         assert!(out.status.code().is_some(), "{args:?}: killed: {stderr}");
     }
 }
+
+/// `--explain` adds, per event, the rules that looked and declined, in the
+/// JSON diagnostics and the text; without it the outputs say nothing of them.
+#[test]
+fn explain_says_which_rules_looked_and_declined() {
+    let sample = "events/negative-quarantine-policy-attached-by-aws.json";
+    let plain = json_lines(&trailguard(&["replay", "--format", "json", sample]));
+    assert_eq!(
+        plain[0]["diagnostics"],
+        serde_json::json!([]),
+        "{}",
+        plain[0]
+    );
+    let explained = trailguard(&["replay", "--format", "json", "--explain", sample]);
+    assert!(explained.status.success());
+    let report = &json_lines(&explained)[0];
+    assert_eq!(report["findings"], serde_json::json!([]));
+    assert_eq!(
+        report["diagnostics"],
+        serde_json::json!([
+            {"rule": "user-policy-attached",
+             "note": "declined: AWS's quarantine policy, attached to contain a leaked key"},
+            {"rule": "admin-policy-granted",
+             "note": "declined: the AWS managed policy is not admin-equivalent"},
+        ])
+    );
+    let text = trailguard(&["replay", "--explain", sample]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("NOTE     user-policy-attached       declined: AWS's quarantine policy"),
+        "{text}"
+    );
+    let quiet = trailguard(&["replay", sample]);
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("declined"));
+}
