@@ -315,7 +315,8 @@ impl Summary {
 pub fn render_event_text(report: &EventReport, explain: bool) -> String {
     use crate::alert::text::escape_controls as safe;
     let mut s = String::new();
-    if report.findings.is_empty() && !(explain && !report.diagnostics.is_empty()) {
+    let explained = explain && !report.diagnostics.is_empty();
+    if report.findings.is_empty() && !explained {
         return s;
     }
     let _ = writeln!(
