@@ -93,3 +93,51 @@ fn glob_set(key: &str, patterns: &[String]) -> Result<GlobSet, ConfigError> {
         reason: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+
+    #[test]
+    fn globs_match_as_iam_compares_names() {
+        let c = parse(
+            "[exemptions]\nprincipals = [\"arn:aws:iam::*:role/BreakGlass*\"]\nusers = [\"breakglass-*\"]",
+        )
+        .unwrap();
+        // IAM names are case-insensitive, and `*` crosses `/` in a role path.
+        assert_eq!(c.exemptions.user("BreakGlass-Ops"), Some("breakglass-*"));
+        assert!(
+            c.exemptions
+                .principal("arn:aws:iam::111122223333:role/BreakGlass/admin")
+                .is_some()
+        );
+        assert_eq!(
+            c.exemptions.principal("arn:aws:iam::111122223333:role/ops"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_principal_that_is_not_an_arn_and_a_bad_glob_are_refused() {
+        let err = parse("[exemptions]\nprincipals = [\"role/x\"]")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "`exemptions.principals`: `role/x` is not an ARN (or an ARN glob)"
+        );
+        let err = parse("[exemptions]\nusers = [\"a[\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`exemptions.users`: `a[` is not a valid glob: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_tag_means_no_tag() {
+        let c = parse("[exemptions]\ntag = \"\"").unwrap();
+        assert_eq!(c.exemptions.tag, None);
+    }
+}
