@@ -66,7 +66,7 @@ fn variables(text: &str) -> Vec<String> {
 /// not list would fail every cold start as unknown: this names it first.
 #[test]
 fn every_variable_the_template_sets_or_the_config_reads_is_known() {
-    let config = include_str!("../../src/config.rs");
+    let config = include_str!("../../src/config/env.rs");
     let apply_env = &config[config.find("fn apply_env").unwrap()..];
     let apply_env = &apply_env[..apply_env[1..].find("\nfn ").unwrap_or(apply_env.len())];
     let mut used = variables(include_str!("../../template.yaml"));

@@ -1,0 +1,173 @@
+//! `[alerts]`: where alerts go. The Slack webhook URL is a credential, so
+//! no error of this section ever repeats it.
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+
+/// Where alerts go.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub sns_topic_arn: Option<String>,
+    /// Secrets Manager secret holding the Slack incoming-webhook URL.
+    pub slack_webhook_secret_arn: Option<String>,
+    /// Environment variable holding the webhook URL directly (local use).
+    #[serde(default = "default_slack_env")]
+    pub slack_webhook_url_env: String,
+}
+
+fn default_slack_env() -> String {
+    "TRAILGUARD_SLACK_WEBHOOK_URL".into()
+}
+
+impl Default for Alerts {
+    /// No alerts, and the webhook URL variable's usual name (a derived
+    /// default left it empty when the file had no `[alerts]` table).
+    fn default() -> Self {
+        Alerts {
+            sns_topic_arn: None,
+            slack_webhook_secret_arn: None,
+            slack_webhook_url_env: default_slack_env(),
+        }
+    }
+}
+
+/// Checks the `[alerts]` keys: the SNS topic first, then the Slack keys.
+pub(super) fn validate(alerts: &Alerts) -> Result<(), ConfigError> {
+    if let Some(arn) = &alerts.sns_topic_arn
+        && !arn.starts_with("arn:")
+    {
+        return Err(ConfigError::BadValue {
+            key: "alerts.sns_topic_arn".into(),
+            value: redact_urls(arn),
+            reason: "is not an SNS topic ARN".into(),
+        });
+    }
+    check_slack_keys(alerts)
+}
+
+/// The `[alerts]` keys that name where the Slack webhook URL is. The URL is a
+/// credential and is easily pasted into the wrong key, so these errors never
+/// repeat the value.
+fn check_slack_keys(alerts: &Alerts) -> Result<(), ConfigError> {
+    let redacted = |key: &str, reason: &str| ConfigError::BadValue {
+        key: key.into(),
+        value: "<value not shown>".into(),
+        reason: reason.into(),
+    };
+    if let Some(arn) = alerts.slack_webhook_secret_arn.as_deref()
+        && !arn.is_empty()
+    {
+        let parts: Vec<&str> = arn.splitn(7, ':').collect();
+        let valid = parts.len() == 7
+            && parts[0] == "arn"
+            && parts[2] == "secretsmanager"
+            && parts[5] == "secret"
+            && parts.iter().all(|p| !p.is_empty())
+            && !arn.contains(char::is_whitespace);
+        if !valid {
+            return Err(redacted(
+                "alerts.slack_webhook_secret_arn",
+                "is not a Secrets Manager secret ARN \
+                 (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME`)",
+            ));
+        }
+    }
+    let var = &alerts.slack_webhook_url_env;
+    let valid_var = var
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_var {
+        return Err(redacted(
+            "alerts.slack_webhook_url_env",
+            "is not an environment variable name (it names the variable \
+             that holds the url, it is not the url)",
+        ));
+    }
+    Ok(())
+}
+
+/// A TOML error quotes the offending line; a webhook URL on it (in a
+/// misspelt key, say) must not reach the logs with it.
+pub(super) fn redact_urls(message: &str) -> String {
+    message
+        .split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .map(|word| match word.find("://") {
+            Some(_) => {
+                let end = word
+                    .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+                    .unwrap_or(word.len());
+                format!("<url not shown>{}", &word[end..])
+            }
+            None => word.to_owned(),
+        })
+        .collect()
+}
+
+/// The `[alerts]` checks: a webhook URL in any key never comes back in the
+/// error.
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, parse};
+
+    const URL: &str = "https://hooks.slack.com/services/T0/B0/SECRETxyz";
+
+    #[test]
+    fn the_webhook_variable_has_its_name_without_an_alerts_table() {
+        let c = parse("").unwrap();
+        assert_eq!(
+            c.alerts.slack_webhook_url_env,
+            "TRAILGUARD_SLACK_WEBHOOK_URL"
+        );
+        let c = parse("[alerts]\nslack_webhook_url_env = \"MY_HOOK\"").unwrap();
+        assert_eq!(c.alerts.slack_webhook_url_env, "MY_HOOK");
+    }
+
+    #[test]
+    fn a_url_in_the_wrong_key_is_refused_without_being_shown() {
+        for text in [
+            format!("[alerts]\nslack_webhook_secret_arn = \"{URL}\""),
+            format!("[alerts]\nslack_webhook_url_env = \"{URL}\""),
+            format!("[alerts]\nsns_topic_arn = \"{URL}\""),
+            // Unknown key and bad syntax: TOML quotes the line in its error.
+            format!("[alerts]\nslack_webhook_url = \"{URL}\""),
+            format!("[alerts]\nslack_webhook_secret_arn = {URL}"),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                !err.contains("SECRETxyz") && !err.contains("hooks.slack"),
+                "{err}"
+            );
+            assert!(
+                err.contains("alerts") || err.contains("slack_webhook"),
+                "{err}"
+            );
+        }
+        let env = [(
+            "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN".to_owned(),
+            URL.to_owned(),
+        )];
+        let err = Config::from_toml("", "test.toml", env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a Secrets Manager secret ARN"), "{err}");
+        assert!(!err.contains("SECRETxyz"), "{err}");
+    }
+
+    #[test]
+    fn secret_arns_of_every_partition_are_accepted() {
+        for arn in [
+            "arn:aws:secretsmanager:us-east-1:111122223333:secret:trailguard-slack-AbCdEf",
+            "arn:aws-us-gov:secretsmanager:us-gov-west-1:111122223333:secret:s",
+            "arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:s",
+            "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/slack/hook-AbCdEf",
+        ] {
+            let text = format!("[alerts]\nslack_webhook_secret_arn = \"{arn}\"");
+            assert!(parse(&text).is_ok(), "{arn}");
+        }
+        assert!(parse("[alerts]\nslack_webhook_secret_arn = \"\"").is_ok());
+    }
+}
