@@ -3,14 +3,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
-use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::ReportStateType;
 use chrono::{DateTime, Utc};
 
-use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
-use crate::effects::aws::list_access_keys;
-use crate::effects::{EffectError, ErrorKind};
+use super::source::{CredentialSource, ReportFetch, ReportState};
+use crate::effects::EffectError;
+use crate::effects::aws::{classify, list_access_keys};
 use crate::inventory::PasswordBaseline;
 use crate::inventory::account::{AccountSummary, AttachedPolicy, ListedKey};
 
@@ -31,30 +30,6 @@ impl IamSource {
     }
 }
 
-/// A failed read, classified by the effects' classifier (the one for every
-/// SDK error), so both paths agree on what is worth a retry.
-fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> SourceError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    source_error(crate::effects::aws::classify(operation, err))
-}
-
-/// An effect's error as a read's.
-fn source_error(e: EffectError) -> SourceError {
-    let kind = match e.kind {
-        ErrorKind::NotFound => SourceErrorKind::NotFound,
-        _ if e.is_retryable() => SourceErrorKind::Transient,
-        _ => SourceErrorKind::Other,
-    };
-    SourceError {
-        operation: e.operation,
-        kind,
-        code: e.code,
-        message: e.message,
-    }
-}
-
 fn time(t: &aws_sdk_iam::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
@@ -65,7 +40,7 @@ fn count(n: Option<i32>) -> u32 {
 
 #[async_trait]
 impl CredentialSource for IamSource {
-    async fn generate_credential_report(&self) -> Result<ReportState, SourceError> {
+    async fn generate_credential_report(&self) -> Result<ReportState, EffectError> {
         const OP: &str = "iam:GenerateCredentialReport";
         let out = self
             .client
@@ -80,7 +55,7 @@ impl CredentialSource for IamSource {
         })
     }
 
-    async fn credential_report(&self) -> Result<ReportFetch, SourceError> {
+    async fn credential_report(&self) -> Result<ReportFetch, EffectError> {
         const OP: &str = "iam:GetCredentialReport";
         match self.client.get_credential_report().send().await {
             Ok(out) => Ok(ReportFetch::Ready {
@@ -99,7 +74,7 @@ impl CredentialSource for IamSource {
         }
     }
 
-    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
         const OP: &str = "iam:GetAccountPasswordPolicy";
         let out = match self.client.get_account_password_policy().send().await {
             Ok(out) => out,
@@ -128,7 +103,7 @@ impl CredentialSource for IamSource {
         }))
     }
 
-    async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+    async fn account_summary(&self) -> Result<AccountSummary, EffectError> {
         const OP: &str = "iam:GetAccountSummary";
         let out = self
             .client
@@ -145,7 +120,7 @@ impl CredentialSource for IamSource {
         ))
     }
 
-    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+    async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
         const OP: &str = "iam:ListUsers";
         let users = self
             .client
@@ -162,7 +137,7 @@ impl CredentialSource for IamSource {
             .collect())
     }
 
-    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, SourceError> {
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, EffectError> {
         const OP: &str = "iam:ListAttachedUserPolicies";
         let policies = self
             .client
@@ -185,7 +160,7 @@ impl CredentialSource for IamSource {
             .collect())
     }
 
-    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
         const OP: &str = "iam:ListUserPolicies";
         self.client
             .list_user_policies()
@@ -198,10 +173,9 @@ impl CredentialSource for IamSource {
             .map_err(|e| classify(OP, e))
     }
 
-    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
+    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, EffectError> {
         Ok(list_access_keys(&self.client, user)
-            .await
-            .map_err(source_error)?
+            .await?
             .into_iter()
             .map(|k| ListedKey {
                 id: k.id,
@@ -215,7 +189,7 @@ impl CredentialSource for IamSource {
         &self,
         _user: &str,
         access_key_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, SourceError> {
+    ) -> Result<Option<DateTime<Utc>>, EffectError> {
         const OP: &str = "iam:GetAccessKeyLastUsed";
         let out = self
             .client
@@ -228,27 +202,5 @@ impl CredentialSource for IamSource {
             .access_key_last_used()
             .and_then(|u| u.last_used_date())
             .and_then(time))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_iam::error::ConnectorError;
-    use aws_sdk_iam::operation::get_user::GetUserError;
-
-    #[test]
-    fn a_read_that_got_no_answer_is_transient_as_in_the_effects() {
-        for connector in [
-            ConnectorError::user("no connection".into()),
-            ConnectorError::io("connection refused".into()),
-            ConnectorError::timeout("connect timeout".into()),
-        ] {
-            let err = SdkError::<GetUserError>::dispatch_failure(connector);
-            assert_eq!(
-                classify("iam:GetUser", err).kind,
-                SourceErrorKind::Transient
-            );
-        }
     }
 }

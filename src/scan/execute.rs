@@ -10,7 +10,6 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::alert;
-use super::source::SourceErrorKind;
 use super::{ScanContext, ScanReport};
 use crate::engine::Decision;
 use crate::executor::{self, Channel, Delivery, ExecError};
@@ -78,7 +77,7 @@ async fn used_recently(
         Err(e) => Err(ErrorReport {
             kind: FailureKind::Remediation,
             message: format!("cannot re-check the last use of access key {access_key_id}: {e}"),
-            retryable: e.kind != SourceErrorKind::Other,
+            retryable: e.is_retryable() || e.is_not_found(),
         }),
     }
 }

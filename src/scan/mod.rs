@@ -28,8 +28,9 @@ use serde::Serialize;
 pub use evaluate::{ScanEvaluation, evaluate};
 pub use execute::ScanFinding;
 pub use render::{counts, headline, render_text};
-pub use source::{CredentialSource, ReportWait, SourceError};
+pub use source::{CredentialSource, ReportWait};
 
+use crate::effects::EffectError;
 use crate::engine::Diagnostic;
 use crate::executor::{Delivery, DeliveryStatus};
 use crate::inventory::ReportError;
@@ -40,7 +41,7 @@ use crate::rules::Action;
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("cannot read the account: {0}")]
-    Source(#[from] SourceError),
+    Source(#[from] EffectError),
     #[error("{0}")]
     Report(#[from] ReportError),
     #[error("credential report not ready after {seconds} s")]
@@ -53,7 +54,7 @@ impl ScanError {
     /// Worth running the scan again soon (throttling, 5xx, a slow report).
     pub fn is_retryable(&self) -> bool {
         match self {
-            ScanError::Source(e) => e.kind == source::SourceErrorKind::Transient,
+            ScanError::Source(e) => e.is_retryable(),
             ScanError::ReportTimeout { .. } | ScanError::Deadline => true,
             ScanError::Report(_) => false,
         }
