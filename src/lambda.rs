@@ -22,10 +22,11 @@ use lambda_runtime::LambdaInvocation;
 use lambda_runtime::tower::{Layer, Service};
 use serde_json::{Value, json};
 
+use crate::effects::CredentialSource;
 use crate::event::input;
 use crate::executor::DeliveryStatus;
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
-use crate::scan::{self, CredentialSource, ScanContext, run_scan};
+use crate::scan::{self, ScanContext, run_scan};
 
 /// The most bytes of a payload one log line carries.
 pub const LOG_PAYLOAD_MAX: usize = 64 * 1024;

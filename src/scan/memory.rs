@@ -8,8 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::source::{CredentialSource, ReportFetch, ReportState};
-use crate::effects::{EffectError, ErrorKind};
+use crate::effects::{CredentialSource, EffectError, ErrorKind, ReportFetch, ReportState};
 use crate::inventory::PasswordBaseline;
 use crate::inventory::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
 

@@ -5,32 +5,31 @@
 //! - [`report`] parses the IAM credential report; [`account`] joins it with
 //!   the live IAM state into an [`Account`]; [`evaluate()`] runs the scan
 //!   rules of the registry over it at an injected time. All pure.
-//! - [`source`] is the narrow read-only trait the scan reads IAM through,
-//!   with the bounded wait for the report; [`aws`] its SDK adapter,
-//!   [`memory`] an in-memory one for tests.
+//! - [`read`] reads the account through the effects' read-only
+//!   [`CredentialSource`] (the SDK's IAM adapter, or [`memory`] in tests),
+//!   with the bounded wait for the report.
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
 //!   `trailguard scan` run it: read, evaluate, remediate through the live
 //!   path's remediations, then one summary alert ([`alert`]).
 
 pub mod alert;
-pub mod aws;
 mod evaluate;
 mod execute;
 // Unit tests and the `test-util` feature only, as `effects::memory`.
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod read;
 mod render;
-pub mod source;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use evaluate::{ScanEvaluation, evaluate};
 pub use execute::ScanFinding;
+pub use read::ReportWait;
 pub use render::{counts, headline, render_text};
-pub use source::{CredentialSource, ReportWait};
 
-use crate::effects::EffectError;
+use crate::effects::{CredentialSource, EffectError};
 use crate::engine::Diagnostic;
 use crate::executor::{Delivery, DeliveryStatus};
 use crate::inventory::ReportError;
@@ -193,7 +192,7 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         let left = stop.saturating_duration_since(tokio::time::Instant::now());
         wait.timeout = wait.timeout.min(left);
     }
-    let read = source::read_account(ctx.source, wait);
+    let read = read::read_account(ctx.source, wait);
     let account = match stop_at {
         Some(stop) => match tokio::time::timeout_at(stop, read).await {
             Ok(Ok(account)) => account,

@@ -292,10 +292,12 @@ async fn a_failed_recheck_leaves_the_key_alone_and_asks_for_a_retry() {
     struct NoLastUse(MemorySource);
     #[async_trait::async_trait]
     impl CredentialSource for NoLastUse {
-        async fn generate_credential_report(&self) -> Result<source::ReportState, EffectError> {
+        async fn generate_credential_report(
+            &self,
+        ) -> Result<crate::effects::ReportState, EffectError> {
             self.0.generate_credential_report().await
         }
-        async fn credential_report(&self) -> Result<source::ReportFetch, EffectError> {
+        async fn credential_report(&self) -> Result<crate::effects::ReportFetch, EffectError> {
             self.0.credential_report().await
         }
         async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
@@ -430,7 +432,7 @@ async fn the_deadline_bounds_the_wait_for_the_report() {
         .lock()
         .unwrap()
         .extend(std::iter::repeat_n(
-            source::ReportState::InProgress,
+            crate::effects::ReportState::InProgress,
             100_000,
         ));
     let ctx = ScanContext {

@@ -94,14 +94,14 @@ async fn an_unreachable_endpoint_is_worth_a_retry() {
 /// effects' and the scan's reads share one classifier and one error type.
 #[tokio::test]
 async fn an_unreachable_endpoint_is_transient_for_the_scan_too() {
-    use trailguard::scan::CredentialSource;
-    use trailguard::scan::aws::IamSource;
+    use trailguard::effects::CredentialSource;
+    use trailguard::effects::aws::AwsIam;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let source = IamSource::from_conf(&sdk(&format!("http://127.0.0.1:{port}")).await);
+    let source = AwsIam::from_conf(&sdk(&format!("http://127.0.0.1:{port}")).await);
     let err = source.account_summary().await.expect_err("nothing listens");
     assert!(err.is_retryable(), "{err}");
 }
@@ -111,9 +111,9 @@ async fn an_unreachable_endpoint_is_transient_for_the_scan_too() {
 /// transient for throttling, 5xx and a concurrent change; other).
 #[tokio::test]
 async fn scan_reads_classify_errors_as_the_live_path_does() {
+    use trailguard::effects::CredentialSource;
     use trailguard::effects::ErrorKind;
-    use trailguard::scan::CredentialSource;
-    use trailguard::scan::aws::IamSource;
+    use trailguard::effects::aws::AwsIam;
     for (status, code, kind, retryable) in [
         (403, "AccessDenied", ErrorKind::AccessDenied, false),
         (400, "ValidationError", ErrorKind::Invalid, false),
@@ -123,7 +123,7 @@ async fn scan_reads_classify_errors_as_the_live_path_does() {
         (409, "ConcurrentModification", ErrorKind::Unavailable, true),
     ] {
         let aws = Listener::start(move |_| Response::aws_error(status, code)).await;
-        let source = IamSource::from_conf(&sdk(&aws.url("")).await);
+        let source = AwsIam::from_conf(&sdk(&aws.url("")).await);
         let err = source
             .account_summary()
             .await
