@@ -306,12 +306,11 @@ mod tests {
     use crate::alert::slack::WebhookSource;
     use crate::config::Config;
     use crate::effects::memory::{
-        MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
+        MemoryIam, MemorySecrets, MemorySource, MemoryTrail, RecordingPublisher, RecordingWebhook,
     };
     use crate::effects::{EffectError, ErrorKind, Publisher, SnsMessage};
     use crate::live::Effects;
     use crate::rules::testing::iam_call;
-    use crate::scan::memory::MemorySource;
 
     /// SNS that refuses, for good (a key policy denying the topic, say), the
     /// alerts of one rule and publishes the others.

@@ -6,8 +6,8 @@
 //!   the live IAM state into an [`Account`]; [`evaluate()`] runs the scan
 //!   rules of the registry over it at an injected time. All pure.
 //! - [`read`] reads the account through the effects' read-only
-//!   [`CredentialSource`] (the SDK's IAM adapter, or [`memory`] in tests),
-//!   with the bounded wait for the report.
+//!   [`CredentialSource`] (the SDK's IAM adapter, or its in-memory fake in
+//!   tests), with the bounded wait for the report.
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
 //!   `trailguard scan` run it: read, evaluate, remediate through the live
 //!   path's remediations, then one summary alert ([`alert`]).
@@ -15,9 +15,6 @@
 pub mod alert;
 mod evaluate;
 mod execute;
-// Unit tests and the `test-util` feature only, as `effects::memory`.
-#[cfg(any(test, feature = "test-util"))]
-pub mod memory;
 pub mod read;
 mod render;
 

@@ -172,8 +172,8 @@ pub async fn read_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effects::memory::MemorySource;
     use crate::inventory::testing::{HEADER, ROOT_CLEAN, users};
-    use crate::scan::memory::MemorySource;
 
     fn quick() -> ReportWait {
         ReportWait {

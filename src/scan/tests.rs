@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::memory::MemorySource;
 use super::*;
 use crate::alert::slack::WebhookSource;
 use crate::config::Config;
+use crate::effects::memory::MemorySource;
 use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
