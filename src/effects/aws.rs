@@ -48,21 +48,31 @@ where
     }
 }
 
+/// Every item of every page a list request answers, its failure
+/// classified as `$op`. A macro because each paginator is its own type,
+/// and the stream type they share is not exported by the SDK.
+macro_rules! every_item {
+    ($op:expr, $request:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify($op, e))
+    };
+}
+
 /// Every access key of `user` (all pages): the one listing, for the
 /// deactivation and the scan alike. A key without an id is skipped.
 async fn list_access_keys(
     client: &aws_sdk_iam::Client,
     user: &str,
 ) -> Result<Vec<ListedKey>, EffectError> {
-    let list = client
-        .list_access_keys()
-        .user_name(user)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| classify("iam:ListAccessKeys", e))?;
+    let list = every_item!(
+        "iam:ListAccessKeys",
+        client.list_access_keys().user_name(user)
+    )?;
     Ok(list
         .iter()
         .filter_map(|k| {
@@ -82,15 +92,10 @@ async fn list_attached_user_policies(
     client: &aws_sdk_iam::Client,
     user: &str,
 ) -> Result<Vec<AttachedPolicy>, EffectError> {
-    let list = client
-        .list_attached_user_policies()
-        .user_name(user)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| classify("iam:ListAttachedUserPolicies", e))?;
+    let list = every_item!(
+        "iam:ListAttachedUserPolicies",
+        client.list_attached_user_policies().user_name(user)
+    )?;
     Ok(list
         .into_iter()
         .filter_map(|p| {
@@ -258,17 +263,10 @@ impl Iam for AwsIam {
     }
 
     async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
-        const OP: &str = "iam:ListGroupsForUser";
-        let list = self
-            .client
-            .list_groups_for_user()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
+        let list = every_item!(
+            "iam:ListGroupsForUser",
+            self.client.list_groups_for_user().user_name(user)
+        )?;
         Ok(list
             .iter()
             .map(|g| GroupRef {
@@ -310,17 +308,10 @@ impl Iam for AwsIam {
     }
 
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
-        const OP: &str = "iam:ListAttachedGroupPolicies";
-        let list = self
-            .client
-            .list_attached_group_policies()
-            .group_name(group)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
+        let list = every_item!(
+            "iam:ListAttachedGroupPolicies",
+            self.client.list_attached_group_policies().group_name(group)
+        )?;
         Ok(list
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_owned))
@@ -328,16 +319,10 @@ impl Iam for AwsIam {
     }
 
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
-        const OP: &str = "iam:ListGroupPolicies";
-        self.client
-            .list_group_policies()
-            .group_name(group)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))
+        every_item!(
+            "iam:ListGroupPolicies",
+            self.client.list_group_policies().group_name(group)
+        )
     }
 
     async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
@@ -541,15 +526,7 @@ impl CredentialSource for AwsIam {
     }
 
     async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
-        let users = self
-            .client
-            .list_users()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("iam:ListUsers", e))?;
+        let users = every_item!("iam:ListUsers", self.client.list_users())?;
         Ok(users
             .into_iter()
             .map(|u| (u.user_name().to_owned(), u.arn().to_owned()))
@@ -561,15 +538,10 @@ impl CredentialSource for AwsIam {
     }
 
     async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
-        self.client
-            .list_user_policies()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify("iam:ListUserPolicies", e))
+        every_item!(
+            "iam:ListUserPolicies",
+            self.client.list_user_policies().user_name(user)
+        )
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, EffectError> {
