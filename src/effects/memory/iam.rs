@@ -173,12 +173,11 @@ impl Iam for MemoryIam {
         const OP: &str = "iam:ListAttachedGroupPolicies";
         self.read(OP, |s| {
             let group = s.group_name(group);
-            s.in_scope(OP, &group)?;
-            let g = s
-                .groups
-                .get(&group)
-                .ok_or_else(|| no_such(OP, "group", &group))?;
-            Ok(g.attached.iter().cloned().collect())
+            Ok(s.scoped_group(OP, &group)?
+                .attached
+                .iter()
+                .cloned()
+                .collect())
         })
     }
 
@@ -186,12 +185,7 @@ impl Iam for MemoryIam {
         const OP: &str = "iam:ListGroupPolicies";
         self.read(OP, |s| {
             let group = s.group_name(group);
-            s.in_scope(OP, &group)?;
-            let g = s
-                .groups
-                .get(&group)
-                .ok_or_else(|| no_such(OP, "group", &group))?;
-            Ok(g.inline.keys().cloned().collect())
+            Ok(s.scoped_group(OP, &group)?.inline.keys().cloned().collect())
         })
     }
 

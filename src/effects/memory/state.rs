@@ -109,6 +109,19 @@ impl IamState {
         }
     }
 
+    /// The group, if the scoped role may see it: AccessDenied out of
+    /// scope, NoSuchEntity when it does not exist.
+    pub(super) fn scoped_group(
+        &self,
+        op: &'static str,
+        group: &str,
+    ) -> Result<&GroupState, EffectError> {
+        self.in_scope(op, group)?;
+        self.groups
+            .get(group)
+            .ok_or_else(|| no_such(op, "group", group))
+    }
+
     pub(super) fn user_mut(
         &mut self,
         op: &'static str,
