@@ -22,10 +22,11 @@ use lambda_runtime::LambdaInvocation;
 use lambda_runtime::tower::{Layer, Service};
 use serde_json::{Value, json};
 
+use crate::effects::CredentialSource;
 use crate::event::input;
 use crate::executor::DeliveryStatus;
 use crate::live::{HandleError, LiveContext, Outcome, handle_event};
-use crate::scan::{self, CredentialSource, ScanContext, run_scan};
+use crate::scan::{self, ScanContext, run_scan};
 
 /// The most bytes of a payload one log line carries.
 pub const LOG_PAYLOAD_MAX: usize = 64 * 1024;
@@ -305,12 +306,11 @@ mod tests {
     use crate::alert::slack::WebhookSource;
     use crate::config::Config;
     use crate::effects::memory::{
-        MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
+        MemoryIam, MemorySecrets, MemorySource, MemoryTrail, RecordingPublisher, RecordingWebhook,
     };
     use crate::effects::{EffectError, ErrorKind, Publisher, SnsMessage};
     use crate::live::Effects;
     use crate::rules::testing::iam_call;
-    use crate::scan::memory::MemorySource;
 
     /// SNS that refuses, for good (a key policy denying the topic, say), the
     /// alerts of one rule and publishes the others.

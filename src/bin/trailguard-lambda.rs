@@ -3,7 +3,6 @@
 //! runs the credential scan.
 
 use lambda_runtime::{LambdaEvent, Runtime, layers::TracingLayer, service_fn};
-use trailguard::scan::aws::IamSource;
 use trailguard::{Config, lambda, live::LiveContext};
 
 #[tokio::main]
@@ -18,9 +17,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .load()
         .await;
     let slack_env = std::env::var(&config.alerts.slack_webhook_url_env).ok();
-    let ctx = LiveContext::from_sdk_config(config, &sdk, slack_env)?;
-    let source = IamSource::from_conf(&sdk);
-    let (ctx, source) = (&ctx, &source);
+    // One IAM client for the remediations and the scan's reads.
+    let (ctx, source) = LiveContext::with_credential_source(config, &sdk, slack_env)?;
+    let (ctx, source) = (&ctx, source.as_ref());
     // The handler gets the payload's text, so that a payload the runtime
     // could not deserialize is still logged and answered (see lambda.rs).
     let handler = service_fn(move |event: LambdaEvent<String>| async move {

@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 
 use super::{ConfigArg, EXIT_EFFECTS, EXIT_INPUT, EXIT_USAGE, Format};
 use crate::live::LiveContext;
-use crate::scan::aws::IamSource;
 use crate::scan::{ReportWait, ScanContext, render_text, run_scan};
 
 #[derive(Debug, clap::Args)]
@@ -60,15 +59,15 @@ pub fn run(args: Args) -> ExitCode {
             .load()
             .await;
         let slack_env = std::env::var(&config.alerts.slack_webhook_url_env).ok();
-        let live = LiveContext::from_sdk_config(config, &sdk, slack_env)
+        // One IAM client for the remediations and the scan's reads.
+        let (live, source) = LiveContext::with_credential_source(config, &sdk, slack_env)
             .map_err(|e| (EXIT_USAGE, e.to_string()))?;
-        let source = IamSource::from_conf(&sdk);
         let ctx = ScanContext {
             wait,
             // Ages measured at another time are not the account's: acting
             // on them would deactivate a key seconds old as years old.
             dry_run: args.dry_run || args.as_of.is_some(),
-            ..ScanContext::new(&live, &source)
+            ..ScanContext::new(&live, source.as_ref())
         };
         run_scan(&ctx, now)
             .await

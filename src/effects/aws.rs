@@ -7,13 +7,16 @@
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_iam::types::{StatusType, SummaryKeyType};
+use aws_sdk_iam::types::{ReportStateType, StatusType, SummaryKeyType};
+use chrono::{DateTime, Utc};
 
 use super::{
-    AccessKey, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo, Publisher, Quotas,
-    Secret, Secrets, SnsMessage, TrailControl, UserInfo,
+    AccessKey, CredentialSource, EffectError, ErrorKind, GroupInfo, GroupRef, Iam, PolicyInfo,
+    Publisher, Quotas, ReportFetch, ReportState, Secret, Secrets, SnsMessage, TrailControl,
+    UserInfo,
 };
 use crate::inventory::PasswordBaseline;
+use crate::inventory::account::{AccountSummary, AttachedPolicy, ListedKey};
 
 /// Turns any SDK error into an [`EffectError`] for `operation`: the one
 /// classifier of SDK errors, for the effects and the scan's reads alike.
@@ -45,41 +48,117 @@ where
     }
 }
 
-/// One access key of a user as `ListAccessKeys` answers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ListedAccessKey {
-    pub id: String,
-    pub active: bool,
-    pub created: Option<chrono::DateTime<chrono::Utc>>,
+/// Every item of every page a list request answers, its failure
+/// classified as `$op`. A macro because each paginator is its own type,
+/// and the stream type they share is not exported by the SDK.
+macro_rules! every_item {
+    ($op:expr, $request:expr) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| classify($op, e))
+    };
 }
 
 /// Every access key of `user` (all pages): the one listing, for the
 /// deactivation and the scan alike. A key without an id is skipped.
-pub(crate) async fn list_access_keys(
+async fn list_access_keys(
     client: &aws_sdk_iam::Client,
     user: &str,
-) -> Result<Vec<ListedAccessKey>, EffectError> {
-    let list = client
-        .list_access_keys()
-        .user_name(user)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| classify("iam:ListAccessKeys", e))?;
+) -> Result<Vec<ListedKey>, EffectError> {
+    let list = every_item!(
+        "iam:ListAccessKeys",
+        client.list_access_keys().user_name(user)
+    )?;
     Ok(list
         .iter()
         .filter_map(|k| {
-            Some(ListedAccessKey {
+            Some(ListedKey {
                 id: k.access_key_id()?.to_owned(),
                 active: k.status() == Some(&StatusType::Active),
-                created: k
-                    .create_date()
-                    .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                created: k.create_date().and_then(time),
             })
         })
         .collect())
+}
+
+/// Every managed policy attached to `user` (all pages), for the
+/// remediations (their ARNs) and the scan alike. One without an ARN is
+/// skipped.
+async fn list_attached_user_policies(
+    client: &aws_sdk_iam::Client,
+    user: &str,
+) -> Result<Vec<AttachedPolicy>, EffectError> {
+    let list = every_item!(
+        "iam:ListAttachedUserPolicies",
+        client.list_attached_user_policies().user_name(user)
+    )?;
+    Ok(list
+        .into_iter()
+        .filter_map(|p| {
+            Some(AttachedPolicy {
+                name: p.policy_name().unwrap_or_default().to_owned(),
+                arn: p.policy_arn()?.to_owned(),
+            })
+        })
+        .collect())
+}
+
+/// `GetAccountSummary`'s map, for the quotas and the scan alike.
+async fn read_summary(client: &aws_sdk_iam::Client) -> Result<AccountSummary, EffectError> {
+    let out = client
+        .get_account_summary()
+        .send()
+        .await
+        .map_err(|e| classify("iam:GetAccountSummary", e))?;
+    Ok(AccountSummary(
+        out.summary_map()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str().to_owned(), i64::from(*v)))
+            .collect(),
+    ))
+}
+
+/// The account's password policy, `None` when it has none: the one reading,
+/// for the restoring remediation and the scan alike.
+async fn read_password_policy(
+    client: &aws_sdk_iam::Client,
+) -> Result<Option<PasswordBaseline>, EffectError> {
+    let out = client
+        .get_account_password_policy()
+        .send()
+        .await
+        .map_err(|e| classify("iam:GetAccountPasswordPolicy", e));
+    Ok(none_if_missing(out)?.and_then(|o| {
+        let p = o.password_policy()?;
+        Some(PasswordBaseline {
+            // IAM's default when unset.
+            minimum_length: p
+                .minimum_password_length()
+                .map_or(6, |n| non_negative(Some(n))),
+            require_uppercase: p.require_uppercase_characters(),
+            require_lowercase: p.require_lowercase_characters(),
+            require_numbers: p.require_numbers(),
+            require_symbols: p.require_symbols(),
+            reuse_prevention: non_negative(p.password_reuse_prevention()),
+            // `ExpirePasswords` false means no maximum age, whatever the field says.
+            max_age_days: if p.expire_passwords() {
+                non_negative(p.max_password_age())
+            } else {
+                0
+            },
+            allow_users_to_change: p.allow_users_to_change_password(),
+            hard_expiry: p.hard_expiry().unwrap_or(false),
+        })
+    }))
+}
+
+fn time(t: &aws_sdk_iam::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 /// `Ok(None)` for a not-found error, the error otherwise.
@@ -116,21 +195,21 @@ impl AwsIam {
     pub fn new(client: aws_sdk_iam::Client) -> Self {
         AwsIam { client }
     }
+
+    /// On an SDK config (the usual environment, `AWS_ENDPOINT_URL` included).
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        AwsIam::new(aws_sdk_iam::Client::new(sdk))
+    }
 }
 
 #[async_trait]
 impl Iam for AwsIam {
     async fn quotas(&self) -> Result<Quotas, EffectError> {
-        const OP: &str = "iam:GetAccountSummary";
-        let out = self
-            .client
-            .get_account_summary()
-            .send()
-            .await
-            .map_err(|e| classify(OP, e))?;
-        let map = out.summary_map();
+        let summary = read_summary(&self.client).await?;
         let get = |key: SummaryKeyType, default: u32| {
-            map.and_then(|m| m.get(&key))
+            summary
+                .0
+                .get(key.as_str())
                 .and_then(|v| u32::try_from(*v).ok())
                 .unwrap_or(default)
         };
@@ -176,35 +255,18 @@ impl Iam for AwsIam {
     }
 
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
-        const OP: &str = "iam:ListAttachedUserPolicies";
-        let list = self
-            .client
-            .list_attached_user_policies()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
-        Ok(list
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_owned))
+        Ok(list_attached_user_policies(&self.client, user)
+            .await?
+            .into_iter()
+            .map(|p| p.arn)
             .collect())
     }
 
     async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
-        const OP: &str = "iam:ListGroupsForUser";
-        let list = self
-            .client
-            .list_groups_for_user()
-            .user_name(user)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
+        let list = every_item!(
+            "iam:ListGroupsForUser",
+            self.client.list_groups_for_user().user_name(user)
+        )?;
         Ok(list
             .iter()
             .map(|g| GroupRef {
@@ -246,17 +308,10 @@ impl Iam for AwsIam {
     }
 
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
-        const OP: &str = "iam:ListAttachedGroupPolicies";
-        let list = self
-            .client
-            .list_attached_group_policies()
-            .group_name(group)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))?;
+        let list = every_item!(
+            "iam:ListAttachedGroupPolicies",
+            self.client.list_attached_group_policies().group_name(group)
+        )?;
         Ok(list
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_owned))
@@ -264,16 +319,10 @@ impl Iam for AwsIam {
     }
 
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
-        const OP: &str = "iam:ListGroupPolicies";
-        self.client
-            .list_group_policies()
-            .group_name(group)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| classify(OP, e))
+        every_item!(
+            "iam:ListGroupPolicies",
+            self.client.list_group_policies().group_name(group)
+        )
     }
 
     async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
@@ -409,26 +458,7 @@ impl Iam for AwsIam {
     }
 
     async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
-        let out = self
-            .client
-            .get_account_password_policy()
-            .send()
-            .await
-            .map_err(|e| classify("iam:GetAccountPasswordPolicy", e));
-        Ok(none_if_missing(out)?.and_then(|o| {
-            let p = o.password_policy()?;
-            Some(PasswordBaseline {
-                minimum_length: non_negative(p.minimum_password_length()),
-                require_uppercase: p.require_uppercase_characters(),
-                require_lowercase: p.require_lowercase_characters(),
-                require_numbers: p.require_numbers(),
-                require_symbols: p.require_symbols(),
-                reuse_prevention: non_negative(p.password_reuse_prevention()),
-                max_age_days: non_negative(p.max_password_age()),
-                allow_users_to_change: p.allow_users_to_change_password(),
-                hard_expiry: p.hard_expiry().unwrap_or(false),
-            })
-        }))
+        read_password_policy(&self.client).await
     }
 
     async fn update_password_policy(&self, policy: &PasswordBaseline) -> Result<(), EffectError> {
@@ -449,6 +479,91 @@ impl Iam for AwsIam {
             .await
             .map(drop)
             .map_err(|e| classify("iam:UpdateAccountPasswordPolicy", e))
+    }
+}
+
+/// The scan's reads, on the same client as the remediations.
+#[async_trait]
+impl CredentialSource for AwsIam {
+    async fn generate_credential_report(&self) -> Result<ReportState, EffectError> {
+        let out = self
+            .client
+            .generate_credential_report()
+            .send()
+            .await
+            .map_err(|e| classify("iam:GenerateCredentialReport", e))?;
+        Ok(match out.state() {
+            Some(ReportStateType::Complete) => ReportState::Complete,
+            Some(ReportStateType::Started) => ReportState::Started,
+            _ => ReportState::InProgress,
+        })
+    }
+
+    async fn credential_report(&self) -> Result<ReportFetch, EffectError> {
+        match self.client.get_credential_report().send().await {
+            Ok(out) => Ok(ReportFetch::Ready {
+                content: out
+                    .content()
+                    .map(|b| b.as_ref().to_vec())
+                    .unwrap_or_default(),
+                generated: out.generated_time().and_then(time),
+            }),
+            Err(e) => match e.code() {
+                Some("ReportInProgress") => Ok(ReportFetch::InProgress),
+                Some("ReportNotPresent") => Ok(ReportFetch::NotPresent),
+                Some("ReportExpired") => Ok(ReportFetch::Expired),
+                _ => Err(classify("iam:GetCredentialReport", e)),
+            },
+        }
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
+        read_password_policy(&self.client).await
+    }
+
+    async fn account_summary(&self) -> Result<AccountSummary, EffectError> {
+        read_summary(&self.client).await
+    }
+
+    async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
+        let users = every_item!("iam:ListUsers", self.client.list_users())?;
+        Ok(users
+            .into_iter()
+            .map(|u| (u.user_name().to_owned(), u.arn().to_owned()))
+            .collect())
+    }
+
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, EffectError> {
+        list_attached_user_policies(&self.client, user).await
+    }
+
+    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
+        every_item!(
+            "iam:ListUserPolicies",
+            self.client.list_user_policies().user_name(user)
+        )
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, EffectError> {
+        list_access_keys(&self.client, user).await
+    }
+
+    async fn access_key_last_used(
+        &self,
+        _user: &str,
+        access_key_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, EffectError> {
+        let out = self
+            .client
+            .get_access_key_last_used()
+            .access_key_id(access_key_id)
+            .send()
+            .await
+            .map_err(|e| classify("iam:GetAccessKeyLastUsed", e))?;
+        Ok(out
+            .access_key_last_used()
+            .and_then(|u| u.last_used_date())
+            .and_then(time))
     }
 }
 

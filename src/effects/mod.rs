@@ -1,9 +1,10 @@
 //! Effects: the narrow interfaces through which trailguard changes or tells
 //! the world, with their real adapters and in-memory stand-ins.
 //!
-//! Remediations and alerts are written against these traits only. The AWS
-//! SDK adapters ([`aws`]) and the webhook adapter ([`webhook`]) are the only
-//! code that sees SDK or HTTP types; [`memory`] holds recording fakes for
+//! Remediations, alerts and the scan's reads ([`CredentialSource`]) are
+//! written against these traits only. The AWS SDK adapters ([`aws`], one per
+//! service) and the webhook adapter ([`webhook`]) are the only code that
+//! sees SDK or HTTP types; [`memory`] holds recording fakes for
 //! unit tests and [`faults`] wraps any [`Iam`] to fail at a chosen call.
 //!
 //! Operation names (`iam:CreateGroup`, ...) are the IAM action names, so the
@@ -11,6 +12,7 @@
 //! registry entry declares.
 
 pub mod aws;
+pub mod credentials;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.
 #[cfg(any(test, feature = "test-util"))]
@@ -23,6 +25,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::inventory::PasswordBaseline;
+
+pub use credentials::{CredentialSource, ReportFetch, ReportState};
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

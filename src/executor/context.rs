@@ -10,7 +10,9 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::webhook::HttpWebhook;
-use crate::effects::{Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl};
+use crate::effects::{
+    CredentialSource, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
+};
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
 /// The effects the executor uses.
@@ -26,8 +28,13 @@ pub struct Effects {
 impl Effects {
     /// The real adapters, on one SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig) -> Self {
+        Self::around_iam(Arc::new(AwsIam::from_conf(sdk)), sdk)
+    }
+
+    /// The real adapters, with `iam` as the IAM one.
+    fn around_iam(iam: Arc<AwsIam>, sdk: &aws_config::SdkConfig) -> Self {
         Effects {
-            iam: Arc::new(AwsIam::new(aws_sdk_iam::Client::new(sdk))),
+            iam,
             trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(sdk))),
             publisher: Arc::new(AwsSns::new(aws_sdk_sns::Client::new(sdk))),
             webhook: Arc::new(HttpWebhook::new()),
@@ -95,6 +102,20 @@ impl LiveContext {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
         let effects = Effects::from_sdk_config(sdk);
         Ok(Self::new(config, effects, slack))
+    }
+
+    /// As [`Self::from_sdk_config`], and its IAM adapter as the scan's
+    /// credential source: the remediations and the scan's reads share one
+    /// IAM client.
+    pub fn with_credential_source(
+        config: Config,
+        sdk: &aws_config::SdkConfig,
+        slack_env_value: Option<String>,
+    ) -> Result<(Self, Arc<dyn CredentialSource>), LiveError> {
+        let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
+        let iam = Arc::new(AwsIam::from_conf(sdk));
+        let effects = Effects::around_iam(iam.clone(), sdk);
+        Ok((Self::new(config, effects, slack), iam))
     }
 
     /// How long remediations wait for IAM to show their writes (all of

@@ -18,12 +18,11 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
-use crate::effects::{EffectError, SnsMessage};
+use crate::effects::{CredentialSource, EffectError, SnsMessage};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
 use crate::rules::{Mode, Severity, Target, within_days};
-use crate::scan::source::{CredentialSource, SourceError, SourceErrorKind};
 
 pub use context::{Effects, LiveContext, LiveError};
 
@@ -180,7 +179,7 @@ pub enum ExecError {
         rule: &'static str,
         access_key_id: String,
         #[source]
-        source: SourceError,
+        source: EffectError,
     },
     /// The invocation's deadline came before these remediations started.
     #[error(
@@ -210,7 +209,8 @@ impl ExecError {
                 source.is_retryable()
             }
             ExecError::Webhook { source, .. } => source.is_retryable(),
-            ExecError::Recheck { source, .. } => source.kind != SourceErrorKind::Other,
+            // A key gone since the report is worth a look again too.
+            ExecError::Recheck { source, .. } => source.is_retryable() || source.is_not_found(),
             // What was left is run by the retry.
             ExecError::Deadline { .. } => true,
         }

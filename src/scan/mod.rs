@@ -2,29 +2,26 @@
 //! missed or never sees (credentials growing old, grants made before
 //! trailguard was deployed, events EventBridge dropped).
 //!
-//! - [`source`] is the narrow read-only trait the scan reads IAM through,
-//!   with the bounded wait for the report; [`aws`] its SDK adapter,
-//!   [`memory`] an in-memory one for tests. What is read becomes the
-//!   inventory model (`crate::inventory`).
+//! - [`read`] reads the account through the effects' read-only
+//!   [`CredentialSource`] (the SDK's IAM adapter, or its in-memory fake in
+//!   tests), with the bounded wait for the report. What is read becomes
+//!   the inventory model (`crate::inventory`).
 //! - [`run_scan`] is the whole scan, as the Lambda's scheduled event and
 //!   `trailguard scan` run it: read, then the same pipeline as an event:
 //!   the engine (`engine::evaluate_account`), the executor, and one summary
 //!   alert (`alert::summary`) through the executor's delivery.
 
-pub mod aws;
-// Unit tests and the `test-util` feature only, as `effects::memory`.
-#[cfg(any(test, feature = "test-util"))]
-pub mod memory;
+pub mod read;
 mod render;
-pub mod source;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use read::ReportWait;
 pub use render::render_text;
-pub use source::{CredentialSource, ReportWait, SourceError};
 
 use crate::alert::summary::{self, Summary};
+use crate::effects::{CredentialSource, EffectError};
 use crate::engine::{self, Decision, Diagnostic};
 use crate::executor::{self, Delivery, DeliveryStatus, ErrorReport, ExecError, Executor, Origin};
 use crate::inventory::ReportError;
@@ -35,7 +32,7 @@ use crate::remediate::{Action, Report, Status};
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("cannot read the account: {0}")]
-    Source(#[from] SourceError),
+    Source(#[from] EffectError),
     #[error("{0}")]
     Report(#[from] ReportError),
     #[error("credential report not ready after {seconds} s")]
@@ -48,7 +45,7 @@ impl ScanError {
     /// Worth running the scan again soon (throttling, 5xx, a slow report).
     pub fn is_retryable(&self) -> bool {
         match self {
-            ScanError::Source(e) => e.kind == source::SourceErrorKind::Transient,
+            ScanError::Source(e) => e.is_retryable(),
             ScanError::ReportTimeout { .. } | ScanError::Deadline => true,
             ScanError::Report(_) => false,
         }
@@ -226,7 +223,7 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         let left = stop.saturating_duration_since(tokio::time::Instant::now());
         wait.timeout = wait.timeout.min(left);
     }
-    let read = source::read_account(ctx.source, wait);
+    let read = read::read_account(ctx.source, wait);
     let account = match stop_at {
         Some(stop) => match tokio::time::timeout_at(stop, read).await {
             Ok(Ok(account)) => account,

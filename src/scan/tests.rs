@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::memory::MemorySource;
 use super::*;
 use crate::alert::slack::WebhookSource;
 use crate::config::Config;
+use crate::effects::memory::MemorySource;
 use crate::effects::memory::{
     IamState, MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
 };
@@ -292,44 +292,46 @@ async fn a_failed_recheck_leaves_the_key_alone_and_asks_for_a_retry() {
     struct NoLastUse(MemorySource);
     #[async_trait::async_trait]
     impl CredentialSource for NoLastUse {
-        async fn generate_credential_report(&self) -> Result<source::ReportState, SourceError> {
+        async fn generate_credential_report(
+            &self,
+        ) -> Result<crate::effects::ReportState, EffectError> {
             self.0.generate_credential_report().await
         }
-        async fn credential_report(&self) -> Result<source::ReportFetch, SourceError> {
+        async fn credential_report(&self) -> Result<crate::effects::ReportFetch, EffectError> {
             self.0.credential_report().await
         }
-        async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+        async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
             self.0.password_policy().await
         }
-        async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+        async fn account_summary(&self) -> Result<AccountSummary, EffectError> {
             self.0.account_summary().await
         }
-        async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+        async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
             self.0.users().await
         }
         async fn attached_user_policies(
             &self,
             user: &str,
-        ) -> Result<Vec<crate::inventory::account::AttachedPolicy>, SourceError> {
+        ) -> Result<Vec<crate::inventory::account::AttachedPolicy>, EffectError> {
             self.0.attached_user_policies(user).await
         }
-        async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+        async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
             self.0.user_policy_names(user).await
         }
         async fn access_keys(
             &self,
             user: &str,
-        ) -> Result<Vec<crate::inventory::account::ListedKey>, SourceError> {
+        ) -> Result<Vec<crate::inventory::account::ListedKey>, EffectError> {
             self.0.access_keys(user).await
         }
         async fn access_key_last_used(
             &self,
             _: &str,
             _: &str,
-        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, SourceError> {
-            Err(SourceError::new(
+        ) -> Result<Option<chrono::DateTime<chrono::Utc>>, EffectError> {
+            Err(EffectError::new(
                 "iam:GetAccessKeyLastUsed",
-                source::SourceErrorKind::Transient,
+                ErrorKind::Throttled,
                 "Rate exceeded",
             ))
         }
@@ -430,7 +432,7 @@ async fn the_deadline_bounds_the_wait_for_the_report() {
         .lock()
         .unwrap()
         .extend(std::iter::repeat_n(
-            source::ReportState::InProgress,
+            crate::effects::ReportState::InProgress,
             100_000,
         ));
     let ctx = ScanContext {

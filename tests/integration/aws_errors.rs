@@ -91,42 +91,45 @@ async fn an_unreachable_endpoint_is_worth_a_retry() {
 }
 
 /// A dispatch failure (nothing listens) is worth a retry on both paths: the
-/// effects' and the scan's reads share one classifier.
+/// effects' and the scan's reads share one classifier and one error type.
 #[tokio::test]
 async fn an_unreachable_endpoint_is_transient_for_the_scan_too() {
-    use trailguard::scan::CredentialSource;
-    use trailguard::scan::aws::IamSource;
-    use trailguard::scan::source::SourceErrorKind;
+    use trailguard::effects::CredentialSource;
+    use trailguard::effects::aws::AwsIam;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let source = IamSource::from_conf(&sdk(&format!("http://127.0.0.1:{port}")).await);
+    let source = AwsIam::from_conf(&sdk(&format!("http://127.0.0.1:{port}")).await);
     let err = source.account_summary().await.expect_err("nothing listens");
-    assert_eq!(err.kind, SourceErrorKind::Transient, "{err}");
+    assert!(err.is_retryable(), "{err}");
 }
 
+/// The scan's reads answer the effects' error: the same kind as the live
+/// path, and the retry verdict the scan's own kinds gave before (not found;
+/// transient for throttling, 5xx and a concurrent change; other).
 #[tokio::test]
 async fn scan_reads_classify_errors_as_the_live_path_does() {
-    use trailguard::scan::CredentialSource;
-    use trailguard::scan::aws::IamSource;
-    use trailguard::scan::source::SourceErrorKind;
-    for (status, code, kind) in [
-        (403, "AccessDenied", SourceErrorKind::Other),
-        (400, "ValidationError", SourceErrorKind::Other),
-        (404, "NoSuchEntity", SourceErrorKind::NotFound),
-        (400, "Throttling", SourceErrorKind::Transient),
-        (503, "SomethingNew", SourceErrorKind::Transient),
-        (409, "ConcurrentModification", SourceErrorKind::Transient),
+    use trailguard::effects::CredentialSource;
+    use trailguard::effects::ErrorKind;
+    use trailguard::effects::aws::AwsIam;
+    for (status, code, kind, retryable) in [
+        (403, "AccessDenied", ErrorKind::AccessDenied, false),
+        (400, "ValidationError", ErrorKind::Invalid, false),
+        (404, "NoSuchEntity", ErrorKind::NotFound, false),
+        (400, "Throttling", ErrorKind::Throttled, true),
+        (503, "SomethingNew", ErrorKind::Unavailable, true),
+        (409, "ConcurrentModification", ErrorKind::Unavailable, true),
     ] {
         let aws = Listener::start(move |_| Response::aws_error(status, code)).await;
-        let source = IamSource::from_conf(&sdk(&aws.url("")).await);
+        let source = AwsIam::from_conf(&sdk(&aws.url("")).await);
         let err = source
             .account_summary()
             .await
             .expect_err("every call fails");
         assert_eq!(err.kind, kind, "{code}: {err}");
+        assert_eq!(err.is_retryable(), retryable, "{code}: {err}");
         assert_eq!(err.operation, "iam:GetAccountSummary");
     }
 }

@@ -6,7 +6,6 @@ use chrono::{TimeDelta, Utc};
 use trailguard::Config;
 use trailguard::live::LiveContext;
 use trailguard::remediate::Status;
-use trailguard::scan::aws::IamSource;
 use trailguard::scan::{ScanContext, ScanReport, run_scan};
 
 use crate::support::moto::{AlertQueue, Moto};
@@ -113,10 +112,9 @@ async fn seed(iam: &Client, moto: &Moto) {
 async fn scan(moto: &Moto, config: &str, days_from_now: i64) -> ScanReport {
     let config = Config::from_toml(config, "test", std::iter::empty()).unwrap();
     let sdk = moto.sdk_config().await;
-    let live = LiveContext::from_sdk_config(config, &sdk, None).unwrap();
-    let source = IamSource::from_conf(&sdk);
+    let (live, source) = LiveContext::with_credential_source(config, &sdk, None).unwrap();
     run_scan(
-        &ScanContext::new(&live, &source),
+        &ScanContext::new(&live, source.as_ref()),
         Utc::now() + TimeDelta::days(days_from_now),
     )
     .await

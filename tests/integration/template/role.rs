@@ -50,7 +50,7 @@ fn the_role_grants_exactly_what_the_enabled_remediations_declare() {
         if schedule != "off" {
             enabled.push("credential-scan");
             needed.extend(
-                trailguard::scan::source::PERMISSIONS
+                trailguard::scan::read::PERMISSIONS
                     .iter()
                     .map(|p| p.to_string()),
             );

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::source::{CredentialSource, ReportFetch, ReportState, SourceError, SourceErrorKind};
+use crate::effects::{CredentialSource, EffectError, ErrorKind, ReportFetch, ReportState};
 use crate::inventory::PasswordBaseline;
 use crate::inventory::account::{AccountSummary, AttachedPolicy, Inventory, ListedKey};
 
@@ -24,7 +24,7 @@ pub struct MemorySource {
     pub fetches: Mutex<VecDeque<ReportFetch>>,
     /// GenerateCredentialReport failures (`LimitExceeded`...), in order,
     /// before its scripted states.
-    pub generate_errors: Mutex<VecDeque<SourceError>>,
+    pub generate_errors: Mutex<VecDeque<EffectError>>,
     /// GetAccessKeyLastUsed answers by key id; a key not here was never used.
     pub last_used: BTreeMap<String, DateTime<Utc>>,
     /// How long GetAccessKeyLastUsed takes (a slow IAM, for deadlines).
@@ -32,7 +32,7 @@ pub struct MemorySource {
     /// Users whose per-user reads answer NoSuchEntity (deleted mid-scan).
     pub deleted: Vec<String>,
     /// A failure every call answers with, when set.
-    pub failure: Option<SourceError>,
+    pub failure: Option<EffectError>,
     /// The IAM actions called, in order.
     pub calls: Mutex<Vec<String>>,
 }
@@ -51,7 +51,7 @@ impl MemorySource {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    fn call(&self, op: &'static str, user: Option<&str>) -> Result<(), SourceError> {
+    fn call(&self, op: &'static str, user: Option<&str>) -> Result<(), EffectError> {
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(match user {
                 Some(u) => format!("{op} {u}"),
@@ -64,9 +64,9 @@ impl MemorySource {
         if let Some(u) = user
             && self.deleted.iter().any(|d| d == u)
         {
-            return Err(SourceError::new(
+            return Err(EffectError::new(
                 op,
-                SourceErrorKind::NotFound,
+                ErrorKind::NotFound,
                 format!("The user with name {u} cannot be found."),
             ));
         }
@@ -80,7 +80,7 @@ impl MemorySource {
 
 #[async_trait]
 impl CredentialSource for MemorySource {
-    async fn generate_credential_report(&self) -> Result<ReportState, SourceError> {
+    async fn generate_credential_report(&self) -> Result<ReportState, EffectError> {
         self.call("iam:GenerateCredentialReport", None)?;
         if let Some(e) = self
             .generate_errors
@@ -98,7 +98,7 @@ impl CredentialSource for MemorySource {
         Ok(next.unwrap_or(ReportState::Complete))
     }
 
-    async fn credential_report(&self) -> Result<ReportFetch, SourceError> {
+    async fn credential_report(&self) -> Result<ReportFetch, EffectError> {
         self.call("iam:GetCredentialReport", None)?;
         let next = self.fetches.lock().ok().and_then(|mut q| q.pop_front());
         Ok(next.unwrap_or_else(|| ReportFetch::Ready {
@@ -107,17 +107,17 @@ impl CredentialSource for MemorySource {
         }))
     }
 
-    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError> {
+    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
         self.call("iam:GetAccountPasswordPolicy", None)?;
         Ok(self.inventory.password_policy.clone())
     }
 
-    async fn account_summary(&self) -> Result<AccountSummary, SourceError> {
+    async fn account_summary(&self) -> Result<AccountSummary, EffectError> {
         self.call("iam:GetAccountSummary", None)?;
         Ok(self.inventory.summary.clone())
     }
 
-    async fn users(&self) -> Result<Vec<(String, String)>, SourceError> {
+    async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
         self.call("iam:ListUsers", None)?;
         Ok(self
             .inventory
@@ -127,7 +127,7 @@ impl CredentialSource for MemorySource {
             .collect())
     }
 
-    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, SourceError> {
+    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, EffectError> {
         self.call("iam:ListAttachedUserPolicies", Some(user))?;
         Ok(self
             .user(user)
@@ -135,7 +135,7 @@ impl CredentialSource for MemorySource {
             .unwrap_or_default())
     }
 
-    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError> {
+    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
         self.call("iam:ListUserPolicies", Some(user))?;
         Ok(self
             .user(user)
@@ -143,7 +143,7 @@ impl CredentialSource for MemorySource {
             .unwrap_or_default())
     }
 
-    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError> {
+    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, EffectError> {
         self.call("iam:ListAccessKeys", Some(user))?;
         Ok(self
             .user(user)
@@ -155,7 +155,7 @@ impl CredentialSource for MemorySource {
         &self,
         user: &str,
         access_key_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, SourceError> {
+    ) -> Result<Option<DateTime<Utc>>, EffectError> {
         self.call("iam:GetAccessKeyLastUsed", Some(user))?;
         if !self.last_used_delay.is_zero() {
             tokio::time::sleep(self.last_used_delay).await;

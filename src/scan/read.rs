@@ -1,104 +1,12 @@
-//! Where the scan reads the account from: a narrow, read-only trait over the
-//! IAM API, and the reading itself (the report with a bounded wait, then
-//! the live inventory). [`super::aws`] is the SDK adapter.
+//! How the scan reads the account through [`CredentialSource`]: the report
+//! with a bounded wait, then the live inventory.
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-
 use super::ScanError;
-use crate::inventory::PasswordBaseline;
-use crate::inventory::account::{
-    Account, AccountSummary, AttachedPolicy, Inventory, ListedKey, LiveUser,
-};
+use crate::effects::{CredentialSource, EffectError, ErrorKind, ReportFetch, ReportState};
+use crate::inventory::account::{Account, Inventory, LiveUser};
 use crate::inventory::report::CredentialReport;
-
-/// What kind of failure a read met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceErrorKind {
-    /// The entity is gone (IAM `NoSuchEntity`).
-    NotFound,
-    /// Throttling, 5xx, transport: a later run may succeed.
-    Transient,
-    /// Access denied, invalid request, anything else.
-    Other,
-}
-
-/// A failed read: which IAM action, and what the service said.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{operation}` failed{}: {message}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
-pub struct SourceError {
-    /// The IAM action, as in a policy: `iam:ListUsers`.
-    pub operation: &'static str,
-    pub kind: SourceErrorKind,
-    pub code: Option<String>,
-    pub message: String,
-}
-
-impl SourceError {
-    pub fn new(operation: &'static str, kind: SourceErrorKind, message: impl Into<String>) -> Self {
-        SourceError {
-            operation,
-            kind,
-            code: None,
-            message: message.into(),
-        }
-    }
-}
-
-/// `GenerateCredentialReport`'s answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportState {
-    Started,
-    InProgress,
-    Complete,
-}
-
-/// `GetCredentialReport`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReportFetch {
-    /// The CSV, base64-decoded, and when IAM generated it.
-    Ready {
-        content: Vec<u8>,
-        generated: Option<DateTime<Utc>>,
-    },
-    /// `ReportInProgress`.
-    InProgress,
-    /// `ReportNotPresent`.
-    NotPresent,
-    /// `ReportExpired`.
-    Expired,
-}
-
-/// The IAM reads the scan needs, and nothing more. List calls return every
-/// page.
-#[async_trait]
-pub trait CredentialSource: Send + Sync {
-    /// `iam:GenerateCredentialReport`.
-    async fn generate_credential_report(&self) -> Result<ReportState, SourceError>;
-    /// `iam:GetCredentialReport`.
-    async fn credential_report(&self) -> Result<ReportFetch, SourceError>;
-    /// `iam:GetAccountPasswordPolicy`; `None` when the account has none.
-    async fn password_policy(&self) -> Result<Option<PasswordBaseline>, SourceError>;
-    /// `iam:GetAccountSummary`.
-    async fn account_summary(&self) -> Result<AccountSummary, SourceError>;
-    /// `iam:ListUsers`: `(name, arn)` of every user.
-    async fn users(&self) -> Result<Vec<(String, String)>, SourceError>;
-    /// `iam:ListAttachedUserPolicies`.
-    async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, SourceError>;
-    /// `iam:ListUserPolicies`: inline policy names.
-    async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, SourceError>;
-    /// `iam:ListAccessKeys`.
-    async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, SourceError>;
-    /// `iam:GetAccessKeyLastUsed`: when the key was last used, now (the
-    /// credential report can be four hours old); `None` if never.
-    async fn access_key_last_used(
-        &self,
-        user: &str,
-        access_key_id: &str,
-    ) -> Result<Option<DateTime<Utc>>, SourceError>;
-}
 
 /// How long to wait for IAM to generate the credential report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +58,9 @@ pub async fn fetch_report(
             // console): back off, doubling, within the same bounded wait.
             Err(e) if is_limit_exceeded(&e) => {
                 if started.elapsed() + pause > wait.timeout {
-                    return Err(ScanError::Source(SourceError {
-                        kind: SourceErrorKind::Transient,
+                    // A rate limit, not a quota: a later scan may get through.
+                    return Err(ScanError::Source(EffectError {
+                        kind: ErrorKind::Throttled,
                         ..e
                     }));
                 }
@@ -191,7 +100,7 @@ pub async fn fetch_report(
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
 /// IAM's answer to GenerateCredentialReport called too often.
-fn is_limit_exceeded(e: &SourceError) -> bool {
+fn is_limit_exceeded(e: &EffectError) -> bool {
     matches!(
         e.code.as_deref(),
         Some("LimitExceeded" | "LimitExceededException")
@@ -214,7 +123,7 @@ pub async fn read_inventory(
     let reads: Vec<_> = stream::iter(source.users().await?)
         .map(|(name, arn)| async move {
             let read = async {
-                Ok::<_, SourceError>(LiveUser {
+                Ok::<_, EffectError>(LiveUser {
                     attached_policies: source.attached_user_policies(&name).await?,
                     inline_policies: source.user_policy_names(&name).await?,
                     access_keys: source.access_keys(&name).await?,
@@ -232,7 +141,7 @@ pub async fn read_inventory(
     for (name, read) in reads {
         match read {
             Ok(user) => users.push(user),
-            Err(e) if e.kind == SourceErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 notes.push(format!("user `{name}` was deleted during the scan"));
             }
             Err(e) => return Err(e.into()),
@@ -263,8 +172,8 @@ pub async fn read_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::effects::memory::MemorySource;
     use crate::inventory::testing::{HEADER, ROOT_CLEAN, users};
-    use crate::scan::memory::MemorySource;
 
     fn quick() -> ReportWait {
         ReportWait {
@@ -330,10 +239,10 @@ mod tests {
         assert!(s.calls().len() <= 7, "{}", s.calls().len());
     }
 
-    fn limit_exceeded() -> SourceError {
-        let mut e = SourceError::new(
+    fn limit_exceeded() -> EffectError {
+        let mut e = EffectError::new(
             "iam:GenerateCredentialReport",
-            SourceErrorKind::Other,
+            ErrorKind::LimitExceeded,
             "Rate exceeded",
         );
         e.code = Some("LimitExceeded".into());
@@ -376,7 +285,10 @@ mod tests {
         let err = fetch_report(&s, quick()).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2));
         assert!(err.is_retryable(), "{err}");
-        assert!(err.to_string().contains("(LimitExceeded)"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "cannot read the account: `iam:GenerateCredentialReport` failed (throttled, LimitExceeded): Rate exceeded"
+        );
         // Backing off, doubling: a handful of calls, not a tight loop.
         assert!(s.calls().len() < 12, "{}", s.calls().len());
     }
@@ -416,9 +328,9 @@ mod tests {
     #[tokio::test]
     async fn a_denied_read_fails_the_scan_naming_the_action() {
         let mut s = source();
-        let mut denied = SourceError::new(
+        let mut denied = EffectError::new(
             "iam:GetCredentialReport",
-            SourceErrorKind::Other,
+            ErrorKind::AccessDenied,
             "not authorized",
         );
         denied.code = Some("AccessDenied".into());
@@ -426,7 +338,7 @@ mod tests {
         let err = read_account(&s, quick()).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "cannot read the account: `iam:GetCredentialReport` failed (AccessDenied): not authorized"
+            "cannot read the account: `iam:GetCredentialReport` failed (access denied, AccessDenied): not authorized"
         );
         assert!(!err.is_retryable());
     }
