@@ -4,7 +4,7 @@
 
 use super::dispatch::Ctx;
 use super::report::{Recorder, RemediateError, sh};
-use super::retry::retry_not_found;
+use super::retry::{let_it_propagate, retry_not_found, wait_until};
 use crate::effects::{EffectError, ErrorKind, GroupInfo, GroupRef, Iam, Quotas};
 
 /// IAM user and group names are unique regardless of case, and a call may
@@ -167,6 +167,35 @@ pub(crate) async fn find_or_create_group(
     Ok(None)
 }
 
+/// The group a move uses: the quotas read, then [`find_or_create_group`]
+/// over `candidates` (the first is the group's usual name; another is
+/// noted). `None` when no group can be had: `stays` is noted, and the move
+/// ends Blocked. The quotas come back for the checks that follow.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn choose_group(
+    iam: &dyn Iam,
+    candidates: &[String],
+    path: &str,
+    user: &str,
+    groups: &[GroupRef],
+    dedicated: impl Fn(&GroupFacts) -> bool,
+    stays: String,
+    rec: &mut Recorder,
+) -> Result<Option<(GroupChoice, Quotas)>, RemediateError> {
+    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
+    let joiner = Joiner { user, groups };
+    let found =
+        find_or_create_group(iam, candidates, path, &quotas, joiner, dedicated, rec).await?;
+    let Some(choice) = found else {
+        rec.note(stays);
+        return Ok(None);
+    };
+    if candidates.first().is_some_and(|base| *base != choice.name) {
+        rec.note(format!("using group {}", choice.name));
+    }
+    Ok(Some((choice, quotas)))
+}
+
 pub(crate) async fn group_facts(iam: &dyn Iam, info: GroupInfo) -> Result<GroupFacts, EffectError> {
     let attached = iam.attached_group_policies(&info.name).await?;
     let inline = iam.group_policy_names(&info.name).await?;
@@ -197,5 +226,46 @@ pub(crate) async fn add_user_to_group(
             sh(user)
         )),
     );
+    Ok(())
+}
+
+/// Adds the user to the group unless already a member, then reads back
+/// until IAM shows the user in the group and `holds` says the group
+/// carries the policy, and lets the change propagate. Only then may the
+/// policy be taken from the user: when the read-back never agrees,
+/// `unverified` is the (retryable) error and nothing was taken.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn join_and_verify<F, Fut>(
+    ctx: &Ctx<'_>,
+    rec: &mut Recorder,
+    group: &str,
+    user: &str,
+    fresh: bool,
+    member: bool,
+    holds: F,
+    unverified: EffectError,
+) -> Result<(), RemediateError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, EffectError>>,
+{
+    if !member {
+        add_user_to_group(ctx, rec, group, user, fresh).await?;
+    }
+    let iam = ctx.iam;
+    let verified = wait_until(ctx, fresh, || async {
+        let in_group = iam
+            .groups_for_user(user)
+            .await?
+            .iter()
+            .any(|g| same_name(&g.name, group));
+        Ok(in_group && holds().await?)
+    })
+    .await
+    .map_err(|e| rec.fail(e))?;
+    if !verified {
+        return Err(rec.fail_with(unverified, true));
+    }
+    let_it_propagate(ctx).await;
     Ok(())
 }

@@ -9,12 +9,10 @@
 //! the report carries both documents for a human to choose.
 
 use super::dispatch::Ctx;
-use super::group_move::{
-    GroupFacts, Joiner, add_user_to_group, find_or_create_group, member_candidates, same_name,
-};
+use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
-use super::retry::{Seen, let_it_propagate, patiently, retry_not_found, wait_until};
+use super::retry::{Seen, patiently, retry_not_found};
 use super::spec::RemediationSpec;
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam, same_document};
 
@@ -146,31 +144,21 @@ pub(super) async fn run(
     };
     rec.document(&document);
 
-    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    let joiner = Joiner {
-        user,
-        groups: &groups,
-    };
-    let Some(choice) = find_or_create_group(
+    let Some((choice, _)) = choose_group(
         iam,
         &candidates,
         path,
-        &quotas,
-        joiner,
+        user,
+        &groups,
         |f| dedicated(f, policy_name, user, path),
+        format!("inline policy {policy_name} stays on {user}: move it by hand"),
         &mut rec,
     )
     .await?
     else {
-        rec.note(format!(
-            "inline policy {policy_name} stays on {user}: move it by hand"
-        ));
         return Ok(rec.finish(Status::Blocked));
     };
     let group = choice.name.as_str();
-    if group != group_base {
-        rec.note(format!("using group {group}"));
-    }
     let fresh = choice.existing.is_none();
     let member = groups.iter().any(|g| same_name(&g.name, group));
 
@@ -210,35 +198,20 @@ pub(super) async fn run(
             )),
         );
     }
-    if !member {
-        add_user_to_group(ctx, &mut rec, group, user, fresh).await?;
-    }
-
-    let verified = wait_until(ctx, fresh, || async {
-        let in_group = iam
-            .groups_for_user(user)
+    let unverified = EffectError::new(
+        "iam:GetGroupPolicy",
+        ErrorKind::NotFound,
+        format!(
+            "could not read back {user} in {group} with inline policy {policy_name}; it stays on {user}"
+        ),
+    );
+    let holds = || async {
+        Ok(iam
+            .group_policy(group, policy_name)
             .await?
-            .iter()
-            .any(|g| same_name(&g.name, group));
-        Ok(in_group
-            && iam
-                .group_policy(group, policy_name)
-                .await?
-                .is_some_and(|d| same_document(&d, &document)))
-    })
-    .await
-    .map_err(|e| rec.fail(e))?;
-    if !verified {
-        let e = EffectError::new(
-            "iam:GetGroupPolicy",
-            ErrorKind::NotFound,
-            format!(
-                "could not read back {user} in {group} with inline policy {policy_name}; it stays on {user}"
-            ),
-        );
-        return Err(rec.fail_with(e, true));
-    }
-    let_it_propagate(ctx).await;
+            .is_some_and(|d| same_document(&d, &document)))
+    };
+    join_and_verify(ctx, &mut rec, group, user, fresh, member, holds, unverified).await?;
 
     // Delete only what was copied: a newer PutUserPolicy must not be lost.
     let now = iam

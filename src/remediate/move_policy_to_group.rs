@@ -14,12 +14,10 @@
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::dispatch::Ctx;
-use super::group_move::{
-    GroupFacts, Joiner, add_user_to_group, find_or_create_group, member_candidates, same_name,
-};
+use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
-use super::retry::{Seen, let_it_propagate, patiently, retry_not_found, wait_until};
+use super::retry::{Seen, patiently, retry_not_found};
 use super::spec::RemediationSpec;
 use crate::effects::{EffectError, ErrorKind, GroupRef, Iam};
 
@@ -213,31 +211,21 @@ pub(super) async fn run(
         return Ok(rec.finish(Status::Blocked));
     }
 
-    let quotas = iam.quotas().await.map_err(|e| rec.fail(e))?;
-    let joiner = Joiner {
-        user,
-        groups: &groups,
-    };
-    let Some(choice) = find_or_create_group(
+    let Some((choice, quotas)) = choose_group(
         iam,
         &candidates,
         path,
-        &quotas,
-        joiner,
+        user,
+        &groups,
         |f| dedicated(f, policy_arn, user, path),
+        format!("{policy_arn} stays attached to {user}: move it by hand"),
         &mut rec,
     )
     .await?
     else {
-        rec.note(format!(
-            "{policy_arn} stays attached to {user}: move it by hand"
-        ));
         return Ok(rec.finish(Status::Blocked));
     };
     let group = choice.name.as_str();
-    if group != group_base {
-        rec.note(format!("using group {group}"));
-    }
     let fresh = choice.existing.is_none();
     let member = groups.iter().any(|g| same_name(&g.name, group));
     let group_policies = choice.existing.map(|f| f.attached).unwrap_or_default();
@@ -264,37 +252,23 @@ pub(super) async fn run(
             )),
         );
     }
-    if !member {
-        add_user_to_group(ctx, &mut rec, group, user, fresh).await?;
-    }
 
     // Read back before taking anything away.
-    let verified = wait_until(ctx, fresh, || async {
-        let in_group = iam
-            .groups_for_user(user)
+    let unverified = EffectError::new(
+        "iam:ListGroupsForUser",
+        ErrorKind::NotFound,
+        format!(
+            "could not read back {user} in {group} with {policy_arn}; {policy_arn} stays attached to {user}"
+        ),
+    );
+    let holds = || async {
+        Ok(iam
+            .attached_group_policies(group)
             .await?
             .iter()
-            .any(|g| same_name(&g.name, group));
-        Ok(in_group
-            && iam
-                .attached_group_policies(group)
-                .await?
-                .iter()
-                .any(|a| a == policy_arn))
-    })
-    .await
-    .map_err(|e| rec.fail(e))?;
-    if !verified {
-        let e = EffectError::new(
-            "iam:ListGroupsForUser",
-            ErrorKind::NotFound,
-            format!(
-                "could not read back {user} in {group} with {policy_arn}; {policy_arn} stays attached to {user}"
-            ),
-        );
-        return Err(rec.fail_with(e, true));
-    }
-    let_it_propagate(ctx).await;
+            .any(|a| a == policy_arn))
+    };
+    join_and_verify(ctx, &mut rec, group, user, fresh, member, holds, unverified).await?;
 
     match iam.detach_user_policy(user, policy_arn).await {
         Ok(()) => rec.call(
