@@ -31,7 +31,10 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
+mod finding;
+mod policies;
 mod settings;
+mod trigger;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -41,37 +44,15 @@ use serde::Serialize;
 
 use crate::event::CloudTrailEvent;
 use crate::inventory::Account;
-use crate::remediate::{Action, RemediationSpec};
+use crate::remediate::RemediationSpec;
 
+pub use finding::{Finding, Severity, Target};
 pub use password_policy_weakened::policy_shortfalls;
+pub use policies::{
+    PARTITIONS, aws_managed_policy, is_aws_quarantine_managed_policy, is_quarantine_policy_name,
+};
 pub use settings::{ScanSettings, Settings};
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use trigger::Trigger;
 
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,44 +69,6 @@ impl Mode {
             Mode::Off => "off",
             Mode::Alert => "alert",
             Mode::Remediate => "remediate",
-        }
-    }
-}
-
-/// The events a rule looks at, for dispatch and for the EventBridge pattern.
-#[derive(Debug, Clone, Copy)]
-pub enum Trigger {
-    /// These event names of one event source (`iam.amazonaws.com`).
-    Events {
-        source: &'static str,
-        names: &'static [&'static str],
-    },
-    /// Several sources, each with its names.
-    Sources(&'static [(&'static str, &'static [&'static str])]),
-    /// Any event whose caller is the root user.
-    AnyRootCall,
-}
-
-impl Trigger {
-    /// Could this trigger match the event? (The rule then decides.)
-    pub fn matches(&self, event: &CloudTrailEvent) -> bool {
-        match self {
-            Trigger::Events { source, names } => {
-                event.source() == *source && names.contains(&event.name())
-            }
-            Trigger::Sources(list) => list
-                .iter()
-                .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
-            Trigger::AnyRootCall => event.is_root(),
-        }
-    }
-
-    /// `(eventSource, eventNames)` pairs; empty for [`Trigger::AnyRootCall`].
-    pub fn sources(&self) -> Vec<(&'static str, &'static [&'static str])> {
-        match self {
-            Trigger::Events { source, names } => vec![(*source, *names)],
-            Trigger::Sources(list) => list.to_vec(),
-            Trigger::AnyRootCall => Vec::new(),
         }
     }
 }
@@ -193,175 +136,6 @@ impl std::fmt::Debug for Rule {
     }
 }
 
-/// What a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Target {
-    Account {
-        account_id: Option<String>,
-    },
-    RootUser {
-        account_id: Option<String>,
-    },
-    User {
-        user_name: String,
-    },
-    AccessKey {
-        user_name: Option<String>,
-        access_key_id: Option<String>,
-    },
-    Group {
-        group_name: String,
-    },
-    Role {
-        role_name: String,
-    },
-    Policy {
-        policy: String,
-    },
-    MfaDevice {
-        user_name: Option<String>,
-        serial_number: Option<String>,
-    },
-    Trail {
-        trail: String,
-    },
-    Service {
-        service: String,
-        resource: Option<String>,
-    },
-}
-
-impl Target {
-    /// The IAM user the finding is about, when there is one.
-    pub fn user_name(&self) -> Option<&str> {
-        match self {
-            Target::User { user_name } => Some(user_name),
-            Target::AccessKey { user_name, .. } | Target::MfaDevice { user_name, .. } => {
-                user_name.as_deref()
-            }
-            _ => None,
-        }
-    }
-
-    /// A short label for alerts.
-    pub fn label(&self) -> String {
-        match self {
-            Target::Account { account_id } => {
-                format!("account {}", account_id.as_deref().unwrap_or("?"))
-            }
-            Target::RootUser { account_id } => {
-                format!("root user of {}", account_id.as_deref().unwrap_or("?"))
-            }
-            Target::User { user_name } => format!("user {user_name}"),
-            Target::AccessKey {
-                user_name,
-                access_key_id,
-            } => format!(
-                "access key {} of {}",
-                access_key_id.as_deref().unwrap_or("?"),
-                user_name.as_deref().unwrap_or("?")
-            ),
-            Target::Group { group_name } => format!("group {group_name}"),
-            Target::Role { role_name } => format!("role {role_name}"),
-            Target::Policy { policy } => format!("policy {policy}"),
-            Target::MfaDevice {
-                user_name,
-                serial_number,
-            } => format!(
-                "MFA device {} of {}",
-                serial_number.as_deref().unwrap_or("?"),
-                user_name.as_deref().unwrap_or("?")
-            ),
-            Target::Trail { trail } => format!("trail {trail}"),
-            Target::Service { service, resource } => match resource {
-                Some(r) => format!("{service} {r}"),
-                None => service.clone(),
-            },
-        }
-    }
-}
-
-/// A rule's verdict on one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub target: Target,
-    pub summary: String,
-    /// The remediation this rule would run, with its parameters.
-    pub remediation: Option<Action>,
-}
-
-impl Finding {
-    /// A finding of `rule` at its registered severity.
-    pub fn new(rule: &Rule, target: Target, summary: String) -> Self {
-        Finding {
-            rule: rule.id,
-            severity: rule.severity,
-            target,
-            summary,
-            remediation: None,
-        }
-    }
-
-    pub fn with_remediation(mut self, action: Option<Action>) -> Self {
-        self.remediation = action;
-        self
-    }
-
-    pub fn with_severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
-    }
-}
-
-/// AWS partitions (the second field of an ARN) where AWS managed policies
-/// live in the account `aws`.
-pub const PARTITIONS: [&str; 8] = [
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
-
-/// The path and name (`job-function/ViewOnlyAccess`) of an AWS managed
-/// policy ARN, in any partition; `None` for any other ARN. Only the account
-/// `aws` holds AWS managed policies: a customer can create a policy of the
-/// same name in their own account, never there.
-pub fn aws_managed_policy(arn: &str) -> Option<&str> {
-    let rest = arn.strip_prefix("arn:")?;
-    let (partition, rest) = rest.split_once(':')?;
-    let path = rest.strip_prefix("iam::aws:policy/")?;
-    (PARTITIONS.contains(&partition) && !path.is_empty()).then_some(path)
-}
-
-/// Is this the name of one of the policies AWS puts on a user to quarantine
-/// exposed credentials (`AWSCompromisedKeyQuarantine`, `...V2`, `...V3`...,
-/// `AWSExposedCredentialPolicy_DO_NOT_REMOVE`)? The name alone proves
-/// nothing: anyone can give a policy of their own such a name.
-pub fn is_quarantine_policy_name(name: &str) -> bool {
-    name == "AWSExposedCredentialPolicy_DO_NOT_REMOVE"
-        || name
-            .strip_prefix("AWSCompromisedKeyQuarantine")
-            .is_some_and(|v| {
-                v.is_empty()
-                    || v.strip_prefix('V')
-                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-}
-
-/// Is this ARN an AWS managed quarantine policy (account `aws`, path `/`,
-/// any partition)? These are never moved: moving one would undo AWS's
-/// quarantine of a leaked key. A customer policy of the same name is not.
-pub fn is_aws_quarantine_managed_policy(arn: &str) -> bool {
-    aws_managed_policy(arn).is_some_and(is_quarantine_policy_name)
-}
-
 // Registry ----------------------------------------------------------------
 
 /// Every rule, in catalogue order: the order is a public contract (the
@@ -398,14 +172,6 @@ static REGISTRY: &[&Rule] = &[
 /// A scan rule's check: the assembled account, the settings and the time of
 /// the scan in, its findings out. Pure, like an event rule.
 pub type ScanCheck = fn(&Account, &Settings, DateTime<Utc>) -> Vec<Finding>;
-
-/// The scan rules and their checks, in catalogue order.
-pub fn scan_checks() -> impl Iterator<Item = (&'static Rule, ScanCheck)> {
-    REGISTRY.iter().filter_map(|rule| match rule.check {
-        Check::Inventory(check) => Some((*rule, check)),
-        Check::Event { .. } => None,
-    })
-}
 
 /// Every rule (event and scan), in catalogue order.
 pub fn registry() -> &'static [&'static Rule] {
@@ -492,52 +258,5 @@ mod tests {
                 ("password-policy-below-baseline", "restore-password-policy"),
             ]
         );
-    }
-
-    #[test]
-    fn quarantine_policies_are_aws_managed_arns_in_every_partition() {
-        for arn in [
-            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine",
-            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
-            "arn:aws-cn:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
-            "arn:aws-us-gov:iam::aws:policy/AWSExposedCredentialPolicy_DO_NOT_REMOVE",
-        ] {
-            assert!(is_aws_quarantine_managed_policy(arn), "{arn}");
-        }
-        for arn in [
-            // A customer's policy named like AWS's: the name proves nothing.
-            "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineBackdoor",
-            "arn:aws:iam::123456789012:policy/AWSCompromisedKeyQuarantineV2",
-            "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineBackdoor",
-            "arn:aws:iam::aws:policy/some/path/AWSCompromisedKeyQuarantineV2",
-            "arn:evil:iam::aws:policy/AWSCompromisedKeyQuarantineV2",
-            "arn:aws:iam::aws:policy/ReadOnlyAccess",
-            // A bare name is no ARN.
-            "AWSCompromisedKeyQuarantineV2",
-            "AWSExposedCredentialPolicy_DO_NOT_REMOVE",
-        ] {
-            assert!(!is_aws_quarantine_managed_policy(arn), "{arn}");
-        }
-    }
-
-    #[test]
-    fn quarantine_names_are_the_documented_ones_only() {
-        for name in [
-            "AWSCompromisedKeyQuarantine",
-            "AWSCompromisedKeyQuarantineV2",
-            "AWSCompromisedKeyQuarantineV12",
-            "AWSExposedCredentialPolicy_DO_NOT_REMOVE",
-        ] {
-            assert!(is_quarantine_policy_name(name), "{name}");
-        }
-        for name in [
-            "AWSCompromisedKeyQuarantineBackdoor",
-            "AWSCompromisedKeyQuarantineV",
-            "AWSCompromisedKeyQuarantineV9x",
-            "awscompromisedkeyquarantinev2",
-            "AWSExposedCredentialPolicy_DO_NOT_REMOVE2",
-        ] {
-            assert!(!is_quarantine_policy_name(name), "{name}");
-        }
     }
 }
