@@ -247,13 +247,18 @@ fn csp_hash(text: &str) -> String {
     )
 }
 
-/// Cuts a chart label to `max` characters; the full text goes in its title.
+/// Cuts a chart label to `max` characters by its middle: an ARN's start
+/// says what it is, its end whose it is. The full text goes in its title.
 fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    let len = text.chars().count();
+    if len <= max {
         return text.to_owned();
     }
-    let head: String = text.chars().take(max - 1).collect();
-    format!("{head}…")
+    let head = (max - 1) * 2 / 5;
+    let tail = max - 1 - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(len - tail).collect();
+    format!("{start}…{end}")
 }
 
 /// Thousands separated by a thin space, for counts a reader compares.
@@ -290,14 +295,14 @@ fn ranked_chart(
         out.push_str("<p class=\"empty\">no findings</p></section>\n");
         return;
     }
-    let (label_w, bar_w, row_h) = (300.0, 330.0, 22.0);
+    let (label_w, bar_w, row_h) = (230.0, 250.0, 22.0);
     let max = bars.iter().map(|b| b.value).max().unwrap_or(1).max(1) as f64;
     let rows = bars.len() + usize::from(rest.is_some());
     let height = rows as f64 * row_h + 4.0;
     let _ = writeln!(
         out,
         "<svg class=\"chart\" viewBox=\"0 0 {w} {height}\" role=\"img\" aria-label=\"{t}\">",
-        w = label_w + bar_w + 70.0,
+        w = label_w + bar_w + 50.0,
         t = escape(title)
     );
     for (i, b) in bars.iter().enumerate() {
@@ -313,7 +318,7 @@ fn ranked_chart(
             n = count(b.value),
             lx = label_w - 6.0,
             ty = y + 14.0,
-            short = escape(&shorten(b.label, 42)),
+            short = escape(&shorten(b.label, 32)),
             class = b.class,
             h = row_h - 6.0,
             nx = label_w + w + 5.0,
@@ -707,7 +712,8 @@ h2{margin:0 0 8px;font-size:15px;font-weight:600}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px;padding:16px 24px}
 .card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px;min-width:0}
 .wide{grid-column:1/-1}
-svg.chart{width:100%;height:auto;font-size:11px}
+svg.chart{width:100%;height:auto;font-size:12px}
+code{white-space:nowrap}
 svg text{fill:var(--ink)}svg .muted{fill:var(--mut)}svg .num{fill:var(--mut)}
 .grid{stroke:var(--line)}
 rect.sev-critical,.key.sev-critical{fill:var(--c);background:var(--c)}
@@ -994,6 +1000,15 @@ mod tests {
         assert_eq!(unit, "day");
         let days: Vec<_> = buckets.iter().map(|b| b.0.as_str()).collect();
         assert_eq!(days, ["2024-02-28", "2024-02-29", "2024-03-01"]);
+    }
+
+    #[test]
+    fn long_labels_keep_their_start_and_end() {
+        let arn = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin/alice";
+        let short = shorten(arn, 32);
+        assert_eq!(short, "arn:aws:sts:…rvedSSO_Admin/alice");
+        assert_eq!(short.chars().count(), 32);
+        assert_eq!(shorten("root", 32), "root");
     }
 
     #[test]

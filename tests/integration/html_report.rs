@@ -3,7 +3,7 @@
 //! message, builds the table, honours the filters, shows hostile names as
 //! text, and leaves a screenshot under the test's output directory.
 //!
-//! Needs `chromium` on PATH (or `TRAILGUARD_CHROMIUM`); `scripts/test`
+//! Needs `chromium` on PATH (or `CHROME_BIN`); `scripts/test`
 //! installs it.
 
 use std::collections::BTreeMap;
@@ -42,7 +42,7 @@ fn trailguard(args: &[&str]) -> Output {
 }
 
 fn chromium_binary() -> String {
-    if let Ok(path) = std::env::var("TRAILGUARD_CHROMIUM") {
+    if let Ok(path) = std::env::var("CHROME_BIN") {
         return path;
     }
     for name in ["chromium", "chromium-headless-shell", "chromium-browser"] {
@@ -54,9 +54,7 @@ fn chromium_binary() -> String {
             return name.to_owned();
         }
     }
-    panic!(
-        "no chromium on PATH: `apt-get install chromium` (scripts/test does) or set TRAILGUARD_CHROMIUM"
-    );
+    panic!("no chromium on PATH: `apt-get install chromium` (scripts/test does) or set CHROME_BIN");
 }
 
 /// What one headless Chromium run printed.
