@@ -906,6 +906,19 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_without_findings_says_so() {
+        let html = render(&Summary::default(), &Collector::default());
+        assert!(html.contains("<p class=\"empty\">no dated findings</p>"));
+        assert_eq!(
+            html.matches("<p class=\"empty\">no findings</p>").count(),
+            3
+        );
+        assert!(html.contains("no finding had a remediation"));
+        assert!(html.contains("All 0 findings, in input order."));
+        assert!(html.contains("<script type=\"application/json\" id=\"data\">[]</script>"));
+    }
+
+    #[test]
     fn escape_shows_bidi_and_control_characters() {
         assert_eq!(escape("a\u{202e}b<\"'&"), "a\\u{202e}b&lt;&quot;&#39;&amp;");
         assert_eq!(escape("plain"), "plain");
