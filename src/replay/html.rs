@@ -6,6 +6,10 @@
 //! run or load anything. The charts are drawn here from aggregates and stay
 //! the same size whatever the archive's; the table holds at most
 //! [`MAX_ROWS`] findings and says so.
+//!
+//! The page is [`render`] of a [`Summary`] and a [`Collector`], both fed the
+//! same [`EventReport`]s and both mergeable in input order: batches replayed
+//! apart (each writing its summary and collector as JSON) render as one.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -903,6 +907,28 @@ mod tests {
         // In the JSON block, `<` is a \u escape: no `</script>` can close it.
         assert!(html.contains(r"user/\u003cscript\u003ealert(1)\u003c/script\u003e"));
         assert_eq!(html.matches("</script>").count(), 2);
+    }
+
+    #[test]
+    fn batches_collected_apart_and_merged_make_the_page_of_one_pass() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/events/user-policy-attached.json"
+        ))
+        .unwrap();
+        let mut all = reports(HOSTILE, &Config::default());
+        all.extend(reports(&text, &Config::default()));
+        all.extend(reports(HOSTILE, &Config::default()));
+        let (summary, whole) = page_of(&all);
+        // Each batch's collector travels as JSON, as a backtest writes it.
+        let (_, first) = page_of(&all[..1]);
+        let (_, second) = page_of(&all[1..]);
+        let mut merged: Collector =
+            serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
+        merged.merge(serde_json::from_str(&serde_json::to_string(&second).unwrap()).unwrap());
+        assert_eq!(merged, whole);
+        assert_eq!(render(&summary, &merged), render(&summary, &whole));
+        assert_eq!(whole.rows.len(), 3);
     }
 
     #[test]

@@ -259,6 +259,16 @@ fn charts_count_a_synthetic_archive_as_its_manifest_does() {
     let logs = synth::logs_dir(&dir);
     let out = trailguard(&["replay", "--format", "html", logs.to_str().unwrap()]);
     assert!(out.status.success());
+    // The same bytes whatever the number of jobs: a page can be diffed.
+    let one_job = trailguard(&[
+        "replay",
+        "--format",
+        "html",
+        "-j",
+        "1",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(out.stdout == one_job.stdout, "the page depends on --jobs");
     let html = String::from_utf8(out.stdout).unwrap();
     let count = |n: u64| {
         // The page separates thousands with a thin space.
