@@ -75,17 +75,25 @@ pub struct RemediationCounts {
 /// One finding of the table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
+    /// Where the event came from: `path#index`.
     pub location: String,
+    /// The event's `eventTime` as recorded, empty when missing.
     pub time: String,
+    /// The account the event is about, `unknown` when it names none.
     pub account: String,
+    /// The event's region, empty when missing.
     pub region: String,
+    /// The caller's ARN, else its identity type, else `unknown`.
     pub actor: String,
+    /// The API call (`eventName`).
     pub event: String,
+    /// The rule id.
     pub rule: String,
     /// `low`, `medium`, `high` or `critical`.
     pub severity: String,
     /// `alert` or `remediate`.
     pub mode: String,
+    /// The finding's one-line summary.
     pub summary: String,
     /// What the remediation does, empty when the rule has none.
     pub remediation: String,
