@@ -305,3 +305,27 @@ fn charts_count_a_synthetic_archive_as_its_manifest_does() {
         );
     }
 }
+
+#[test]
+fn unreadable_input_is_named_and_counted_and_the_page_still_written() {
+    let dir = out_dir("html_report_unreadable");
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{\"Records\": [").unwrap();
+    let out = trailguard(&[
+        "replay",
+        "--format",
+        "html",
+        "events/root-console-login.json",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("`{}", broken.display())),
+        "{stderr}"
+    );
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.contains("<b>1</b><span>unreadable</span>"));
+    assert!(html.contains("<b>1</b><span>findings</span>"));
+    assert!(html.ends_with("</html>\n"));
+}
