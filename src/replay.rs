@@ -17,6 +17,8 @@ use crate::event::paths::Input;
 use crate::event::{Actor, CloudTrailEvent, IdentityType};
 use crate::rules::Severity;
 
+pub mod html;
+
 /// What replay says about one input event (one JSON object per event).
 #[derive(Debug, Clone, Serialize)]
 pub struct EventReport {
@@ -374,6 +376,8 @@ pub enum OutputFormat {
     Json,
     /// Only the summary.
     Summary,
+    /// One self-contained HTML page: charts and the findings table.
+    Html,
 }
 
 /// How a replay runs.
@@ -395,6 +399,7 @@ struct Chunk {
     summary: Summary,
     errors: Vec<InputError>,
     bytes: u64,
+    page: html::Collector,
 }
 
 fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
@@ -403,6 +408,7 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
         summary: Summary::default(),
         errors: Vec::new(),
         bytes: 0,
+        page: html::Collector::default(),
     };
     let read = match input {
         Input::File(path) => input::read_file(path, buf, opts.max_input_bytes),
@@ -435,6 +441,7 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
                     OutputFormat::Text => chunk.output.extend_from_slice(
                         render_event_text(&report, opts.filter.explain).as_bytes(),
                     ),
+                    OutputFormat::Html => chunk.page.add(&report),
                     OutputFormat::Summary => {}
                 }
             }
@@ -452,7 +459,7 @@ pub const WINDOW_PER_JOB: usize = 16;
 /// `on_error`, and the summary is returned. Files are processed `jobs` at a
 /// time; output order is input order whatever the order of completion, and
 /// at most `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their
-/// turn.
+/// turn. The HTML format writes its page to `out` once all is read.
 pub fn run(
     inputs: &[Input],
     config: &Config,
@@ -484,6 +491,7 @@ pub fn run(
         indicatif::ProgressBar::hidden()
     };
     let mut summary = Summary::default();
+    let mut page = html::Collector::default();
     let mut write = |input: &Input, chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
         for e in &chunk.errors {
             bar.suspend(|| on_error(e));
@@ -491,6 +499,7 @@ pub fn run(
         summary.errors += chunk.errors.len() as u64;
         summary.bytes += chunk.bytes;
         summary.merge(chunk.summary);
+        page.merge(chunk.page);
         out.write_all(&chunk.output)?;
         if let Input::File(p) = input {
             bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
@@ -506,7 +515,7 @@ pub fn run(
             write(input, chunk, &mut summary)?;
         }
         bar.finish_and_clear();
-        return Ok(summary);
+        return finish(summary, page, opts, out);
     }
 
     // CloudTrail files vary a hundredfold in size: a narrow window leaves
@@ -563,7 +572,20 @@ pub fn run(
         Ok(())
     });
     bar.finish_and_clear();
-    result.map(|()| summary)
+    result?;
+    finish(summary, page, opts, out)
+}
+
+fn finish(
+    summary: Summary,
+    page: html::Collector,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> io::Result<Summary> {
+    if opts.format == OutputFormat::Html {
+        out.write_all(html::render(&summary, &page).as_bytes())?;
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ enum Format {
     Json,
     /// Only the counts.
     Summary,
+    /// One self-contained HTML page: charts and a findings table.
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +90,7 @@ pub fn run(args: Args) -> ExitCode {
             Format::Text => OutputFormat::Text,
             Format::Json => OutputFormat::Json,
             Format::Summary => OutputFormat::Summary,
+            Format::Html => OutputFormat::Html,
         },
         filter: Filter {
             since: args.since,
@@ -117,7 +120,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = replay::run(&inputs, &config, &opts, &mut out, &mut |e| report_error(e));
     let result = result.and_then(|summary| {
-        if opts.format != OutputFormat::Json {
+        if matches!(opts.format, OutputFormat::Text | OutputFormat::Summary) {
             writeln!(out, "\n{}", summary.render_text())?;
         }
         out.flush()

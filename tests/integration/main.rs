@@ -13,6 +13,7 @@ mod cli;
 mod cli_handle;
 mod corpus;
 mod docs;
+mod html_report;
 mod lambda_e2e;
 mod layers;
 mod live_moto;
