@@ -286,6 +286,11 @@ fn count(n: u64) -> String {
     out
 }
 
+/// `1 finding`, `2 findings`.
+fn findings(n: u64) -> String {
+    format!("{} finding{}", count(n), if n == 1 { "" } else { "s" })
+}
+
 /// One bar of a ranked chart.
 struct Bar<'a> {
     label: &'a str,
@@ -341,11 +346,11 @@ fn ranked_chart(
         let _ = writeln!(
             out,
             "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\" class=\"muted\">and {others} more</text>\
-             <text x=\"{label_w}\" y=\"{ty}\" class=\"muted\">{n} findings between them</text>",
+             <text x=\"{label_w}\" y=\"{ty}\" class=\"muted\">{n} between them</text>",
             lx = label_w - 6.0,
             ty = y + 14.0,
             others = count(others as u64),
-            n = count(n),
+            n = findings(n),
         );
     }
     out.push_str("</svg></section>\n");
@@ -520,8 +525,8 @@ fn time_chart(out: &mut String, page: &Collector) {
     if undated > 0 {
         let _ = write!(
             out,
-            "<p class=\"muted\">{} findings without a readable date are not drawn.</p>",
-            count(undated)
+            "<p class=\"muted\">{} without a readable date not drawn.</p>",
+            findings(undated)
         );
     }
     out.push_str("</section>\n");
@@ -743,7 +748,7 @@ th{font-weight:600;font-size:12px;color:var(--mut)}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 table.plain ul{margin:0;padding-left:16px}
 table.findings td{font-size:12px;overflow-wrap:anywhere}
-.badge{display:inline-block;border-radius:4px;padding:0 6px;color:#fff;font-size:11px}
+.badge{display:inline-block;border-radius:4px;padding:0 6px;color:#fff;font-size:11px;white-space:nowrap}
 .badge.sev-critical{background:var(--c)}.badge.sev-high{background:var(--h)}
 .badge.sev-medium{background:var(--m)}.badge.sev-low{background:var(--l)}
 .outcome{color:var(--mut)}
