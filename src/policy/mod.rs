@@ -38,6 +38,8 @@ pub enum PolicyError {
         #[source]
         source: io::Error,
     },
+    #[error("`{0}` names no IAM user or role: --live reads one user or one role, not a glob")]
+    Live(String),
     #[error("policy `{path}` is not a policy document: {reason}")]
     BadPolicy { path: String, reason: String },
 }
@@ -126,4 +128,28 @@ pub fn read_policy(path: &str, text: &str) -> Result<Held, PolicyError> {
         name: path.to_owned(),
         document,
     })
+}
+
+/// Who `--live` reads: the user or role an ARN names. A glob, or any other
+/// kind of principal, cannot be read.
+pub fn holder_of(arn: &str) -> Result<crate::effects::held::Holder, PolicyError> {
+    use crate::effects::held::Holder;
+    let refuse = || PolicyError::Live(arn.to_owned());
+    if arn.contains(['*', '?', '[']) {
+        return Err(refuse());
+    }
+    let resource = arn.splitn(6, ':').nth(5).ok_or_else(refuse)?;
+    let name = |rest: &str| {
+        rest.rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(String::from)
+    };
+    if let Some(rest) = resource.strip_prefix("user/") {
+        return name(rest).map(Holder::User).ok_or_else(refuse);
+    }
+    if let Some(rest) = resource.strip_prefix("role/") {
+        return name(rest).map(Holder::Role).ok_or_else(refuse);
+    }
+    Err(refuse())
 }
