@@ -16,6 +16,7 @@ mod docs;
 mod lambda_e2e;
 mod layers;
 mod live_moto;
+mod policy;
 mod robustness;
 mod scan_moto;
 mod synth_archive;
