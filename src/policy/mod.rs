@@ -153,3 +153,44 @@ pub fn holder_of(arn: &str) -> Result<crate::effects::held::Holder, PolicyError>
     }
     Err(refuse())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effects::held::Holder;
+
+    #[test]
+    fn live_reads_one_user_or_one_role_by_name() {
+        assert_eq!(
+            holder_of("arn:aws:iam::1:role/app/report-writer").unwrap(),
+            Holder::Role("report-writer".into())
+        );
+        assert_eq!(
+            holder_of("arn:aws-cn:iam::1:user/dana").unwrap(),
+            Holder::User("dana".into())
+        );
+        for refused in [
+            "arn:aws:iam::1:user/ops-*",
+            "arn:aws:sts::1:assumed-role/x/y",
+            "arn:aws:iam::1:user/",
+        ] {
+            let err = holder_of(refused).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("`{refused}` names no IAM user or role")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_policy_file_must_be_a_document() {
+        assert!(read_policy("p.json", r#"{"Statement": []}"#).is_ok());
+        let err = read_policy("p.json", r#"{"Version": "2012-10-17"}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "policy `p.json` is not a policy document: no `Statement`"
+        );
+    }
+}
