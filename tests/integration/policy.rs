@@ -663,3 +663,13 @@ async fn unused_live_reads_a_roles_and_a_users_policies_from_iam() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("names no IAM user or role"));
 }
+
+#[test]
+fn the_readme_lists_every_permission_live_needs() {
+    let readme = include_str!("../../README.md");
+    let docs = include_str!("../../docs/policy.md");
+    for p in trailguard::effects::held::READ_PERMISSIONS {
+        assert!(readme.contains(&format!("`{p}`")), "README lacks {p}");
+        assert!(docs.contains(p), "docs/policy.md lacks {p}");
+    }
+}
