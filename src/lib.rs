@@ -13,6 +13,7 @@ pub mod executor;
 pub mod inventory;
 pub mod lambda;
 pub mod live;
+pub mod policy;
 pub mod remediate;
 pub mod rules;
 pub mod scan;

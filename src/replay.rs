@@ -402,6 +402,43 @@ struct Chunk {
     page: html::Collector,
 }
 
+/// What reading one input came to, besides its items.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadStats {
+    /// Uncompressed bytes read.
+    pub bytes: u64,
+    /// CloudTrail digest files skipped (by key layout or content).
+    pub digests: u64,
+}
+
+/// Reads one input into `buf` and hands each of its items, digests set
+/// aside, to `each`: the one reader every use of the archives shares.
+pub fn read_input(
+    input: &Input,
+    buf: &mut Vec<u8>,
+    max_input_bytes: u64,
+    each: &mut dyn FnMut(Located),
+) -> Result<ReadStats, InputError> {
+    let mut stats = ReadStats::default();
+    match input {
+        Input::File(path) => input::read_file(path, buf, max_input_bytes)?,
+        Input::Stdin => input::read_capped(io::stdin().lock(), 0, "-", buf, max_input_bytes)?,
+        Input::Digest(_) => {
+            stats.digests += 1;
+            return Ok(stats);
+        }
+    }
+    stats.bytes = buf.len() as u64;
+    input::parse(buf, &input.name(), &mut |located| {
+        if matches!(located.item, Ok(Item::Digest)) {
+            stats.digests += 1;
+        } else {
+            each(located);
+        }
+    });
+    Ok(stats)
+}
+
 fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
     let mut chunk = Chunk {
         output: Vec::new(),
@@ -410,56 +447,127 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
         bytes: 0,
         page: html::Collector::default(),
     };
-    let read = match input {
-        Input::File(path) => input::read_file(path, buf, opts.max_input_bytes),
-        Input::Stdin => input::read_capped(io::stdin().lock(), 0, "-", buf, opts.max_input_bytes),
-        Input::Digest(_) => {
-            chunk.summary.digests += 1;
-            return chunk;
-        }
-    };
-    if let Err(e) = read {
-        chunk.errors.push(e);
-        return chunk;
-    }
-    chunk.bytes = buf.len() as u64;
-    let name = input.name();
-    input::parse(buf, &name, &mut |located| {
-        if matches!(located.item, Ok(Item::Digest)) {
-            chunk.summary.digests += 1;
-            return;
-        }
-        match EventReport::filtered(located, config, &opts.filter) {
-            Ok(Some(report)) => {
-                chunk.summary.add(&report);
-                match opts.format {
-                    OutputFormat::Json => {
-                        serde_json::to_writer(&mut chunk.output, &report)
-                            .expect("reports serialize to memory");
-                        chunk.output.push(b'\n');
+    let (summary, output, errors, page) = (
+        &mut chunk.summary,
+        &mut chunk.output,
+        &mut chunk.errors,
+        &mut chunk.page,
+    );
+    let read =
+        read_input(
+            input,
+            buf,
+            opts.max_input_bytes,
+            &mut |located| match EventReport::filtered(located, config, &opts.filter) {
+                Ok(Some(report)) => {
+                    summary.add(&report);
+                    match opts.format {
+                        OutputFormat::Json => {
+                            serde_json::to_writer(&mut *output, &report)
+                                .expect("reports serialize to memory");
+                            output.push(b'\n');
+                        }
+                        OutputFormat::Text => output.extend_from_slice(
+                            render_event_text(&report, opts.filter.explain).as_bytes(),
+                        ),
+                        OutputFormat::Html => page.add(&report),
+                        OutputFormat::Summary => {}
                     }
-                    OutputFormat::Text => chunk.output.extend_from_slice(
-                        render_event_text(&report, opts.filter.explain).as_bytes(),
-                    ),
-                    OutputFormat::Html => chunk.page.add(&report),
-                    OutputFormat::Summary => {}
                 }
-            }
-            Ok(None) => {}
-            Err(e) => chunk.errors.push(e),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            },
+        );
+    match read {
+        Ok(stats) => {
+            chunk.bytes = stats.bytes;
+            chunk.summary.digests += stats.digests;
         }
-    });
+        Err(e) => chunk.errors.push(e),
+    }
     chunk
 }
 
 /// How many finished inputs per job may wait for their turn to be written.
 pub const WINDOW_PER_JOB: usize = 16;
 
+/// Processes `inputs` `jobs` at a time and hands each result to `deliver`
+/// in input order, whatever the order of completion; at most
+/// `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their turn.
+/// An error from `deliver` stops the workers and is returned.
+pub fn fan_out<C: Send>(
+    inputs: &[Input],
+    jobs: usize,
+    process: &(dyn Fn(&Input, &mut Vec<u8>) -> C + Sync),
+    deliver: &mut dyn FnMut(&Input, C) -> io::Result<()>,
+) -> io::Result<()> {
+    if jobs <= 1 || inputs.len() <= 1 {
+        let mut buf = Vec::new();
+        for input in inputs {
+            deliver(input, process(input, &mut buf))?;
+        }
+        return Ok(());
+    }
+
+    // CloudTrail files vary a hundredfold in size: a narrow window leaves
+    // workers idle behind one large file.
+    let window = WINDOW_PER_JOB * jobs;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let written = Mutex::new(0usize);
+    let turn = Condvar::new();
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, C)>();
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= inputs.len() {
+                        return;
+                    }
+                    // Bound memory: do not run further ahead of the writer.
+                    let mut w = written.lock().expect("writer never panics holding it");
+                    while i >= *w + window && !stop.load(Ordering::Relaxed) {
+                        w = turn.wait(w).expect("writer never panics holding it");
+                    }
+                    drop(w);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let chunk = process(&inputs[i], &mut buf);
+                    if tx.send((i, chunk)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut done = 0usize;
+        for (i, chunk) in rx {
+            pending.insert(i, chunk);
+            while let Some(chunk) = pending.remove(&done) {
+                if let Err(e) = deliver(&inputs[done], chunk) {
+                    stop.store(true, Ordering::Relaxed);
+                    turn.notify_all();
+                    return Err(e);
+                }
+                done += 1;
+                *written.lock().expect("workers never panic holding it") = done;
+                turn.notify_all();
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Replays `inputs` in order: reports go to `out`, each unreadable input to
 /// `on_error`, and the summary is returned. Files are processed `jobs` at a
-/// time; output order is input order whatever the order of completion, and
-/// at most `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their
-/// turn. The HTML format writes its page to `out` once all is read.
+/// time through [`fan_out`]; output order is input order. The HTML format
+/// writes its page to `out` once all is read.
 pub fn run(
     inputs: &[Input],
     config: &Config,
@@ -492,7 +600,7 @@ pub fn run(
     };
     let mut summary = Summary::default();
     let mut page = html::Collector::default();
-    let mut write = |input: &Input, chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
+    let mut write = |input: &Input, chunk: Chunk| -> io::Result<()> {
         for e in &chunk.errors {
             bar.suspend(|| on_error(e));
         }
@@ -507,70 +615,8 @@ pub fn run(
         bar.set_message(format!("{} findings", summary.findings));
         Ok(())
     };
-
-    if opts.jobs <= 1 || inputs.len() <= 1 {
-        let mut buf = Vec::new();
-        for input in inputs {
-            let chunk = process_input(input, config, opts, &mut buf);
-            write(input, chunk, &mut summary)?;
-        }
-        bar.finish_and_clear();
-        return finish(summary, page, opts, out);
-    }
-
-    // CloudTrail files vary a hundredfold in size: a narrow window leaves
-    // workers idle behind one large file.
-    let window = WINDOW_PER_JOB * opts.jobs;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let written = Mutex::new(0usize);
-    let turn = Condvar::new();
-    let result = std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Chunk)>();
-        for _ in 0..opts.jobs {
-            let tx = tx.clone();
-            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
-            scope.spawn(move || {
-                let mut buf = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= inputs.len() {
-                        return;
-                    }
-                    // Bound memory: do not run further ahead of the writer.
-                    let mut w = written.lock().expect("writer never panics holding it");
-                    while i >= *w + window && !stop.load(Ordering::Relaxed) {
-                        w = turn.wait(w).expect("writer never panics holding it");
-                    }
-                    drop(w);
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let chunk = process_input(&inputs[i], config, opts, &mut buf);
-                    if tx.send((i, chunk)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        let mut pending = BTreeMap::new();
-        let mut done = 0usize;
-        for (i, chunk) in rx {
-            pending.insert(i, chunk);
-            while let Some(chunk) = pending.remove(&done) {
-                if let Err(e) = write(&inputs[done], chunk, &mut summary) {
-                    stop.store(true, Ordering::Relaxed);
-                    turn.notify_all();
-                    return Err(e);
-                }
-                done += 1;
-                *written.lock().expect("workers never panic holding it") = done;
-                turn.notify_all();
-            }
-        }
-        Ok(())
-    });
+    let process = |input: &Input, buf: &mut Vec<u8>| process_input(input, config, opts, buf);
+    let result = fan_out(inputs, opts.jobs, &process, &mut write);
     bar.finish_and_clear();
     result?;
     finish(summary, page, opts, out)

@@ -3,6 +3,7 @@
 
 mod config_check;
 mod handle;
+mod policy;
 mod replay;
 mod rules;
 mod scan;
@@ -65,6 +66,12 @@ enum Command {
     /// Scan the account's credentials and direct grants (the credential report,
     /// password policy, users' policies) with the scan rules; calls AWS.
     Scan(scan::Args),
+    /// Least privilege from activity: generate a principal's policy from an
+    /// archive, or list what it holds but did not use.
+    Policy {
+        #[command(subcommand)]
+        command: policy::Command,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -86,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Handle(args) => handle::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Policy { command } => policy::run(command),
         Command::Config {
             command: ConfigCommand::Check(args),
         } => config_check::run(args),

@@ -13,6 +13,7 @@
 
 pub mod aws;
 pub mod credentials;
+pub mod held;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.
 #[cfg(any(test, feature = "test-util"))]

@@ -27,6 +27,7 @@ const LAYERS: &[&str] = &[
     "live",
     "scan",
     "replay",
+    "policy",
     "lambda",
     "cli",
 ];

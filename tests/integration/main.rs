@@ -17,6 +17,7 @@ mod html_report;
 mod lambda_e2e;
 mod layers;
 mod live_moto;
+mod policy;
 mod robustness;
 mod scan_moto;
 mod synth_archive;

@@ -350,6 +350,69 @@ fn run_replay(
     Ok(usage)
 }
 
+/// The principal whose policy `policy generate` is timed on: the scripted
+/// role of the archive's first file (bench/src/synth/records/activity.rs).
+const POLICY_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/app/report-writer";
+/// The actions its policy holds (tests/integration/policy.rs pins which).
+const POLICY_ACTIONS: usize = 11;
+
+/// Does this trailguard have `policy generate`?
+fn has_policy(trailguard: &Path) -> bool {
+    Command::new(trailguard)
+        .args(["policy", "generate", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Times `policy generate` over the archive; its policy must hold the
+/// scripted role's actions, or the figure does not count.
+fn run_policy(
+    trailguard: &Path,
+    jobs: usize,
+    logs: &Path,
+    out_file: &Path,
+) -> anyhow::Result<Usage> {
+    let report = out_file.with_extension("report.json");
+    let args: Vec<OsString> = vec![
+        "policy".into(),
+        "generate".into(),
+        "--principal".into(),
+        POLICY_PRINCIPAL.into(),
+        "--jobs".into(),
+        jobs.to_string().into(),
+        "--report".into(),
+        report.clone().into(),
+        logs.into(),
+    ];
+    let usage = measure::run_clean(
+        trailguard,
+        &args,
+        out_file,
+        &out_file.with_extension("stderr"),
+        &[],
+    )?;
+    let stderr = fs::read_to_string(out_file.with_extension("stderr")).unwrap_or_default();
+    ensure!(
+        usage.code == Some(0),
+        "policy generate --jobs {jobs} failed ({:?}): {}",
+        usage.code,
+        stderr.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(out_file)?)
+        .with_context(|| format!("policy generate printed no JSON ({})", out_file.display()))?;
+    let actions = doc["Statement"].as_array().map_or(0, |s| {
+        s.iter()
+            .map(|s| s["Action"].as_array().map_or(0, Vec::len))
+            .sum()
+    });
+    ensure!(
+        actions == POLICY_ACTIONS,
+        "policy generate --jobs {jobs} granted {actions} actions, the scripted role used {POLICY_ACTIONS} ({})",
+        out_file.display()
+    );
+    Ok(usage)
+}
+
 fn jq_pipeline(logs: &Path) -> Command {
     let script =
         r#"find "$1" -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c "$2" | wc -l"#;
@@ -439,6 +502,13 @@ fn replay(args: &Args) -> anyhow::Result<()> {
         Times::default(),
     );
     let (mut rss_one, mut rss_all) = (0, 0);
+    let policy = has_policy(&trailguard);
+    if !policy {
+        eprintln!("skipping policy generate: this trailguard has no `policy` command");
+    }
+    let policy_out = dir.join("policy-output.json");
+    let (mut policy_one, mut policy_all) = (Times::default(), Times::default());
+    let mut rss_policy = 0;
     // Interleaved, so that load from elsewhere hits every figure alike.
     for run in 0..args.runs {
         eprintln!(
@@ -456,6 +526,16 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             let u = run_replay(&trailguard, &cli, jobs_all, &logs, &out_file, &manifest)?;
             all.push_usage(&u);
             rss_all = rss_all.max(u.max_rss);
+        }
+        if policy {
+            let u = run_policy(&trailguard, 1, &logs, &policy_out)?;
+            policy_one.push_usage(&u);
+            rss_policy = rss_policy.max(u.max_rss);
+            if args.jobs > 1 {
+                let u = run_policy(&trailguard, args.jobs, &logs, &policy_out)?;
+                policy_all.push_usage(&u);
+                rss_policy = rss_policy.max(u.max_rss);
+            }
         }
     }
     let mut jq = None;
@@ -508,6 +588,13 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             format!("replay --jobs {jobs_all} --format {format}"),
             Some(rss_all),
         ));
+    }
+    if policy {
+        let what = |jobs| format!("policy generate --jobs {jobs} (one role, report as JSON)");
+        rows.push(policy_one.row(what(1), Some(rss_policy)));
+        if args.jobs > 1 {
+            rows.push(policy_all.row(what(args.jobs), Some(rss_policy)));
+        }
     }
     if let Some(jq) = &jq {
         let pin = if measure::on_path("taskset") {

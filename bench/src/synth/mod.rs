@@ -27,7 +27,7 @@ use records::{ACCOUNTS, Ctx, Fired, GLOBAL_REGION, REGIONS, RULES};
 use rng::{ALNUM, Rng};
 
 /// Bumped whenever the same options would produce different bytes.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 /// What to generate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,7 +116,8 @@ struct FileSpec {
     window: u64,
     records: u64,
     /// The first file holds one violation of every kind, so that any
-    /// archive covers every rule.
+    /// archive covers every rule, then the scripted activity of
+    /// [`records::SCRIPT`] once.
     showcase: bool,
 }
 
@@ -192,7 +193,7 @@ fn plan(opts: &Options) -> Result<Vec<FileSpec>, String> {
         let cap = REGIONS[region].2;
         let mut records = rng.log_uniform(1, cap).min(target_records - total);
         if showcase {
-            records = records.max(2 * records::VIOLATION_KINDS);
+            records = records.max(2 * records::VIOLATION_KINDS + records::SCRIPT.len() as u64);
         }
         let day = first_day + rng.below(u64::from(opts.days));
         let window = day * 86_400 + rng.below(288) * 300;
@@ -254,8 +255,13 @@ fn file_json(spec: &FileSpec, opts: &Options, rng: &mut Rng, out: &mut String) -
             records::REGIONAL_VIOLATIONS
         };
         let showcase = spec.showcase && i < records::VIOLATION_KINDS;
+        let scripted = i
+            .checked_sub(records::VIOLATION_KINDS)
+            .filter(|s| spec.showcase && *s < records::SCRIPT.len() as u64);
         let roll = ctx.rng.unit();
-        if showcase || roll < opts.violation_share {
+        if let Some(s) = scripted {
+            records::scripted(&mut ctx, s as usize, out);
+        } else if showcase || roll < opts.violation_share {
             let kind = if showcase { i } else { ctx.rng.below(kinds) };
             let fired: Fired = records::violation(&mut ctx, kind, out);
             stats.violations += 1;

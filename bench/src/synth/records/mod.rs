@@ -7,6 +7,7 @@
 //! independently of the engine; the benchmark and the tests check that
 //! `trailguard replay` finds exactly them.
 
+mod activity;
 mod background;
 mod call;
 mod format;
@@ -15,6 +16,7 @@ mod policies;
 mod principals;
 mod violation;
 
+pub use activity::{ETL_USER, SCRIPT, scripted};
 pub use background::background;
 pub use format::{civil, days_from_civil};
 pub use near_miss::near_miss;
