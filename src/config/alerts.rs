@@ -15,6 +15,10 @@ pub struct Alerts {
     /// Environment variable holding the webhook URL directly (local use).
     #[serde(default = "default_slack_env")]
     pub slack_webhook_url_env: String,
+    /// DynamoDB table recording the alerts sent, so each finding is alerted
+    /// once per channel; unset, no deduplication.
+    #[serde(default)]
+    pub state_table: Option<String>,
 }
 
 fn default_slack_env() -> String {
@@ -29,6 +33,7 @@ impl Default for Alerts {
             sns_topic_arn: None,
             slack_webhook_secret_arn: None,
             slack_webhook_url_env: default_slack_env(),
+            state_table: None,
         }
     }
 }
@@ -44,7 +49,27 @@ pub(super) fn validate(alerts: &Alerts) -> Result<(), ConfigError> {
             reason: "is not an SNS topic ARN".into(),
         });
     }
-    check_slack_keys(alerts)
+    check_slack_keys(alerts)?;
+    check_state_table(alerts)
+}
+
+/// A DynamoDB table name: 3 to 255 of `a-z A-Z 0-9 _ - .`.
+fn check_state_table(alerts: &Alerts) -> Result<(), ConfigError> {
+    let Some(table) = &alerts.state_table else {
+        return Ok(());
+    };
+    let valid = (3..=255).contains(&table.len())
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if valid {
+        return Ok(());
+    }
+    Err(ConfigError::BadValue {
+        key: "alerts.state_table".into(),
+        value: redact_urls(table),
+        reason: "is not a DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, `_`, `-`, `.`)".into(),
+    })
 }
 
 /// The `[alerts]` keys that name where the Slack webhook URL is. The URL is a
@@ -169,5 +194,28 @@ mod tests {
             assert!(parse(&text).is_ok(), "{arn}");
         }
         assert!(parse("[alerts]\nslack_webhook_secret_arn = \"\"").is_ok());
+    }
+
+    #[test]
+    fn the_state_table_is_a_table_name_from_the_file_or_the_environment() {
+        assert_eq!(parse("").unwrap().alerts.state_table, None);
+        let c = parse("[alerts]\nstate_table = \"trailguard-state\"").unwrap();
+        assert_eq!(c.alerts.state_table.as_deref(), Some("trailguard-state"));
+        let env = [(
+            "TRAILGUARD_STATE_TABLE".to_owned(),
+            "ops.state_1".to_owned(),
+        )];
+        let c = Config::from_toml("", "t", env).unwrap();
+        assert_eq!(c.alerts.state_table.as_deref(), Some("ops.state_1"));
+        for bad in ["ab", "my table", "arn:aws:dynamodb:us-east-1:1:table/x"] {
+            let err = parse(&format!("[alerts]\nstate_table = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("`alerts.state_table`: `")
+                    && err.contains("is not a DynamoDB table name"),
+                "{err}"
+            );
+        }
     }
 }

@@ -20,6 +20,7 @@ pub const ENV_VARS: &[&str] = &[
     "TRAILGUARD_EXEMPT_TAG",
     "TRAILGUARD_SNS_TOPIC_ARN",
     "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN",
+    "TRAILGUARD_STATE_TABLE",
     "TRAILGUARD_GROUP_PREFIX",
     "TRAILGUARD_GROUP_PATH",
     "TRAILGUARD_PROPAGATION_DELAY_SECONDS",
@@ -89,6 +90,7 @@ where
             "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN" => {
                 raw.alerts.slack_webhook_secret_arn = Some(value.into())
             }
+            "TRAILGUARD_STATE_TABLE" => raw.alerts.state_table = Some(value.into()),
             "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
             "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),
             "TRAILGUARD_PROPAGATION_DELAY_SECONDS" => {

@@ -9,9 +9,10 @@ use tokio::sync::OnceCell;
 use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
+use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    CredentialSource, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
+    AlertState, CredentialSource, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -59,6 +60,9 @@ pub struct LiveContext {
     pub retry: Retry,
     /// How remediations wait (tokio's timer; a recording clock in tests).
     pub sleep: Arc<dyn Sleep>,
+    /// The alert state table (`alerts.state_table`): each finding alerted
+    /// once per channel. `None`: no deduplication.
+    pub alert_state: Option<Arc<dyn AlertState>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -77,6 +81,7 @@ impl LiveContext {
             slack,
             retry,
             sleep: Arc::new(TokioSleep),
+            alert_state: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -101,7 +106,7 @@ impl LiveContext {
     ) -> Result<Self, LiveError> {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
         let effects = Effects::from_sdk_config(sdk);
-        Ok(Self::new(config, effects, slack))
+        Ok(Self::new(config, effects, slack).with_state_table(sdk))
     }
 
     /// As [`Self::from_sdk_config`], and its IAM adapter as the scan's
@@ -115,7 +120,22 @@ impl LiveContext {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
         let iam = Arc::new(AwsIam::from_conf(sdk));
         let effects = Effects::around_iam(iam.clone(), sdk);
-        Ok((Self::new(config, effects, slack), iam))
+        Ok((Self::new(config, effects, slack).with_state_table(sdk), iam))
+    }
+
+    /// The DynamoDB state table the config names, if any.
+    fn with_state_table(self, sdk: &aws_config::SdkConfig) -> Self {
+        let Some(table) = self.config.alerts.state_table.clone() else {
+            return self;
+        };
+        let client = aws_sdk_dynamodb::Client::new(sdk);
+        self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
+    }
+
+    /// Deduplicates alerts through `state` (tests, other runtimes).
+    pub fn with_alert_state(mut self, state: Arc<dyn AlertState>) -> Self {
+        self.alert_state = Some(state);
+        self
     }
 
     /// How long remediations wait for IAM to show their writes (all of

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
-use crate::effects::{CredentialSource, EffectError, SnsMessage};
+use crate::effects::{Claim, ClaimTimes, CredentialSource, EffectError, SnsMessage};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
@@ -103,10 +103,13 @@ impl std::fmt::Display for Channel {
 
 /// Whether an alert went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum DeliveryStatus {
     Sent,
     Failed,
+    /// The state table says an earlier delivery of the same finding sent
+    /// it to this channel: not sent again.
+    AlreadySent,
 }
 
 impl DeliveryStatus {
@@ -115,6 +118,7 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::AlreadySent => "already-sent",
         }
     }
 }
@@ -141,7 +145,10 @@ pub struct Delivery {
 /// and the invocation must fail so Lambda retries: the one rule for events
 /// (judged per finding) and for the scan's summary.
 pub fn alert_lost(deliveries: &[Delivery]) -> bool {
-    !deliveries.is_empty() && deliveries.iter().all(|d| d.status != DeliveryStatus::Sent)
+    !deliveries.is_empty()
+        && deliveries
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Failed)
 }
 
 /// A failed effect of one decision.
@@ -165,6 +172,18 @@ pub enum ExecError {
         channel: Channel,
         #[source]
         source: EffectError,
+    },
+    /// Another delivery of the same finding claimed this channel in the
+    /// state table and has not finished: the retry sends it if that one
+    /// did not.
+    #[error(
+        "rule `{rule}`: {channel} alert not sent: another delivery of this finding is sending it (its claim in the state table lapses at {})",
+        chrono::DateTime::from_timestamp(*lease_until, 0).map_or_else(|| lease_until.to_string(), |t| t.format("%H:%M:%S UTC").to_string())
+    )]
+    InFlight {
+        rule: &'static str,
+        channel: Channel,
+        lease_until: i64,
     },
     #[error("rule `{rule}`: slack alert not sent: {source}")]
     Webhook {
@@ -196,7 +215,9 @@ impl ExecError {
             ExecError::Remediation { .. } | ExecError::Recheck { .. } => FailureKind::Remediation,
             ExecError::Deadline { .. } => FailureKind::Deadline,
             ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
-            ExecError::Alert { .. } | ExecError::Webhook { .. } => FailureKind::Alert,
+            ExecError::Alert { .. } | ExecError::Webhook { .. } | ExecError::InFlight { .. } => {
+                FailureKind::Alert
+            }
         }
     }
 
@@ -211,8 +232,9 @@ impl ExecError {
             ExecError::Webhook { source, .. } => source.is_retryable(),
             // A key gone since the report is worth a look again too.
             ExecError::Recheck { source, .. } => source.is_retryable() || source.is_not_found(),
-            // What was left is run by the retry.
-            ExecError::Deadline { .. } => true,
+            // What was left is run by the retry; and a retry finds the
+            // other delivery's alert sent, or its claim lapsed.
+            ExecError::Deadline { .. } | ExecError::InFlight { .. } => true,
         }
     }
 }
@@ -417,9 +439,14 @@ impl<'a> Executor<'a> {
             return Vec::new();
         };
         let facts = Facts::new(event, decision, report);
+        let key = event
+            .event_id
+            .as_deref()
+            .map(|id| alert_key(id, decision.finding.rule));
         deliver(
             self.ctx,
             decision.finding.rule,
+            key.as_deref(),
             |topic| alert::sns::message(topic, &facts),
             || alert::slack::message(&facts),
             &mut self.errors,
@@ -521,53 +548,158 @@ pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluati
     Execution { findings, errors }
 }
 
+/// How long a claim in the state table keeps other deliveries of the same
+/// alert off: far longer than a send takes, and shorter than async
+/// Lambda's two retries (one minute, then two more), so a delivery that
+/// died mid-send is taken over by the second retry at the latest.
+pub const CLAIM_LEASE_SECONDS: i64 = 120;
+
+/// How long the state table remembers a sent alert (its `expires_at`):
+/// past every redelivery (EventBridge retries for 24 hours, the function
+/// keeps an event for one hour) with room for a manual `trailguard
+/// handle` of the same file.
+pub const SENT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The state table's key of one finding's alert (event id and rule); each
+/// channel appends its name.
+pub fn alert_key(event_id: &str, rule: &str) -> String {
+    format!("alert#{event_id}#{rule}")
+}
+
 /// Sends one alert to every configured channel: SNS, then Slack (its
 /// webhook URL read from Secrets Manager once per context). `rule` names
-/// the alert in errors (`scan` for the scan's summary). Each channel's
-/// failure is returned in `errors` and in its [`Delivery`]; whether the
-/// alert was lost as a whole is [`alert_lost`].
+/// the alert in errors (`scan` for the scan's summary). With a `key` and a
+/// state table, each channel is claimed in the table first and sent only
+/// once ([`send_once`]). Each channel's failure is returned in `errors` and
+/// in its [`Delivery`]; whether the alert was lost as a whole is
+/// [`alert_lost`].
 pub async fn deliver(
     ctx: &LiveContext,
     rule: &'static str,
+    key: Option<&str>,
     sns: impl FnOnce(&str) -> SnsMessage,
     slack: impl FnOnce() -> serde_json::Value,
     errors: &mut Vec<ExecError>,
 ) -> Vec<Delivery> {
     let mut out = Vec::new();
     if let Some(topic) = ctx.config.alerts.sns_topic_arn.as_deref() {
-        out.push(match ctx.effects.publisher.publish(&sns(topic)).await {
-            Ok(id) => sent(Channel::Sns, Some(id)),
-            Err(source) => {
-                let d = failed(Channel::Sns, &source.to_string());
-                errors.push(ExecError::Alert {
-                    rule,
-                    channel: Channel::Sns,
-                    source,
-                });
-                d
-            }
-        });
+        let publish = || async move { ctx.effects.publisher.publish(&sns(topic)).await.map(Some) };
+        out.push(send_once(ctx, rule, key, Channel::Sns, publish, errors).await);
     }
     match ctx.slack_url().await {
         Ok(None) => {}
-        Ok(Some(url)) => out.push(match ctx.effects.webhook.post_json(&url, &slack()).await {
-            Ok(()) => sent(Channel::Slack, None),
-            Err(source) => {
-                let d = failed(Channel::Slack, &source.to_string());
-                errors.push(ExecError::Alert {
-                    rule,
-                    channel: Channel::Slack,
-                    source,
-                });
-                d
-            }
-        }),
+        Ok(Some(url)) => {
+            let post = || async move {
+                let body = slack();
+                ctx.effects
+                    .webhook
+                    .post_json(&url, &body)
+                    .await
+                    .map(|()| None)
+            };
+            out.push(send_once(ctx, rule, key, Channel::Slack, post, errors).await);
+        }
         Err(source) => {
             out.push(failed(Channel::Slack, &source.to_string()));
             errors.push(ExecError::Webhook { rule, source });
         }
     }
     out
+}
+
+/// Sends to one channel, once per `key` when a state table is configured:
+/// a conditional write claims the channel, the send follows, and the claim
+/// becomes `sent`, or is given up on failure so the retry sends. A key
+/// already sent is not sent again; one another delivery holds fails
+/// retryably. A table that cannot be reached does not stop the alert (an
+/// alert twice beats an alert lost); the log says so.
+async fn send_once<F, Fut>(
+    ctx: &LiveContext,
+    rule: &'static str,
+    key: Option<&str>,
+    channel: Channel,
+    send: F,
+    errors: &mut Vec<ExecError>,
+) -> Delivery
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, EffectError>>,
+{
+    let table = ctx
+        .alert_state
+        .as_deref()
+        .zip(key)
+        .map(|(state, key)| (state, format!("{key}#{channel}")));
+    let mut claimed = None;
+    if let Some((state, key)) = &table {
+        let now = Utc::now().timestamp();
+        let times = ClaimTimes {
+            now,
+            lease_until: now + CLAIM_LEASE_SECONDS,
+            expires_at: now + SENT_RETENTION_SECONDS,
+        };
+        match state.claim(key, times).await {
+            Ok(Claim::Won) => claimed = Some((*state, key.as_str())),
+            Ok(Claim::Sent) => {
+                return Delivery {
+                    channel,
+                    status: DeliveryStatus::AlreadySent,
+                    id: None,
+                    error: None,
+                };
+            }
+            Ok(Claim::Held { lease_until }) => {
+                let e = ExecError::InFlight {
+                    rule,
+                    channel,
+                    lease_until,
+                };
+                let d = failed(channel, &e.to_string());
+                errors.push(e);
+                return d;
+            }
+            Err(e) => tracing::warn!(
+                key = key.as_str(),
+                channel = channel.as_str(),
+                error = %e,
+                "state table unreachable: alerting without deduplication (this alert may be sent twice)"
+            ),
+        }
+    }
+    match send().await {
+        Ok(id) => {
+            if let Some((state, key)) = claimed
+                && let Err(e) = state.mark_sent(key, id.as_deref()).await
+            {
+                tracing::warn!(
+                    key,
+                    channel = channel.as_str(),
+                    error = %e,
+                    "alert sent but not recorded in the state table: a retry after the claim lapses sends it again"
+                );
+            }
+            sent(channel, id)
+        }
+        Err(source) => {
+            if let Some((state, key)) = claimed
+                && let Err(e) = state.release(key).await
+            {
+                tracing::warn!(
+                    key,
+                    channel = channel.as_str(),
+                    error = %e,
+                    "claim not given up in the state table: the retry sends once it lapses"
+                );
+            }
+            let d = failed(channel, &source.to_string());
+            errors.push(ExecError::Alert {
+                rule,
+                channel,
+                source,
+            });
+            d
+        }
+    }
 }
 
 /// `sns:sent,slack:failed`, for a log field.

@@ -388,3 +388,184 @@ fn an_alert_is_lost_when_no_channel_took_it() {
         delivery(Channel::Slack, DeliveryStatus::Sent),
     ]));
 }
+
+/// Exactly once per finding and channel, with a state table.
+mod once {
+    use super::*;
+    use crate::effects::memory::MemoryAlertState;
+    use crate::effects::{AlertState, Claim, ClaimTimes};
+
+    const ALERTS: &str = "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"\nstate_table = \"trailguard-state\"";
+
+    fn with_state() -> (Harness, Arc<MemoryAlertState>) {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let mut h = harness(ALERTS, iam, true);
+        let state = Arc::new(MemoryAlertState::default());
+        h.ctx = h.ctx.with_alert_state(state.clone());
+        (h, state)
+    }
+
+    fn statuses(outcome: &crate::live::Outcome) -> Vec<(Channel, DeliveryStatus)> {
+        outcome.findings[0]
+            .alerts
+            .iter()
+            .map(|d| (d.channel, d.status))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_same_event_three_times_alerts_each_channel_once() {
+        let (h, state) = with_state();
+        let first = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(
+            statuses(&first),
+            [
+                (Channel::Sns, DeliveryStatus::Sent),
+                (Channel::Slack, DeliveryStatus::Sent)
+            ]
+        );
+        for _ in 0..2 {
+            let again = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+            assert_eq!(
+                statuses(&again),
+                [
+                    (Channel::Sns, DeliveryStatus::AlreadySent),
+                    (Channel::Slack, DeliveryStatus::AlreadySent)
+                ]
+            );
+            assert!(again.errors.is_empty());
+        }
+        assert_eq!(h.published.messages().len(), 1);
+        assert_eq!(h.webhook.bodies().len(), 1);
+        let id = attach_event("bob")["detail"]["eventID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            state.sent(),
+            [
+                format!("alert#{id}#user-policy-attached#slack"),
+                format!("alert#{id}#user-policy-attached#sns"),
+            ]
+        );
+        assert!(
+            state
+                .calls()
+                .iter()
+                .all(|op| crate::effects::alert_state::PERMISSIONS.contains(op)),
+            "{:?}",
+            state.calls()
+        );
+        let now = chrono::Utc::now().timestamp();
+        for (_, expires) in state.expiries() {
+            assert!((expires - now - 7 * 24 * 3600).abs() < 60, "{expires}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_slack_failed_sends_only_slack() {
+        let (h, _) = with_state();
+        h.webhook.fail_with(Some(EffectError::new(
+            "slack:PostMessage",
+            ErrorKind::Unavailable,
+            "503",
+        )));
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(
+            statuses(err.outcome().unwrap()),
+            [
+                (Channel::Sns, DeliveryStatus::Sent),
+                (Channel::Slack, DeliveryStatus::Failed)
+            ]
+        );
+        h.webhook.fail_with(None);
+        let retry = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(
+            statuses(&retry),
+            [
+                (Channel::Sns, DeliveryStatus::AlreadySent),
+                (Channel::Slack, DeliveryStatus::Sent)
+            ]
+        );
+        assert_eq!(h.published.messages().len(), 1);
+        assert_eq!(h.webhook.bodies().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_table_still_alerts() {
+        let (h, state) = with_state();
+        state.down(true);
+        for _ in 0..2 {
+            let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+            assert_eq!(
+                statuses(&outcome),
+                [
+                    (Channel::Sns, DeliveryStatus::Sent),
+                    (Channel::Slack, DeliveryStatus::Sent)
+                ]
+            );
+        }
+        // Twice: an alert twice beats an alert lost.
+        assert_eq!(h.published.messages().len(), 2);
+        assert_eq!(h.webhook.bodies().len(), 2);
+        assert!(state.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_claim_held_by_another_delivery_fails_retryably_and_sends_nothing() {
+        let (h, state) = with_state();
+        let id = attach_event("bob")["detail"]["eventID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let now = chrono::Utc::now().timestamp();
+        let times = ClaimTimes {
+            now,
+            lease_until: now + 120,
+            expires_at: now + 3600,
+        };
+        for channel in ["sns", "slack"] {
+            let key = format!("alert#{id}#user-policy-attached#{channel}");
+            assert_eq!(state.claim(&key, times).await.unwrap(), Claim::Won);
+        }
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert!(
+            err.to_string()
+                .contains("another delivery of this finding is sending it"),
+            "{err}"
+        );
+        assert!(h.published.messages().is_empty());
+        assert!(h.webhook.bodies().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_table_every_delivery_alerts_as_before() {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let h = harness(
+            &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\""),
+            iam,
+            false,
+        );
+        for _ in 0..3 {
+            handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        }
+        assert_eq!(h.published.messages().len(), 3);
+    }
+
+    #[test]
+    fn an_alert_sent_before_is_not_lost() {
+        let d = |channel, status| Delivery {
+            channel,
+            status,
+            id: None,
+            error: None,
+        };
+        assert!(!alert_lost(&[d(Channel::Sns, DeliveryStatus::AlreadySent)]));
+        assert!(!alert_lost(&[
+            d(Channel::Sns, DeliveryStatus::AlreadySent),
+            d(Channel::Slack, DeliveryStatus::Failed)
+        ]));
+    }
+}

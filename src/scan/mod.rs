@@ -297,6 +297,9 @@ async fn send_summary(
     let out = executor::deliver(
         ctx.live,
         "scan",
+        // A scan's summary has no identity to deduplicate on: each scan
+        // reports the account as it is then.
+        None,
         |topic| summary::sns_message(topic, &view),
         || summary::slack_message(&view),
         errors,

@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts_moto;
 mod aws_errors;
 mod cli;
 mod cli_handle;
