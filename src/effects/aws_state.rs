@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::alert_state::{CALL_PREFIX, sort_calls};
 use super::aws::classify;
-use super::{AlertState, Claim, ClaimTimes, EffectError};
+use super::{AlertState, Claim, ClaimTimes, EffectError, Fold, Member, Window};
 
 /// The `status` of a claimed key whose send has not finished.
 const CLAIMED: &str = "claimed";
@@ -154,5 +155,193 @@ impl AlertState for DynamoAlertState {
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
             Err(e) => Err(classify(OP, e)),
         }
+    }
+
+    async fn fold(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
+        let finding = format!("{}#group", m.finding);
+        // Once per finding: a duplicate answers what the first delivery
+        // decided, and is never counted again.
+        let first = HashMap::from([
+            ("pk".to_owned(), s(&finding)),
+            ("status".to_owned(), s(CLAIMED)),
+            ("expires_at".to_owned(), n(m.expires_at)),
+        ]);
+        if !self
+            .put_if_absent(first, "attribute_not_exists(pk)", &[])
+            .await?
+        {
+            return Ok(match self.status(&finding).await? {
+                Some((role, _)) if role == FOLDED => Fold::Folded,
+                _ => Fold::AlertNow,
+            });
+        }
+        let window = HashMap::from([
+            ("pk".to_owned(), s(m.group)),
+            ("rule".to_owned(), s(m.rule)),
+            ("label".to_owned(), s(m.label)),
+            ("severity".to_owned(), n(i64::from(m.severity))),
+            ("opened_at".to_owned(), n(m.now)),
+            ("closes_at".to_owned(), n(m.closes_at)),
+            ("folded".to_owned(), n(0)),
+            ("expires_at".to_owned(), n(m.expires_at)),
+        ]);
+        // A closed window is replaced only once its follow-up went out
+        // (nothing folded is left in it); until the sweep sends it, findings
+        // alert at once.
+        let opened = self
+            .put_if_absent(
+                window,
+                "attribute_not_exists(pk) OR (closes_at < :now AND folded = :zero)",
+                &[(":now", n(m.now)), (":zero", n(0))],
+            )
+            .await?;
+        let fold = if opened {
+            Fold::AlertNow
+        } else {
+            self.count(m).await?
+        };
+        let role = if fold == Fold::Folded { FOLDED } else { SENT };
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&finding))
+            .update_expression("SET #status = :role")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":role", s(role))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb:UpdateItem", e))?;
+        Ok(fold)
+    }
+
+    async fn due_windows(&self, now: i64) -> Result<Vec<Window>, EffectError> {
+        const OP: &str = "dynamodb:Scan";
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :group) AND closes_at < :now")
+                .expression_attribute_values(":group", s("group#"))
+                .expression_attribute_values(":now", n(now))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify(OP, e))?;
+            out.extend(page.items().iter().map(window_of));
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn close_window(&self, key: &str, opened_at: i64) -> Result<(), EffectError> {
+        const OP: &str = "dynamodb:DeleteItem";
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .condition_expression("opened_at = :opened")
+            .expression_attribute_values(":opened", n(opened_at))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            // Already closed, or a new window opened: nothing to remove.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(classify(OP, e)),
+        }
+    }
+}
+
+/// The `status` of a finding's group item when it was folded.
+const FOLDED: &str = "folded";
+
+impl DynamoAlertState {
+    /// A conditional PutItem: `false` when the condition failed.
+    async fn put_if_absent(
+        &self,
+        item: HashMap<String, AttributeValue>,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<bool, EffectError> {
+        const OP: &str = "dynamodb:PutItem";
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition);
+        for (name, value) in values {
+            put = put.expression_attribute_values(*name, value.clone());
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify(OP, e)),
+        }
+    }
+
+    /// Counts a finding in its open window, unless the window closed or the
+    /// finding is more severe than the window's first (then it alerts).
+    async fn count(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
+        const OP: &str = "dynamodb:UpdateItem";
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(m.group))
+            .update_expression(
+                "SET last_time = :t, first_time = if_not_exists(first_time, :t) ADD folded :one, #call :one",
+            )
+            .condition_expression("closes_at >= :now AND severity >= :sev")
+            .expression_attribute_names("#call", format!("{CALL_PREFIX}{}", m.call))
+            .expression_attribute_values(":t", s(m.time))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(m.now))
+            .expression_attribute_values(":sev", n(i64::from(m.severity)))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Fold::Folded),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(Fold::AlertNow),
+            Err(e) => Err(classify(OP, e)),
+        }
+    }
+}
+
+/// A window item as read by the sweep.
+fn window_of(item: &HashMap<String, AttributeValue>) -> Window {
+    let text = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let num = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<i64>().ok());
+    let int = |k: &str| item.get(k).and_then(num).unwrap_or(0);
+    let mut calls: Vec<(String, u64)> = item
+        .iter()
+        .filter_map(|(k, v)| {
+            let call = k.strip_prefix(CALL_PREFIX)?;
+            Some((call.to_owned(), u64::try_from(num(v)?).ok()?))
+        })
+        .collect();
+    sort_calls(&mut calls);
+    Window {
+        key: text("pk"),
+        rule: text("rule"),
+        label: text("label"),
+        opened_at: int("opened_at"),
+        closes_at: int("closes_at"),
+        folded: u64::try_from(int("folded")).unwrap_or(0),
+        calls,
+        first_time: text("first_time"),
+        last_time: text("last_time"),
     }
 }

@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::inventory::PasswordBaseline;
 
-pub use alert_state::{AlertState, Claim, ClaimTimes};
+pub use alert_state::{AlertState, Claim, ClaimTimes, Fold, Member, Window};
 pub use credentials::{CredentialSource, ReportFetch, ReportState};
 
 /// What kind of failure an effect met; decides retries and reactions.

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
-use crate::effects::{Claim, ClaimTimes, CredentialSource, EffectError, SnsMessage};
+use crate::effects::{Claim, ClaimTimes, CredentialSource, EffectError, Fold, Member, SnsMessage};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
@@ -110,6 +110,9 @@ pub enum DeliveryStatus {
     /// The state table says an earlier delivery of the same finding sent
     /// it to this channel: not sent again.
     AlreadySent,
+    /// Folded into its group's open window: the follow-up tells of it when
+    /// the window closes.
+    Grouped,
 }
 
 impl DeliveryStatus {
@@ -119,6 +122,7 @@ impl DeliveryStatus {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::AlreadySent => "already-sent",
+            DeliveryStatus::Grouped => "grouped",
         }
     }
 }
@@ -438,6 +442,9 @@ impl<'a> Executor<'a> {
         let Origin::Event(event) = self.origin else {
             return Vec::new();
         };
+        if let Some(grouped) = self.fold(event, decision).await {
+            return grouped;
+        }
         let facts = Facts::new(event, decision, report);
         let key = event
             .event_id
@@ -452,6 +459,72 @@ impl<'a> Executor<'a> {
             &mut self.errors,
         )
         .await
+    }
+
+    /// Offers a finding of a grouped rule to its window (with the state
+    /// table): `Some` deliveries marked grouped when it was folded, `None`
+    /// when it alerts at once. A finding whose remediation runs is never
+    /// folded: its alert says what was done and how to undo it.
+    async fn fold(&self, event: &CloudTrailEvent, decision: &Decision) -> Option<Vec<Delivery>> {
+        let state = self.ctx.alert_state.as_deref()?;
+        let f = &decision.finding;
+        let grouping = self.ctx.config.alerts.grouping(f.rule)?;
+        let event_id = event.event_id.as_deref()?;
+        if decision.mode == Mode::Remediate && f.remediation.is_some() {
+            return None;
+        }
+        let account = event.account_id().unwrap_or("-");
+        let parts: Vec<String> = grouping.by.iter().map(|b| b.value(event, f)).collect();
+        let group = format!("group#{account}#{}#{}", f.rule, parts.join("#"));
+        let finding = alert_key(event_id, f.rule);
+        let label = grouping.label(event, f);
+        let service = event.source().trim_end_matches(".amazonaws.com");
+        let call = format!("{service}:{}", event.name());
+        let now = Utc::now().timestamp();
+        let closes_at = now + i64::from(grouping.window_minutes) * 60;
+        let member = Member {
+            group: &group,
+            finding: &finding,
+            rule: f.rule,
+            label: &label,
+            severity: f.severity as u8,
+            call: &call,
+            time: event.event_time.as_deref().unwrap_or(""),
+            now,
+            closes_at,
+            expires_at: closes_at + SENT_RETENTION_SECONDS,
+        };
+        match state.fold(&member).await {
+            Ok(Fold::AlertNow) => None,
+            Ok(Fold::Folded) => {
+                let mut channels = Vec::new();
+                if self.ctx.config.alerts.sns_topic_arn.is_some() {
+                    channels.push(Channel::Sns);
+                }
+                if !matches!(self.ctx.slack, crate::alert::slack::WebhookSource::None) {
+                    channels.push(Channel::Slack);
+                }
+                Some(
+                    channels
+                        .into_iter()
+                        .map(|channel| Delivery {
+                            channel,
+                            status: DeliveryStatus::Grouped,
+                            id: None,
+                            error: None,
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(
+                    group = group.as_str(),
+                    error = %e,
+                    "state table unreachable: this finding alerts on its own, not grouped"
+                );
+                None
+            }
+        }
     }
 
     /// The decision log line: what was decided and done, and how to undo

@@ -568,4 +568,89 @@ mod once {
             d(Channel::Slack, DeliveryStatus::Failed)
         ]));
     }
+
+    /// A CloudTrail call by alice, as an EventBridge envelope with its own id.
+    fn trail_call(name: &str, id: &str) -> serde_json::Value {
+        let mut ev = iam_call(name, json!({"name": "main"}), json!(null));
+        ev["eventSource"] = "cloudtrail.amazonaws.com".into();
+        ev["eventID"] = id.into();
+        json!({
+            "version": "0",
+            "id": id,
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.cloudtrail",
+            "account": "111122223333",
+            "region": "us-east-1",
+            "detail": ev,
+        })
+    }
+
+    const GROUP_TRAILS: &str =
+        "\n[alerts.grouping.cloudtrail-tampered]\nby = [\"principal\"]\nwindow_minutes = 60";
+
+    fn grouped(config: &str) -> (Harness, Arc<MemoryAlertState>) {
+        let iam = Arc::new(MemoryIam::new(IamState::default()));
+        let mut h = harness(&format!("{ALERTS}{config}"), iam, false);
+        let state = Arc::new(MemoryAlertState::default());
+        h.ctx = h.ctx.with_alert_state(state.clone());
+        (h, state)
+    }
+
+    #[tokio::test]
+    async fn a_finding_more_severe_than_its_groups_first_alerts_at_once() {
+        let (h, _) = grouped(GROUP_TRAILS);
+        let status = |o: &crate::live::Outcome| o.findings[0].alerts[0].status;
+        let first = handle_event(trail_call("UpdateTrail", "e-1"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&first), DeliveryStatus::Sent);
+        let same = handle_event(trail_call("UpdateTrail", "e-2"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&same), DeliveryStatus::Grouped);
+        // StopLogging is critical, the group's first was high.
+        let worse = handle_event(trail_call("StopLogging", "e-3"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(worse.findings[0].severity, crate::rules::Severity::Critical);
+        assert_eq!(status(&worse), DeliveryStatus::Sent);
+        let subjects: Vec<String> = h
+            .published
+            .messages()
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert!(
+            subjects[1].starts_with("trailguard CRITICAL"),
+            "{subjects:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remediated_finding_is_never_folded() {
+        let (h, _) = grouped(&format!(
+            "{GROUP_TRAILS}\n[modes]\ncloudtrail-tampered = \"remediate\""
+        ));
+        for id in ["e-1", "e-2"] {
+            let o = handle_event(trail_call("StopLogging", id), &h.ctx)
+                .await
+                .unwrap();
+            assert_eq!(o.findings[0].alerts[0].status, DeliveryStatus::Sent);
+        }
+        assert_eq!(h.published.messages().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn with_the_table_down_a_grouped_finding_alerts_on_its_own() {
+        let (h, state) = grouped(GROUP_TRAILS);
+        state.down(true);
+        for id in ["e-1", "e-2"] {
+            let o = handle_event(trail_call("UpdateTrail", id), &h.ctx)
+                .await
+                .unwrap();
+            assert_eq!(o.findings[0].alerts[0].status, DeliveryStatus::Sent);
+        }
+        assert_eq!(h.published.messages().len(), 2);
+    }
 }

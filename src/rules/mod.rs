@@ -31,6 +31,7 @@ mod user_has_inline_policy;
 mod user_inline_policy;
 mod user_policy_attached;
 
+pub mod grouping;
 mod settings;
 
 #[cfg(test)]

@@ -271,3 +271,157 @@ async fn without_a_state_table_each_delivery_alerts_as_before() {
     }
     assert_eq!(stage.alerts.drain().await.len(), 2);
 }
+
+/// The 60 root calls of one session from one address: 40 CreateBucket,
+/// 15 CreateUser, 5 DescribeInstances, each its own event.
+fn root_calls() -> Vec<Value> {
+    let text = std::fs::read_to_string(format!(
+        "{}/events/root-api-call.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let base: Value = serde_json::from_str(&text).unwrap();
+    (0..60)
+        .map(|i| {
+            let mut e = base.clone();
+            let (source, name) = match i {
+                0..40 => ("s3.amazonaws.com", "CreateBucket"),
+                40..55 => ("iam.amazonaws.com", "CreateUser"),
+                _ => ("ec2.amazonaws.com", "DescribeInstances"),
+            };
+            let d = &mut e["detail"];
+            d["eventSource"] = source.into();
+            d["eventName"] = name.into();
+            d["eventID"] = format!("00000000-0000-4000-8000-{i:012}").into();
+            d["eventTime"] = format!("2026-12-01T10:{i:02}:00Z").into();
+            d["userIdentity"]["accessKeyId"] = "ASIAROOTSESSION".into();
+            e
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sixty_root_calls_give_one_alert_then_one_follow_up_when_the_window_closes() {
+    let stage = Stage::start(0).await;
+    let ctx = stage.ctx(true).await;
+    let calls = root_calls();
+    let mut statuses_seen = Vec::new();
+    for e in &calls {
+        let outcome = handle(&ctx, e.clone()).await.unwrap();
+        statuses_seen.push(statuses(&outcome));
+    }
+    // A duplicate delivery of a folded call is not counted twice.
+    let again = handle(&ctx, calls[7].clone()).await.unwrap();
+    assert!(
+        statuses(&again)
+            .iter()
+            .all(|(_, s)| *s == DeliveryStatus::Grouped)
+    );
+    assert!(
+        statuses_seen[0]
+            .iter()
+            .all(|(_, s)| *s == DeliveryStatus::Sent)
+    );
+    assert!(
+        statuses_seen[1..]
+            .iter()
+            .flatten()
+            .all(|(_, s)| *s == DeliveryStatus::Grouped)
+    );
+    let first = stage.alerts.drain().await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(stage.slack_posts(), 1);
+
+    // No further event: the sweep alone closes the window once its hour is
+    // up, and not before.
+    let now = chrono::Utc::now().timestamp();
+    let early = trailguard::live::close_windows(&ctx, now + 60)
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+    let closed = trailguard::live::close_windows(&ctx, now + 3700)
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    assert!(closed[0].closed);
+    assert_eq!(closed[0].folded, 59);
+    let follow_up = stage.alerts.drain().await;
+    assert_eq!(follow_up.len(), 1);
+    let body = follow_up[0]["Message"].as_str().unwrap();
+    assert!(
+        body.starts_with(
+            "59 more root-api-call findings: s3:CreateBucket ×39, iam:CreateUser ×15, ec2:DescribeInstances ×5"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("First:   2026-12-01T10:01:00Z"), "{body}");
+    assert!(body.contains("Last:    2026-12-01T10:59:00Z"), "{body}");
+    assert!(
+        body.contains("Group:   session=ASIAROOTSESSION, source-ip=100.100.100.100"),
+        "{body}"
+    );
+    assert_eq!(
+        follow_up[0]["Subject"],
+        "trailguard HIGH root-api-call: 59 more in 60 min (123456789012)"
+    );
+    let slack = stage.slack.requests();
+    assert_eq!(slack.len(), 2);
+    assert!(slack[1].text().contains("59 more root-api-call findings"));
+
+    // The window is gone: the next sweep sends nothing, and the next call
+    // opens a new window with an alert of its own.
+    let later = trailguard::live::close_windows(&ctx, now + 7200)
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+}
+
+#[tokio::test]
+async fn a_follow_up_that_fails_is_sent_by_the_next_sweep_once_per_channel() {
+    // Slack fails the follow-up once (the first alert is its first post).
+    let stage = Stage::start(0).await;
+    let ctx = stage.ctx(true).await;
+    for e in root_calls().into_iter().take(3) {
+        handle(&ctx, e).await.unwrap();
+    }
+    stage.alerts.drain().await;
+    let now = chrono::Utc::now().timestamp();
+    // SNS down for the first sweep: a topic that does not exist.
+    let broken = {
+        let text = format!(
+            "[alerts]\nsns_topic_arn = \"{}-gone\"\nstate_table = \"{TABLE}\"\n",
+            stage.alerts.topic_arn
+        );
+        let config = Config::from_toml(&text, "test", std::iter::empty()).unwrap();
+        LiveContext::from_sdk_config(
+            config,
+            &stage.moto.sdk_config().await,
+            Some(stage.slack.url("/hook")),
+        )
+        .unwrap()
+    };
+    let first = trailguard::live::close_windows(&broken, now + 3700)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].closed, "{first:#?}");
+    assert_eq!(stage.slack_posts(), 2, "slack took the follow-up");
+    let retry = trailguard::live::close_windows(&ctx, now + 3800)
+        .await
+        .unwrap();
+    assert!(retry[0].closed, "{retry:#?}");
+    let statuses: Vec<_> = retry[0].alerts.iter().map(|d| d.status).collect();
+    assert_eq!(
+        statuses,
+        [DeliveryStatus::Sent, DeliveryStatus::AlreadySent]
+    );
+    let sns = stage.alerts.drain().await;
+    assert_eq!(sns.len(), 1);
+    assert!(
+        sns[0]["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 more root-api-call findings")
+    );
+    assert_eq!(stage.slack_posts(), 2);
+}

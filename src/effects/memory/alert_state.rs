@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::effects::{AlertState, Claim, ClaimTimes, EffectError, ErrorKind};
+use crate::effects::alert_state::sort_calls;
+use crate::effects::{AlertState, Claim, ClaimTimes, EffectError, ErrorKind, Fold, Member, Window};
 
 /// One item: `(sent, lease_until, expires_at)`.
 type Item = (bool, i64, i64);
@@ -16,6 +17,10 @@ type Item = (bool, i64, i64);
 #[derive(Debug, Default)]
 pub struct MemoryAlertState {
     items: Mutex<BTreeMap<String, Item>>,
+    /// Each finding offered to a group, and what became of it.
+    members: Mutex<BTreeMap<String, Fold>>,
+    /// Open windows by group key: the window, and its first's severity.
+    windows: Mutex<BTreeMap<String, (Window, u8)>>,
     down: Mutex<bool>,
     calls: Mutex<Vec<&'static str>>,
 }
@@ -91,6 +96,72 @@ impl AlertState for MemoryAlertState {
         let mut items = lock(&self.items);
         if items.get(key).is_some_and(|(sent, _, _)| !sent) {
             items.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn fold(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
+        self.call("dynamodb:PutItem")?;
+        if let Some(fold) = lock(&self.members).get(m.finding) {
+            return Ok(*fold);
+        }
+        let mut windows = lock(&self.windows);
+        let open = windows
+            .get(m.group)
+            .filter(|(w, _)| !(w.closes_at < m.now && w.folded == 0));
+        let fold = match open {
+            None => {
+                let window = Window {
+                    key: m.group.to_owned(),
+                    rule: m.rule.to_owned(),
+                    label: m.label.to_owned(),
+                    opened_at: m.now,
+                    closes_at: m.closes_at,
+                    folded: 0,
+                    calls: Vec::new(),
+                    first_time: String::new(),
+                    last_time: String::new(),
+                };
+                windows.insert(m.group.to_owned(), (window, m.severity));
+                Fold::AlertNow
+            }
+            Some((w, first)) if w.closes_at < m.now || m.severity > *first => Fold::AlertNow,
+            Some(_) => {
+                let (w, _) = windows.get_mut(m.group).expect("the window just read");
+                w.folded += 1;
+                match w.calls.iter_mut().find(|(c, _)| c == m.call) {
+                    Some((_, n)) => *n += 1,
+                    None => w.calls.push((m.call.to_owned(), 1)),
+                }
+                sort_calls(&mut w.calls);
+                if w.first_time.is_empty() {
+                    w.first_time = m.time.to_owned();
+                }
+                w.last_time = m.time.to_owned();
+                Fold::Folded
+            }
+        };
+        lock(&self.members).insert(m.finding.to_owned(), fold);
+        Ok(fold)
+    }
+
+    async fn due_windows(&self, now: i64) -> Result<Vec<Window>, EffectError> {
+        self.call("dynamodb:Scan")?;
+        Ok(lock(&self.windows)
+            .values()
+            .filter(|(w, _)| w.closes_at < now)
+            .map(|(w, _)| w.clone())
+            .collect())
+    }
+
+    async fn close_window(&self, key: &str, opened_at: i64) -> Result<(), EffectError> {
+        self.call("dynamodb:DeleteItem")?;
+        let mut windows = lock(&self.windows);
+        if windows
+            .get(key)
+            .is_some_and(|(w, _)| w.opened_at == opened_at)
+        {
+            windows.remove(key);
         }
         Ok(())
     }

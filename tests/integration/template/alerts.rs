@@ -70,3 +70,14 @@ fn the_role_grants_exactly_the_calls_made_on_the_table_and_only_on_it() {
     let used: BTreeSet<String> = PERMISSIONS.iter().map(|p| p.to_string()).collect();
     assert_eq!(granted, used);
 }
+
+#[test]
+fn a_schedule_closes_the_grouping_windows_every_five_minutes() {
+    let (_, f) = super::function(main_template());
+    let sweep = &f["Properties"]["Events"]["CloseAlertWindows"];
+    assert_eq!(sweep["Type"], "Schedule");
+    assert_eq!(sweep["Properties"]["Schedule"], "rate(5 minutes)");
+    let input: serde_json::Value =
+        serde_json::from_str(sweep["Properties"]["Input"].as_str().expect("Input")).unwrap();
+    assert!(trailguard::live::is_close_windows(&input), "{input}");
+}
