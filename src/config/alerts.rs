@@ -40,6 +40,9 @@ pub struct Alerts {
     /// state table).
     #[serde(default)]
     pub grouping: BTreeMap<String, GroupingOverride>,
+    /// Import every finding into AWS Security Hub (ASFF).
+    #[serde(default)]
+    pub security_hub: bool,
 }
 
 impl Alerts {
@@ -72,6 +75,7 @@ impl Default for Alerts {
             slack_webhook_url_env: default_slack_env(),
             state_table: None,
             grouping: BTreeMap::new(),
+            security_hub: false,
         }
     }
 }
@@ -332,6 +336,37 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn security_hub_is_opt_in_from_the_file_or_the_environment() {
+        assert!(!parse("").unwrap().alerts.security_hub);
+        assert!(
+            parse("[alerts]\nsecurity_hub = true")
+                .unwrap()
+                .alerts
+                .security_hub
+        );
+        let env = |v: &str| [("TRAILGUARD_SECURITY_HUB".to_owned(), v.to_owned())];
+        assert!(
+            Config::from_toml("", "t", env("TRUE"))
+                .unwrap()
+                .alerts
+                .security_hub
+        );
+        assert!(
+            !Config::from_toml("[alerts]\nsecurity_hub = true", "t", env("false"))
+                .unwrap()
+                .alerts
+                .security_hub
+        );
+        let err = Config::from_toml("", "t", env("yes"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "`TRAILGUARD_SECURITY_HUB`: `yes` is not `true` or `false`"
+        );
     }
 
     #[test]

@@ -13,8 +13,10 @@
 
 pub mod alert_state;
 pub mod aws;
+pub mod aws_hub;
 pub mod aws_state;
 pub mod credentials;
+pub mod hub;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.
 #[cfg(any(test, feature = "test-util"))]
@@ -30,6 +32,7 @@ use crate::inventory::PasswordBaseline;
 
 pub use alert_state::{AlertState, Claim, ClaimTimes, Fold, Member, Window};
 pub use credentials::{CredentialSource, ReportFetch, ReportState};
+pub use hub::{FindingsHub, HubFinding};
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -9,10 +9,12 @@ use tokio::sync::OnceCell;
 use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
+use crate::effects::aws_hub::AwsHub;
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    AlertState, CredentialSource, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
+    AlertState, CredentialSource, FindingsHub, Iam, Publisher, Secrets, TrailControl, Webhook,
+    WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -63,6 +65,9 @@ pub struct LiveContext {
     /// The alert state table (`alerts.state_table`): each finding alerted
     /// once per channel. `None`: no deduplication.
     pub alert_state: Option<Arc<dyn AlertState>>,
+    /// AWS Security Hub (`alerts.security_hub`), where every finding is
+    /// imported; `None`: off.
+    pub hub: Option<Arc<dyn FindingsHub>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -82,6 +87,7 @@ impl LiveContext {
             retry,
             sleep: Arc::new(TokioSleep),
             alert_state: None,
+            hub: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -123,13 +129,24 @@ impl LiveContext {
         Ok((Self::new(config, effects, slack).with_state_table(sdk), iam))
     }
 
-    /// The DynamoDB state table the config names, if any.
-    fn with_state_table(self, sdk: &aws_config::SdkConfig) -> Self {
+    /// The DynamoDB state table the config names, if any, and Security Hub
+    /// when the config turns it on.
+    fn with_state_table(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        if self.config.alerts.security_hub {
+            let client = aws_sdk_securityhub::Client::new(sdk);
+            self = self.with_hub(Arc::new(AwsHub::new(client)));
+        }
         let Some(table) = self.config.alerts.state_table.clone() else {
             return self;
         };
         let client = aws_sdk_dynamodb::Client::new(sdk);
         self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
+    }
+
+    /// Imports every finding into `hub` (tests, other runtimes).
+    pub fn with_hub(mut self, hub: Arc<dyn FindingsHub>) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Deduplicates alerts through `state` (tests, other runtimes).

@@ -18,7 +18,9 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
-use crate::effects::{Claim, ClaimTimes, CredentialSource, EffectError, Fold, Member, SnsMessage};
+use crate::effects::{
+    Claim, ClaimTimes, CredentialSource, EffectError, Fold, HubFinding, Member, SnsMessage,
+};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
@@ -189,6 +191,16 @@ pub enum ExecError {
         channel: Channel,
         lease_until: i64,
     },
+    /// Security Hub did not take a batch of findings.
+    #[error("security hub import of {count} finding{} failed: {source}", if *count == 1 { "" } else { "s" })]
+    Hub {
+        count: usize,
+        #[source]
+        source: EffectError,
+    },
+    /// Security Hub refused one finding of a batch.
+    #[error("security hub refused finding `{id}`: {reason}")]
+    HubRefused { id: String, reason: String },
     #[error("rule `{rule}`: slack alert not sent: {source}")]
     Webhook {
         rule: &'static str,
@@ -219,9 +231,11 @@ impl ExecError {
             ExecError::Remediation { .. } | ExecError::Recheck { .. } => FailureKind::Remediation,
             ExecError::Deadline { .. } => FailureKind::Deadline,
             ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
-            ExecError::Alert { .. } | ExecError::Webhook { .. } | ExecError::InFlight { .. } => {
-                FailureKind::Alert
-            }
+            ExecError::Alert { .. }
+            | ExecError::Webhook { .. }
+            | ExecError::InFlight { .. }
+            | ExecError::Hub { .. }
+            | ExecError::HubRefused { .. } => FailureKind::Alert,
         }
     }
 
@@ -230,9 +244,10 @@ impl ExecError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ExecError::Remediation { source, .. } => source.is_retryable(),
-            ExecError::ExemptionCheck { source, .. } | ExecError::Alert { source, .. } => {
-                source.is_retryable()
-            }
+            ExecError::ExemptionCheck { source, .. }
+            | ExecError::Alert { source, .. }
+            | ExecError::Hub { source, .. } => source.is_retryable(),
+            ExecError::HubRefused { .. } => false,
             ExecError::Webhook { source, .. } => source.is_retryable(),
             // A key gone since the report is worth a look again too.
             ExecError::Recheck { source, .. } => source.is_retryable() || source.is_not_found(),
@@ -314,6 +329,9 @@ pub struct Executor<'a> {
     ran: Vec<(Action, &'static str, Report)>,
     deferred: usize,
     errors: Vec<ExecError>,
+    /// The findings for Security Hub, imported together by
+    /// [`Executor::import_to_hub`].
+    hub: Vec<HubFinding>,
 }
 
 impl<'a> Executor<'a> {
@@ -326,6 +344,7 @@ impl<'a> Executor<'a> {
             ran: Vec::new(),
             deferred: 0,
             errors: Vec::new(),
+            hub: Vec::new(),
         }
     }
 
@@ -527,6 +546,60 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Keeps the Security Hub finding of a decision (when Security Hub is
+    /// on), for [`Executor::import_to_hub`]: an event's per (event, rule), the
+    /// scan's per (rule, target) of the scanned `account`.
+    pub fn record_for_hub(&mut self, decision: &Decision, report: Option<&Report>, account: &str) {
+        if self.ctx.hub.is_none() || self.dry_run {
+            return;
+        }
+        let now = Utc::now();
+        let finding = match self.origin {
+            Origin::Event(event) => {
+                crate::alert::asff::event_finding(&Facts::new(event, decision, report), now)
+            }
+            Origin::Scan { .. } => Some(crate::alert::asff::scan_finding(
+                account, decision, report, now,
+            )),
+        };
+        self.hub.extend(finding);
+    }
+
+    /// Imports the findings kept, in batches. After a complete scan of
+    /// `account`, the scan's findings Security Hub still holds active but
+    /// this scan did not find are resolved: archived, compliance passed.
+    pub async fn import_to_hub(&mut self, resolved_in: Option<&str>) {
+        let Some(hub) = self.ctx.hub.clone() else {
+            return;
+        };
+        let mut findings = std::mem::take(&mut self.hub);
+        if let Some(account) = resolved_in.filter(|_| self.deferred == 0 && !self.dry_run) {
+            match hub
+                .active(account, crate::alert::asff::SCAN_GENERATOR)
+                .await
+            {
+                Ok(active) => {
+                    let now = Utc::now().to_rfc3339();
+                    let found: std::collections::HashSet<&str> =
+                        findings.iter().map(|f| f.id.as_str()).collect();
+                    let resolved: Vec<HubFinding> = active
+                        .into_iter()
+                        .filter(|f| !found.contains(f.id.as_str()))
+                        .map(|mut f| {
+                            f.archived = true;
+                            f.passed = true;
+                            f.updated_at = now.clone();
+                            f
+                        })
+                        .collect();
+                    findings.extend(resolved);
+                }
+                Err(source) => self.errors.push(ExecError::Hub { count: 0, source }),
+            }
+        }
+        import_batches(self.ctx, hub.as_ref(), &findings, &mut self.errors).await;
+    }
+
     /// The decision log line: what was decided and done, and how to undo
     /// it. Also when the alert fails, since the retry finds the work done
     /// and would otherwise lose the undo commands and the moved document.
@@ -604,6 +677,7 @@ pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluati
         let remediation = exec.remediation(decision).await;
         let alerts = exec.alert(decision, remediation.as_ref()).await;
         exec.log(decision, remediation.as_ref(), &alerts);
+        exec.record_for_hub(decision, remediation.as_ref(), "");
         let finding = &decision.finding;
         findings.push(FindingOutcome {
             rule: finding.rule,
@@ -617,6 +691,7 @@ pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluati
             alerts,
         });
     }
+    exec.import_to_hub(None).await;
     let (errors, _) = exec.finish();
     Execution { findings, errors }
 }
@@ -771,6 +846,54 @@ where
                 source,
             });
             d
+        }
+    }
+}
+
+/// How often a throttled batch is tried before it is reported failed.
+const HUB_ATTEMPTS: u32 = 5;
+
+/// Imports `findings` into Security Hub in batches of at most 100, each
+/// retried with a doubling wait (1 s, 2 s, ...) while Security Hub
+/// throttles or fails (its quota is 10 calls a second per account, bursts
+/// of 30); what still fails, and each finding refused, is in `errors`.
+async fn import_batches(
+    ctx: &LiveContext,
+    hub: &dyn crate::effects::FindingsHub,
+    findings: &[HubFinding],
+    errors: &mut Vec<ExecError>,
+) {
+    for batch in findings.chunks(crate::effects::hub::BATCH_MAX) {
+        let mut wait = std::time::Duration::from_secs(1);
+        let mut attempt = 1;
+        loop {
+            match hub.import(batch).await {
+                Ok(refused) => {
+                    for (id, reason) in refused {
+                        tracing::warn!(
+                            id = id.as_str(),
+                            reason = reason.as_str(),
+                            "security hub refused a finding"
+                        );
+                        errors.push(ExecError::HubRefused { id, reason });
+                    }
+                    tracing::info!(findings = batch.len(), attempt, "security hub import");
+                    break;
+                }
+                Err(source) if source.is_retryable() && attempt < HUB_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %source, "security hub import retried");
+                    ctx.sleep.sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                Err(source) => {
+                    errors.push(ExecError::Hub {
+                        count: batch.len(),
+                        source,
+                    });
+                    break;
+                }
+            }
         }
     }
 }

@@ -654,3 +654,124 @@ mod once {
         assert_eq!(h.published.messages().len(), 2);
     }
 }
+
+/// Security Hub: one finding per (event, rule), updated by a later state,
+/// imported in batches of 100 with throttling retried.
+mod hub {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::effects::memory::MemoryHub;
+    use crate::remediate::Sleep;
+
+    /// Records the waits instead of waiting.
+    #[derive(Default)]
+    struct NoWait(Mutex<Vec<Duration>>);
+
+    #[async_trait::async_trait]
+    impl Sleep for NoWait {
+        async fn sleep(&self, d: Duration) {
+            self.0.lock().unwrap().push(d);
+        }
+    }
+
+    fn with_hub(config: &str, iam: Arc<dyn Iam>) -> (Harness, Arc<MemoryHub>, Arc<NoWait>) {
+        let mut h = harness(config, iam, false);
+        let hub = Arc::new(MemoryHub::default());
+        let waits = Arc::new(NoWait::default());
+        h.ctx = h.ctx.with_hub(hub.clone());
+        h.ctx.sleep = waits.clone();
+        (h, hub, waits)
+    }
+
+    #[tokio::test]
+    async fn a_finding_is_imported_once_per_event_and_rule_then_updated_when_remediated() {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let (h, hub, _) = with_hub(
+            &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\""),
+            iam.clone(),
+        );
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        let held = hub.findings();
+        assert_eq!(held.len(), 1, "{held:#?}");
+        let (id, f) = held.iter().next().unwrap();
+        assert_eq!(id, "trailguard/111122223333/e-1/user-policy-attached");
+        assert_eq!(f.generator_id, "trailguard/event/user-policy-attached");
+        assert_eq!(f.severity, "MEDIUM");
+        assert_eq!(
+            f.resources,
+            [(
+                "AwsIamUser".to_owned(),
+                "arn:aws:iam::111122223333:user/bob".to_owned()
+            )]
+        );
+        assert_eq!(f.requirements, ["CIS 1.15", "IAM.2"]);
+        assert!(!f.passed && !f.archived);
+        assert!(
+            f.recommendation
+                .contains("move-policy-to-group remediation: planned"),
+            "{}",
+            f.recommendation
+        );
+
+        // The same event handled in remediate mode: the same finding, fixed.
+        let (h, hub2, _) = with_hub(REMEDIATE, iam);
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        let f = &hub2.findings()[id];
+        assert!(f.passed && f.archived, "{f:#?}");
+        assert!(f.fields.contains(&(
+            "trailguard/remediation".into(),
+            "move-policy-to-group done".into()
+        )));
+    }
+
+    #[tokio::test]
+    async fn batches_hold_at_most_a_hundred_and_throttling_is_retried() {
+        let (h, hub, waits) = with_hub("", Arc::new(MemoryIam::default()));
+        hub.throttle(2);
+        let findings: Vec<crate::effects::HubFinding> = (0..250)
+            .map(|i| crate::effects::HubFinding {
+                id: format!("f-{i:03}"),
+                generator_id: "trailguard/event/root-api-call".into(),
+                account: "111122223333".into(),
+                partition: "aws".into(),
+                types: vec![],
+                created_at: String::new(),
+                updated_at: String::new(),
+                severity: "HIGH".into(),
+                title: String::new(),
+                description: String::new(),
+                recommendation: String::new(),
+                resources: vec![],
+                passed: false,
+                requirements: vec![],
+                archived: false,
+                fields: vec![],
+                source_url: None,
+            })
+            .collect();
+        let mut errors = Vec::new();
+        super::super::import_batches(&h.ctx, hub.as_ref(), &findings, &mut errors).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(hub.batches(), [100, 100, 50]);
+        assert_eq!(hub.findings().len(), 250);
+        assert_eq!(
+            *waits.0.lock().unwrap(),
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        // Throttled past every attempt: reported, retryable.
+        hub.throttle(10);
+        super::super::import_batches(&h.ctx, hub.as_ref(), &findings[..1], &mut errors).await;
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].is_retryable());
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("security hub import of 1 finding failed"),
+            "{}",
+            errors[0]
+        );
+    }
+}

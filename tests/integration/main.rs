@@ -14,6 +14,7 @@ mod cli;
 mod cli_handle;
 mod corpus;
 mod docs;
+mod hub_moto;
 mod lambda_e2e;
 mod layers;
 mod live_moto;

@@ -81,3 +81,49 @@ fn a_schedule_closes_the_grouping_windows_every_five_minutes() {
         serde_json::from_str(sweep["Properties"]["Input"].as_str().expect("Input")).unwrap();
     assert!(trailguard::live::is_close_windows(&input), "{input}");
 }
+
+/// The Security Hub actions the role allows, with their resources.
+fn hub_grants(stack: &Stack) -> Vec<(String, String)> {
+    role_statements(stack)
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| {
+            let resource = s["Resource"].as_str().unwrap_or("").to_owned();
+            strings(&s["Action"])
+                .into_iter()
+                .filter(|a| a.starts_with("securityhub:"))
+                .map(move |a| (a, resource.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn security_hub_is_opt_in_and_grants_exactly_the_calls_made_on_the_accounts_own_product() {
+    let template = main_template();
+    let off = Stack::new(template, &[]);
+    assert!(hub_grants(&off).is_empty());
+    let config = Config::from_toml("", "template", function_env(&off)).unwrap();
+    assert!(!config.alerts.security_hub);
+
+    let on = Stack::new(template, &[("SecurityHub", "true")]);
+    let config = Config::from_toml("", "template", function_env(&on)).unwrap();
+    assert!(config.alerts.security_hub);
+    let mut granted = hub_grants(&on);
+    granted.sort();
+    let mut used: Vec<&str> = trailguard::effects::hub::PERMISSIONS.to_vec();
+    used.sort();
+    assert_eq!(
+        granted.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        used
+    );
+    let account = super::cfn::ACCOUNT;
+    for (action, resource) in granted {
+        let expected = match action.as_str() {
+            "securityhub:BatchImportFindings" => {
+                format!("arn:aws:securityhub:us-east-1:{account}:product/{account}/default")
+            }
+            _ => format!("arn:aws:securityhub:us-east-1:{account}:hub/default"),
+        };
+        assert_eq!(resource, expected, "{action}");
+    }
+}
