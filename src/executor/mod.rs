@@ -198,6 +198,13 @@ pub enum ExecError {
         #[source]
         source: EffectError,
     },
+    /// The scan's active findings could not be read from Security Hub, so
+    /// none was archived (the next scan does it).
+    #[error("security hub findings not read, none archived: {source}")]
+    HubRead {
+        #[source]
+        source: EffectError,
+    },
     /// Security Hub refused one finding of a batch.
     #[error("security hub refused finding `{id}`: {reason}")]
     HubRefused { id: String, reason: String },
@@ -235,6 +242,7 @@ impl ExecError {
             | ExecError::Webhook { .. }
             | ExecError::InFlight { .. }
             | ExecError::Hub { .. }
+            | ExecError::HubRead { .. }
             | ExecError::HubRefused { .. } => FailureKind::Alert,
         }
     }
@@ -246,7 +254,8 @@ impl ExecError {
             ExecError::Remediation { source, .. } => source.is_retryable(),
             ExecError::ExemptionCheck { source, .. }
             | ExecError::Alert { source, .. }
-            | ExecError::Hub { source, .. } => source.is_retryable(),
+            | ExecError::Hub { source, .. }
+            | ExecError::HubRead { source } => source.is_retryable(),
             ExecError::HubRefused { .. } => false,
             ExecError::Webhook { source, .. } => source.is_retryable(),
             // A key gone since the report is worth a look again too.
@@ -594,7 +603,7 @@ impl<'a> Executor<'a> {
                         .collect();
                     findings.extend(resolved);
                 }
-                Err(source) => self.errors.push(ExecError::Hub { count: 0, source }),
+                Err(source) => self.errors.push(ExecError::HubRead { source }),
             }
         }
         import_batches(self.ctx, hub.as_ref(), &findings, &mut self.errors).await;
