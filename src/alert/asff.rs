@@ -116,15 +116,17 @@ pub fn event_finding(facts: &Facts<'_>, now: DateTime<Utc>) -> Option<HubFinding
     Some(finding)
 }
 
-/// The finding of one decision of the scan of `account`.
+/// The finding of one decision of the scan of `account`, run in `region`.
 pub fn scan_finding(
     account: &str,
+    region: Option<&str>,
     decision: &Decision,
     report: Option<&Report>,
     now: DateTime<Utc>,
 ) -> HubFinding {
     let f = &decision.finding;
-    let mut finding = common(decision, report, account, "aws", now);
+    let partition = region.and_then(partition_of_region).unwrap_or("aws");
+    let mut finding = common(decision, report, account, partition, now);
     let target: String = f
         .target
         .label()
@@ -191,5 +193,35 @@ fn common(
             ("trailguard/remediation".into(), outcome(report)),
         ],
         source_url: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::testing::decision;
+
+    #[test]
+    fn a_scan_finding_is_named_after_its_rule_and_target_in_the_scans_partition() {
+        let d = decision("ops/bob", "ReadOnlyAccess attached directly");
+        let now = Utc::now();
+        let f = scan_finding("111122223333", Some("us-gov-west-1"), &d, None, now);
+        assert_eq!(
+            f.id,
+            "trailguard/111122223333/scan/user-policy-attached/user-ops-bob"
+        );
+        assert_eq!(f.generator_id, "trailguard/scan/user-policy-attached");
+        assert_eq!(f.partition, "aws-us-gov");
+        assert_eq!(
+            f.resources,
+            [(
+                "AwsIamUser".to_owned(),
+                "arn:aws-us-gov:iam::111122223333:user/ops/bob".to_owned()
+            )]
+        );
+        // The same finding at another time keeps its id: an update.
+        let later = scan_finding("111122223333", Some("us-gov-west-1"), &d, None, now);
+        assert_eq!(later.id, f.id);
+        assert!(!f.passed && !f.archived);
     }
 }

@@ -68,6 +68,9 @@ pub struct LiveContext {
     /// AWS Security Hub (`alerts.security_hub`), where every finding is
     /// imported; `None`: off.
     pub hub: Option<Arc<dyn FindingsHub>>,
+    /// The region the SDK acts in (the function's): the partition of what
+    /// the scan imports into Security Hub.
+    pub region: Option<String>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -88,6 +91,7 @@ impl LiveContext {
             sleep: Arc::new(TokioSleep),
             alert_state: None,
             hub: None,
+            region: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -132,6 +136,7 @@ impl LiveContext {
     /// The DynamoDB state table the config names, if any, and Security Hub
     /// when the config turns it on.
     fn with_state_table(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.region = sdk.region().map(|r| r.to_string());
         if self.config.alerts.security_hub {
             let client = aws_sdk_securityhub::Client::new(sdk);
             self = self.with_hub(Arc::new(AwsHub::new(client)));

@@ -568,7 +568,11 @@ impl<'a> Executor<'a> {
                 crate::alert::asff::event_finding(&Facts::new(event, decision, report), now)
             }
             Origin::Scan { .. } => Some(crate::alert::asff::scan_finding(
-                account, decision, report, now,
+                account,
+                self.ctx.region.as_deref(),
+                decision,
+                report,
+                now,
             )),
         };
         self.hub.extend(finding);
