@@ -108,10 +108,35 @@ pub async fn invoke(
             return Ok(json!({ "status": "rejected", "error": e.to_string() }));
         }
     };
+    if crate::live::is_close_windows(&payload) {
+        return close_windows(ctx).await;
+    }
     if scan::is_scheduled_event(&payload) {
         return scan_until(ctx, source, deadline).await;
     }
     handle_logged(payload, Some(raw), ctx).await
+}
+
+/// Closes the grouping windows whose time is up (the sweep's schedule).
+/// `Err`, so the invocation is retried, when the windows cannot be read or
+/// a follow-up was not sent; the next sweep would send it anyway.
+async fn close_windows(ctx: &LiveContext) -> Result<Value, InvocationError> {
+    match crate::live::close_windows_now(ctx).await {
+        Ok(windows) => {
+            let failed = windows.iter().filter(|w| !w.closed).count();
+            if failed > 0 {
+                return Err(InvocationError(format!(
+                    "{failed} alert window{} not closed: follow-up not sent",
+                    if failed == 1 { "" } else { "s" }
+                )));
+            }
+            Ok(json!({ "status": "ok", "windows": windows }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "alert windows not read");
+            Err(InvocationError(format!("alert windows: {e}")))
+        }
+    }
 }
 
 /// Why an invocation failed (the runtime reports the message).
@@ -542,5 +567,21 @@ mod tests {
         assert_eq!(answer["status"], "ok");
         assert_eq!(answer["findings"].as_array().unwrap().len(), 2);
         assert_eq!(sns.messages().len(), 2);
+    }
+
+    /// The sweep's schedule closes grouping windows; it is not a scan
+    /// (which would send a summary) nor an event.
+    #[tokio::test]
+    async fn the_sweeps_schedule_closes_windows_and_is_not_taken_for_a_scan() {
+        let sns = Arc::new(RecordingPublisher::default());
+        let state = Arc::new(crate::effects::memory::MemoryAlertState::default());
+        let ctx = context(sns.clone()).with_alert_state(state.clone());
+        let raw = r#"{"trailguard": "close-alert-windows"}"#;
+        let answer = invoke(raw, None, &ctx, &MemorySource::default())
+            .await
+            .unwrap();
+        assert_eq!(answer, json!({"status": "ok", "windows": []}));
+        assert_eq!(state.calls(), ["dynamodb:Scan"]);
+        assert!(sns.messages().is_empty());
     }
 }

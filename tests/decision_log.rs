@@ -140,4 +140,30 @@ async fn the_decision_log_line_carries_the_calls_undo_and_document() {
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert_eq!(json_field(&lines[0], "document"), json!(document));
     assert_eq!(json_field(&lines[0], "undo"), json!(report.undo));
+
+    // Grouped root calls: one line per finding, alerted or folded.
+    let state = Arc::new(trailguard::effects::memory::MemoryAlertState::default());
+    let sns = Arc::new(RecordingPublisher::default());
+    let ctx = context(
+        &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\"\nstate_table = \"trailguard-state\""),
+        IamState::default(),
+        sns.clone(),
+    )
+    .with_alert_state(state);
+    let root: Value = serde_json::from_str(include_str!("../events/root-api-call.json")).unwrap();
+    for i in 0..3 {
+        let mut call = root.clone();
+        call["detail"]["eventID"] = format!("log-root-{i}").into();
+        handle_event(call, &ctx).await.unwrap();
+    }
+    let alerts: Vec<Value> = (0..3)
+        .map(|i| {
+            let lines = capture.decisions(&format!("log-root-{i}"));
+            assert_eq!(lines.len(), 1, "{lines:#?}");
+            assert_eq!(lines[0]["fields"]["rule"], "root-api-call");
+            lines[0]["fields"]["alerts"].clone()
+        })
+        .collect();
+    assert_eq!(alerts, ["sns:sent", "sns:grouped", "sns:grouped"]);
+    assert_eq!(sns.messages().len(), 1);
 }

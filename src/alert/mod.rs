@@ -4,6 +4,8 @@
 //! Rendering is pure; delivery goes through [`crate::effects::Publisher`]
 //! and [`crate::effects::Webhook`].
 
+pub mod asff;
+pub mod followup;
 pub mod slack;
 pub mod sns;
 pub mod summary;

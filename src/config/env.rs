@@ -20,6 +20,8 @@ pub const ENV_VARS: &[&str] = &[
     "TRAILGUARD_EXEMPT_TAG",
     "TRAILGUARD_SNS_TOPIC_ARN",
     "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN",
+    "TRAILGUARD_STATE_TABLE",
+    "TRAILGUARD_SECURITY_HUB",
     "TRAILGUARD_GROUP_PREFIX",
     "TRAILGUARD_GROUP_PATH",
     "TRAILGUARD_PROPAGATION_DELAY_SECONDS",
@@ -88,6 +90,20 @@ where
             "TRAILGUARD_SNS_TOPIC_ARN" => raw.alerts.sns_topic_arn = Some(value.into()),
             "TRAILGUARD_SLACK_WEBHOOK_SECRET_ARN" => {
                 raw.alerts.slack_webhook_secret_arn = Some(value.into())
+            }
+            "TRAILGUARD_STATE_TABLE" => raw.alerts.state_table = Some(value.into()),
+            "TRAILGUARD_SECURITY_HUB" => {
+                raw.alerts.security_hub = match value.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(ConfigError::BadValue {
+                            key,
+                            value: value.into(),
+                            reason: "is not `true` or `false`".into(),
+                        });
+                    }
+                }
             }
             "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
             "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),

@@ -3,17 +3,21 @@
 //!
 //! Remediations, alerts and the scan's reads ([`CredentialSource`]) are
 //! written against these traits only. The AWS SDK adapters ([`aws`], one per
-//! service) and the webhook adapter ([`webhook`]) are the only code that
-//! sees SDK or HTTP types; [`memory`] holds recording fakes for
+//! service; the alert state table's in [`aws_state`]) and the webhook
+//! adapter ([`webhook`]) are the only code that sees SDK or HTTP types; [`memory`] holds recording fakes for
 //! unit tests and [`faults`] wraps any [`Iam`] to fail at a chosen call.
 //!
 //! Operation names (`iam:CreateGroup`, ...) are the IAM action names, so the
 //! calls a remediation makes can be checked against the permissions its
 //! registry entry declares.
 
+pub mod alert_state;
 pub mod aws;
+pub mod aws_hub;
+pub mod aws_state;
 pub mod credentials;
 pub mod held;
+pub mod hub;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.
 #[cfg(any(test, feature = "test-util"))]
@@ -27,7 +31,9 @@ use serde::Serialize;
 
 use crate::inventory::PasswordBaseline;
 
+pub use alert_state::{AlertState, Claim, ClaimTimes, Fold, Member, Window};
 pub use credentials::{CredentialSource, ReportFetch, ReportState};
+pub use hub::{FindingsHub, HubFinding};
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -9,9 +9,12 @@ use tokio::sync::OnceCell;
 use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
+use crate::effects::aws_hub::AwsHub;
+use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    CredentialSource, Iam, Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
+    AlertState, CredentialSource, FindingsHub, Iam, Publisher, Secrets, TrailControl, Webhook,
+    WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -59,6 +62,15 @@ pub struct LiveContext {
     pub retry: Retry,
     /// How remediations wait (tokio's timer; a recording clock in tests).
     pub sleep: Arc<dyn Sleep>,
+    /// The alert state table (`alerts.state_table`): each finding alerted
+    /// once per channel. `None`: no deduplication.
+    pub alert_state: Option<Arc<dyn AlertState>>,
+    /// AWS Security Hub (`alerts.security_hub`), where every finding is
+    /// imported; `None`: off.
+    pub hub: Option<Arc<dyn FindingsHub>>,
+    /// The region the SDK acts in (the function's): the partition of what
+    /// the scan imports into Security Hub.
+    pub region: Option<String>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -77,6 +89,9 @@ impl LiveContext {
             slack,
             retry,
             sleep: Arc::new(TokioSleep),
+            alert_state: None,
+            hub: None,
+            region: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -101,7 +116,7 @@ impl LiveContext {
     ) -> Result<Self, LiveError> {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
         let effects = Effects::from_sdk_config(sdk);
-        Ok(Self::new(config, effects, slack))
+        Ok(Self::new(config, effects, slack).with_state_table(sdk))
     }
 
     /// As [`Self::from_sdk_config`], and its IAM adapter as the scan's
@@ -115,7 +130,34 @@ impl LiveContext {
         let slack = WebhookSource::from_config(&config.alerts, slack_env_value)?;
         let iam = Arc::new(AwsIam::from_conf(sdk));
         let effects = Effects::around_iam(iam.clone(), sdk);
-        Ok((Self::new(config, effects, slack), iam))
+        Ok((Self::new(config, effects, slack).with_state_table(sdk), iam))
+    }
+
+    /// The DynamoDB state table the config names, if any, and Security Hub
+    /// when the config turns it on.
+    fn with_state_table(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.region = sdk.region().map(|r| r.to_string());
+        if self.config.alerts.security_hub {
+            let client = aws_sdk_securityhub::Client::new(sdk);
+            self = self.with_hub(Arc::new(AwsHub::new(client)));
+        }
+        let Some(table) = self.config.alerts.state_table.clone() else {
+            return self;
+        };
+        let client = aws_sdk_dynamodb::Client::new(sdk);
+        self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
+    }
+
+    /// Imports every finding into `hub` (tests, other runtimes).
+    pub fn with_hub(mut self, hub: Arc<dyn FindingsHub>) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    /// Deduplicates alerts through `state` (tests, other runtimes).
+    pub fn with_alert_state(mut self, state: Arc<dyn AlertState>) -> Self {
+        self.alert_state = Some(state);
+        self
     }
 
     /// How long remediations wait for IAM to show their writes (all of

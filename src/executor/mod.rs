@@ -18,7 +18,9 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
-use crate::effects::{CredentialSource, EffectError, SnsMessage};
+use crate::effects::{
+    Claim, ClaimTimes, CredentialSource, EffectError, Fold, HubFinding, Member, SnsMessage,
+};
 use crate::engine::{Decision, Evaluation};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
@@ -103,10 +105,16 @@ impl std::fmt::Display for Channel {
 
 /// Whether an alert went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum DeliveryStatus {
     Sent,
     Failed,
+    /// The state table says an earlier delivery of the same finding sent
+    /// it to this channel: not sent again.
+    AlreadySent,
+    /// Folded into its group's open window: the follow-up tells of it when
+    /// the window closes.
+    Grouped,
 }
 
 impl DeliveryStatus {
@@ -115,6 +123,8 @@ impl DeliveryStatus {
         match self {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::AlreadySent => "already-sent",
+            DeliveryStatus::Grouped => "grouped",
         }
     }
 }
@@ -141,7 +151,10 @@ pub struct Delivery {
 /// and the invocation must fail so Lambda retries: the one rule for events
 /// (judged per finding) and for the scan's summary.
 pub fn alert_lost(deliveries: &[Delivery]) -> bool {
-    !deliveries.is_empty() && deliveries.iter().all(|d| d.status != DeliveryStatus::Sent)
+    !deliveries.is_empty()
+        && deliveries
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Failed)
 }
 
 /// A failed effect of one decision.
@@ -166,6 +179,35 @@ pub enum ExecError {
         #[source]
         source: EffectError,
     },
+    /// Another delivery of the same finding claimed this channel in the
+    /// state table and has not finished: the retry sends it if that one
+    /// did not.
+    #[error(
+        "rule `{rule}`: {channel} alert not sent: another delivery of this finding is sending it (its claim in the state table lapses at {})",
+        chrono::DateTime::from_timestamp(*lease_until, 0).map_or_else(|| lease_until.to_string(), |t| t.format("%H:%M:%S UTC").to_string())
+    )]
+    InFlight {
+        rule: &'static str,
+        channel: Channel,
+        lease_until: i64,
+    },
+    /// Security Hub did not take a batch of findings.
+    #[error("security hub import of {count} finding{} failed: {source}", if *count == 1 { "" } else { "s" })]
+    Hub {
+        count: usize,
+        #[source]
+        source: EffectError,
+    },
+    /// The scan's active findings could not be read from Security Hub, so
+    /// none was archived (the next scan does it).
+    #[error("security hub findings not read, none archived: {source}")]
+    HubRead {
+        #[source]
+        source: EffectError,
+    },
+    /// Security Hub refused one finding of a batch.
+    #[error("security hub refused finding `{id}`: {reason}")]
+    HubRefused { id: String, reason: String },
     #[error("rule `{rule}`: slack alert not sent: {source}")]
     Webhook {
         rule: &'static str,
@@ -196,7 +238,12 @@ impl ExecError {
             ExecError::Remediation { .. } | ExecError::Recheck { .. } => FailureKind::Remediation,
             ExecError::Deadline { .. } => FailureKind::Deadline,
             ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
-            ExecError::Alert { .. } | ExecError::Webhook { .. } => FailureKind::Alert,
+            ExecError::Alert { .. }
+            | ExecError::Webhook { .. }
+            | ExecError::InFlight { .. }
+            | ExecError::Hub { .. }
+            | ExecError::HubRead { .. }
+            | ExecError::HubRefused { .. } => FailureKind::Alert,
         }
     }
 
@@ -205,14 +252,17 @@ impl ExecError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ExecError::Remediation { source, .. } => source.is_retryable(),
-            ExecError::ExemptionCheck { source, .. } | ExecError::Alert { source, .. } => {
-                source.is_retryable()
-            }
+            ExecError::ExemptionCheck { source, .. }
+            | ExecError::Alert { source, .. }
+            | ExecError::Hub { source, .. }
+            | ExecError::HubRead { source } => source.is_retryable(),
+            ExecError::HubRefused { .. } => false,
             ExecError::Webhook { source, .. } => source.is_retryable(),
             // A key gone since the report is worth a look again too.
             ExecError::Recheck { source, .. } => source.is_retryable() || source.is_not_found(),
-            // What was left is run by the retry.
-            ExecError::Deadline { .. } => true,
+            // What was left is run by the retry; and a retry finds the
+            // other delivery's alert sent, or its claim lapsed.
+            ExecError::Deadline { .. } | ExecError::InFlight { .. } => true,
         }
     }
 }
@@ -288,6 +338,9 @@ pub struct Executor<'a> {
     ran: Vec<(Action, &'static str, Report)>,
     deferred: usize,
     errors: Vec<ExecError>,
+    /// The findings for Security Hub, imported together by
+    /// [`Executor::import_to_hub`].
+    hub: Vec<HubFinding>,
 }
 
 impl<'a> Executor<'a> {
@@ -300,6 +353,7 @@ impl<'a> Executor<'a> {
             ran: Vec::new(),
             deferred: 0,
             errors: Vec::new(),
+            hub: Vec::new(),
         }
     }
 
@@ -416,15 +470,147 @@ impl<'a> Executor<'a> {
         let Origin::Event(event) = self.origin else {
             return Vec::new();
         };
+        if let Some(grouped) = self.fold(event, decision).await {
+            return grouped;
+        }
         let facts = Facts::new(event, decision, report);
+        let key = event
+            .event_id
+            .as_deref()
+            .map(|id| alert_key(id, decision.finding.rule));
         deliver(
             self.ctx,
             decision.finding.rule,
+            key.as_deref(),
             |topic| alert::sns::message(topic, &facts),
             || alert::slack::message(&facts),
             &mut self.errors,
         )
         .await
+    }
+
+    /// Offers a finding of a grouped rule to its window (with the state
+    /// table): `Some` deliveries marked grouped when it was folded, `None`
+    /// when it alerts at once. A finding whose remediation runs is never
+    /// folded: its alert says what was done and how to undo it.
+    async fn fold(&self, event: &CloudTrailEvent, decision: &Decision) -> Option<Vec<Delivery>> {
+        let state = self.ctx.alert_state.as_deref()?;
+        let f = &decision.finding;
+        let grouping = self.ctx.config.alerts.grouping(f.rule)?;
+        let event_id = event.event_id.as_deref()?;
+        if decision.mode == Mode::Remediate && f.remediation.is_some() {
+            return None;
+        }
+        let account = event.account_id().unwrap_or("-");
+        let parts: Vec<String> = grouping.by.iter().map(|b| b.value(event, f)).collect();
+        let group = format!("group#{account}#{}#{}", f.rule, parts.join("#"));
+        let finding = alert_key(event_id, f.rule);
+        let label = grouping.label(event, f);
+        let service = event.source().trim_end_matches(".amazonaws.com");
+        let call = format!("{service}:{}", event.name());
+        let now = Utc::now().timestamp();
+        let closes_at = now + i64::from(grouping.window_minutes) * 60;
+        let member = Member {
+            group: &group,
+            finding: &finding,
+            rule: f.rule,
+            label: &label,
+            severity: f.severity as u8,
+            call: &call,
+            time: event.event_time.as_deref().unwrap_or(""),
+            now,
+            closes_at,
+            expires_at: closes_at + SENT_RETENTION_SECONDS,
+        };
+        match state.fold(&member).await {
+            Ok(Fold::AlertNow) => None,
+            Ok(Fold::Folded) => {
+                let mut channels = Vec::new();
+                if self.ctx.config.alerts.sns_topic_arn.is_some() {
+                    channels.push(Channel::Sns);
+                }
+                if !matches!(self.ctx.slack, crate::alert::slack::WebhookSource::None) {
+                    channels.push(Channel::Slack);
+                }
+                Some(
+                    channels
+                        .into_iter()
+                        .map(|channel| Delivery {
+                            channel,
+                            status: DeliveryStatus::Grouped,
+                            id: None,
+                            error: None,
+                        })
+                        .collect(),
+                )
+            }
+            Err(e) => {
+                tracing::warn!(
+                    group = group.as_str(),
+                    error = %e,
+                    "state table unreachable: this finding alerts on its own, not grouped"
+                );
+                None
+            }
+        }
+    }
+
+    /// Keeps the Security Hub finding of a decision (when Security Hub is
+    /// on), for [`Executor::import_to_hub`]: an event's per (event, rule), the
+    /// scan's per (rule, target) of the scanned `account`.
+    pub fn record_for_hub(&mut self, decision: &Decision, report: Option<&Report>, account: &str) {
+        if self.ctx.hub.is_none() || self.dry_run {
+            return;
+        }
+        let now = Utc::now();
+        let finding = match self.origin {
+            Origin::Event(event) => {
+                crate::alert::asff::event_finding(&Facts::new(event, decision, report), now)
+            }
+            Origin::Scan { .. } => Some(crate::alert::asff::scan_finding(
+                account,
+                self.ctx.region.as_deref(),
+                decision,
+                report,
+                now,
+            )),
+        };
+        self.hub.extend(finding);
+    }
+
+    /// Imports the findings kept, in batches. After a complete scan of
+    /// `account`, the scan's findings Security Hub still holds active but
+    /// this scan did not find are resolved: archived, compliance passed.
+    pub async fn import_to_hub(&mut self, resolved_in: Option<&str>) {
+        let Some(hub) = self.ctx.hub.clone() else {
+            return;
+        };
+        let mut findings = std::mem::take(&mut self.hub);
+        if let Some(account) = resolved_in.filter(|_| self.deferred == 0 && !self.dry_run) {
+            match hub
+                .active(account, crate::alert::asff::SCAN_GENERATOR)
+                .await
+            {
+                Ok(active) => {
+                    let now = Utc::now().to_rfc3339();
+                    let found: std::collections::HashSet<&str> =
+                        findings.iter().map(|f| f.id.as_str()).collect();
+                    let resolved: Vec<HubFinding> = active
+                        .into_iter()
+                        .filter(|f| !found.contains(f.id.as_str()))
+                        .map(|mut f| {
+                            f.archived = true;
+                            f.passed = true;
+                            f.updated_at = now.clone();
+                            f
+                        })
+                        .collect();
+                    findings.extend(resolved);
+                }
+                Err(source) => self.errors.push(ExecError::HubRead { source }),
+            }
+        }
+        import_batches(self.ctx, hub.as_ref(), &findings, &mut self.errors).await;
     }
 
     /// The decision log line: what was decided and done, and how to undo
@@ -504,6 +690,7 @@ pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluati
         let remediation = exec.remediation(decision).await;
         let alerts = exec.alert(decision, remediation.as_ref()).await;
         exec.log(decision, remediation.as_ref(), &alerts);
+        exec.record_for_hub(decision, remediation.as_ref(), "");
         let finding = &decision.finding;
         findings.push(FindingOutcome {
             rule: finding.rule,
@@ -517,57 +704,211 @@ pub async fn execute(ctx: &LiveContext, event: &CloudTrailEvent, eval: &Evaluati
             alerts,
         });
     }
+    exec.import_to_hub(None).await;
     let (errors, _) = exec.finish();
     Execution { findings, errors }
 }
 
+/// How long a claim in the state table keeps other deliveries of the same
+/// alert off: far longer than a send takes, and shorter than async
+/// Lambda's two retries (one minute, then two more), so a delivery that
+/// died mid-send is taken over by the second retry at the latest.
+pub const CLAIM_LEASE_SECONDS: i64 = 120;
+
+/// How long the state table remembers a sent alert (its `expires_at`):
+/// past every redelivery (EventBridge retries for 24 hours, the function
+/// keeps an event for one hour) with room for a manual `trailguard
+/// handle` of the same file.
+pub const SENT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
+
+/// The state table's key of one finding's alert (event id and rule); each
+/// channel appends its name.
+pub fn alert_key(event_id: &str, rule: &str) -> String {
+    format!("alert#{event_id}#{rule}")
+}
+
 /// Sends one alert to every configured channel: SNS, then Slack (its
 /// webhook URL read from Secrets Manager once per context). `rule` names
-/// the alert in errors (`scan` for the scan's summary). Each channel's
-/// failure is returned in `errors` and in its [`Delivery`]; whether the
-/// alert was lost as a whole is [`alert_lost`].
+/// the alert in errors (`scan` for the scan's summary). With a `key` and a
+/// state table, each channel is claimed in the table first and sent only
+/// once ([`send_once`]). Each channel's failure is returned in `errors` and
+/// in its [`Delivery`]; whether the alert was lost as a whole is
+/// [`alert_lost`].
 pub async fn deliver(
     ctx: &LiveContext,
     rule: &'static str,
+    key: Option<&str>,
     sns: impl FnOnce(&str) -> SnsMessage,
     slack: impl FnOnce() -> serde_json::Value,
     errors: &mut Vec<ExecError>,
 ) -> Vec<Delivery> {
     let mut out = Vec::new();
     if let Some(topic) = ctx.config.alerts.sns_topic_arn.as_deref() {
-        out.push(match ctx.effects.publisher.publish(&sns(topic)).await {
-            Ok(id) => sent(Channel::Sns, Some(id)),
-            Err(source) => {
-                let d = failed(Channel::Sns, &source.to_string());
-                errors.push(ExecError::Alert {
-                    rule,
-                    channel: Channel::Sns,
-                    source,
-                });
-                d
-            }
-        });
+        let publish = || async move { ctx.effects.publisher.publish(&sns(topic)).await.map(Some) };
+        out.push(send_once(ctx, rule, key, Channel::Sns, publish, errors).await);
     }
     match ctx.slack_url().await {
         Ok(None) => {}
-        Ok(Some(url)) => out.push(match ctx.effects.webhook.post_json(&url, &slack()).await {
-            Ok(()) => sent(Channel::Slack, None),
-            Err(source) => {
-                let d = failed(Channel::Slack, &source.to_string());
-                errors.push(ExecError::Alert {
-                    rule,
-                    channel: Channel::Slack,
-                    source,
-                });
-                d
-            }
-        }),
+        Ok(Some(url)) => {
+            let post = || async move {
+                let body = slack();
+                ctx.effects
+                    .webhook
+                    .post_json(&url, &body)
+                    .await
+                    .map(|()| None)
+            };
+            out.push(send_once(ctx, rule, key, Channel::Slack, post, errors).await);
+        }
         Err(source) => {
             out.push(failed(Channel::Slack, &source.to_string()));
             errors.push(ExecError::Webhook { rule, source });
         }
     }
     out
+}
+
+/// Sends to one channel, once per `key` when a state table is configured:
+/// a conditional write claims the channel, the send follows, and the claim
+/// becomes `sent`, or is given up on failure so the retry sends. A key
+/// already sent is not sent again; one another delivery holds fails
+/// retryably. A table that cannot be reached does not stop the alert (an
+/// alert twice beats an alert lost); the log says so.
+async fn send_once<F, Fut>(
+    ctx: &LiveContext,
+    rule: &'static str,
+    key: Option<&str>,
+    channel: Channel,
+    send: F,
+    errors: &mut Vec<ExecError>,
+) -> Delivery
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>, EffectError>>,
+{
+    let table = ctx
+        .alert_state
+        .as_deref()
+        .zip(key)
+        .map(|(state, key)| (state, format!("{key}#{channel}")));
+    let mut claimed = None;
+    if let Some((state, key)) = &table {
+        let now = Utc::now().timestamp();
+        let times = ClaimTimes {
+            now,
+            lease_until: now + CLAIM_LEASE_SECONDS,
+            expires_at: now + SENT_RETENTION_SECONDS,
+        };
+        match state.claim(key, times).await {
+            Ok(Claim::Won) => claimed = Some((*state, key.as_str())),
+            Ok(Claim::Sent) => {
+                return Delivery {
+                    channel,
+                    status: DeliveryStatus::AlreadySent,
+                    id: None,
+                    error: None,
+                };
+            }
+            Ok(Claim::Held { lease_until }) => {
+                let e = ExecError::InFlight {
+                    rule,
+                    channel,
+                    lease_until,
+                };
+                let d = failed(channel, &e.to_string());
+                errors.push(e);
+                return d;
+            }
+            Err(e) => tracing::warn!(
+                key = key.as_str(),
+                channel = channel.as_str(),
+                error = %e,
+                "state table unreachable: alerting without deduplication (this alert may be sent twice)"
+            ),
+        }
+    }
+    match send().await {
+        Ok(id) => {
+            if let Some((state, key)) = claimed
+                && let Err(e) = state.mark_sent(key, id.as_deref()).await
+            {
+                tracing::warn!(
+                    key,
+                    channel = channel.as_str(),
+                    error = %e,
+                    "alert sent but not recorded in the state table: a retry after the claim lapses sends it again"
+                );
+            }
+            sent(channel, id)
+        }
+        Err(source) => {
+            if let Some((state, key)) = claimed
+                && let Err(e) = state.release(key).await
+            {
+                tracing::warn!(
+                    key,
+                    channel = channel.as_str(),
+                    error = %e,
+                    "claim not given up in the state table: the retry sends once it lapses"
+                );
+            }
+            let d = failed(channel, &source.to_string());
+            errors.push(ExecError::Alert {
+                rule,
+                channel,
+                source,
+            });
+            d
+        }
+    }
+}
+
+/// How often a throttled batch is tried before it is reported failed.
+const HUB_ATTEMPTS: u32 = 5;
+
+/// Imports `findings` into Security Hub in batches of at most 100, each
+/// retried with a doubling wait (1 s, 2 s, ...) while Security Hub
+/// throttles or fails (its quota is 10 calls a second per account, bursts
+/// of 30); what still fails, and each finding refused, is in `errors`.
+async fn import_batches(
+    ctx: &LiveContext,
+    hub: &dyn crate::effects::FindingsHub,
+    findings: &[HubFinding],
+    errors: &mut Vec<ExecError>,
+) {
+    for batch in findings.chunks(crate::effects::hub::BATCH_MAX) {
+        let mut wait = std::time::Duration::from_secs(1);
+        let mut attempt = 1;
+        loop {
+            match hub.import(batch).await {
+                Ok(refused) => {
+                    for (id, reason) in refused {
+                        tracing::warn!(
+                            id = id.as_str(),
+                            reason = reason.as_str(),
+                            "security hub refused a finding"
+                        );
+                        errors.push(ExecError::HubRefused { id, reason });
+                    }
+                    tracing::info!(findings = batch.len(), attempt, "security hub import");
+                    break;
+                }
+                Err(source) if source.is_retryable() && attempt < HUB_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %source, "security hub import retried");
+                    ctx.sleep.sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                Err(source) => {
+                    errors.push(ExecError::Hub {
+                        count: batch.len(),
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// `sns:sent,slack:failed`, for a log field.

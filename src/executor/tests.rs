@@ -388,3 +388,390 @@ fn an_alert_is_lost_when_no_channel_took_it() {
         delivery(Channel::Slack, DeliveryStatus::Sent),
     ]));
 }
+
+/// Exactly once per finding and channel, with a state table.
+mod once {
+    use super::*;
+    use crate::effects::memory::MemoryAlertState;
+    use crate::effects::{AlertState, Claim, ClaimTimes};
+
+    const ALERTS: &str = "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"\nstate_table = \"trailguard-state\"";
+
+    fn with_state() -> (Harness, Arc<MemoryAlertState>) {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let mut h = harness(ALERTS, iam, true);
+        let state = Arc::new(MemoryAlertState::default());
+        h.ctx = h.ctx.with_alert_state(state.clone());
+        (h, state)
+    }
+
+    fn statuses(outcome: &crate::live::Outcome) -> Vec<(Channel, DeliveryStatus)> {
+        outcome.findings[0]
+            .alerts
+            .iter()
+            .map(|d| (d.channel, d.status))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_same_event_three_times_alerts_each_channel_once() {
+        let (h, state) = with_state();
+        let first = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(
+            statuses(&first),
+            [
+                (Channel::Sns, DeliveryStatus::Sent),
+                (Channel::Slack, DeliveryStatus::Sent)
+            ]
+        );
+        for _ in 0..2 {
+            let again = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+            assert_eq!(
+                statuses(&again),
+                [
+                    (Channel::Sns, DeliveryStatus::AlreadySent),
+                    (Channel::Slack, DeliveryStatus::AlreadySent)
+                ]
+            );
+            assert!(again.errors.is_empty());
+        }
+        assert_eq!(h.published.messages().len(), 1);
+        assert_eq!(h.webhook.bodies().len(), 1);
+        let id = attach_event("bob")["detail"]["eventID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            state.sent(),
+            [
+                format!("alert#{id}#user-policy-attached#slack"),
+                format!("alert#{id}#user-policy-attached#sns"),
+            ]
+        );
+        assert!(
+            state
+                .calls()
+                .iter()
+                .all(|op| crate::effects::alert_state::PERMISSIONS.contains(op)),
+            "{:?}",
+            state.calls()
+        );
+        let now = chrono::Utc::now().timestamp();
+        for (_, expires) in state.expiries() {
+            assert!((expires - now - 7 * 24 * 3600).abs() < 60, "{expires}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_slack_failed_sends_only_slack() {
+        let (h, _) = with_state();
+        h.webhook.fail_with(Some(EffectError::new(
+            "slack:PostMessage",
+            ErrorKind::Unavailable,
+            "503",
+        )));
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(
+            statuses(err.outcome().unwrap()),
+            [
+                (Channel::Sns, DeliveryStatus::Sent),
+                (Channel::Slack, DeliveryStatus::Failed)
+            ]
+        );
+        h.webhook.fail_with(None);
+        let retry = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(
+            statuses(&retry),
+            [
+                (Channel::Sns, DeliveryStatus::AlreadySent),
+                (Channel::Slack, DeliveryStatus::Sent)
+            ]
+        );
+        assert_eq!(h.published.messages().len(), 1);
+        assert_eq!(h.webhook.bodies().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_table_still_alerts() {
+        let (h, state) = with_state();
+        state.down(true);
+        for _ in 0..2 {
+            let outcome = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+            assert_eq!(
+                statuses(&outcome),
+                [
+                    (Channel::Sns, DeliveryStatus::Sent),
+                    (Channel::Slack, DeliveryStatus::Sent)
+                ]
+            );
+        }
+        // Twice: an alert twice beats an alert lost.
+        assert_eq!(h.published.messages().len(), 2);
+        assert_eq!(h.webhook.bodies().len(), 2);
+        assert!(state.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_claim_held_by_another_delivery_fails_retryably_and_sends_nothing() {
+        let (h, state) = with_state();
+        let id = attach_event("bob")["detail"]["eventID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let now = chrono::Utc::now().timestamp();
+        let times = ClaimTimes {
+            now,
+            lease_until: now + 120,
+            expires_at: now + 3600,
+        };
+        for channel in ["sns", "slack"] {
+            let key = format!("alert#{id}#user-policy-attached#{channel}");
+            assert_eq!(state.claim(&key, times).await.unwrap(), Claim::Won);
+        }
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert!(err.is_retryable());
+        assert!(
+            err.to_string()
+                .contains("another delivery of this finding is sending it"),
+            "{err}"
+        );
+        assert!(h.published.messages().is_empty());
+        assert!(h.webhook.bodies().is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_a_table_every_delivery_alerts_as_before() {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let h = harness(
+            &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\""),
+            iam,
+            false,
+        );
+        for _ in 0..3 {
+            handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        }
+        assert_eq!(h.published.messages().len(), 3);
+    }
+
+    #[test]
+    fn an_alert_sent_before_is_not_lost() {
+        let d = |channel, status| Delivery {
+            channel,
+            status,
+            id: None,
+            error: None,
+        };
+        assert!(!alert_lost(&[d(Channel::Sns, DeliveryStatus::AlreadySent)]));
+        assert!(!alert_lost(&[
+            d(Channel::Sns, DeliveryStatus::AlreadySent),
+            d(Channel::Slack, DeliveryStatus::Failed)
+        ]));
+    }
+
+    /// A CloudTrail call by alice, as an EventBridge envelope with its own id.
+    fn trail_call(name: &str, id: &str) -> serde_json::Value {
+        let mut ev = iam_call(name, json!({"name": "main"}), json!(null));
+        ev["eventSource"] = "cloudtrail.amazonaws.com".into();
+        ev["eventID"] = id.into();
+        json!({
+            "version": "0",
+            "id": id,
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.cloudtrail",
+            "account": "111122223333",
+            "region": "us-east-1",
+            "detail": ev,
+        })
+    }
+
+    const GROUP_TRAILS: &str =
+        "\n[alerts.grouping.cloudtrail-tampered]\nby = [\"principal\"]\nwindow_minutes = 60";
+
+    fn grouped(config: &str) -> (Harness, Arc<MemoryAlertState>) {
+        let iam = Arc::new(MemoryIam::new(IamState::default()));
+        let mut h = harness(&format!("{ALERTS}{config}"), iam, false);
+        let state = Arc::new(MemoryAlertState::default());
+        h.ctx = h.ctx.with_alert_state(state.clone());
+        (h, state)
+    }
+
+    #[tokio::test]
+    async fn a_finding_more_severe_than_its_groups_first_alerts_at_once() {
+        let (h, _) = grouped(GROUP_TRAILS);
+        let status = |o: &crate::live::Outcome| o.findings[0].alerts[0].status;
+        let first = handle_event(trail_call("UpdateTrail", "e-1"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&first), DeliveryStatus::Sent);
+        let same = handle_event(trail_call("UpdateTrail", "e-2"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&same), DeliveryStatus::Grouped);
+        // StopLogging is critical, the group's first was high.
+        let worse = handle_event(trail_call("StopLogging", "e-3"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(worse.findings[0].severity, crate::rules::Severity::Critical);
+        assert_eq!(status(&worse), DeliveryStatus::Sent);
+        let subjects: Vec<String> = h
+            .published
+            .messages()
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(subjects.len(), 2, "{subjects:?}");
+        assert!(
+            subjects[1].starts_with("trailguard CRITICAL"),
+            "{subjects:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remediated_finding_is_never_folded() {
+        let (h, _) = grouped(&format!(
+            "{GROUP_TRAILS}\n[modes]\ncloudtrail-tampered = \"remediate\""
+        ));
+        for id in ["e-1", "e-2"] {
+            let o = handle_event(trail_call("StopLogging", id), &h.ctx)
+                .await
+                .unwrap();
+            assert_eq!(o.findings[0].alerts[0].status, DeliveryStatus::Sent);
+        }
+        assert_eq!(h.published.messages().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn with_the_table_down_a_grouped_finding_alerts_on_its_own() {
+        let (h, state) = grouped(GROUP_TRAILS);
+        state.down(true);
+        for id in ["e-1", "e-2"] {
+            let o = handle_event(trail_call("UpdateTrail", id), &h.ctx)
+                .await
+                .unwrap();
+            assert_eq!(o.findings[0].alerts[0].status, DeliveryStatus::Sent);
+        }
+        assert_eq!(h.published.messages().len(), 2);
+    }
+}
+
+/// Security Hub: one finding per (event, rule), updated by a later state,
+/// imported in batches of 100 with throttling retried.
+mod hub {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::effects::memory::MemoryHub;
+    use crate::remediate::Sleep;
+
+    /// Records the waits instead of waiting.
+    #[derive(Default)]
+    struct NoWait(Mutex<Vec<Duration>>);
+
+    #[async_trait::async_trait]
+    impl Sleep for NoWait {
+        async fn sleep(&self, d: Duration) {
+            self.0.lock().unwrap().push(d);
+        }
+    }
+
+    fn with_hub(config: &str, iam: Arc<dyn Iam>) -> (Harness, Arc<MemoryHub>, Arc<NoWait>) {
+        let mut h = harness(config, iam, false);
+        let hub = Arc::new(MemoryHub::default());
+        let waits = Arc::new(NoWait::default());
+        h.ctx = h.ctx.with_hub(hub.clone());
+        h.ctx.sleep = waits.clone();
+        (h, hub, waits)
+    }
+
+    #[tokio::test]
+    async fn a_finding_is_imported_once_per_event_and_rule_then_updated_when_remediated() {
+        let iam = Arc::new(MemoryIam::new(bob_with_policy(None)));
+        let (h, hub, _) = with_hub(
+            &format!("[alerts]\nsns_topic_arn = \"{TOPIC}\""),
+            iam.clone(),
+        );
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        let held = hub.findings();
+        assert_eq!(held.len(), 1, "{held:#?}");
+        let (id, f) = held.iter().next().unwrap();
+        assert_eq!(id, "trailguard/111122223333/e-1/user-policy-attached");
+        assert_eq!(f.generator_id, "trailguard/event/user-policy-attached");
+        assert_eq!(f.severity, "MEDIUM");
+        assert_eq!(
+            f.resources,
+            [(
+                "AwsIamUser".to_owned(),
+                "arn:aws:iam::111122223333:user/bob".to_owned()
+            )]
+        );
+        assert_eq!(f.requirements, ["CIS 1.15", "IAM.2"]);
+        assert!(!f.passed && !f.archived);
+        assert!(
+            f.recommendation
+                .contains("move-policy-to-group remediation: planned"),
+            "{}",
+            f.recommendation
+        );
+
+        // The same event handled in remediate mode: the same finding, fixed.
+        let (h, hub2, _) = with_hub(REMEDIATE, iam);
+        handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        let f = &hub2.findings()[id];
+        assert!(f.passed && f.archived, "{f:#?}");
+        assert!(f.fields.contains(&(
+            "trailguard/remediation".into(),
+            "move-policy-to-group done".into()
+        )));
+    }
+
+    #[tokio::test]
+    async fn batches_hold_at_most_a_hundred_and_throttling_is_retried() {
+        let (h, hub, waits) = with_hub("", Arc::new(MemoryIam::default()));
+        hub.throttle(2);
+        let findings: Vec<crate::effects::HubFinding> = (0..250)
+            .map(|i| crate::effects::HubFinding {
+                id: format!("f-{i:03}"),
+                generator_id: "trailguard/event/root-api-call".into(),
+                account: "111122223333".into(),
+                partition: "aws".into(),
+                types: vec![],
+                created_at: String::new(),
+                updated_at: String::new(),
+                severity: "HIGH".into(),
+                title: String::new(),
+                description: String::new(),
+                recommendation: String::new(),
+                resources: vec![],
+                passed: false,
+                requirements: vec![],
+                archived: false,
+                fields: vec![],
+                source_url: None,
+            })
+            .collect();
+        let mut errors = Vec::new();
+        super::super::import_batches(&h.ctx, hub.as_ref(), &findings, &mut errors).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(hub.batches(), [100, 100, 50]);
+        assert_eq!(hub.findings().len(), 250);
+        assert_eq!(
+            *waits.0.lock().unwrap(),
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        // Throttled past every attempt: reported, retryable.
+        hub.throttle(10);
+        super::super::import_batches(&h.ctx, hub.as_ref(), &findings[..1], &mut errors).await;
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].is_retryable());
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with("security hub import of 1 finding failed"),
+            "{}",
+            errors[0]
+        );
+    }
+}

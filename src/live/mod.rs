@@ -2,6 +2,7 @@
 //! built once (config, clients, where alerts go) and the handler.
 
 pub mod handle;
+pub mod windows;
 
 // The context is the executor's; it is named here too because the live
 // path's callers (the Lambda, `trailguard handle`, tests) build it.
@@ -11,6 +12,7 @@ pub use handle::{
     ErrorReport, FailureKind, HandleError, Outcome, handle_bytes, handle_event, handle_inputs,
     handle_paths, handle_stream,
 };
+pub use windows::{WindowOutcome, close_windows, close_windows_now, is_close_windows};
 
 #[cfg(test)]
 mod tests {

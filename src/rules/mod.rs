@@ -32,6 +32,7 @@ mod user_inline_policy;
 mod user_policy_attached;
 
 mod finding;
+pub mod grouping;
 mod policies;
 mod settings;
 mod trigger;

@@ -251,8 +251,14 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
     for decision in eval.decisions {
         let result = exec.remediation(&decision).await;
         exec.log(&decision, result.as_ref(), &[]);
+        let scanned = account.account_id.as_deref().unwrap_or("");
+        exec.record_for_hub(&decision, result.as_ref(), scanned);
         findings.push(ScanFinding { decision, result });
     }
+    // Without the account id, resolved findings cannot be told apart.
+    // Boxed: the SDK's futures would make the scan's own too large for a
+    // thread's stack in debug builds.
+    Box::pin(exec.import_to_hub(account.account_id.as_deref())).await;
     let (errors, partial) = exec.finish();
     let mut report = ScanReport {
         account_id: account.account_id.clone(),
@@ -297,6 +303,9 @@ async fn send_summary(
     let out = executor::deliver(
         ctx.live,
         "scan",
+        // A scan's summary has no identity to deduplicate on: each scan
+        // reports the account as it is then.
+        None,
         |topic| summary::sns_message(topic, &view),
         || summary::slack_message(&view),
         errors,

@@ -309,3 +309,13 @@ fn the_link_check_catches_what_a_split_leaves_behind() {
         "the-eventbridge-pattern-and-regions"
     );
 }
+
+#[test]
+fn the_grouping_table_of_the_alerts_page_is_the_registrys() {
+    let page = include_str!("../../docs/alerts.md");
+    let table = trailguard::rules::grouping::markdown_table();
+    assert!(
+        page.contains(&table),
+        "docs/alerts.md must hold the grouping table as the registry makes it:\n{table}"
+    );
+}

@@ -8,12 +8,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alerts_moto;
 mod aws_errors;
 mod cli;
 mod cli_handle;
 mod corpus;
 mod docs;
 mod html_report;
+mod hub_moto;
 mod lambda_e2e;
 mod layers;
 mod live_moto;

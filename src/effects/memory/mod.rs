@@ -11,21 +11,26 @@
 //!
 //! One file per seam: the IAM state model ([`state`]), the [`Iam`] fake
 //! ([`iam`]), the scan's [`CredentialSource`] fake ([`credentials`]), the
-//! CloudTrail fake ([`trail`]) and the alert channels' fakes ([`alerts`]).
+//! CloudTrail fake ([`trail`]), the alert channels' fakes ([`alerts`]) and
+//! the alert state table ([`alert_state`]) and Security Hub ([`hub`]).
 //!
 //! [`Iam`]: super::Iam
 //! [`CredentialSource`]: super::CredentialSource
 
+mod alert_state;
 mod alerts;
 mod credentials;
+mod hub;
 mod iam;
 mod state;
 mod trail;
 
 use std::sync::Mutex;
 
+pub use alert_state::MemoryAlertState;
 pub use alerts::{MemorySecrets, RecordingPublisher, RecordingWebhook};
 pub use credentials::MemorySource;
+pub use hub::MemoryHub;
 pub use iam::MemoryIam;
 pub use state::{GroupState, IamState, UserState};
 pub use trail::MemoryTrail;

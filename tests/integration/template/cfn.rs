@@ -334,6 +334,8 @@ impl<'t> Stack<'t> {
                         Some("AWS::SNS::Topic") => {
                             format!("arn:{partition}:sns:{region}:{ACCOUNT}:{STACK}-{name}")
                         }
+                        // CloudFormation names a table after the stack.
+                        Some("AWS::DynamoDB::Table") => format!("{STACK}-{name}-1A2B3C4D5E6F"),
                         Some("AWS::SQS::Queue") => {
                             format!("https://sqs.{region}.{suffix}/{ACCOUNT}/{STACK}-{name}")
                         }

@@ -25,6 +25,7 @@
 //! reads the function, its role and its environment out of them for all of
 //! them, with `cfn` (CloudFormation evaluated offline), `samples` and `moto`.
 
+mod alerts;
 mod cfn;
 mod function;
 mod guardrails;
