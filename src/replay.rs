@@ -1,10 +1,14 @@
-//! Offline replay: events from files through the engine into reports.
-//! Never calls AWS.
+//! Offline replay: events from files and S3 archives through the engine
+//! into reports. Never calls AWS but S3 reads.
+
+mod s3;
+
+pub use s3::{Backoff, Objects, S3Source, fetch};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -390,28 +394,58 @@ pub struct Options {
 }
 
 /// The output and counts of one input, kept until its turn to be written.
+#[derive(Default)]
 struct Chunk {
     output: Vec<u8>,
     summary: Summary,
     errors: Vec<InputError>,
     bytes: u64,
+    /// Bytes as stored (compressed), for the progress bar.
+    stored: u64,
+    /// An input read (not a digest, not an error in its place).
+    object: bool,
 }
 
-fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
-    let mut chunk = Chunk {
-        output: Vec::new(),
-        summary: Summary::default(),
-        errors: Vec::new(),
-        bytes: 0,
-    };
+impl Chunk {
+    fn failed(e: InputError) -> Self {
+        Chunk {
+            errors: vec![e],
+            ..Chunk::default()
+        }
+    }
+}
+
+fn process_input(
+    input: &Input,
+    config: &Config,
+    opts: &Options,
+    s3: Option<&S3Source<'_>>,
+    buf: &mut Vec<u8>,
+) -> Chunk {
+    let mut chunk = Chunk::default();
+    let max = opts.max_input_bytes;
     let read = match input {
-        Input::File(path) => input::read_file(path, buf, opts.max_input_bytes),
-        Input::Stdin => input::read_capped(io::stdin().lock(), 0, "-", buf, opts.max_input_bytes),
+        Input::File(path) => {
+            chunk.stored = std::fs::metadata(path).map_or(0, |m| m.len());
+            input::read_file(path, buf, max)
+        }
+        Input::Stdin => input::read_capped(io::stdin().lock(), 0, "-", buf, max),
         Input::Digest(_) => {
             chunk.summary.digests += 1;
             return chunk;
         }
+        Input::S3 { bucket, key, size } => {
+            chunk.stored = *size;
+            match s3 {
+                Some(source) => s3::fetch(source, bucket, key, *size, buf, max),
+                None => Err(InputError::Read {
+                    path: input.name(),
+                    source: io::Error::other("no S3 client to read it with"),
+                }),
+            }
+        }
     };
+    chunk.object = true;
     if let Err(e) = read {
         chunk.errors.push(e);
         return chunk;
@@ -464,27 +498,30 @@ pub fn run(
         .iter()
         .map(|i| match i {
             Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::S3 { size, .. } => *size,
             Input::Stdin | Input::Digest(_) => 0,
         })
         .sum();
-    let bar = if opts.progress {
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let inputs = inputs.iter().cloned().map(Ok);
+    run_stream(inputs, Some(total), None, config, opts, out, on_error)
+}
+
+/// Like [`run`], over inputs that are listed as they are needed (an S3
+/// listing): an `Err` item is reported in its place. `total` is the stored
+/// size of them all, when known beforehand; `s3` reads the `s3://` inputs.
+pub fn run_stream(
+    inputs: impl Iterator<Item = Result<Input, InputError>> + Send,
+    total: Option<u64>,
+    s3: Option<&S3Source<'_>>,
+    config: &Config,
+    opts: &Options,
+    out: &mut dyn Write,
+    on_error: &mut dyn FnMut(&InputError),
+) -> io::Result<Summary> {
+    let bar = progress_bar(opts.progress, total);
     let mut summary = Summary::default();
-    let mut write = |input: &Input, chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
+    let mut objects = 0u64;
+    let mut write = |chunk: Chunk, summary: &mut Summary| -> io::Result<()> {
         for e in &chunk.errors {
             bar.suspend(|| on_error(e));
         }
@@ -492,18 +529,24 @@ pub fn run(
         summary.bytes += chunk.bytes;
         summary.merge(chunk.summary);
         out.write_all(&chunk.output)?;
-        if let Input::File(p) = input {
-            bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-        }
-        bar.set_message(format!("{} findings", summary.findings));
+        objects += u64::from(chunk.object);
+        bar.inc(chunk.stored);
+        bar.set_message(format!(
+            "{objects} objects, {} read, {} findings",
+            indicatif::HumanBytes(summary.bytes),
+            summary.findings
+        ));
         Ok(())
     };
+    let process = |item: Result<Input, InputError>, buf: &mut Vec<u8>| match item {
+        Ok(input) => process_input(&input, config, opts, s3, buf),
+        Err(e) => Chunk::failed(e),
+    };
 
-    if opts.jobs <= 1 || inputs.len() <= 1 {
+    if opts.jobs <= 1 {
         let mut buf = Vec::new();
-        for input in inputs {
-            let chunk = process_input(input, config, opts, &mut buf);
-            write(input, chunk, &mut summary)?;
+        for item in inputs {
+            write(process(item, &mut buf), &mut summary)?;
         }
         bar.finish_and_clear();
         return Ok(summary);
@@ -512,7 +555,9 @@ pub fn run(
     // CloudTrail files vary a hundredfold in size: a narrow window leaves
     // workers idle behind one large file.
     let window = WINDOW_PER_JOB * opts.jobs;
-    let next = AtomicUsize::new(0);
+    // Taking the next input and its number is one step, so numbers follow
+    // input order; listing the next S3 folder happens under this lock.
+    let next = Mutex::new((0usize, inputs));
     let stop = AtomicBool::new(false);
     let written = Mutex::new(0usize);
     let turn = Condvar::new();
@@ -520,14 +565,19 @@ pub fn run(
         let (tx, rx) = mpsc::channel::<(usize, Chunk)>();
         for _ in 0..opts.jobs {
             let tx = tx.clone();
-            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
+            let (next, stop, written, turn, process) = (&next, &stop, &written, &turn, &process);
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= inputs.len() {
+                    if stop.load(Ordering::Relaxed) {
                         return;
                     }
+                    let (i, item) = {
+                        let mut next = next.lock().expect("no worker panics holding it");
+                        let Some(item) = next.1.next() else { return };
+                        next.0 += 1;
+                        (next.0 - 1, item)
+                    };
                     // Bound memory: do not run further ahead of the writer.
                     let mut w = written.lock().expect("writer never panics holding it");
                     while i >= *w + window && !stop.load(Ordering::Relaxed) {
@@ -537,7 +587,7 @@ pub fn run(
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let chunk = process_input(&inputs[i], config, opts, &mut buf);
+                    let chunk = process(item, &mut buf);
                     if tx.send((i, chunk)).is_err() {
                         return;
                     }
@@ -550,7 +600,7 @@ pub fn run(
         for (i, chunk) in rx {
             pending.insert(i, chunk);
             while let Some(chunk) = pending.remove(&done) {
-                if let Err(e) = write(&inputs[done], chunk, &mut summary) {
+                if let Err(e) = write(chunk, &mut summary) {
                     stop.store(true, Ordering::Relaxed);
                     turn.notify_all();
                     return Err(e);
@@ -564,6 +614,27 @@ pub fn run(
     });
     bar.finish_and_clear();
     result.map(|()| summary)
+}
+
+/// A bar over the stored bytes when their total is known (local files),
+/// else counts alone; hidden unless asked for.
+fn progress_bar(shown: bool, total: Option<u64>) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
+    let template = if total.is_some() {
+        "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}"
+    } else {
+        "{elapsed_precise} {bytes} fetched, {bytes_per_sec} {msg}"
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod lambda_e2e;
 mod layers;
 mod live_moto;
 mod robustness;
+mod s3_replay;
 mod scan_moto;
 mod synth_archive;
 mod template;
