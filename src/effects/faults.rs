@@ -247,6 +247,8 @@ pub struct FaultyStore<S> {
     failing: Vec<(String, usize, ErrorKind)>,
     /// Keys whose body breaks off after 10 bytes, every time.
     cut: Vec<String>,
+    /// Prefixes whose listing fails, every time, with this kind.
+    denied: Vec<(String, ErrorKind)>,
     listed: Mutex<Vec<String>>,
     got: Mutex<Vec<String>>,
 }
@@ -258,6 +260,7 @@ impl<S: super::s3::ObjectStore> FaultyStore<S> {
             inner,
             failing: Vec::new(),
             cut: Vec::new(),
+            denied: Vec::new(),
             listed: Mutex::new(Vec::new()),
             got: Mutex::new(Vec::new()),
         }
@@ -273,6 +276,13 @@ impl<S: super::s3::ObjectStore> FaultyStore<S> {
     /// Every read of `key` breaks off after its first bytes.
     pub fn cut_body(mut self, key: &str) -> Self {
         self.cut.push(key.to_owned());
+        self
+    }
+
+    /// Every listing of `prefix` fails with an error of `kind`
+    /// (`AccessDenied` for [`ErrorKind::AccessDenied`]).
+    pub fn fail_list(mut self, prefix: &str, kind: ErrorKind) -> Self {
+        self.denied.push((prefix.to_owned(), kind));
         self
     }
 
@@ -293,6 +303,9 @@ impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {
             .lock()
             .expect("not poisoned")
             .push(prefix.to_owned());
+        if let Some((_, kind)) = self.denied.iter().find(|(p, _)| p == prefix) {
+            return Err(injected("s3:ListBucket", *kind, prefix));
+        }
         self.inner.list(bucket, prefix)
     }
 
@@ -304,17 +317,7 @@ impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {
         };
         for (k, times, kind) in &self.failing {
             if k == key && attempt <= *times {
-                let code = match kind {
-                    ErrorKind::Throttled => "SlowDown",
-                    ErrorKind::Unavailable => "InternalError",
-                    _ => "AccessDenied",
-                };
-                return Err(EffectError {
-                    operation: "s3:GetObject",
-                    kind: *kind,
-                    code: Some(code.into()),
-                    message: format!("injected for `{key}`"),
-                });
+                return Err(injected("s3:GetObject", *kind, key));
             }
         }
         let body = self.inner.get(bucket, key)?;
@@ -323,6 +326,21 @@ impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {
             return Ok(Box::new(broken));
         }
         Ok(body)
+    }
+}
+
+/// The error S3 answers for `kind`, injected for `name`.
+fn injected(operation: &'static str, kind: ErrorKind, name: &str) -> EffectError {
+    let code = match kind {
+        ErrorKind::Throttled => "SlowDown",
+        ErrorKind::Unavailable => "InternalError",
+        _ => "AccessDenied",
+    };
+    EffectError {
+        operation,
+        kind,
+        code: Some(code.into()),
+        message: format!("injected for `{name}`"),
     }
 }
 

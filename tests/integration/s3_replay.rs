@@ -415,3 +415,62 @@ fn a_missing_bucket_is_one_clear_error() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("`s3://` is not an S3 URL: no bucket name"));
 }
+
+#[test]
+fn a_denied_listing_is_one_error_and_a_throttled_one_is_retried() {
+    let moto = Moto::start();
+    let dir = archive(2 << 20, 2, None);
+    upload(&moto, dir.path());
+    let run = |store: &FaultyStore<AwsS3>| {
+        let source = S3Source {
+            store,
+            backoff: Backoff {
+                attempts: 3,
+                first_delay: Duration::from_millis(1),
+            },
+        };
+        let url = S3Url::parse(&format!("s3://{BUCKET}/AWSLogs/"))
+            .unwrap()
+            .unwrap();
+        let objects = Objects::new(source, url, Prune::default());
+        let mut errors = Vec::new();
+        let summary = replay::run_stream(
+            objects,
+            None,
+            Some(&source),
+            &Config::default(),
+            &options(2, Filter::default()),
+            &mut std::io::sink(),
+            &mut |e| errors.push(e.to_string()),
+        )
+        .unwrap();
+        (summary, errors)
+    };
+    // Denied on one account's folder: said once, nothing else listed.
+    let denied = "AWSLogs/444455556666/CloudTrail/";
+    let store = FaultyStore::new(AwsS3::new(s3_config(&moto)).unwrap())
+        .fail_list(denied, ErrorKind::AccessDenied);
+    let (_, errors) = run(&store);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(&format!(
+            "cannot read `s3://{BUCKET}/{denied}`: cannot list it: access denied (AccessDenied)"
+        )),
+        "{errors:#?}"
+    );
+    assert_eq!(store.listed().iter().filter(|p| *p == denied).count(), 1);
+    assert_eq!(store.listed().last().map(String::as_str), Some(denied));
+    // Throttled every time on a region: reported after three attempts, the
+    // other folders replayed.
+    let slow = "AWSLogs/111122223333/CloudTrail/us-east-1/";
+    let store = FaultyStore::new(AwsS3::new(s3_config(&moto)).unwrap())
+        .fail_list(slow, ErrorKind::Throttled);
+    let (summary, errors) = run(&store);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].contains(slow) && errors[0].contains("SlowDown"),
+        "{errors:#?}"
+    );
+    assert_eq!(store.listed().iter().filter(|p| *p == slow).count(), 3);
+    assert!(summary.events > 0);
+}
