@@ -393,17 +393,23 @@ fn unreadable_objects_are_reported_by_key_and_the_rest_is_replayed() {
 #[test]
 fn a_missing_bucket_is_one_clear_error() {
     let moto = Moto::start();
+    // Mixed with a local folder, which is still replayed.
+    let events = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
     let out = trailguard(
         &moto,
         &[
             "replay",
             "--format",
             "summary",
+            events,
             "s3://no-such-bucket/AWSLogs/",
-            "--account",
-            "111122223333",
         ],
     );
+    let alone = trailguard(&moto, &["replay", "--format", "summary", events]);
+    assert!(alone.status.success());
+    // The same events and findings; the bucket counts as one unreadable input.
+    let expected = text(&alone.stdout).replacen(" 0 unreadable", " 1 unreadable", 1);
+    assert_eq!(text(&out.stdout), expected);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
