@@ -1,10 +1,15 @@
-//! Offline replay: events from files through the engine into reports.
-//! Never calls AWS.
+//! Offline replay: events from files and S3 archives through the engine
+//! into reports. Never calls AWS but S3 reads.
+
+pub mod html;
+mod s3;
+
+pub use s3::{Backoff, Objects, S3Source, fetch};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,8 +21,6 @@ use crate::event::input::{self, InputError, Item, Located};
 use crate::event::paths::Input;
 use crate::event::{Actor, CloudTrailEvent, IdentityType};
 use crate::rules::Severity;
-
-pub mod html;
 
 /// What replay says about one input event (one JSON object per event).
 #[derive(Debug, Clone, Serialize)]
@@ -394,12 +397,26 @@ pub struct Options {
 }
 
 /// The output and counts of one input, kept until its turn to be written.
+#[derive(Default)]
 struct Chunk {
     output: Vec<u8>,
     summary: Summary,
     errors: Vec<InputError>,
     bytes: u64,
+    /// Bytes as stored (compressed), for the progress bar.
+    stored: u64,
+    /// An input read (not a digest, not an error in its place).
+    object: bool,
     page: html::Collector,
+}
+
+impl Chunk {
+    fn failed(e: InputError) -> Self {
+        Chunk {
+            errors: vec![e],
+            ..Chunk::default()
+        }
+    }
 }
 
 /// What reading one input came to, besides its items.
@@ -411,10 +428,21 @@ pub struct ReadStats {
     pub digests: u64,
 }
 
-/// Reads one input into `buf` and hands each of its items, digests set
-/// aside, to `each`: the one reader every use of the archives shares.
+/// Bytes of an input as stored (compressed), when known: for progress.
+fn stored_size(input: &Input) -> u64 {
+    match input {
+        Input::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+        Input::S3 { size, .. } => *size,
+        Input::Stdin | Input::Digest(_) => 0,
+    }
+}
+
+/// Reads one input (a file, stdin, an S3 object through `s3`) into `buf`
+/// and hands each of its items, digests set aside, to `each`: the one
+/// reader every use of the archives shares.
 pub fn read_input(
     input: &Input,
+    s3: Option<&S3Source<'_>>,
     buf: &mut Vec<u8>,
     max_input_bytes: u64,
     each: &mut dyn FnMut(Located),
@@ -427,6 +455,15 @@ pub fn read_input(
             stats.digests += 1;
             return Ok(stats);
         }
+        Input::S3 { bucket, key, size } => match s3 {
+            Some(source) => s3::fetch(source, bucket, key, *size, buf, max_input_bytes)?,
+            None => {
+                return Err(InputError::Read {
+                    path: input.name(),
+                    source: io::Error::other("no S3 client to read it with"),
+                });
+            }
+        },
     }
     stats.bytes = buf.len() as u64;
     input::parse(buf, &input.name(), &mut |located| {
@@ -439,13 +476,17 @@ pub fn read_input(
     Ok(stats)
 }
 
-fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u8>) -> Chunk {
+fn process_input(
+    input: &Input,
+    config: &Config,
+    opts: &Options,
+    s3: Option<&S3Source<'_>>,
+    buf: &mut Vec<u8>,
+) -> Chunk {
     let mut chunk = Chunk {
-        output: Vec::new(),
-        summary: Summary::default(),
-        errors: Vec::new(),
-        bytes: 0,
-        page: html::Collector::default(),
+        stored: stored_size(input),
+        object: !matches!(input, Input::Digest(_)),
+        ..Chunk::default()
     };
     let (summary, output, errors, page) = (
         &mut chunk.summary,
@@ -453,32 +494,25 @@ fn process_input(input: &Input, config: &Config, opts: &Options, buf: &mut Vec<u
         &mut chunk.errors,
         &mut chunk.page,
     );
-    let read =
-        read_input(
-            input,
-            buf,
-            opts.max_input_bytes,
-            &mut |located| match EventReport::filtered(located, config, &opts.filter) {
-                Ok(Some(report)) => {
-                    summary.add(&report);
-                    match opts.format {
-                        OutputFormat::Json => {
-                            serde_json::to_writer(&mut *output, &report)
-                                .expect("reports serialize to memory");
-                            output.push(b'\n');
-                        }
-                        OutputFormat::Text => output.extend_from_slice(
-                            render_event_text(&report, opts.filter.explain).as_bytes(),
-                        ),
-                        OutputFormat::Html => page.add(&report),
-                        OutputFormat::Summary => {}
-                    }
+    let mut each = |located| match EventReport::filtered(located, config, &opts.filter) {
+        Ok(Some(report)) => {
+            summary.add(&report);
+            match opts.format {
+                OutputFormat::Json => {
+                    serde_json::to_writer(&mut *output, &report)
+                        .expect("reports serialize to memory");
+                    output.push(b'\n');
                 }
-                Ok(None) => {}
-                Err(e) => errors.push(e),
-            },
-        );
-    match read {
+                OutputFormat::Text => output
+                    .extend_from_slice(render_event_text(&report, opts.filter.explain).as_bytes()),
+                OutputFormat::Html => page.add(&report),
+                OutputFormat::Summary => {}
+            }
+        }
+        Ok(None) => {}
+        Err(e) => errors.push(e),
+    };
+    match read_input(input, s3, buf, opts.max_input_bytes, &mut each) {
         Ok(stats) => {
             chunk.bytes = stats.bytes;
             chunk.summary.digests += stats.digests;
@@ -494,17 +528,19 @@ pub const WINDOW_PER_JOB: usize = 16;
 /// Processes `inputs` `jobs` at a time and hands each result to `deliver`
 /// in input order, whatever the order of completion; at most
 /// `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their turn.
-/// An error from `deliver` stops the workers and is returned.
-pub fn fan_out<C: Send>(
-    inputs: &[Input],
+/// The inputs may be listed as they are needed (an S3 listing): the next
+/// one is taken under a lock, so numbers follow input order. An error from
+/// `deliver` stops the workers and is returned.
+pub fn fan_out<T: Send, C: Send>(
+    inputs: impl Iterator<Item = T> + Send,
     jobs: usize,
-    process: &(dyn Fn(&Input, &mut Vec<u8>) -> C + Sync),
-    deliver: &mut dyn FnMut(&Input, C) -> io::Result<()>,
+    process: &(dyn Fn(T, &mut Vec<u8>) -> C + Sync),
+    deliver: &mut dyn FnMut(C) -> io::Result<()>,
 ) -> io::Result<()> {
-    if jobs <= 1 || inputs.len() <= 1 {
+    if jobs <= 1 {
         let mut buf = Vec::new();
-        for input in inputs {
-            deliver(input, process(input, &mut buf))?;
+        for item in inputs {
+            deliver(process(item, &mut buf))?;
         }
         return Ok(());
     }
@@ -512,7 +548,7 @@ pub fn fan_out<C: Send>(
     // CloudTrail files vary a hundredfold in size: a narrow window leaves
     // workers idle behind one large file.
     let window = WINDOW_PER_JOB * jobs;
-    let next = AtomicUsize::new(0);
+    let next = Mutex::new((0usize, inputs));
     let stop = AtomicBool::new(false);
     let written = Mutex::new(0usize);
     let turn = Condvar::new();
@@ -524,10 +560,15 @@ pub fn fan_out<C: Send>(
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= inputs.len() {
+                    if stop.load(Ordering::Relaxed) {
                         return;
                     }
+                    let (i, item) = {
+                        let mut next = next.lock().expect("no worker panics holding it");
+                        let Some(item) = next.1.next() else { return };
+                        next.0 += 1;
+                        (next.0 - 1, item)
+                    };
                     // Bound memory: do not run further ahead of the writer.
                     let mut w = written.lock().expect("writer never panics holding it");
                     while i >= *w + window && !stop.load(Ordering::Relaxed) {
@@ -537,7 +578,7 @@ pub fn fan_out<C: Send>(
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
-                    let chunk = process(&inputs[i], &mut buf);
+                    let chunk = process(item, &mut buf);
                     if tx.send((i, chunk)).is_err() {
                         return;
                     }
@@ -550,7 +591,7 @@ pub fn fan_out<C: Send>(
         for (i, chunk) in rx {
             pending.insert(i, chunk);
             while let Some(chunk) = pending.remove(&done) {
-                if let Err(e) = deliver(&inputs[done], chunk) {
+                if let Err(e) = deliver(chunk) {
                     stop.store(true, Ordering::Relaxed);
                     turn.notify_all();
                     return Err(e);
@@ -575,32 +616,28 @@ pub fn run(
     out: &mut dyn Write,
     on_error: &mut dyn FnMut(&InputError),
 ) -> io::Result<Summary> {
-    let total: u64 = inputs
-        .iter()
-        .map(|i| match i {
-            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-            Input::Stdin | Input::Digest(_) => 0,
-        })
-        .sum();
-    let bar = if opts.progress {
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let total: u64 = inputs.iter().map(stored_size).sum();
+    let inputs = inputs.iter().cloned().map(Ok);
+    run_stream(inputs, Some(total), None, config, opts, out, on_error)
+}
+
+/// Like [`run`], over inputs that are listed as they are needed (an S3
+/// listing): an `Err` item is reported in its place. `total` is the stored
+/// size of them all, when known beforehand; `s3` reads the `s3://` inputs.
+pub fn run_stream(
+    inputs: impl Iterator<Item = Result<Input, InputError>> + Send,
+    total: Option<u64>,
+    s3: Option<&S3Source<'_>>,
+    config: &Config,
+    opts: &Options,
+    out: &mut dyn Write,
+    on_error: &mut dyn FnMut(&InputError),
+) -> io::Result<Summary> {
+    let bar = progress_bar(opts.progress, total);
     let mut summary = Summary::default();
     let mut page = html::Collector::default();
-    let mut write = |input: &Input, chunk: Chunk| -> io::Result<()> {
+    let mut objects = 0u64;
+    let mut write = |chunk: Chunk| -> io::Result<()> {
         for e in &chunk.errors {
             bar.suspend(|| on_error(e));
         }
@@ -609,29 +646,47 @@ pub fn run(
         summary.merge(chunk.summary);
         page.merge(chunk.page);
         out.write_all(&chunk.output)?;
-        if let Input::File(p) = input {
-            bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-        }
-        bar.set_message(format!("{} findings", summary.findings));
+        objects += u64::from(chunk.object);
+        bar.inc(chunk.stored);
+        bar.set_message(format!(
+            "{objects} objects, {} read, {} findings",
+            indicatif::HumanBytes(summary.bytes),
+            summary.findings
+        ));
         Ok(())
     };
-    let process = |input: &Input, buf: &mut Vec<u8>| process_input(input, config, opts, buf);
+    let process = |item: Result<Input, InputError>, buf: &mut Vec<u8>| match item {
+        Ok(input) => process_input(&input, config, opts, s3, buf),
+        Err(e) => Chunk::failed(e),
+    };
     let result = fan_out(inputs, opts.jobs, &process, &mut write);
     bar.finish_and_clear();
     result?;
-    finish(summary, page, opts, out)
-}
-
-fn finish(
-    summary: Summary,
-    page: html::Collector,
-    opts: &Options,
-    out: &mut dyn Write,
-) -> io::Result<Summary> {
     if opts.format == OutputFormat::Html {
         out.write_all(html::render(&summary, &page).as_bytes())?;
     }
     Ok(summary)
+}
+
+/// A bar over the stored bytes when their total is known (local files),
+/// else counts alone; hidden unless asked for.
+fn progress_bar(shown: bool, total: Option<u64>) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
+    let template = if total.is_some() {
+        "{elapsed_precise} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {msg}"
+    } else {
+        "{elapsed_precise} {bytes} fetched, {bytes_per_sec} {msg}"
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 #[cfg(test)]

@@ -124,6 +124,7 @@ pub fn run_clean(
     stdout: &Path,
     stderr: &Path,
     env_remove: &[String],
+    env_set: &[(&str, String)],
 ) -> io::Result<Usage> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg(TRAMPOLINE)
@@ -135,6 +136,7 @@ pub fn run_clean(
     for k in env_remove {
         cmd.env_remove(k);
     }
+    cmd.envs(env_set.iter().map(|(k, v)| (k, v)));
     let out = cmd.output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let f: Vec<i64> = text

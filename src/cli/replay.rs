@@ -7,9 +7,13 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
-use crate::event::input;
-use crate::event::paths::expand;
-use crate::replay::{self, Filter, Options, OutputFormat, parse_time_bound};
+use crate::effects::s3::AwsS3;
+use crate::event::archive::{Prune, S3Url};
+use crate::event::input::{self, InputError};
+use crate::event::paths::{Input, expand};
+use crate::replay::{
+    self, Backoff, Filter, Objects, Options, OutputFormat, S3Source, parse_time_bound,
+};
 use crate::rules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,7 +34,8 @@ pub struct Args {
     config: ConfigArg,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// Files processed at once; default: every core.
+    /// Files processed at once; default: every core (four per core when
+    /// reading from S3, where objects wait on the network).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Only events at or after this time (2024-05-01 or RFC 3339).
@@ -60,7 +65,9 @@ pub struct Args {
     /// Never draw a progress bar (none is drawn when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
-    /// Files, directories (walked recursively) or `-` for stdin.
+    /// Files, directories (walked recursively), `s3://BUCKET/PREFIX` URLs
+    /// (listed recursively, pruned by CloudTrail's key layout), or `-`
+    /// for stdin.
     #[arg(value_name = "PATH", default_value = "-")]
     paths: Vec<PathBuf>,
 }
@@ -80,9 +87,22 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
+    let mut urls = Vec::new();
+    for path in &args.paths {
+        match path.to_str().and_then(S3Url::parse) {
+            Some(Ok(url)) => urls.push(Some(url)),
+            Some(Err(e)) => {
+                eprintln!("trailguard: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            None => urls.push(None),
+        }
+    }
+    let from_s3 = urls.iter().any(Option::is_some);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args
         .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or(if from_s3 { 4 * cores } else { cores })
         .max(1);
     let opts = Options {
         jobs,
@@ -109,16 +129,64 @@ pub fn run(args: Args) -> ExitCode {
         errors += 1;
         eprintln!("trailguard: {e}");
     };
-    let mut inputs = Vec::new();
-    for input in expand(&args.paths) {
-        match input {
-            Ok(i) => inputs.push(i),
-            Err(e) => report_error(&e),
-        }
-    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = replay::run(&inputs, &config, &opts, &mut out, &mut |e| report_error(e));
+    let result = if from_s3 {
+        let store = match AwsS3::from_env() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("trailguard: cannot start the S3 client: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let source = S3Source {
+            store: &store,
+            backoff: Backoff::default(),
+        };
+        let prune = Prune {
+            since: opts.filter.since,
+            until: opts.filter.until,
+            accounts: opts.filter.accounts.clone(),
+            regions: opts.filter.regions.clone(),
+        };
+        // Local paths are expanded at once (their errors said first, as
+        // without S3); S3 URLs are listed as the replay needs them.
+        let mut parts: Vec<Box<dyn Iterator<Item = Result<Input, InputError>> + Send>> = Vec::new();
+        for (path, url) in args.paths.iter().zip(urls) {
+            match url {
+                Some(url) => parts.push(Box::new(Objects::new(source, url, prune.clone()))),
+                None => {
+                    let mut local = Vec::new();
+                    for input in expand(std::slice::from_ref(path)) {
+                        match input {
+                            Ok(i) => local.push(Ok(i)),
+                            Err(e) => report_error(&e),
+                        }
+                    }
+                    parts.push(Box::new(local.into_iter()));
+                }
+            }
+        }
+        let inputs = parts.into_iter().flatten();
+        replay::run_stream(
+            inputs,
+            None,
+            Some(&source),
+            &config,
+            &opts,
+            &mut out,
+            &mut |e| report_error(e),
+        )
+    } else {
+        let mut inputs = Vec::new();
+        for input in expand(&args.paths) {
+            match input {
+                Ok(i) => inputs.push(i),
+                Err(e) => report_error(&e),
+            }
+        }
+        replay::run(&inputs, &config, &opts, &mut out, &mut |e| report_error(e))
+    };
     let result = result.and_then(|summary| {
         if matches!(opts.format, OutputFormat::Text | OutputFormat::Summary) {
             writeln!(out, "\n{}", summary.render_text())?;

@@ -236,3 +236,122 @@ impl<I: Iam> Iam for FaultyIam<I> {
         .await
     }
 }
+
+/// An [`ObjectStore`](super::s3::ObjectStore) that records what it is
+/// asked and fails the reads of chosen keys: the first `n` answers, or a
+/// body cut short after its first bytes.
+#[derive(Default)]
+pub struct FaultyStore<S> {
+    inner: S,
+    /// `(key, how many of its first GETs fail, kind)`.
+    failing: Vec<(String, usize, ErrorKind)>,
+    /// Keys whose body breaks off after 10 bytes, every time.
+    cut: Vec<String>,
+    /// Prefixes whose listing fails, every time, with this kind.
+    denied: Vec<(String, ErrorKind)>,
+    listed: Mutex<Vec<String>>,
+    got: Mutex<Vec<String>>,
+}
+
+impl<S: super::s3::ObjectStore> FaultyStore<S> {
+    /// A pass-through wrapper that records the folders listed and the keys read.
+    pub fn new(inner: S) -> Self {
+        FaultyStore {
+            inner,
+            failing: Vec::new(),
+            cut: Vec::new(),
+            denied: Vec::new(),
+            listed: Mutex::new(Vec::new()),
+            got: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Fails the first `times` GETs of `key` with an error of `kind`
+    /// (a `SlowDown` answer is [`ErrorKind::Throttled`]).
+    pub fn fail_get(mut self, key: &str, times: usize, kind: ErrorKind) -> Self {
+        self.failing.push((key.to_owned(), times, kind));
+        self
+    }
+
+    /// Every read of `key` breaks off after its first bytes.
+    pub fn cut_body(mut self, key: &str) -> Self {
+        self.cut.push(key.to_owned());
+        self
+    }
+
+    /// Every listing of `prefix` fails with an error of `kind`
+    /// (`AccessDenied` for [`ErrorKind::AccessDenied`]).
+    pub fn fail_list(mut self, prefix: &str, kind: ErrorKind) -> Self {
+        self.denied.push((prefix.to_owned(), kind));
+        self
+    }
+
+    /// The prefixes listed, in order.
+    pub fn listed(&self) -> Vec<String> {
+        self.listed.lock().expect("not poisoned").clone()
+    }
+
+    /// The keys asked for, once per attempt.
+    pub fn got(&self) -> Vec<String> {
+        self.got.lock().expect("not poisoned").clone()
+    }
+}
+
+impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {
+    fn list(&self, bucket: &str, prefix: &str) -> Result<super::s3::Listing, EffectError> {
+        self.listed
+            .lock()
+            .expect("not poisoned")
+            .push(prefix.to_owned());
+        if let Some((_, kind)) = self.denied.iter().find(|(p, _)| p == prefix) {
+            return Err(injected("s3:ListBucket", *kind, prefix));
+        }
+        self.inner.list(bucket, prefix)
+    }
+
+    fn get(&self, bucket: &str, key: &str) -> Result<Box<dyn std::io::Read + Send>, EffectError> {
+        let attempt = {
+            let mut got = self.got.lock().expect("not poisoned");
+            got.push(key.to_owned());
+            got.iter().filter(|k| *k == key).count()
+        };
+        for (k, times, kind) in &self.failing {
+            if k == key && attempt <= *times {
+                return Err(injected("s3:GetObject", *kind, key));
+            }
+        }
+        let body = self.inner.get(bucket, key)?;
+        if self.cut.iter().any(|k| k == key) {
+            let broken = std::io::Read::chain(std::io::Read::take(body, 10), BrokenRead);
+            return Ok(Box::new(broken));
+        }
+        Ok(body)
+    }
+}
+
+/// The error S3 answers for `kind`, injected for `name`.
+fn injected(operation: &'static str, kind: ErrorKind, name: &str) -> EffectError {
+    let code = match kind {
+        ErrorKind::Throttled => "SlowDown",
+        ErrorKind::Unavailable => "InternalError",
+        _ => "AccessDenied",
+    };
+    EffectError {
+        operation,
+        kind,
+        code: Some(code.into()),
+        message: format!("injected for `{name}`"),
+    }
+}
+
+/// A reader whose connection is gone.
+struct BrokenRead;
+
+impl std::io::Read for BrokenRead {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection reset (injected)",
+        ))
+    }
+}

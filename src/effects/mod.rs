@@ -3,9 +3,11 @@
 //!
 //! Remediations, alerts and the scan's reads ([`CredentialSource`]) are
 //! written against these traits only. The AWS SDK adapters ([`aws`], one per
-//! service; the alert state table's in [`aws_state`]) and the webhook
-//! adapter ([`webhook`]) are the only code that sees SDK or HTTP types; [`memory`] holds recording fakes for
-//! unit tests and [`faults`] wraps any [`Iam`] to fail at a chosen call.
+//! service; the alert state table's in [`aws_state`]; [`s3`] for the
+//! archives replay reads) and the webhook adapter ([`webhook`]) are the only
+//! code that sees SDK or HTTP types; [`memory`] holds recording fakes for
+//! unit tests and [`faults`] wraps any [`Iam`] (or S3 store) to fail at a
+//! chosen call.
 //!
 //! Operation names (`iam:CreateGroup`, ...) are the IAM action names, so the
 //! calls a remediation makes can be checked against the permissions its
@@ -24,6 +26,7 @@ pub mod hub;
 pub mod faults;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
+pub mod s3;
 pub mod webhook;
 
 use async_trait::async_trait;

@@ -6,6 +6,7 @@
 //! `additionalEventData` are kept as raw JSON and decoded on first use, so an
 //! event no rule looks at costs no more than a scan of its bytes.
 
+pub mod archive;
 pub mod input;
 pub mod lenient;
 pub mod paths;

@@ -13,6 +13,12 @@ pub enum Input {
     /// A CloudTrail digest file met in a directory walk (by its key
     /// layout): not read, counted as skipped.
     Digest(PathBuf),
+    /// An object of an S3 bucket, `size` bytes as stored.
+    S3 {
+        bucket: String,
+        key: String,
+        size: u64,
+    },
 }
 
 impl Input {
@@ -20,13 +26,14 @@ impl Input {
         match self {
             Input::Stdin => "-".into(),
             Input::File(p) | Input::Digest(p) => p.display().to_string(),
+            Input::S3 { bucket, key, .. } => super::archive::S3Url::key_url(bucket, key),
         }
     }
 }
 
-/// File names a directory walk picks up (named files are always read).
-fn looks_like_events(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+/// File names a directory walk (or an S3 listing) picks up; named files
+/// are always read.
+pub fn looks_like_events(name: &str) -> bool {
     !name.starts_with('.')
         && [
             ".json",
@@ -67,7 +74,10 @@ pub fn expand(paths: &[PathBuf]) -> Vec<Result<Input, InputError>> {
                 .sort_by_file_name();
             for entry in walk {
                 match entry {
-                    Ok(e) if e.file_type().is_file() && looks_like_events(e.path()) => {
+                    Ok(e)
+                        if e.file_type().is_file()
+                            && looks_like_events(&e.file_name().to_string_lossy()) =>
+                    {
                         out.push(Ok(if is_digest_path(e.path()) {
                             Input::Digest(e.into_path())
                         } else {

@@ -198,7 +198,8 @@ pub async fn handle_inputs(
 ) {
     for input in expand(paths) {
         let input = match input {
-            Ok(Input::Digest(_)) => continue,
+            // A walk lists no S3 objects; digests hold no events.
+            Ok(Input::Digest(_) | Input::S3 { .. }) => continue,
             Ok(input) => input,
             Err(e) => {
                 let location = match &e {
@@ -221,9 +222,11 @@ pub async fn handle_inputs(
                         .and_then(|file| {
                             input::parse_reader(file, &name, max_input_bytes, &mut *emit)
                         }),
-                    Input::Stdin | Input::Digest(_) => {
+                    Input::Stdin => {
                         input::parse_reader(std::io::stdin(), &name, max_input_bytes, &mut *emit)
                     }
+                    // Set aside above.
+                    Input::Digest(_) | Input::S3 { .. } => Ok(()),
                 };
                 if let Err(e) = parsed {
                     emit(Located {

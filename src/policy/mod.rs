@@ -74,39 +74,37 @@ pub fn collect(
     opts: &ReadOptions,
     on_error: &mut dyn FnMut(&InputError),
 ) -> Collected {
-    let process = |input: &Input, buf: &mut Vec<u8>| {
-        let mut activity = Activity::default();
-        let mut errors = Vec::new();
-        let read = replay::read_input(
-            input,
-            buf,
-            opts.max_input_bytes,
-            &mut |located| match located.item {
-                Ok(Item::CloudTrail { event, .. }) if opts.filter.keeps(&event) => {
-                    activity.add(table, principals, &event)
+    let process =
+        |input: &Input, buf: &mut Vec<u8>| {
+            let mut activity = Activity::default();
+            let mut errors = Vec::new();
+            let read = replay::read_input(input, None, buf, opts.max_input_bytes, &mut |located| {
+                match located.item {
+                    Ok(Item::CloudTrail { event, .. }) if opts.filter.keeps(&event) => {
+                        activity.add(table, principals, &event)
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push(e),
                 }
-                Ok(_) => {}
-                Err(e) => errors.push(e),
-            },
-        );
-        let bytes = match read {
-            Ok(stats) => stats.bytes,
-            Err(e) => {
-                errors.push(e);
-                0
-            }
+            });
+            let bytes = match read {
+                Ok(stats) => stats.bytes,
+                Err(e) => {
+                    errors.push(e);
+                    0
+                }
+            };
+            (activity, errors, bytes)
         };
-        (activity, errors, bytes)
-    };
     let mut collected = Collected::default();
-    let mut deliver = |_: &Input, (activity, errors, bytes): (Activity, Vec<InputError>, u64)| {
+    let mut deliver = |(activity, errors, bytes): (Activity, Vec<InputError>, u64)| {
         collected.activity.merge(activity);
         collected.errors += errors.len() as u64;
         collected.bytes += bytes;
         errors.iter().for_each(&mut *on_error);
         Ok(())
     };
-    replay::fan_out(inputs, opts.jobs, &process, &mut deliver)
+    replay::fan_out(inputs.iter(), opts.jobs, &process, &mut deliver)
         .expect("delivering into memory cannot fail");
     collected
 }

@@ -21,6 +21,7 @@ mod layers;
 mod live_moto;
 mod policy;
 mod robustness;
+mod s3_replay;
 mod scan_moto;
 mod synth_archive;
 mod template;

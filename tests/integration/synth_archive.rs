@@ -81,6 +81,33 @@ fn archive_is_laid_out_as_s3_delivers_cloudtrail() {
 }
 
 #[test]
+fn organization_archive_holds_the_same_files_one_level_down() {
+    let (one, org) = (tempdir(), tempdir());
+    let m1 = generate(one.path(), &small(5), 2);
+    let opts = Options {
+        organization: Some("o-a1b2c3d4e5".into()),
+        ..small(5)
+    };
+    let m2 = generate(org.path(), &opts, 2);
+    assert_eq!(m1.findings_by_rule, m2.findings_by_rule);
+    let one_files = contents(&synth::logs_dir(one.path()));
+    let org_files = contents(&synth::logs_dir(org.path()).join("o-a1b2c3d4e5"));
+    assert_eq!(one_files, org_files);
+    // Nothing else beside the organisation's folder.
+    let top: Vec<_> = std::fs::read_dir(synth::logs_dir(org.path()))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(top, ["o-a1b2c3d4e5"]);
+    let bad = Options {
+        organization: Some("o-../x".into()),
+        ..small(5)
+    };
+    let err = synth::generate(tempdir().path(), &bad, 1, &|_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("`o-../x`"), "{err}");
+}
+
+#[test]
 fn every_event_rule_of_the_catalogue_is_represented() {
     let dir = tempdir();
     let m = generate(dir.path(), &small(42), 2);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde::de::IgnoredAny;
 use trailguard_bench::measure::{self, Proc, Spread, Target, Usage, mb};
+use trailguard_bench::moto::MotoS3;
 use trailguard_bench::runtime_api::{Call, RuntimeApi};
 use trailguard_bench::synth::{self, JQ_ROOT_CONSOLE_LOGIN, Manifest, Options};
 
@@ -39,6 +40,7 @@ struct Args {
     synth: Options,
     runs: usize,
     jq_runs: usize,
+    s3_runs: usize,
     lambda_runs: usize,
     jobs: usize,
     bin_dir: PathBuf,
@@ -54,6 +56,7 @@ fn parse_args() -> anyhow::Result<Args> {
         synth: Options::default(),
         runs: 3,
         jq_runs: 1,
+        s3_runs: 1,
         lambda_runs: 15,
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         bin_dir: exe
@@ -93,6 +96,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seed" => a.synth.seed = number()? as u64,
             "--runs" => a.runs = number()?.max(1),
             "--jq-runs" => a.jq_runs = number()?,
+            "--s3-runs" => a.s3_runs = number()?,
             "--lambda-runs" => a.lambda_runs = number()?.max(1),
             "--jobs" => a.jobs = number()?.max(1),
             "--bin-dir" => a.bin_dir = value.clone().into(),
@@ -290,13 +294,17 @@ fn replay_cli(trailguard: &Path) -> anyhow::Result<ReplayCli> {
     })
 }
 
+/// The S3 bucket the archive is uploaded to for the S3 replay figure.
+const BUCKET: &str = "trailguard-bench";
+
 fn run_replay(
     trailguard: &Path,
     cli: &ReplayCli,
     jobs: usize,
-    logs: &Path,
+    logs: &std::ffi::OsStr,
     out_file: &Path,
     manifest: &Manifest,
+    env: &[(&str, String)],
 ) -> anyhow::Result<Usage> {
     let mut args: Vec<OsString> = vec!["replay".into()];
     if cli.jobs {
@@ -317,6 +325,7 @@ fn run_replay(
         out_file,
         &out_file.with_extension("stderr"),
         &config_vars,
+        env,
     )?;
     let stderr = fs::read_to_string(out_file.with_extension("stderr")).unwrap_or_default();
     ensure!(
@@ -519,11 +528,27 @@ fn replay(args: &Args) -> anyhow::Result<()> {
         );
         gunzip.push(floor(&files, false)?);
         parse.push(floor(&files, true)?);
-        let u = run_replay(&trailguard, &cli, 1, &logs, &out_file, &manifest)?;
+        let u = run_replay(
+            &trailguard,
+            &cli,
+            1,
+            logs.as_os_str(),
+            &out_file,
+            &manifest,
+            &[],
+        )?;
         one.push_usage(&u);
         rss_one = rss_one.max(u.max_rss);
         if jobs_all > 1 {
-            let u = run_replay(&trailguard, &cli, jobs_all, &logs, &out_file, &manifest)?;
+            let u = run_replay(
+                &trailguard,
+                &cli,
+                jobs_all,
+                logs.as_os_str(),
+                &out_file,
+                &manifest,
+                &[],
+            )?;
             all.push_usage(&u);
             rss_all = rss_all.max(u.max_rss);
         }
@@ -575,6 +600,8 @@ fn replay(args: &Args) -> anyhow::Result<()> {
         jq = Some(times);
     }
 
+    let s3 = s3_replay(args, &trailguard, &cli, &dir, &out_file, &manifest)?;
+
     let mut rows = vec![
         gunzip.row(format!("floor: gunzip only ({FLATE}), 1 thread"), None),
         parse.row(
@@ -608,6 +635,13 @@ fn replay(args: &Args) -> anyhow::Result<()> {
                 jq_version()
             ),
             None,
+        ));
+    }
+
+    if let Some((jobs, times, rss)) = &s3 {
+        rows.push(times.row(
+            format!("replay s3://… --jobs {jobs} --format {format} (moto S3 on loopback)"),
+            Some(*rss),
         ));
     }
 
@@ -691,6 +725,16 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             jq_t / floor_t
         );
     }
+    if let Some((jobs, times, _)) = &s3 {
+        let local = if jobs_all > 1 { &all } else { &one };
+        let s3_t = Spread::of(&times.wall).median;
+        println!(
+            "| S3 replay vs local replay of the same archive (context) | {:.0} vs {:.0} MB/s of JSON ({:.1} MB/s of gzip fetched, --jobs {jobs}) | – | – |",
+            mb(manifest.json_bytes) / s3_t,
+            mb(manifest.json_bytes) / Spread::of(&local.wall).median,
+            mb(manifest.gzip_bytes) / s3_t,
+        );
+    }
     let rss = mb(rss_one.max(rss_all));
     println!(
         "| replay peak RSS (MB) | {rss:.1} | < {REPLAY_RSS_MB} | {} |",
@@ -698,6 +742,58 @@ fn replay(args: &Args) -> anyhow::Result<()> {
     );
     println!();
     Ok(())
+}
+
+/// The S3 figure: the archive uploaded to moto's S3 on loopback, then
+/// replayed from `s3://` by the same binary, checked against the manifest.
+/// `None` when skipped (no moto, or `--s3-runs 0`).
+fn s3_replay(
+    args: &Args,
+    trailguard: &Path,
+    cli: &ReplayCli,
+    dir: &Path,
+    out_file: &Path,
+    manifest: &Manifest,
+) -> anyhow::Result<Option<(usize, Times, u64)>> {
+    if args.s3_runs == 0 {
+        return Ok(None);
+    }
+    if !MotoS3::available() {
+        eprintln!("skipping the S3 replay: moto is not installed (pip install \"moto[server]\")");
+        return Ok(None);
+    }
+    let moto = MotoS3::start()?;
+    let started = Instant::now();
+    let objects = moto.upload(BUCKET, dir)?;
+    eprintln!(
+        "uploaded {objects} objects to moto in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ];
+    // Objects wait on the network: trailguard's own default for S3.
+    let jobs = 4 * args.jobs;
+    let url = OsString::from(format!("s3://{BUCKET}/AWSLogs/"));
+    let (mut times, mut rss) = (Times::default(), 0);
+    for run in 0..args.s3_runs {
+        eprintln!(
+            "S3 replay run {}/{} (load {})",
+            run + 1,
+            args.s3_runs,
+            measure::load_average()
+        );
+        let u = run_replay(trailguard, cli, jobs, &url, out_file, manifest, &env)?;
+        times.push_usage(&u);
+        rss = rss.max(u.max_rss);
+    }
+    Ok(Some((jobs, times, rss)))
 }
 
 // Lambda -------------------------------------------------------------------

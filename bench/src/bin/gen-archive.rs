@@ -2,7 +2,7 @@
 //!
 //! `gen-archive --out DIR [--size 1GiB] [--seed 42] [--violations 0.005]
 //! [--near-misses 0.002] [--days 14] [--start 2024-03-01] [--level 1]
-//! [--threads N]`
+//! [--organization o-ID] [--threads N]`
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             "--days" => opts.days = value.parse().with_context(|| bad("day count"))?,
             "--start" => opts.start = value,
             "--level" => opts.level = value.parse().with_context(|| bad("level"))?,
+            "--organization" => opts.organization = Some(value),
             "--threads" => threads = value.parse().with_context(|| bad("thread count"))?,
             _ => bail!("unknown option `{flag}` (try --help)"),
         }

@@ -1,5 +1,6 @@
 //! A synthetic CloudTrail archive, laid out as S3 delivers it:
-//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random>.json.gz`,
+//! `AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<random>.json.gz`
+//! (an organisation trail's `AWSLogs/<o-org>/<account>/...` with `organization`),
 //! each file a gzipped `{"Records":[...]}` log of 1 to a few thousand
 //! records. Records are mostly everyday read-only noise; a seeded share are
 //! violations whose findings are counted into a [`Manifest`], written beside
@@ -46,6 +47,10 @@ pub struct Options {
     pub start: String,
     /// gzip level (0-9).
     pub level: u32,
+    /// An organisation trail's id (`o-...`): files go under
+    /// `AWSLogs/<org>/<account>/...`, as an organisation trail delivers them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +63,7 @@ impl Default for Options {
             days: 14,
             start: "2024-03-01".into(),
             level: 6,
+            organization: None,
         }
     }
 }
@@ -172,6 +178,15 @@ fn plan(opts: &Options) -> Result<Vec<FileSpec>, String> {
     let first_day = parse_day(&opts.start)?;
     if opts.days == 0 {
         return Err("days must be at least 1".into());
+    }
+    if let Some(org) = &opts.organization {
+        // One path component, as AWS Organizations spells its ids.
+        let id = org.strip_prefix("o-").unwrap_or("");
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "organization `{org}` is not an id like o-a1b2c3d4e5"
+            ));
+        }
     }
     let target_records = (opts.size as f64 / calibrate(opts)).ceil().max(1.0) as u64;
     let mut rng = Rng::derive(opts.seed, u64::MAX);
@@ -293,11 +308,15 @@ pub fn generate(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> io::Result<Manifest> {
     let specs = plan(opts).map_err(io::Error::other)?;
-    let logs = logs_dir(out);
-    if logs.exists() {
-        fs::remove_dir_all(&logs)?;
+    let root = logs_dir(out);
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
     }
     let _ = fs::remove_file(Manifest::path(out));
+    let logs = match &opts.organization {
+        Some(org) => root.join(org),
+        None => root,
+    };
     fs::create_dir_all(&logs)?;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
