@@ -399,6 +399,7 @@ fn run_policy(
         out_file,
         &out_file.with_extension("stderr"),
         &[],
+        &[],
     )?;
     let stderr = fs::read_to_string(out_file.with_extension("stderr")).unwrap_or_default();
     ensure!(
