@@ -3,6 +3,7 @@
 
 mod config_check;
 mod handle;
+mod inputs;
 mod policy;
 mod replay;
 mod rules;

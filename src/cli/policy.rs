@@ -8,10 +8,11 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
+use super::inputs::Archive;
 use super::{EXIT_EFFECTS, EXIT_INPUT, EXIT_USAGE, Format};
 use crate::effects::held::{AwsHeldPolicies, HeldPolicies};
+use crate::event::archive::Prune;
 use crate::event::input;
-use crate::event::paths::expand;
 use crate::policy::report::{GenerateReport, UnusedReport};
 use crate::policy::{
     self, ActionTable, Collected, Held, Principals, ReadOptions, compare, generate,
@@ -54,7 +55,8 @@ pub struct ActivityArgs {
     #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
           default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
     max_input_size: u64,
-    /// Files, directories (walked recursively) or `-` for stdin.
+    /// Files, directories (walked recursively), `s3://BUCKET/PREFIX` URLs
+    /// or `-` for stdin.
     #[arg(value_name = "PATH", default_value = "-")]
     paths: Vec<PathBuf>,
 }
@@ -113,19 +115,25 @@ fn read_activity(args: &ActivityArgs) -> Result<(Principals, Collected), ExitCod
         },
         max_input_bytes: args.max_input_size,
     };
+    let archive = Archive::open(&args.paths).map_err(|e| {
+        eprintln!("trailguard: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    let prune = Prune {
+        since: args.since,
+        until: args.until,
+        accounts: args.account.clone(),
+        regions: args.region.clone(),
+    };
+    let source = archive.source();
     let mut errors = 0u64;
-    let mut inputs = Vec::new();
-    for input in expand(&args.paths) {
-        match input {
-            Ok(i) => inputs.push(i),
-            Err(e) => {
-                errors += 1;
-                eprintln!("trailguard: {e}");
-            }
-        }
-    }
+    let inputs = archive.inputs(source, &prune, &mut |e| {
+        errors += 1;
+        eprintln!("trailguard: {e}");
+    });
     let mut collected = policy::collect(
-        &inputs,
+        inputs,
+        source.as_ref(),
         &principals,
         ActionTable::embedded(),
         &opts,

@@ -6,14 +6,12 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
+use super::inputs::Archive;
 use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
-use crate::effects::s3::AwsS3;
-use crate::event::archive::{Prune, S3Url};
-use crate::event::input::{self, InputError};
-use crate::event::paths::{Input, expand};
-use crate::replay::{
-    self, Backoff, Filter, Objects, Options, OutputFormat, S3Source, parse_time_bound,
-};
+use crate::event::archive::Prune;
+use crate::event::input;
+use crate::event::paths::expand;
+use crate::replay::{self, Filter, Options, OutputFormat, parse_time_bound};
 use crate::rules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,18 +85,14 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let mut urls = Vec::new();
-    for path in &args.paths {
-        match path.to_str().and_then(S3Url::parse) {
-            Some(Ok(url)) => urls.push(Some(url)),
-            Some(Err(e)) => {
-                eprintln!("trailguard: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-            None => urls.push(None),
+    let archive = match Archive::open(&args.paths) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("trailguard: {e}");
+            return ExitCode::from(EXIT_USAGE);
         }
-    }
-    let from_s3 = urls.iter().any(Option::is_some);
+    };
+    let from_s3 = archive.reads_s3();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = args
         .jobs
@@ -131,43 +125,14 @@ pub fn run(args: Args) -> ExitCode {
     };
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let result = if from_s3 {
-        let store = match AwsS3::from_env() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("trailguard: cannot start the S3 client: {e}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-        };
-        let source = S3Source {
-            store: &store,
-            backoff: Backoff::default(),
-        };
+    let result = if let Some(source) = archive.source() {
         let prune = Prune {
             since: opts.filter.since,
             until: opts.filter.until,
             accounts: opts.filter.accounts.clone(),
             regions: opts.filter.regions.clone(),
         };
-        // Local paths are expanded at once (their errors said first, as
-        // without S3); S3 URLs are listed as the replay needs them.
-        let mut parts: Vec<Box<dyn Iterator<Item = Result<Input, InputError>> + Send>> = Vec::new();
-        for (path, url) in args.paths.iter().zip(urls) {
-            match url {
-                Some(url) => parts.push(Box::new(Objects::new(source, url, prune.clone()))),
-                None => {
-                    let mut local = Vec::new();
-                    for input in expand(std::slice::from_ref(path)) {
-                        match input {
-                            Ok(i) => local.push(Ok(i)),
-                            Err(e) => report_error(&e),
-                        }
-                    }
-                    parts.push(Box::new(local.into_iter()));
-                }
-            }
-        }
-        let inputs = parts.into_iter().flatten();
+        let inputs = archive.inputs(Some(source), &prune, &mut report_error);
         replay::run_stream(
             inputs,
             None,

@@ -19,7 +19,7 @@ use std::io;
 
 use crate::event::input::{InputError, Item};
 use crate::event::paths::Input;
-use crate::replay::{self, Filter};
+use crate::replay::{self, Filter, S3Source};
 
 pub use activity::Activity;
 pub use document::{Generated, PolicyDocument, generate};
@@ -68,17 +68,22 @@ pub struct Collected {
 /// principals' activity. Each unreadable input or event goes to
 /// `on_error`; the rest is still read.
 pub fn collect(
-    inputs: &[Input],
+    inputs: impl Iterator<Item = Result<Input, InputError>> + Send,
+    s3: Option<&S3Source<'_>>,
     principals: &Principals,
     table: &ActionTable,
     opts: &ReadOptions,
     on_error: &mut dyn FnMut(&InputError),
 ) -> Collected {
     let process =
-        |input: &Input, buf: &mut Vec<u8>| {
+        |item: Result<Input, InputError>, buf: &mut Vec<u8>| {
             let mut activity = Activity::default();
             let mut errors = Vec::new();
-            let read = replay::read_input(input, None, buf, opts.max_input_bytes, &mut |located| {
+            let input = match item {
+                Ok(input) => input,
+                Err(e) => return (activity, vec![e], 0),
+            };
+            let read = replay::read_input(&input, s3, buf, opts.max_input_bytes, &mut |located| {
                 match located.item {
                     Ok(Item::CloudTrail { event, .. }) if opts.filter.keeps(&event) => {
                         activity.add(table, principals, &event)
@@ -104,7 +109,7 @@ pub fn collect(
         errors.iter().for_each(&mut *on_error);
         Ok(())
     };
-    replay::fan_out(inputs.iter(), opts.jobs, &process, &mut deliver)
+    replay::fan_out(inputs, opts.jobs, &process, &mut deliver)
         .expect("delivering into memory cannot fail");
     collected
 }

@@ -673,3 +673,54 @@ fn the_readme_lists_every_permission_live_needs() {
         assert!(docs.contains(p), "docs/policy.md lacks {p}");
     }
 }
+
+/// The same archive read from S3 (moto, path-style) gives the same policy
+/// and the same actions in the report as the local files.
+#[test]
+fn policy_generate_reads_an_s3_archive_as_it_reads_local_files() {
+    let dir = archive();
+    let logs = synth::logs_dir(dir.path());
+    let local = trailguard(
+        &[
+            "policy",
+            "generate",
+            "--principal",
+            ROLE,
+            logs.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+
+    let moto = crate::support::moto::Moto::start();
+    let uploaded = crate::s3_replay::upload(&moto, dir.path());
+    assert!(uploaded > 1, "{uploaded} objects");
+    let url = format!("s3://{}/AWSLogs/", crate::s3_replay::BUCKET);
+    let remote = crate::s3_replay::trailguard(
+        &moto,
+        &[
+            "policy",
+            "generate",
+            "--principal",
+            ROLE,
+            "--jobs",
+            "3",
+            &url,
+        ],
+    );
+    assert!(
+        remote.status.success(),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    assert_eq!(json(&remote.stdout), json(&local.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&remote.stdout),
+        String::from_utf8_lossy(&local.stdout),
+        "the document is deterministic whatever the source"
+    );
+}

@@ -22,7 +22,7 @@ use trailguard_bench::synth::{self, Options as SynthOptions};
 
 use crate::support::moto::{ACCESS_KEY, Moto, REGION};
 
-const BUCKET: &str = "trail-archive";
+pub(crate) const BUCKET: &str = "trail-archive";
 
 fn s3_config(moto: &Moto) -> aws_sdk_s3::Config {
     aws_sdk_s3::Config::builder()
@@ -36,7 +36,7 @@ fn s3_config(moto: &Moto) -> aws_sdk_s3::Config {
 
 /// Creates the bucket and uploads every file under `root`, keyed by its
 /// path relative to `root`.
-fn upload(moto: &Moto, root: &Path) -> usize {
+pub(crate) fn upload(moto: &Moto, root: &Path) -> usize {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = aws_sdk_s3::Client::from_conf(s3_config(moto));
     runtime.block_on(async {
@@ -93,7 +93,7 @@ fn archive(size: u64, days: u32, organization: Option<&str>) -> tempfile::TempDi
     dir
 }
 
-fn trailguard(moto: &Moto, args: &[&str]) -> Output {
+pub(crate) fn trailguard(moto: &Moto, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailguard"));
     for (k, _) in std::env::vars() {
         if k.starts_with("TRAILGUARD_") || k.starts_with("AWS_") {
