@@ -327,6 +327,10 @@ impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {
         }
         Ok(body)
     }
+
+    fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), EffectError> {
+        self.inner.put(bucket, key, body)
+    }
 }
 
 /// The error S3 answers for `kind`, injected for `name`.

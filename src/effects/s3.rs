@@ -1,4 +1,5 @@
-//! Reading an archive in S3: list one folder, stream one object. The SDK
+//! Reading an archive in S3: list one folder, stream one object; and
+//! storing a backtest batch's results. The SDK
 //! adapter ([`AwsS3`]) is the only code that sees S3's types.
 //!
 //! The interface is blocking: replay's workers are threads, each reading
@@ -38,6 +39,9 @@ pub trait ObjectStore: Send + Sync {
     /// reading is an [`io::ErrorKind::ConnectionAborted`] error (worth a
     /// new attempt); anything else comes from what was read.
     fn get(&self, bucket: &str, key: &str) -> Result<Box<dyn Read + Send>, EffectError>;
+
+    /// `PutObject`: stores `body` whole under `key` (a backtest's results).
+    fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), EffectError>;
 }
 
 /// The SDK adapter.
@@ -137,6 +141,20 @@ impl ObjectStore for AwsS3 {
             chunk: Bytes::new(),
             runtime: self.runtime.handle().clone(),
         }))
+    }
+
+    fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), EffectError> {
+        self.runtime
+            .block_on(
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(ByteStream::from(body))
+                    .send(),
+            )
+            .map_err(|e| super::aws::classify("s3:PutObject", e))?;
+        Ok(())
     }
 }
 
