@@ -114,6 +114,9 @@ pub async fn invoke(
     if scan::is_scheduled_event(&payload) {
         return scan_until(ctx, source, deadline).await;
     }
+    if crate::replay::batch::is_batch(&payload) {
+        return replay_batch(payload).await;
+    }
     handle_logged(payload, Some(raw), ctx).await
 }
 
@@ -136,6 +139,23 @@ async fn close_windows(ctx: &LiveContext) -> Result<Value, InvocationError> {
             tracing::error!(error = %e, "alert windows not read");
             Err(InvocationError(format!("alert windows: {e}")))
         }
+    }
+}
+
+/// Runs a backtest batch (docs/backtest.md) with replay's semantics: S3
+/// reads and writes only. `Err` when the input is invalid or the results
+/// could not be stored, so the map's child fails (and is retried) rather
+/// than leaving a batch missing from the merge.
+async fn replay_batch(payload: Value) -> Result<Value, InvocationError> {
+    // The S3 adapter blocks on a runtime of its own.
+    let run = tokio::task::spawn_blocking(move || crate::replay::batch::run_payload(&payload));
+    match run.await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "backtest batch failed");
+            Err(InvocationError(e.to_string()))
+        }
+        Err(e) => Err(InvocationError(format!("backtest batch: {e}"))),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Offline replay: events from files and S3 archives through the engine
 //! into reports. Never calls AWS but S3 reads.
 
+pub mod batch;
 pub mod html;
+pub mod merge;
 mod s3;
 
 pub use s3::{Backoff, Objects, S3Source, fetch};

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::inputs::Archive;
 use super::{ConfigArg, EXIT_INPUT, EXIT_USAGE};
-use crate::event::archive::Prune;
+use crate::event::archive::{Prune, S3Url};
 use crate::event::input;
 use crate::event::paths::expand;
+use crate::replay::merge::Results;
 use crate::replay::{self, Filter, Options, OutputFormat, parse_time_bound};
 use crate::rules;
 
@@ -63,6 +64,11 @@ pub struct Args {
     /// Never draw a progress bar (none is drawn when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+    /// Fold a backtest's batch results (`s3://RESULTS/PREFIX` or a local
+    /// copy of it) into one report instead of replaying PATHs; the batches
+    /// applied their own config and filters (docs/backtest.md).
+    #[arg(long, value_name = "RESULTS")]
+    merge: Option<PathBuf>,
     /// Files, directories (walked recursively), `s3://BUCKET/PREFIX` URLs
     /// (listed recursively, pruned by CloudTrail's key layout), or `-`
     /// for stdin.
@@ -71,6 +77,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Some(results) = &args.merge {
+        return merge(&args, results);
+    }
     let config = match args.config.load() {
         Ok(c) => c,
         Err(e) => return super::config_failure(&e),
@@ -170,5 +179,74 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::from(EXIT_INPUT)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `--merge`: the batches' outputs, in a local replay's order and format.
+fn merge(args: &Args, results: &std::path::Path) -> ExitCode {
+    let filtered = args.since.is_some()
+        || args.until.is_some()
+        || !args.account.is_empty()
+        || !args.region.is_empty()
+        || !args.rule.is_empty()
+        || args.explain
+        || args.paths != [PathBuf::from("-")];
+    if filtered {
+        eprintln!("trailguard: --merge takes no PATH and no filter: the batches applied theirs");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let archive = match Archive::open(std::slice::from_ref(&results.to_path_buf())) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("trailguard: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let location = match (results.to_str().and_then(S3Url::parse), archive.source()) {
+        (Some(Ok(mut url)), Some(source)) => {
+            if !url.prefix.is_empty() && !url.prefix.ends_with('/') {
+                url.prefix.push('/');
+            }
+            Results::S3 {
+                source,
+                bucket: url.bucket,
+                prefix: url.prefix,
+            }
+        }
+        _ => Results::Dir(results.to_path_buf()),
+    };
+    let format = match args.format {
+        Format::Text => OutputFormat::Text,
+        Format::Json => OutputFormat::Json,
+        Format::Summary => OutputFormat::Summary,
+        Format::Html => OutputFormat::Html,
+    };
+    let mut errors = 0u64;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let merged = replay::merge::merge(&location, format, &mut out, &mut |e| {
+        errors += 1;
+        eprintln!("trailguard: {e}");
+    });
+    let written = match merged {
+        Ok(summary) => (|| {
+            if matches!(format, OutputFormat::Text | OutputFormat::Summary) {
+                writeln!(out, "\n{}", summary.render_text())?;
+            }
+            out.flush()
+        })(),
+        Err(replay::merge::MergeError::Output(e)) => Err(e),
+        Err(e) => {
+            eprintln!("trailguard: {e}");
+            return ExitCode::from(EXIT_INPUT);
+        }
+    };
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("trailguard: cannot write output: {e}");
+            ExitCode::from(EXIT_INPUT)
+        }
+        _ if errors > 0 => ExitCode::from(EXIT_INPUT),
+        _ => ExitCode::SUCCESS,
     }
 }

@@ -42,7 +42,10 @@ impl Backoff {
     }
 
     /// Runs `call` until it succeeds, fails for good, or attempts run out.
-    fn run<T>(&self, mut call: impl FnMut() -> Result<T, EffectError>) -> Result<T, EffectError> {
+    pub(super) fn run<T>(
+        &self,
+        mut call: impl FnMut() -> Result<T, EffectError>,
+    ) -> Result<T, EffectError> {
         let mut retry = 0;
         loop {
             match call() {

@@ -16,14 +16,14 @@ const TOPIC: &str = "trailguard-alerts";
 const SELF_ROLE: &str = "arn:aws:iam::123456789012:role/trailguard-TrailguardFunctionRole";
 
 /// The function process, killed on drop; its stdout (the logs) kept.
-struct Function {
+pub(crate) struct Function {
     child: Child,
     log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Function {
-    fn start(runtime: &RuntimeApi, endpoint: &str, extra: &[(&str, &str)]) -> Function {
+    pub(crate) fn start(runtime: &RuntimeApi, endpoint: &str, extra: &[(&str, &str)]) -> Function {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("stdout.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_trailguard-lambda"));
@@ -67,7 +67,7 @@ impl Function {
         }
     }
 
-    fn log_lines(&self) -> Vec<Value> {
+    pub(crate) fn log_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap()
             .lines()

@@ -10,6 +10,7 @@ mod support;
 
 mod alerts_moto;
 mod aws_errors;
+mod backtest;
 mod cli;
 mod cli_handle;
 mod corpus;

@@ -24,7 +24,7 @@ use crate::support::moto::{ACCESS_KEY, Moto, REGION};
 
 pub(crate) const BUCKET: &str = "trail-archive";
 
-fn s3_config(moto: &Moto) -> aws_sdk_s3::Config {
+pub(crate) fn s3_config(moto: &Moto) -> aws_sdk_s3::Config {
     aws_sdk_s3::Config::builder()
         .behavior_version_latest()
         .region(Region::new(REGION))
@@ -63,7 +63,7 @@ pub(crate) fn upload(moto: &Moto, root: &Path) -> usize {
     })
 }
 
-fn archive(size: u64, days: u32, organization: Option<&str>) -> tempfile::TempDir {
+pub(crate) fn archive(size: u64, days: u32, organization: Option<&str>) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let opts = SynthOptions {
         size,
@@ -112,7 +112,7 @@ pub(crate) fn trailguard(moto: &Moto, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 

@@ -1,0 +1,662 @@
+//! The organisation backtest's batch: a Step Functions Distributed Map hands
+//! the function some archive keys (`{"BatchInput": {...}, "Items": [...]}`,
+//! see docs/backtest.md). They are read and evaluated as replay does
+//! (nothing remediated, nothing alerted, no client but S3's), and the
+//! batch's reports and summary are written under the results prefix, where
+//! `replay --merge` folds every batch into one report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{EventReport, Filter, S3Source, Summary, fan_out, html, parse_time_bound, read_input};
+use crate::config::Config;
+use crate::effects::EffectError;
+use crate::effects::s3::describe;
+use crate::event::archive::{self, Descend, KeyKind, Prune, S3Url};
+use crate::event::input::DEFAULT_MAX_INPUT_BYTES;
+use crate::event::paths::Input;
+use crate::rules::{self, Severity};
+
+/// The value of `BatchInput.trailguard` that marks a batch payload.
+pub const MARKER: &str = "replay-batch";
+/// The value of `trailguard` in a batch's summary file.
+pub const SUMMARY_KIND: &str = "replay-batch-summary";
+/// The version of the results layout; `--merge` refuses any other.
+pub const VERSION: u32 = 1;
+/// The folder under the results prefix that holds one folder per batch.
+pub const BATCHES: &str = "batches/";
+/// A batch's reports: replay's JSON lines, gzipped.
+pub const EVENTS_FILE: &str = "events.jsonl.gz";
+/// A batch's events with findings as replay's text format prints them.
+pub const TEXT_FILE: &str = "findings.txt";
+/// A batch's counts, per-object offsets and HTML state; written last, so
+/// its presence says the batch is complete.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Objects a batch reads at once unless `BatchInput.jobs` says otherwise:
+/// each one mostly waits on S3.
+pub const DEFAULT_JOBS: usize = 4;
+
+/// Why a batch was not run or its results not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("batch input `{field}`: {message}")]
+    Input { field: String, message: String },
+    #[error("cannot start the S3 client: {0}")]
+    Client(std::io::Error),
+    #[error("cannot write `{url}`: {message}")]
+    Write {
+        url: String,
+        message: String,
+        /// Worth another attempt (throttling, 5xx, a timeout).
+        retryable: bool,
+    },
+}
+
+impl BatchError {
+    fn input(field: &str, message: impl Into<String>) -> Self {
+        BatchError::Input {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Is this payload a backtest batch (its `BatchInput` carries the marker)?
+pub fn is_batch(payload: &Value) -> bool {
+    payload
+        .get("BatchInput")
+        .and_then(|b| b.get("trailguard"))
+        .and_then(Value::as_str)
+        == Some(MARKER)
+}
+
+/// `BatchInput` as the state machine writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    trailguard: String,
+    bucket: String,
+    results: String,
+    #[serde(default)]
+    batch: Option<String>,
+    #[serde(default)]
+    config: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    jobs: Option<usize>,
+}
+
+/// One item of an S3 `ListObjectsV2` item reader (its other fields unused).
+#[derive(Deserialize)]
+struct RawItem {
+    #[serde(rename = "Key")]
+    key: String,
+    #[serde(rename = "Size", default)]
+    size: u64,
+}
+
+/// A batch, validated.
+#[derive(Debug)]
+pub struct Batch {
+    /// The archive's bucket.
+    pub bucket: String,
+    /// Where every batch of the backtest writes (`s3://BUCKET/PREFIX/`).
+    pub results: S3Url,
+    /// This batch's folder name under `batches/`.
+    pub id: String,
+    pub config: Config,
+    pub filter: Filter,
+    pub prune: Prune,
+    pub jobs: usize,
+    /// `(key, stored size)` as the item reader listed them.
+    pub items: Vec<(String, u64)>,
+}
+
+impl Batch {
+    /// Reads a batch payload; every error names the field at fault.
+    pub fn from_payload(payload: &Value) -> Result<Batch, BatchError> {
+        let raw: RawInput = payload
+            .get("BatchInput")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| BatchError::input("BatchInput", e.to_string()))?
+            .ok_or_else(|| BatchError::input("BatchInput", "missing"))?;
+        if raw.trailguard != MARKER {
+            return Err(BatchError::input(
+                "trailguard",
+                format!("expected `{MARKER}`, got `{}`", raw.trailguard),
+            ));
+        }
+        let items: Vec<RawItem> = match payload.get("Items") {
+            Some(items) => serde_json::from_value(items.clone())
+                .map_err(|e| BatchError::input("Items", e.to_string()))?,
+            None => return Err(BatchError::input("Items", "missing")),
+        };
+        if raw.bucket.is_empty() || raw.bucket.contains('/') {
+            return Err(BatchError::input(
+                "bucket",
+                format!("`{}` is not a bucket name", raw.bucket),
+            ));
+        }
+        let mut results = match S3Url::parse(&raw.results) {
+            Some(Ok(url)) => url,
+            Some(Err(e)) => return Err(BatchError::input("results", e.to_string())),
+            None => {
+                return Err(BatchError::input(
+                    "results",
+                    format!("`{}` is not an s3:// URL", raw.results),
+                ));
+            }
+        };
+        if !results.prefix.is_empty() && !results.prefix.ends_with('/') {
+            results.prefix.push('/');
+        }
+        let config = match &raw.config {
+            Some(text) => Config::from_toml(text, "batch input", std::iter::empty()),
+            None => Config::load(None, std::iter::empty()),
+        }
+        .map_err(|e| BatchError::input("config", e.to_string()))?;
+        let bound = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(parse_time_bound)
+                .transpose()
+                .map_err(|e| BatchError::input(field, e))
+        };
+        let filter = Filter {
+            since: bound("since", &raw.since)?,
+            until: bound("until", &raw.until)?,
+            accounts: raw.accounts,
+            regions: raw.regions,
+            ..Filter::default()
+        };
+        let prune = Prune {
+            since: filter.since,
+            until: filter.until,
+            accounts: filter.accounts.clone(),
+            regions: filter.regions.clone(),
+        };
+        let items: Vec<(String, u64)> = items.into_iter().map(|i| (i.key, i.size)).collect();
+        let id = match raw.batch {
+            Some(id) if valid_id(&id) => id,
+            Some(id) => {
+                return Err(BatchError::input(
+                    "batch",
+                    format!("`{id}` is not a batch id (1 to 128 of A-Z a-z 0-9 . _ -)"),
+                ));
+            }
+            None => derived_id(&items),
+        };
+        let jobs = raw.jobs.unwrap_or(DEFAULT_JOBS).clamp(1, 64);
+        Ok(Batch {
+            bucket: raw.bucket,
+            results,
+            id,
+            config,
+            filter,
+            prune,
+            jobs,
+            items,
+        })
+    }
+
+    /// The key of one of this batch's result files.
+    pub fn result_key(&self, file: &str) -> String {
+        format!("{}{BATCHES}{}/{file}", self.results.prefix, self.id)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A batch's id when the input gives none: a hash of its first key. The
+/// item batcher's `BatchInput` is the same for every batch, while a batch's
+/// keys are its own, and the same again when Step Functions retries it, so
+/// a retry overwrites its own results.
+fn derived_id(items: &[(String, u64)]) -> String {
+    let first = items.first().map_or("", |(k, _)| k.as_str());
+    let digest = Sha256::digest(first.as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One object's place in a batch's files, and what `--merge` needs of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// `s3://BUCKET/KEY`: the order of the merged report is these URLs' walk order.
+    pub url: String,
+    /// Bytes of its reports in the batch's `events.jsonl` (uncompressed).
+    #[serde(default)]
+    pub json: u64,
+    /// Bytes of its findings in the batch's `findings.txt`.
+    #[serde(default)]
+    pub text: u64,
+    /// Why it, or some of its events, could not be read, as replay says it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Its findings, as the HTML report counts and lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<html::Collector>,
+}
+
+/// [`Summary`] as stored: rule ids and severities as text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SummaryRecord {
+    pub bytes: u64,
+    pub events: u64,
+    pub ignored: u64,
+    pub errors: u64,
+    pub findings: u64,
+    pub digests: u64,
+    pub by_rule: BTreeMap<String, u64>,
+    pub by_severity: BTreeMap<String, u64>,
+    pub by_actor: BTreeMap<String, u64>,
+    pub by_day: BTreeMap<String, u64>,
+}
+
+impl From<&Summary> for SummaryRecord {
+    fn from(s: &Summary) -> Self {
+        SummaryRecord {
+            bytes: s.bytes,
+            events: s.events,
+            ignored: s.ignored,
+            errors: s.errors,
+            findings: s.findings,
+            digests: s.digests,
+            by_rule: s
+                .by_rule
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            by_severity: s
+                .by_severity
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), *v))
+                .collect(),
+            by_actor: s.by_actor.clone(),
+            by_day: s.by_day.clone(),
+        }
+    }
+}
+
+fn severity(name: &str) -> Option<Severity> {
+    [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
+
+impl SummaryRecord {
+    /// The summary back; a rule or severity this build does not know is an
+    /// error naming it (results written by another version).
+    pub fn into_summary(self) -> Result<Summary, String> {
+        let mut by_rule = BTreeMap::new();
+        for (id, n) in self.by_rule {
+            let rule = rules::find(&id).ok_or_else(|| format!("unknown rule id `{id}`"))?;
+            by_rule.insert(rule.id, n);
+        }
+        let mut by_severity = BTreeMap::new();
+        for (name, n) in self.by_severity {
+            let s = severity(&name).ok_or_else(|| format!("unknown severity `{name}`"))?;
+            by_severity.insert(s, n);
+        }
+        Ok(Summary {
+            bytes: self.bytes,
+            events: self.events,
+            ignored: self.ignored,
+            errors: self.errors,
+            findings: self.findings,
+            digests: self.digests,
+            by_rule,
+            by_severity,
+            by_actor: self.by_actor,
+            by_day: self.by_day,
+        })
+    }
+}
+
+/// A batch's `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchSummary {
+    /// Always [`SUMMARY_KIND`].
+    pub trailguard: String,
+    pub version: u32,
+    pub batch: String,
+    /// Items handed to the batch, objects read, and digests skipped.
+    pub items: u64,
+    pub objects: u64,
+    pub summary: SummaryRecord,
+    /// The objects that gave output or errors, in the batch's files' order.
+    pub records: Vec<ObjectRecord>,
+}
+
+/// What one object came to.
+#[derive(Default)]
+struct ObjectOut {
+    url: String,
+    json: Vec<u8>,
+    text: Vec<u8>,
+    summary: Summary,
+    page: html::Collector,
+    errors: Vec<String>,
+    read: bool,
+}
+
+fn process(input: &Input, batch: &Batch, source: &S3Source<'_>, buf: &mut Vec<u8>) -> ObjectOut {
+    let mut out = ObjectOut {
+        url: input.name(),
+        read: !matches!(input, Input::Digest(_)),
+        ..ObjectOut::default()
+    };
+    let (json, text, summary, page, errors) = (
+        &mut out.json,
+        &mut out.text,
+        &mut out.summary,
+        &mut out.page,
+        &mut out.errors,
+    );
+    let mut each = |located| match EventReport::filtered(located, &batch.config, &batch.filter) {
+        Ok(Some(report)) => {
+            summary.add(&report);
+            serde_json::to_writer(&mut *json, &report).expect("reports serialize to memory");
+            json.push(b'\n');
+            text.extend_from_slice(super::render_event_text(&report, false).as_bytes());
+            page.add(&report);
+        }
+        Ok(None) => {}
+        Err(e) => errors.push(e.to_string()),
+    };
+    match read_input(input, Some(source), buf, DEFAULT_MAX_INPUT_BYTES, &mut each) {
+        Ok(stats) => {
+            out.summary.bytes += stats.bytes;
+            out.summary.digests += stats.digests;
+        }
+        Err(e) => out.errors.push(e.to_string()),
+    }
+    out.summary.errors += out.errors.len() as u64;
+    out
+}
+
+/// Runs a batch: reads its objects `jobs` at a time, in the order a local
+/// replay of the same keys reads them, and writes its three files. An
+/// unreadable object is recorded with its key and the rest goes on; only
+/// a failed write fails the batch. Memory holds the batch's output
+/// (reports gzipped as they come), never the archive.
+pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
+    let mut inputs = Vec::with_capacity(batch.items.len());
+    for (key, size) in &batch.items {
+        if !listed(key, &batch.prune) {
+            continue;
+        }
+        match archive::classify_key(key, &batch.prune) {
+            KeyKind::Events => inputs.push((
+                key.as_str(),
+                Input::S3 {
+                    bucket: batch.bucket.clone(),
+                    key: key.clone(),
+                    size: *size,
+                },
+            )),
+            KeyKind::Digest => inputs.push((
+                key.as_str(),
+                Input::Digest(PathBuf::from(S3Url::key_url(&batch.bucket, key))),
+            )),
+            KeyKind::Other => {}
+        }
+    }
+    inputs.sort_by(|a, b| archive::walk_order(a.0, b.0));
+    inputs.dedup_by(|a, b| a.0 == b.0);
+
+    let mut events = GzEncoder::new(Vec::new(), Compression::fast());
+    let mut text = Vec::new();
+    let mut summary = Summary::default();
+    let mut records = Vec::new();
+    let mut objects = 0u64;
+    let work = |input: Input, buf: &mut Vec<u8>| process(&input, batch, source, buf);
+    fan_out(
+        inputs.into_iter().map(|(_, i)| i),
+        batch.jobs,
+        &work,
+        &mut |o: ObjectOut| {
+            events.write_all(&o.json)?;
+            text.extend_from_slice(&o.text);
+            objects += u64::from(o.read);
+            summary.merge(o.summary);
+            if !o.json.is_empty() || !o.text.is_empty() || !o.errors.is_empty() {
+                records.push(ObjectRecord {
+                    url: o.url,
+                    json: o.json.len() as u64,
+                    text: o.text.len() as u64,
+                    errors: o.errors,
+                    page: (o.page != html::Collector::default()).then_some(o.page),
+                });
+            }
+            Ok(())
+        },
+    )
+    .expect("writes to memory do not fail");
+    let events = events.finish().expect("gzip to memory does not fail");
+    let file = BatchSummary {
+        trailguard: SUMMARY_KIND.to_owned(),
+        version: VERSION,
+        batch: batch.id.clone(),
+        items: batch.items.len() as u64,
+        objects,
+        summary: SummaryRecord::from(&summary),
+        records,
+    };
+    let unreadable: Vec<&str> = file
+        .records
+        .iter()
+        .filter(|r| !r.errors.is_empty())
+        .map(|r| r.url.as_str())
+        .collect();
+    let answer = json!({
+        "status": "ok",
+        "batch": batch.id,
+        "items": file.items,
+        "objects": objects,
+        "events": summary.events,
+        "findings": summary.findings,
+        "errors": summary.errors,
+        "unreadable": unreadable,
+        "summary": S3Url::key_url(&batch.results.bucket, &batch.result_key(SUMMARY_FILE)),
+    });
+    let summary_json = serde_json::to_vec(&file).expect("a summary serializes");
+    // The summary last: a batch with a summary has all its files.
+    for (name, body) in [
+        (EVENTS_FILE, events),
+        (TEXT_FILE, text),
+        (SUMMARY_FILE, summary_json),
+    ] {
+        put(source, &batch.results.bucket, &batch.result_key(name), body)?;
+    }
+    Ok(answer)
+}
+
+/// Runs the batch a payload describes, reading and writing through the S3
+/// client of the SDK's usual environment. Blocking: call it off the async
+/// runtime.
+pub fn run_payload(payload: &Value) -> Result<Value, BatchError> {
+    let batch = Batch::from_payload(payload)?;
+    let store = crate::effects::s3::AwsS3::from_env().map_err(BatchError::Client)?;
+    let source = S3Source {
+        store: &store,
+        backoff: super::Backoff::default(),
+    };
+    run(&batch, &source)
+}
+
+/// Would replay's S3 listing of the archive reach `key`? It descends
+/// folder by folder, skipping digest and Insights folders and those the
+/// filters exclude; the item reader lists every key under its prefix, so
+/// each key's folders are judged here the same way.
+fn listed(key: &str, prune: &Prune) -> bool {
+    let mut parent = "";
+    for (at, _) in key.match_indices('/') {
+        let folder = &key[..=at];
+        let reached = match archive::descend(parent, prune) {
+            Descend::Skip => false,
+            Descend::Only(children) => children.iter().any(|c| c == folder),
+            Descend::List => archive::keeps_folder(folder, prune),
+        };
+        if !reached {
+            return false;
+        }
+        parent = folder;
+    }
+    true
+}
+
+fn put(source: &S3Source<'_>, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), BatchError> {
+    source
+        .backoff
+        .run(|| source.store.put(bucket, key, body.clone()))
+        .map_err(|e: EffectError| BatchError::Write {
+            url: S3Url::key_url(bucket, key),
+            message: describe(&e),
+            retryable: e.is_retryable(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(input: Value) -> Value {
+        json!({"BatchInput": input, "Items": [{"Key": "AWSLogs/1/CloudTrail/us-east-1/2024/01/01/a.json.gz", "Size": 3, "Etag": "x"}]})
+    }
+
+    #[test]
+    fn a_batch_payload_is_recognised_by_its_marker() {
+        assert!(is_batch(&payload(json!({"trailguard": MARKER}))));
+        assert!(!is_batch(&payload(json!({"trailguard": "other"}))));
+        assert!(!is_batch(&json!({"detail-type": "Scheduled Event"})));
+    }
+
+    #[test]
+    fn a_valid_batch_input_is_read_with_its_config_and_filters() {
+        let b = Batch::from_payload(&payload(json!({
+            "trailguard": MARKER, "bucket": "trail", "results": "s3://out/run-1",
+            "config": "[modes]\naccess-key-created = \"remediate\"",
+            "since": "2024-01-01", "accounts": ["111122223333"],
+        })))
+        .unwrap();
+        assert_eq!(b.results.prefix, "run-1/");
+        assert_eq!(b.items.len(), 1);
+        assert_eq!(b.id.len(), 24);
+        assert_eq!(
+            b.result_key(SUMMARY_FILE),
+            format!("run-1/batches/{}/summary.json", b.id)
+        );
+        assert!(b.filter.since.is_some());
+        assert_eq!(b.prune.accounts, ["111122223333"]);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_in_the_error() {
+        let base = json!({"trailguard": MARKER, "bucket": "trail", "results": "s3://out/"});
+        for (field, value, expected) in [
+            (
+                "config",
+                json!("[modes]\nno-such-rule = \"alert\""),
+                "batch input `config`: ",
+            ),
+            (
+                "results",
+                json!("out/prefix"),
+                "batch input `results`: `out/prefix` is not an s3:// URL",
+            ),
+            (
+                "since",
+                json!("yesterday"),
+                "batch input `since`: `yesterday`",
+            ),
+            (
+                "batch",
+                json!("a/b"),
+                "batch input `batch`: `a/b` is not a batch id",
+            ),
+            (
+                "acounts",
+                json!([]),
+                "batch input `BatchInput`: unknown field `acounts`",
+            ),
+        ] {
+            let mut input = base.clone();
+            input[field] = value;
+            let e = Batch::from_payload(&payload(input))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(expected), "{field}: {e}");
+        }
+        let e = Batch::from_payload(&json!({"BatchInput": base})).unwrap_err();
+        assert_eq!(e.to_string(), "batch input `Items`: missing");
+    }
+
+    #[test]
+    fn keys_are_kept_as_replays_listing_would_reach_them() {
+        let all = Prune::default();
+        let account = "AWSLogs/o-1/111122223333/";
+        let log = format!("{account}CloudTrail/us-east-1/2024/03/02/x.json.gz");
+        assert!(listed(&log, &all));
+        assert!(!listed(
+            &format!("{account}CloudTrail-Digest/us-east-1/2024/03/02/d.json.gz"),
+            &all
+        ));
+        assert!(!listed(
+            &format!("{account}CloudTrail-Insight/us-east-1/2024/03/02/i.json.gz"),
+            &all
+        ));
+        let other = Prune {
+            accounts: vec!["444455556666".into()],
+            ..Prune::default()
+        };
+        assert!(!listed(&log, &other));
+        let region = Prune {
+            regions: vec!["us-east-1".into()],
+            ..Prune::default()
+        };
+        assert!(listed(&log, &region));
+        assert!(!listed(&log.replace("us-east-1", "eu-west-1"), &region));
+    }
+
+    #[test]
+    fn stored_summaries_come_back_whole() {
+        let mut s = Summary {
+            events: 3,
+            ..Summary::default()
+        };
+        s.by_rule.insert("root-console-login", 2);
+        s.by_severity.insert(Severity::Critical, 2);
+        let back = SummaryRecord::from(&s).into_summary().unwrap();
+        assert_eq!(back.render_text(), s.render_text());
+        let mut bad = SummaryRecord::from(&s);
+        bad.by_rule.insert("gone-rule".into(), 1);
+        assert_eq!(
+            bad.into_summary().unwrap_err(),
+            "unknown rule id `gone-rule`"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! `replay --merge`: folds a backtest's batch results (docs/backtest.md)
+//! into the report a local replay of the same keys prints, in any format.
+//! The objects' outputs are put back in the order a local replay reads
+//! them (the batches' own order is the item reader's, S3's byte order).
+
+use std::collections::{HashMap, hash_map};
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use super::batch::{
+    BATCHES, BatchSummary, EVENTS_FILE, SUMMARY_FILE, SUMMARY_KIND, TEXT_FILE, VERSION,
+};
+use super::{OutputFormat, S3Source, Summary, html};
+use crate::effects::s3::describe;
+use crate::event::archive::{S3Url, walk_order};
+use crate::event::input;
+
+/// Where a backtest's results are: the results prefix, or a local copy of it.
+pub enum Results<'a> {
+    Dir(PathBuf),
+    S3 {
+        source: S3Source<'a>,
+        bucket: String,
+        /// Ends in `/` (or is empty).
+        prefix: String,
+    },
+}
+
+/// Why the results could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("cannot list the batches under `{path}`: {message}")]
+    List { path: String, message: String },
+    #[error("no batch results under `{0}` (expected `batches/ID/summary.json`)")]
+    Empty(String),
+    #[error("`{path}` is not a batch summary: {message}")]
+    Summary { path: String, message: String },
+    #[error("`{path}` is shorter than its batch summary says")]
+    Short { path: String },
+    #[error("cannot read `{path}`: {message}")]
+    Read { path: String, message: String },
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl Results<'_> {
+    /// Where the results are, for messages.
+    pub fn root(&self) -> String {
+        match self {
+            Results::Dir(dir) => dir.display().to_string(),
+            Results::S3 { bucket, prefix, .. } => S3Url::key_url(bucket, prefix),
+        }
+    }
+
+    fn name(&self, batch: &str, file: &str) -> String {
+        match self {
+            Results::Dir(dir) => dir
+                .join(BATCHES)
+                .join(batch)
+                .join(file)
+                .display()
+                .to_string(),
+            Results::S3 { bucket, prefix, .. } => {
+                S3Url::key_url(bucket, &format!("{prefix}{BATCHES}{batch}/{file}"))
+            }
+        }
+    }
+
+    /// The batch ids, in name order.
+    fn batches(&self) -> Result<Vec<String>, MergeError> {
+        let mut ids = Vec::new();
+        match self {
+            Results::Dir(dir) => {
+                let folder = dir.join(BATCHES);
+                let list_error = |e: io::Error| MergeError::List {
+                    path: folder.display().to_string(),
+                    message: e.to_string(),
+                };
+                if !folder.exists() {
+                    return Ok(ids);
+                }
+                for entry in std::fs::read_dir(&folder).map_err(list_error)? {
+                    let entry = entry.map_err(list_error)?;
+                    if entry.path().is_dir() {
+                        ids.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Results::S3 {
+                source,
+                bucket,
+                prefix,
+            } => {
+                let folder = format!("{prefix}{BATCHES}");
+                let listing = source
+                    .backoff
+                    .run(|| source.store.list(bucket, &folder))
+                    .map_err(|e| MergeError::List {
+                        path: S3Url::key_url(bucket, &folder),
+                        message: describe(&e),
+                    })?;
+                for f in listing.folders {
+                    let id = f[folder.len()..].trim_end_matches('/');
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// One of a batch's files, gunzipped when it is gzip.
+    fn read(&self, batch: &str, file: &str) -> Result<Vec<u8>, MergeError> {
+        let mut buf = Vec::new();
+        let read = match self {
+            Results::Dir(dir) => input::read_file(
+                &dir.join(BATCHES).join(batch).join(file),
+                &mut buf,
+                u64::MAX,
+            ),
+            Results::S3 {
+                source,
+                bucket,
+                prefix,
+            } => {
+                let key = format!("{prefix}{BATCHES}{batch}/{file}");
+                super::fetch(source, bucket, &key, 0, &mut buf, u64::MAX)
+            }
+        };
+        read.map_err(|e| MergeError::Read {
+            path: self.name(batch, file),
+            message: match e {
+                input::InputError::Read { source, .. } => source.to_string(),
+                other => other.to_string(),
+            },
+        })?;
+        Ok(buf)
+    }
+}
+
+/// One object's output: which batch holds it and where.
+struct Entry {
+    batch: usize,
+    record: usize,
+    json_at: usize,
+    text_at: usize,
+}
+
+/// Merges every batch under `results`: reports go to `out` as a local
+/// replay in `format` writes them (the HTML page included), each
+/// unreadable object or missing batch summary to `on_error`; the summary
+/// of all is returned. A summary that is not one is an error.
+pub fn merge(
+    results: &Results<'_>,
+    format: OutputFormat,
+    out: &mut dyn Write,
+    on_error: &mut dyn FnMut(&str),
+) -> Result<Summary, MergeError> {
+    let ids = results.batches()?;
+    if ids.is_empty() {
+        return Err(MergeError::Empty(results.root()));
+    }
+    let mut batches: Vec<(String, BatchSummary)> = Vec::with_capacity(ids.len());
+    let mut summary = Summary::default();
+    for id in ids {
+        let bytes = match results.read(&id, SUMMARY_FILE) {
+            Ok(b) => b,
+            // A batch still running, or one whose every attempt failed.
+            Err(e) => {
+                on_error(&format!("batch `{id}` not merged: {e}"));
+                continue;
+            }
+        };
+        let path = results.name(&id, SUMMARY_FILE);
+        let bad = |message: String| MergeError::Summary {
+            path: path.clone(),
+            message,
+        };
+        let file: BatchSummary = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if file.trailguard != SUMMARY_KIND || file.version != VERSION {
+            return Err(bad(format!(
+                "`{}` version {}, expected `{SUMMARY_KIND}` version {VERSION}",
+                file.trailguard, file.version
+            )));
+        }
+        summary.merge(file.summary.clone().into_summary().map_err(bad)?);
+        batches.push((id, file));
+    }
+
+    let mut entries = Vec::new();
+    for (b, (_, file)) in batches.iter().enumerate() {
+        let (mut json_at, mut text_at) = (0usize, 0usize);
+        for (r, record) in file.records.iter().enumerate() {
+            entries.push(Entry {
+                batch: b,
+                record: r,
+                json_at,
+                text_at,
+            });
+            json_at += record.json as usize;
+            text_at += record.text as usize;
+        }
+    }
+    let url = |e: &Entry| batches[e.batch].1.records[e.record].url.as_str();
+    entries.sort_by(|a, b| walk_order(url(a), url(b)));
+
+    let mut page = html::Collector::default();
+    for e in &entries {
+        let record = &mut batches[e.batch].1.records[e.record];
+        for message in &record.errors {
+            on_error(message);
+        }
+        if let Some(p) = record.page.take() {
+            page.merge(p);
+        }
+    }
+
+    let (file, size): (&str, fn(&super::batch::ObjectRecord) -> u64) = match format {
+        OutputFormat::Json => (EVENTS_FILE, |r| r.json),
+        OutputFormat::Text => (TEXT_FILE, |r| r.text),
+        OutputFormat::Html => {
+            out.write_all(html::render(&summary, &page).as_bytes())?;
+            return Ok(summary);
+        }
+        OutputFormat::Summary => return Ok(summary),
+    };
+    // A batch's file is read when its first object's turn comes and
+    // dropped after its last: one at a time while batches do not interleave.
+    let mut left: HashMap<usize, usize> = HashMap::new();
+    for e in &entries {
+        if size(&batches[e.batch].1.records[e.record]) > 0 {
+            *left.entry(e.batch).or_default() += 1;
+        }
+    }
+    let mut loaded: HashMap<usize, Vec<u8>> = HashMap::new();
+    for e in &entries {
+        let (id, batch) = &batches[e.batch];
+        let n = size(&batch.records[e.record]) as usize;
+        if n == 0 {
+            continue;
+        }
+        let content = match loaded.entry(e.batch) {
+            hash_map::Entry::Occupied(o) => o.into_mut(),
+            hash_map::Entry::Vacant(v) => v.insert(results.read(id, file)?),
+        };
+        let at = if file == EVENTS_FILE {
+            e.json_at
+        } else {
+            e.text_at
+        };
+        let bytes = content.get(at..at + n).ok_or_else(|| MergeError::Short {
+            path: results.name(id, file),
+        })?;
+        out.write_all(bytes)?;
+        let remaining = left.get_mut(&e.batch).expect("counted above");
+        *remaining -= 1;
+        if *remaining == 0 {
+            loaded.remove(&e.batch);
+        }
+    }
+    Ok(summary)
+}
