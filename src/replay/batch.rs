@@ -92,10 +92,11 @@ struct RawInput {
     since: Option<String>,
     #[serde(default)]
     until: Option<String>,
+    // The state machine passes `null` for what the execution left out.
     #[serde(default)]
-    accounts: Vec<String>,
+    accounts: Option<Vec<String>>,
     #[serde(default)]
-    regions: Vec<String>,
+    regions: Option<Vec<String>>,
     #[serde(default)]
     jobs: Option<usize>,
 }
@@ -180,8 +181,8 @@ impl Batch {
         let filter = Filter {
             since: bound("since", &raw.since)?,
             until: bound("until", &raw.until)?,
-            accounts: raw.accounts,
-            regions: raw.regions,
+            accounts: raw.accounts.unwrap_or_default(),
+            regions: raw.regions.unwrap_or_default(),
             ..Filter::default()
         };
         let prune = Prune {
@@ -572,6 +573,19 @@ mod tests {
         );
         assert!(b.filter.since.is_some());
         assert_eq!(b.prune.accounts, ["111122223333"]);
+    }
+
+    /// What the template's state machine hands on when the execution input
+    /// gives only a prefix.
+    #[test]
+    fn null_optional_fields_are_absent_ones() {
+        let b = Batch::from_payload(&payload(json!({
+            "trailguard": MARKER, "bucket": "trail", "results": "s3://out/exec-1/",
+            "config": null, "since": null, "until": null, "accounts": null, "regions": null,
+        })))
+        .unwrap();
+        assert!(!b.filter.is_active());
+        assert_eq!(b.results.prefix, "exec-1/");
     }
 
     #[test]

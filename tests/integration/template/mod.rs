@@ -26,6 +26,7 @@
 //! them, with `cfn` (CloudFormation evaluated offline), `samples` and `moto`.
 
 mod alerts;
+mod backtest;
 mod cfn;
 mod function;
 mod guardrails;

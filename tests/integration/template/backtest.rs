@@ -1,0 +1,270 @@
+//! templates/backtest.yaml: cfn-lint clean; the state machine a Distributed
+//! Map over the archive's keys, batched, whose child invokes the function
+//! with the batch payload trailguard reads (checked by reading it); the
+//! function the one of template.yaml; each role least privilege.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+use trailguard::replay::batch::{Batch, MARKER};
+
+use super::cfn::{self, Stack, strings};
+use super::{IAM_REGIONS, MAIN, main_template, policy_document, repo, run_tool};
+
+const BACKTEST: &str = "templates/backtest.yaml";
+
+fn template() -> &'static Value {
+    static T: OnceLock<Value> = OnceLock::new();
+    T.get_or_init(|| cfn::load(&repo().join(BACKTEST)))
+}
+
+const PARAMS: &[(&str, &str)] = &[
+    ("ArchiveBucket", "org-trail"),
+    ("ResultsBucket", "backtest-results"),
+    ("BatchSize", "250"),
+    ("MaxConcurrency", "40"),
+    ("ToleratedFailurePercentage", "5"),
+];
+
+fn stack(extra: &[(&str, &str)]) -> Stack<'static> {
+    let mut params = PARAMS.to_vec();
+    params.extend_from_slice(extra);
+    Stack::new(template(), &params)
+}
+
+/// The state machine's definition, parameters substituted, as Step
+/// Functions reads it.
+fn definition(stack: &Stack) -> Value {
+    let machine = &template()["Resources"]["BacktestStateMachine"]["Properties"];
+    let text = stack.resolve(&machine["DefinitionString"]).unwrap();
+    serde_json::from_str(text.as_str().unwrap()).expect("the definition is JSON")
+}
+
+#[test]
+fn cfn_lint_passes_in_the_iam_region_of_every_partition() {
+    let mut args = vec!["--regions"];
+    args.extend(IAM_REGIONS);
+    args.extend(["--", BACKTEST]);
+    let out = run_tool("cfn-lint", &args, "pip install cfn-lint");
+    assert!(
+        out.status.success(),
+        "cfn-lint found problems:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_map_batches_the_listed_keys_into_the_function_with_retries_on_throttling() {
+    let stack = stack(&[]);
+    let d = definition(&stack);
+    let map = &d["States"]["Batches"];
+    assert_eq!(map["Type"], "Map");
+    let processor = &map["ItemProcessor"];
+    assert_eq!(processor["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    // The pruned listing: the execution's prefix of the archive bucket.
+    assert_eq!(
+        map["ItemReader"],
+        json!({"Resource": "arn:aws:states:::s3:listObjectsV2",
+               "Parameters": {"Bucket": "org-trail", "Prefix.$": "$.input.prefix"}})
+    );
+    // The parameters are numbers in the definition.
+    assert_eq!(map["ItemBatcher"]["MaxItemsPerBatch"], 250);
+    assert_eq!(map["MaxConcurrency"], 40);
+    assert_eq!(map["ToleratedFailurePercentage"], 5);
+    let task = &processor["States"][processor["StartAt"].as_str().unwrap()];
+    assert_eq!(task["Resource"], "arn:aws:states:::lambda:invoke");
+    assert_eq!(
+        task["Parameters"],
+        json!({"FunctionName": "arn:test:BacktestFunction.Arn", "Payload.$": "$"})
+    );
+    let retried: Vec<String> = task["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strings(&r["ErrorEquals"]))
+        .collect();
+    for error in [
+        "Lambda.TooManyRequestsException",
+        "Lambda.ServiceException",
+        "trailguard.EffectFailed",
+    ] {
+        assert!(retried.iter().any(|e| e == error), "{error} not retried");
+    }
+    // The map's results go under the results prefix, not into the state.
+    assert_eq!(
+        map["ResultWriter"]["Parameters"],
+        json!({"Bucket": "backtest-results", "Prefix": "backtests/map-runs"})
+    );
+}
+
+/// The payload a child hands the function, built as Step Functions builds
+/// it from the definition: the `Input` state's output, the batch input's
+/// paths resolved against it. trailguard reads it as a batch.
+#[test]
+fn the_childs_payload_is_a_batch_trailguard_reads() {
+    let d = definition(&stack(&[]));
+    let input = &d["States"]["Input"]["Parameters"];
+    let defaults = input["input.$"].as_str().unwrap();
+    let start = defaults.find("'{").unwrap() + 1;
+    let end = defaults.find("}'").unwrap() + 1;
+    let mut state: Value = serde_json::from_str(&defaults[start..end]).unwrap();
+    // An execution naming only its prefix and config.
+    state["prefix"] = json!("AWSLogs/o-a1b2c3d4e5/111122223333/");
+    state["config"] = json!("[modes]\naccess-key-created = \"remediate\"\n");
+    assert!(
+        input["results.$"]
+            .as_str()
+            .unwrap()
+            .starts_with("States.Format('s3://backtest-results/backtests/{}/', $$.Execution.Name)")
+    );
+    let state = json!({"input": state, "results": "s3://backtest-results/backtests/exec-1/"});
+    let mut batch_input = serde_json::Map::new();
+    for (k, v) in d["States"]["Batches"]["ItemBatcher"]["BatchInput"]
+        .as_object()
+        .unwrap()
+    {
+        match k.strip_suffix(".$") {
+            Some(field) => {
+                let path = v.as_str().unwrap().strip_prefix("$.").unwrap();
+                let value = path.split('.').fold(&state, |s, p| &s[p]);
+                batch_input.insert(field.to_owned(), value.clone());
+            }
+            None => {
+                batch_input.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    assert_eq!(batch_input["trailguard"], MARKER);
+    let payload = json!({"BatchInput": batch_input, "Items": [
+        {"Etag": "\"e\"", "Key": "AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/us-east-1/2024/03/01/x.json.gz",
+         "LastModified": "2024-03-01T00:05:00Z", "Size": 1234, "StorageClass": "STANDARD"}]});
+    let batch = Batch::from_payload(&payload).unwrap();
+    assert_eq!(batch.bucket, "org-trail");
+    assert_eq!(batch.results.bucket, "backtest-results");
+    assert_eq!(batch.results.prefix, "backtests/exec-1/");
+    assert!(!batch.filter.is_active());
+}
+
+#[test]
+fn the_function_is_the_main_templates_code() {
+    let (_, main) = super::function(main_template());
+    let (_, backtest) = super::function(template());
+    for key in ["Handler", "Runtime", "Architectures"] {
+        assert_eq!(
+            backtest["Properties"][key], main["Properties"][key],
+            "{key}"
+        );
+    }
+    assert_eq!(backtest["Metadata"], main["Metadata"]);
+    let code = |t: &str, f: &Value| {
+        let dir = repo()
+            .join(t)
+            .parent()
+            .unwrap()
+            .join(f["Properties"]["CodeUri"].as_str().unwrap());
+        dir.canonicalize().unwrap()
+    };
+    assert_eq!(code(BACKTEST, backtest), code(MAIN, main));
+    assert_eq!(
+        backtest["Properties"]["Role"],
+        json!({"Fn::GetAtt": ["BacktestFunctionRole", "Arn"]})
+    );
+}
+
+/// `(action, resource)` for every Allow of a role's policies; no Deny, no
+/// wildcard action.
+fn grants(stack: &Stack, role: &str) -> BTreeSet<(String, String)> {
+    let decl = &template()["Resources"][role]["Properties"];
+    assert!(
+        decl["ManagedPolicyArns"].is_null(),
+        "{role}: no managed policies"
+    );
+    let mut out = BTreeSet::new();
+    for p in stack
+        .resolve(&decl["Policies"])
+        .unwrap()
+        .as_array()
+        .unwrap()
+    {
+        let doc = policy_document(p["PolicyDocument"].clone(), role);
+        for s in doc["Statement"].as_array().unwrap() {
+            assert_eq!(s["Effect"], "Allow");
+            for action in strings(&s["Action"]) {
+                assert!(!action.contains('*'), "{role}: {action}");
+                for resource in strings(&s["Resource"]) {
+                    out.insert((action.clone(), resource));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_function_reads_the_archive_and_writes_the_results_prefix_only() {
+    let expected = [
+        ("s3:GetObject", "arn:aws:s3:::org-trail/*"),
+        ("s3:PutObject", "arn:aws:s3:::backtest-results/backtests/*"),
+        ("logs:CreateLogStream", "arn:test:BacktestLogGroup.Arn"),
+        ("logs:PutLogEvents", "arn:test:BacktestLogGroup.Arn"),
+    ];
+    assert_eq!(grants(&stack(&[]), "BacktestFunctionRole"), set(&expected));
+    // SSE-KMS: decrypt with that key alone, through S3.
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let kms = stack(&[("ArchiveKmsKeyArn", key), ("ResultsPrefix", "")]);
+    let mut with_kms = expected.to_vec();
+    with_kms[1] = ("s3:PutObject", "arn:aws:s3:::backtest-results/*");
+    with_kms.push(("kms:Decrypt", key));
+    assert_eq!(grants(&kms, "BacktestFunctionRole"), set(&with_kms));
+    let policies = kms
+        .resolve(&template()["Resources"]["BacktestFunctionRole"]["Properties"]["Policies"])
+        .unwrap();
+    let decrypt = policies[0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Action"] == "kms:Decrypt")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        decrypt["Condition"],
+        json!({"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}})
+    );
+}
+
+#[test]
+fn the_state_machine_invokes_the_function_and_runs_its_own_children_only() {
+    let machine = "arn:aws:states:us-east-1:111122223333:stateMachine:trailguard-backtest";
+    let children = "arn:aws:states:us-east-1:111122223333:execution:trailguard-backtest/*";
+    let results = "arn:aws:s3:::backtest-results/backtests/*";
+    let stack = stack(&[]);
+    assert_eq!(
+        grants(&stack, "BacktestStateMachineRole"),
+        set(&[
+            ("lambda:InvokeFunction", "arn:test:BacktestFunction.Arn"),
+            ("lambda:InvokeFunction", "arn:test:BacktestFunction.Arn:*"),
+            ("states:StartExecution", machine),
+            ("states:DescribeExecution", children),
+            ("states:StopExecution", children),
+            // The item reader's listing and the result writer's files.
+            ("s3:ListBucket", "arn:aws:s3:::org-trail"),
+            ("s3:PutObject", results),
+            ("s3:AbortMultipartUpload", results),
+            ("s3:ListMultipartUploadParts", results),
+        ])
+    );
+    // The machine it may start is itself.
+    let name = stack
+        .resolve(&template()["Resources"]["BacktestStateMachine"]["Properties"]["StateMachineName"])
+        .unwrap();
+    assert!(machine.ends_with(&format!(":stateMachine:{}", name.as_str().unwrap())));
+}
