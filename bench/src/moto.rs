@@ -75,6 +75,11 @@ impl MotoS3 {
         Ok(())
     }
 
+    /// Creates an empty bucket (a backtest's results).
+    pub fn create_bucket(&self, bucket: &str) -> io::Result<()> {
+        self.put(&format!("/{bucket}"), b"")
+    }
+
     /// Creates `bucket` and uploads every file under `root` into it, keyed
     /// by its path relative to `root`; answers the number of objects.
     pub fn upload(&self, bucket: &str, root: &Path) -> io::Result<usize> {
