@@ -260,3 +260,121 @@ pub fn merge(
     }
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::replay::batch::{ObjectRecord, SummaryRecord};
+
+    /// Writes one batch's summary and JSON file: one line per object.
+    fn batch(root: &Path, id: &str, urls: &[&str]) {
+        let dir = root.join(BATCHES).join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut json = String::new();
+        let mut records = Vec::new();
+        for url in urls {
+            let line = format!("{{\"location\":\"{url}#0\"}}\n");
+            records.push(ObjectRecord {
+                url: (*url).to_owned(),
+                json: line.len() as u64,
+                text: 0,
+                errors: Vec::new(),
+                page: None,
+            });
+            json.push_str(&line);
+        }
+        let file = BatchSummary {
+            trailguard: SUMMARY_KIND.into(),
+            version: VERSION,
+            batch: id.into(),
+            items: urls.len() as u64,
+            objects: urls.len() as u64,
+            summary: SummaryRecord {
+                events: urls.len() as u64,
+                ..SummaryRecord::default()
+            },
+            records,
+        };
+        std::fs::write(dir.join(SUMMARY_FILE), serde_json::to_vec(&file).unwrap()).unwrap();
+        // Plain text reads as well as gzip.
+        std::fs::write(dir.join(EVENTS_FILE), json).unwrap();
+    }
+
+    fn merged(root: &Path) -> (String, Vec<String>, Result<Summary, MergeError>) {
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        let summary = merge(
+            &Results::Dir(root.to_owned()),
+            OutputFormat::Json,
+            &mut out,
+            &mut |e| errors.push(e.to_owned()),
+        );
+        (String::from_utf8(out).unwrap(), errors, summary)
+    }
+
+    /// Batches in S3's byte order interleave in a walk's order: the
+    /// objects are put back in the walk's order, whichever batch holds them.
+    #[test]
+    fn objects_come_out_in_walk_order_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(
+            dir.path(),
+            "a",
+            &["s3://b/k/CloudTrail-Digest/x", "s3://b/k/CloudTrail/2"],
+        );
+        batch(
+            dir.path(),
+            "b",
+            &["s3://b/k/CloudTrail/1", "s3://b/k/CloudTrail/3"],
+        );
+        let (out, errors, summary) = merged(dir.path());
+        let order: Vec<&str> = out.lines().map(|l| &l[13..l.len() - 4]).collect();
+        assert_eq!(
+            order,
+            [
+                "s3://b/k/CloudTrail/1",
+                "s3://b/k/CloudTrail/2",
+                "s3://b/k/CloudTrail/3",
+                "s3://b/k/CloudTrail-Digest/x"
+            ]
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(summary.unwrap().events, 4);
+    }
+
+    #[test]
+    fn a_batch_without_summary_is_reported_and_the_rest_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        std::fs::create_dir_all(dir.path().join(BATCHES).join("unfinished")).unwrap();
+        let (out, errors, summary) = merged(dir.path());
+        assert_eq!(out.lines().count(), 1);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("batch `unfinished` not merged: cannot read `"),
+            "{errors:?}"
+        );
+        assert_eq!(summary.unwrap().events, 1);
+    }
+
+    #[test]
+    fn a_summary_that_is_not_one_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        let path = dir.path().join(BATCHES).join("a").join(SUMMARY_FILE);
+        std::fs::write(&path, r#"{"trailguard": "something-else"}"#).unwrap();
+        let (_, _, summary) = merged(dir.path());
+        let e = summary.unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("`{}` is not a batch summary: ", path.display())),
+            "{e}"
+        );
+        // A file shorter than its summary says.
+        batch(dir.path(), "a", &["s3://b/1"]);
+        std::fs::write(path.with_file_name(EVENTS_FILE), "{}").unwrap();
+        let (_, _, summary) = merged(dir.path());
+        assert!(matches!(summary, Err(MergeError::Short { .. })));
+    }
+}
