@@ -295,6 +295,11 @@ impl<S: super::s3::ObjectStore> FaultyStore<S> {
     pub fn got(&self) -> Vec<String> {
         self.got.lock().expect("not poisoned").clone()
     }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: super::s3::ObjectStore> super::s3::ObjectStore for FaultyStore<S> {

@@ -656,6 +656,127 @@ mod tests {
         assert!(!listed(&log.replace("us-east-1", "eu-west-1"), &region));
     }
 
+    /// Objects in memory; writes kept, or refused with `refuse_puts`.
+    #[derive(Default)]
+    struct Store {
+        objects: std::collections::HashMap<String, Vec<u8>>,
+        written: std::sync::Mutex<Vec<String>>,
+        refuse_puts: Option<crate::effects::ErrorKind>,
+    }
+
+    impl crate::effects::s3::ObjectStore for Store {
+        fn list(&self, _: &str, _: &str) -> Result<crate::effects::s3::Listing, EffectError> {
+            Ok(Default::default())
+        }
+        fn get(&self, _: &str, key: &str) -> Result<Box<dyn std::io::Read + Send>, EffectError> {
+            let body = self.objects.get(key).cloned().ok_or_else(|| {
+                EffectError::new("s3:GetObject", crate::effects::ErrorKind::NotFound, key)
+            })?;
+            Ok(Box::new(std::io::Cursor::new(body)))
+        }
+        fn put(&self, _: &str, key: &str, _: Vec<u8>) -> Result<(), EffectError> {
+            if let Some(kind) = self.refuse_puts {
+                return Err(EffectError::new("s3:PutObject", kind, "refused"));
+            }
+            self.written.lock().unwrap().push(key.to_owned());
+            Ok(())
+        }
+    }
+
+    const DAY: &str = "AWSLogs/1/CloudTrail/us-east-1/2024/01/01/";
+
+    fn store(keys: &[&str]) -> Store {
+        let event = r#"{"Records": [{"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+            "eventTime": "2024-01-01T03:04:05Z", "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"},
+            "responseElements": {"ConsoleLogin": "Success"}}]}"#;
+        Store {
+            objects: keys
+                .iter()
+                .map(|k| (format!("{DAY}{k}"), event.as_bytes().to_vec()))
+                .collect(),
+            ..Store::default()
+        }
+    }
+
+    fn batch_of(keys: &[&str]) -> Batch {
+        let items: Vec<Value> = keys
+            .iter()
+            .map(|k| json!({"Key": format!("{DAY}{k}"), "Size": 10}))
+            .collect();
+        Batch::from_payload(&json!({
+            "BatchInput": {"trailguard": MARKER, "bucket": "trail", "results": "s3://out/run/", "batch": "b1"},
+            "Items": items,
+        }))
+        .unwrap()
+    }
+
+    fn quick() -> super::super::Backoff {
+        super::super::Backoff {
+            attempts: 3,
+            first_delay: std::time::Duration::from_millis(1),
+        }
+    }
+
+    /// A throttled GET is read again; one that keeps failing is reported
+    /// with its key and the rest of the batch is read and written.
+    #[test]
+    fn a_throttled_get_is_retried_and_an_unreadable_object_reported() {
+        use crate::effects::ErrorKind::{Throttled, Unavailable};
+        let keys = ["a.json", "b.json", "c.json"];
+        let faulty = crate::effects::faults::FaultyStore::new(store(&keys))
+            .fail_get(&format!("{DAY}a.json"), 2, Throttled)
+            .fail_get(&format!("{DAY}b.json"), 10, Unavailable);
+        let source = S3Source {
+            store: &faulty,
+            backoff: quick(),
+        };
+        let answer = run(&batch_of(&keys), &source).unwrap();
+        assert_eq!(answer["events"], 2, "{answer}");
+        assert_eq!(answer["findings"], 2, "{answer}");
+        assert_eq!(answer["errors"], 1, "{answer}");
+        assert_eq!(
+            answer["unreadable"],
+            json!([format!("s3://trail/{DAY}b.json")])
+        );
+        assert_eq!(faulty.got().len(), 3 + 3 + 1);
+        assert_eq!(
+            faulty.inner().written.lock().unwrap().clone(),
+            [
+                "run/batches/b1/events.jsonl.gz",
+                "run/batches/b1/findings.txt",
+                "run/batches/b1/summary.json"
+            ]
+        );
+    }
+
+    /// A result that cannot be written fails the batch, retryable when the
+    /// store said so: Step Functions then runs it again.
+    #[test]
+    fn a_refused_write_fails_the_batch() {
+        for (kind, retryable) in [
+            (crate::effects::ErrorKind::Unavailable, true),
+            (crate::effects::ErrorKind::AccessDenied, false),
+        ] {
+            let store = Store {
+                refuse_puts: Some(kind),
+                ..store(&["a.json"])
+            };
+            let source = S3Source {
+                store: &store,
+                backoff: quick(),
+            };
+            match run(&batch_of(&["a.json"]), &source).unwrap_err() {
+                BatchError::Write {
+                    url, retryable: r, ..
+                } => {
+                    assert_eq!(url, "s3://out/run/batches/b1/events.jsonl.gz");
+                    assert_eq!(r, retryable);
+                }
+                other => panic!("{other}"),
+            }
+        }
+    }
+
     #[test]
     fn stored_summaries_come_back_whole() {
         let mut s = Summary {
