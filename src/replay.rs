@@ -19,8 +19,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::{self, Decision, Diagnostic};
-use crate::event::input::{self, InputError, Item, Located};
+use crate::event::input::{self, InputError, Item, Located, Record};
 use crate::event::paths::Input;
+use crate::event::view::RecordView;
 use crate::event::{Actor, CloudTrailEvent, IdentityType};
 use crate::rules::Severity;
 
@@ -127,6 +128,63 @@ impl EventReport {
     }
 }
 
+/// An [`EventReport`] of a log-file record no rule looks at, borrowed from
+/// the record: the same JSON, byte for byte, without building the event.
+#[derive(Serialize)]
+struct QuietReport<'a> {
+    #[serde(serialize_with = "location")]
+    location: (&'a str, usize),
+    event_id: Option<&'a str>,
+    event_name: Option<&'a str>,
+    event_source: Option<&'a str>,
+    event_time: Option<&'a str>,
+    account: Option<&'a str>,
+    region: Option<&'a str>,
+    actor: QuietActor<'a>,
+    ignored: Option<&'a str>,
+    findings: &'a [Decision],
+    diagnostics: &'a [Diagnostic],
+}
+
+/// [`Actor`], borrowed.
+#[derive(Serialize)]
+struct QuietActor<'a> {
+    #[serde(rename = "type")]
+    kind: Option<&'a str>,
+    arn: Option<&'a str>,
+}
+
+impl<'a> QuietReport<'a> {
+    fn new(
+        origin: &'a str,
+        index: usize,
+        view: &'a RecordView<'a>,
+        ignored: Option<&'a str>,
+    ) -> Self {
+        QuietReport {
+            location: (origin, index),
+            event_id: view.event_id.as_deref(),
+            event_name: view.event_name.as_deref(),
+            event_source: view.event_source.as_deref(),
+            event_time: view.event_time.as_deref(),
+            account: view.account_id(),
+            region: view.aws_region.as_deref(),
+            actor: QuietActor {
+                kind: view.identity_type(),
+                arn: view.user_identity.arn.as_deref().filter(|a| !a.is_empty()),
+            },
+            ignored,
+            findings: &[],
+            diagnostics: &[],
+        }
+    }
+}
+
+/// `origin#index`, written straight into the output.
+fn location<S: serde::Serializer>(at: &(&str, usize), s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{}#{}", at.0, at.1))
+}
+
 /// Which events and findings a replay keeps.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -153,29 +211,34 @@ impl Filter {
     /// Does the event pass the time, account and region filters? An event
     /// without the field a filter looks at does not.
     pub fn keeps(&self, event: &CloudTrailEvent) -> bool {
+        self.keeps_fields(
+            event.account_id(),
+            event.aws_region.as_deref(),
+            event.event_time.as_deref(),
+        )
+    }
+
+    /// [`Filter::keeps`] on the fields it reads: the event's account,
+    /// `awsRegion` and `eventTime`.
+    pub fn keeps_fields(
+        &self,
+        account: Option<&str>,
+        region: Option<&str>,
+        time: Option<&str>,
+    ) -> bool {
         if !self.accounts.is_empty()
-            && !event
-                .account_id()
-                .is_some_and(|a| self.accounts.iter().any(|x| x == a))
+            && !account.is_some_and(|a| self.accounts.iter().any(|x| x == a))
         {
             return false;
         }
-        if !self.regions.is_empty()
-            && !event
-                .aws_region
-                .as_deref()
-                .is_some_and(|r| self.regions.iter().any(|x| x == r))
+        if !self.regions.is_empty() && !region.is_some_and(|r| self.regions.iter().any(|x| x == r))
         {
             return false;
         }
         if self.since.is_none() && self.until.is_none() {
             return true;
         }
-        let Some(time) = event
-            .event_time
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        else {
+        let Some(time) = time.and_then(|t| DateTime::parse_from_rfc3339(t).ok()) else {
             return false;
         };
         let time = time.with_timezone(&Utc);
@@ -449,6 +512,20 @@ pub fn read_input(
     max_input_bytes: u64,
     each: &mut dyn FnMut(Located),
 ) -> Result<ReadStats, InputError> {
+    read_records(input, s3, buf, max_input_bytes, &mut |record| {
+        each(record.into_located())
+    })
+}
+
+/// [`read_input`], handing on log-file records borrowed from `buf`
+/// ([`Record::View`]).
+pub fn read_records(
+    input: &Input,
+    s3: Option<&S3Source<'_>>,
+    buf: &mut Vec<u8>,
+    max_input_bytes: u64,
+    each: &mut dyn FnMut(Record<'_>),
+) -> Result<ReadStats, InputError> {
     let mut stats = ReadStats::default();
     match input {
         Input::File(path) => input::read_file(path, buf, max_input_bytes)?,
@@ -468,11 +545,15 @@ pub fn read_input(
         },
     }
     stats.bytes = buf.len() as u64;
-    input::parse(buf, &input.name(), &mut |located| {
-        if matches!(located.item, Ok(Item::Digest)) {
+    input::parse_records(buf, &input.name(), &mut |record| {
+        if let Record::Located(Located {
+            item: Ok(Item::Digest),
+            ..
+        }) = record
+        {
             stats.digests += 1;
         } else {
-            each(located);
+            each(record);
         }
     });
     Ok(stats)
@@ -496,25 +577,68 @@ fn process_input(
         &mut chunk.errors,
         &mut chunk.page,
     );
-    let mut each = |located| match EventReport::filtered(located, config, &opts.filter) {
-        Ok(Some(report)) => {
-            summary.add(&report);
-            match opts.format {
-                OutputFormat::Json => {
-                    serde_json::to_writer(&mut *output, &report)
-                        .expect("reports serialize to memory");
-                    output.push(b'\n');
+    let mut each = |record: Record<'_>| {
+        let located = match record {
+            Record::View {
+                origin,
+                index,
+                view,
+            } => {
+                if !opts.filter.keeps_fields(
+                    view.account_id(),
+                    view.aws_region.as_deref(),
+                    view.event_time.as_deref(),
+                ) {
+                    return;
                 }
-                OutputFormat::Text => output
-                    .extend_from_slice(render_event_text(&report, opts.filter.explain).as_bytes()),
-                OutputFormat::Html => page.add(&report),
-                OutputFormat::Summary => {}
+                match engine::verdict_without_rules(&view, config) {
+                    Some(ignored) => {
+                        // No rule looks at it: no finding, no diagnostic,
+                        // so only the counts and the JSON line tell of it.
+                        if !opts.filter.rules.is_empty() {
+                            return;
+                        }
+                        summary.events += 1;
+                        summary.ignored += u64::from(ignored.is_some());
+                        if opts.format == OutputFormat::Json {
+                            let report = QuietReport::new(origin, index, &view, ignored.as_deref());
+                            serde_json::to_writer(&mut *output, &report)
+                                .expect("reports serialize to memory");
+                            output.push(b'\n');
+                        }
+                        return;
+                    }
+                    None => Record::View {
+                        origin,
+                        index,
+                        view,
+                    }
+                    .into_located(),
+                }
             }
+            Record::Located(located) => located,
+        };
+        match EventReport::filtered(located, config, &opts.filter) {
+            Ok(Some(report)) => {
+                summary.add(&report);
+                match opts.format {
+                    OutputFormat::Json => {
+                        serde_json::to_writer(&mut *output, &report)
+                            .expect("reports serialize to memory");
+                        output.push(b'\n');
+                    }
+                    OutputFormat::Text => output.extend_from_slice(
+                        render_event_text(&report, opts.filter.explain).as_bytes(),
+                    ),
+                    OutputFormat::Html => page.add(&report),
+                    OutputFormat::Summary => {}
+                }
+            }
+            Ok(None) => {}
+            Err(e) => errors.push(e),
         }
-        Ok(None) => {}
-        Err(e) => errors.push(e),
     };
-    match read_input(input, s3, buf, opts.max_input_bytes, &mut each) {
+    match read_records(input, s3, buf, opts.max_input_bytes, &mut each) {
         Ok(stats) => {
             chunk.bytes = stats.bytes;
             chunk.summary.digests += stats.digests;
@@ -822,6 +946,83 @@ mod tests {
             "{}",
             summary.render_text()
         );
+    }
+
+    /// Replays a log file with `opts`, and builds the same output from the
+    /// owned events, every one through the engine.
+    fn both_ways(log: &str, format: OutputFormat, config: &Config) -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.json");
+        std::fs::write(&path, log).unwrap();
+        let opts = Options {
+            jobs: 1,
+            format,
+            filter: Filter::default(),
+            progress: false,
+            max_input_bytes: input::DEFAULT_MAX_INPUT_BYTES,
+        };
+        let mut out = Vec::new();
+        let replayed = run(
+            &[Input::File(path.clone())],
+            config,
+            &opts,
+            &mut out,
+            &mut |e| panic!("{e}"),
+        )
+        .unwrap();
+        let mut owned = Vec::new();
+        let mut summary = Summary::default();
+        parse(log.as_bytes(), &path.display().to_string(), &mut |l| {
+            let report = EventReport::new(l, config).unwrap();
+            summary.add(&report);
+            match format {
+                OutputFormat::Json => {
+                    serde_json::to_writer(&mut owned, &report).unwrap();
+                    owned.push(b'\n');
+                }
+                _ => owned.extend_from_slice(render_event_text(&report, false).as_bytes()),
+            }
+        });
+        assert_eq!(replayed.render_text(), summary.render_text());
+        (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(owned).unwrap(),
+        )
+    }
+
+    #[test]
+    fn records_no_rule_looks_at_report_as_the_engine_would() {
+        let log = r#"{"Records": [
+            {"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "eventID": "a\"b",
+             "userIdentity": {"type": "AssumedRole", "arn": "", "accountId": "1"}, "awsRegion": "eu-west-1"},
+            {"eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "errorCode": "AccessDenied",
+             "recipientAccountId": "", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/é\n"}},
+            {"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+             "userIdentity": {"type": "IAMUser"}, "responseElements": {"ConsoleLogin": "Failure"}},
+            {"eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy",
+             "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/bob"},
+             "requestParameters": {"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}},
+            {"eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances", "errorCode": 5,
+             "userIdentity": {"type": "Root", "arn": "arn:aws:iam::1:root"}},
+            {"eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances",
+             "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/trailguard/s",
+               "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/trailguard"}}}},
+            {"eventName": 7, "userIdentity": "x"}
+        ]}"#;
+        let own_role = Config {
+            self_role_arn: Some("arn:aws:iam::1:role/trailguard".into()),
+            ..Config::default()
+        };
+        for config in [Config::default(), own_role] {
+            for format in [OutputFormat::Json, OutputFormat::Text] {
+                let (replayed, owned) = both_ways(log, format, &config);
+                assert_eq!(replayed, owned);
+                if format == OutputFormat::Json {
+                    assert_eq!(replayed.lines().count(), 7, "{replayed}");
+                    assert!(replayed.contains(r#""ignored":"failed call (AccessDenied)""#));
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,10 +5,16 @@ use super::{Evaluation, Subject, evaluate_subject};
 use crate::config::Config;
 use crate::event::CloudTrailEvent;
 use crate::event::input::Envelope;
+use crate::event::view::RecordView;
 use crate::rules::{self, Finding};
 
 /// Is the caller trailguard's own role? Its fixes must never re-trigger it.
 pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
+    is_self_arns(event.principal_arns(), config)
+}
+
+/// [`is_self`] on the caller's ARNs ([`CloudTrailEvent::principal_arns`]).
+fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) -> bool {
     let Some(role_arn) = config.self_role_arn.as_deref() else {
         return false;
     };
@@ -17,7 +23,7 @@ pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
     };
     let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
     let account = account_part.rsplit(':').next().unwrap_or("");
-    event.principal_arns().any(|arn| {
+    arns.any(|arn| {
         arn == role_arn
             || arn
                 .split_once(":assumed-role/")
@@ -98,6 +104,34 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
         });
     }
     out
+}
+
+/// What [`evaluate`] makes of a log-file record, known from a few of its
+/// fields when no rule can look at it: `Some(why it is ignored)`, the
+/// evaluation having no decision, diagnostic nor declined rule. `None`
+/// when a rule's trigger matches (or a console sign-in, whose failure is
+/// read from `responseElements`): then the whole event must be evaluated.
+pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option<Option<String>> {
+    if is_self_arns(record.principal_arns(), config) {
+        return Some(Some("made by trailguard's own role".into()));
+    }
+    let (source, name) = (record.source(), record.name());
+    if name == "ConsoleLogin" {
+        return None;
+    }
+    let root = record.identity_type() == Some("Root");
+    let triggered = rules::registry().iter().any(|rule| {
+        rule.trigger()
+            .is_some_and(|t| t.matches_fields(source, name, root))
+    });
+    if triggered {
+        return None;
+    }
+    // As `evaluate`: no decision, and a failed call is ignored as such.
+    Some(match record.error_code.as_deref() {
+        Some(code) if !code.is_empty() => Some(format!("failed call ({code})")),
+        _ => None,
+    })
 }
 
 /// Why a finding's target or actor is exempt from change, if it is.

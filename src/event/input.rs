@@ -15,6 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::{Map, Value};
 
 use super::CloudTrailEvent;
+use super::view::RecordView;
 
 /// The two EventBridge detail-types that carry a CloudTrail record.
 pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 2] = [
@@ -94,6 +95,43 @@ pub enum InputError {
 pub struct Located {
     pub location: String,
     pub item: Result<Item, InputError>,
+}
+
+/// One record or document of an input, as [`parse_records`] hands it on: a
+/// log-file record still borrowed from the input, or an item already built.
+// Not boxed: a record view is handed on once, and boxing it would cost the
+// allocation per record that the view is there to save.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Record<'a> {
+    /// Record `index` of the `{"Records": [...]}` log file `origin`.
+    View {
+        origin: &'a str,
+        index: usize,
+        view: RecordView<'a>,
+    },
+    /// Anything else: a document, an envelope, an error in its place.
+    Located(Located),
+}
+
+impl Record<'_> {
+    /// The owned item with its location, as [`parse`] hands it on.
+    pub fn into_located(self) -> Located {
+        match self {
+            Record::View {
+                origin,
+                index,
+                view,
+            } => Located {
+                location: format!("{origin}#{index}"),
+                item: Ok(Item::CloudTrail {
+                    event: Box::new(view.to_event()),
+                    envelope: None,
+                }),
+            },
+            Record::Located(located) => located,
+        }
+    }
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -249,33 +287,42 @@ pub fn value_from_str(text: &str, location: &str) -> Result<Value, InputError> {
 /// Parses every event in `bytes`, calling `sink` once per record or document
 /// in input order. `origin` names the input in locations and errors.
 pub fn parse(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
+    parse_records(bytes, origin, &mut |record| sink(record.into_located()));
+}
+
+/// [`parse`], handing on the records of a log file borrowed from `bytes`
+/// ([`Record::View`]), so that a caller that needs only a few of their
+/// fields builds no event.
+pub fn parse_records(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
     // Lone surrogates are rare and finding them means a scan of every
     // input: parse as is, and only when serde_json stumbles on one, parse
     // again with them replaced, handing on what follows the items already
     // handed on (the replacement changes no item count before that point).
     let mut passed = 0usize;
     let mut stumbled = false;
-    parse_as_is(bytes, origin, &mut |located| {
+    parse_as_is(bytes, origin, &mut |record| {
         if stumbled {
             return;
         }
-        if stumbles_on_a_surrogate(&located) {
+        if let Record::Located(located) = &record
+            && stumbles_on_a_surrogate(located)
+        {
             stumbled = true;
             return;
         }
         passed += 1;
-        sink(located);
+        sink(record);
     });
     if !stumbled {
         return;
     }
     let repaired = repair_lone_surrogates(bytes);
     let mut skip = passed;
-    parse_as_is(&repaired, origin, &mut |located| {
+    parse_as_is(&repaired, origin, &mut |record| {
         if skip > 0 {
             skip -= 1;
         } else {
-            sink(located);
+            sink(record);
         }
     });
 }
@@ -290,26 +337,36 @@ fn stumbles_on_a_surrogate(located: &Located) -> bool {
     message.contains("lone leading surrogate") || message.contains("unexpected end of hex escape")
 }
 
-/// [`parse`] without the surrogate repair.
-fn parse_as_is(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
+/// [`parse_records`] without the surrogate repair.
+fn parse_as_is(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
     // Reading bytes, serde_json checks each string for UTF-8 on its own; one
     // check of the whole input is far cheaper. Input that is not UTF-8 takes
     // the byte path, which still reads every record before the bad one.
     let text = std::str::from_utf8(bytes).ok();
     if starts_with_records_key(bytes) {
         match text {
-            Some(text) => parse_log_file(serde_json::Deserializer::from_str(text), origin, sink),
-            None => parse_log_file(serde_json::Deserializer::from_slice(bytes), origin, sink),
+            Some(text) => parse_log_file(
+                serde_json::Deserializer::from_str(text),
+                origin,
+                &mut |record| sink(record),
+            ),
+            None => parse_log_file(
+                serde_json::Deserializer::from_slice(bytes),
+                origin,
+                &mut |record| sink(record),
+            ),
         }
         return;
     }
-    parse_documents(bytes, text, origin, sink);
+    parse_documents(bytes, text, origin, &mut |located| {
+        sink(Record::Located(located))
+    });
 }
 
 fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
-    origin: &str,
-    sink: &mut dyn FnMut(Located),
+    origin: &'de str,
+    sink: &mut dyn FnMut(Record<'de>),
 ) {
     let mut index = 0usize;
     let result = LogFileSeed {
@@ -320,13 +377,13 @@ fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
     .deserialize(&mut de)
     .and_then(|()| de.end());
     if let Err(source) = result {
-        sink(Located {
+        sink(Record::Located(Located {
             location: format!("{origin}#{index}"),
             item: Err(InputError::Json {
                 location: format!("{origin}#{index}"),
                 source,
             }),
-        });
+        }));
     }
 }
 
@@ -808,20 +865,20 @@ fn record_from_value(value: Value, location: &str) -> Result<CloudTrailEvent, In
 }
 
 /// Streams `{"Records": [...], ...}` into the sink, one record at a time.
-struct LogFileSeed<'a, 's> {
-    origin: &'a str,
+struct LogFileSeed<'a, 's, 'de> {
+    origin: &'de str,
     index: &'a mut usize,
-    sink: &'s mut dyn FnMut(Located),
+    sink: &'s mut dyn FnMut(Record<'de>),
 }
 
-impl<'de> DeserializeSeed<'de> for LogFileSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for LogFileSeed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for LogFileSeed<'_, '_> {
+impl<'de> Visitor<'de> for LogFileSeed<'_, '_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a CloudTrail log file")
@@ -842,82 +899,94 @@ impl<'de> Visitor<'de> for LogFileSeed<'_, '_> {
     }
 }
 
-struct RecordsSeed<'a, 's> {
-    origin: &'a str,
+struct RecordsSeed<'a, 's, 'de> {
+    origin: &'de str,
     index: &'a mut usize,
-    sink: &'s mut dyn FnMut(Located),
+    sink: &'s mut dyn FnMut(Record<'de>),
 }
 
-impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_> {
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
+impl<'de> Visitor<'de> for RecordsSeed<'_, '_, 'de> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<MaybeRecord>()? {
-            let location = format!("{}#{}", self.origin, *self.index);
+        while let Some(record) = seq.next_element::<MaybeRecord<'de>>()? {
+            let index = *self.index;
             *self.index += 1;
-            let item = match record {
-                MaybeRecord::Record(event) => Ok(Item::CloudTrail {
-                    event,
-                    envelope: None,
-                }),
-                MaybeRecord::NotAnObject => Err(InputError::NotAnEvent {
-                    location: location.clone(),
-                    reason: "a `Records` entry is not a JSON object".into(),
-                }),
-            };
-            (self.sink)(Located { location, item });
+            // The location is written only when someone asks for it.
+            (self.sink)(match record {
+                MaybeRecord::Record(view) => Record::View {
+                    origin: self.origin,
+                    index,
+                    view,
+                },
+                MaybeRecord::NotAnObject => {
+                    let location = format!("{}#{index}", self.origin);
+                    Record::Located(Located {
+                        location: location.clone(),
+                        item: Err(InputError::NotAnEvent {
+                            location,
+                            reason: "a `Records` entry is not a JSON object".into(),
+                        }),
+                    })
+                }
+            });
         }
         Ok(())
     }
 }
 
 /// A log-file entry: a record, or something else that is reported, not fatal.
-enum MaybeRecord {
-    Record(Box<CloudTrailEvent>),
+// Not boxed, as [`Record`].
+#[allow(clippy::large_enum_variant)]
+enum MaybeRecord<'a> {
+    Record(RecordView<'a>),
     NotAnObject,
 }
 
-impl<'de> Deserialize<'de> for MaybeRecord {
+impl<'de> Deserialize<'de> for MaybeRecord<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = MaybeRecord;
+            type Value = MaybeRecord<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a CloudTrail record")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeRecord, A::Error> {
-                CloudTrailEvent::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|e| MaybeRecord::Record(Box::new(e)))
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeRecord<'de>, A::Error> {
+                RecordView::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(MaybeRecord::Record)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeRecord, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<MaybeRecord<'de>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<MaybeRecord, E> {
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeRecord, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeRecord, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeRecord, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeRecord, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
-            fn visit_unit<E: de::Error>(self) -> Result<MaybeRecord, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeRecord<'de>, E> {
                 Ok(MaybeRecord::NotAnObject)
             }
         }

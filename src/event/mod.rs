@@ -11,6 +11,7 @@ pub mod input;
 pub mod lenient;
 pub mod paths;
 pub mod policy;
+pub mod view;
 
 use std::sync::OnceLock;
 
@@ -139,6 +140,14 @@ impl<'de> Deserialize<'de> for RawObject {
 }
 
 impl RawObject {
+    /// Raw JSON text kept as it came, decoded on first use.
+    pub fn from_raw(raw: Option<Box<RawValue>>) -> Self {
+        RawObject {
+            raw,
+            decoded: OnceLock::new(),
+        }
+    }
+
     /// The decoded object, or `None` when absent, null or not an object.
     pub fn get(&self) -> Option<&Map<String, Value>> {
         self.decoded

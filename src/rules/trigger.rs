@@ -20,14 +20,18 @@ pub enum Trigger {
 impl Trigger {
     /// Could this trigger match the event? (The rule then decides.)
     pub fn matches(&self, event: &CloudTrailEvent) -> bool {
+        self.matches_fields(event.source(), event.name(), event.is_root())
+    }
+
+    /// [`Trigger::matches`] on the three fields it reads: `eventSource`,
+    /// `eventName`, and whether `userIdentity.type` is `Root`.
+    pub fn matches_fields(&self, source: &str, name: &str, root: bool) -> bool {
         match self {
-            Trigger::Events { source, names } => {
-                event.source() == *source && names.contains(&event.name())
-            }
+            Trigger::Events { source: s, names } => source == *s && names.contains(&name),
             Trigger::Sources(list) => list
                 .iter()
-                .any(|(s, names)| event.source() == *s && names.contains(&event.name())),
-            Trigger::AnyRootCall => event.is_root(),
+                .any(|(s, names)| source == *s && names.contains(&name)),
+            Trigger::AnyRootCall => root,
         }
     }
 
