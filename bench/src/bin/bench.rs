@@ -62,7 +62,6 @@ struct Args {
     jobs: usize,
     formats: Vec<String>,
     bin_dir: PathBuf,
-    lambda_bin_dir: Option<PathBuf>,
     lambda_event: PathBuf,
     lambda_env: Vec<(String, String)>,
 }
@@ -79,7 +78,6 @@ fn parse_args() -> anyhow::Result<Args> {
         lambda_runs: 15,
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         formats: FORMATS.iter().map(|f| f.to_string()).collect(),
-        lambda_bin_dir: None,
         bin_dir: exe
             .parent()
             .context("no directory for the bench binary")?
@@ -121,7 +119,6 @@ fn parse_args() -> anyhow::Result<Args> {
             "--lambda-runs" => a.lambda_runs = number()?.max(1),
             "--jobs" => a.jobs = number()?.max(1),
             "--bin-dir" => a.bin_dir = value.clone().into(),
-            "--lambda-bin-dir" => a.lambda_bin_dir = Some(value.clone().into()),
             "--formats" => {
                 a.formats = value.split(',').map(|f| f.trim().to_owned()).collect();
                 for f in &a.formats {
@@ -1025,20 +1022,12 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.lambda_event.display()))?;
     let work = args.bin_dir.parent().unwrap_or(&args.bin_dir).join("bench");
     fs::create_dir_all(&work)?;
-    // The Lambda artefact is built with Cargo.toml's `lambda` profile, the
-    // hello-world with it too (scripts/bench).
-    let dir = args.lambda_bin_dir.clone().unwrap_or_else(|| {
-        args.bin_dir
-            .parent()
-            .unwrap_or(&args.bin_dir)
-            .join("lambda")
-    });
     let bins = [
         (
             "hello-lambda (bare lambda_runtime)",
-            dir.join("hello-lambda"),
+            args.bin_dir.join("hello-lambda"),
         ),
-        ("trailguard-lambda", dir.join("trailguard-lambda")),
+        ("trailguard-lambda", args.bin_dir.join("trailguard-lambda")),
     ];
     struct Result_ {
         name: &'static str,
@@ -1051,7 +1040,7 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
     for (name, bin) in &bins {
         ensure!(
             bin.is_file(),
-            "{} not found: build it with `cargo build --profile lambda --workspace --bins` (scripts/bench does)",
+            "{} not found: build it with `cargo build --release --workspace --bins` (scripts/bench does)",
             bin.display()
         );
         results.push(Result_ {
@@ -1094,7 +1083,7 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
 
     println!("## Lambda\n");
     println!(
-        "against a local Runtime API on loopback; event: `{}`; {} runs each, alternating; `lambda` profile of Cargo.toml, built for this machine ({}).\n",
+        "against a local Runtime API on loopback; event: `{}`; {} runs each, alternating; release profile of Cargo.toml, built for this machine ({}).\n",
         args.lambda_event
             .strip_prefix(REPO)
             .unwrap_or(&args.lambda_event)
