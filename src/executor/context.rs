@@ -13,8 +13,8 @@ use crate::effects::aws_hub::AwsHub;
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    AlertState, CredentialSource, FindingsHub, Iam, Publisher, Secrets, TrailControl, Webhook,
-    WebhookUrl,
+    AccountEffects, AlertState, CredentialSource, FindingsHub, Iam, MemberAccess, Publisher,
+    Secrets, TrailControl, Webhook, WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -71,6 +71,11 @@ pub struct LiveContext {
     /// The region the SDK acts in (the function's): the partition of what
     /// the scan imports into Security Hub.
     pub region: Option<String>,
+    /// The account the function runs in; `None` when unknown (a CLI run
+    /// with no role of its own configured), which acts as always.
+    pub own_account: Option<String>,
+    /// The member role's effects in other accounts (organisation mode).
+    pub members: Option<Arc<dyn MemberAccess>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -83,6 +88,12 @@ impl LiveContext {
             propagation_delay: Duration::from_secs(config.remediation.propagation_delay_seconds),
             ..Retry::default()
         };
+        // The role's account is the function's: the template sets the ARN.
+        let own_account = config
+            .self_role_arn
+            .as_deref()
+            .and_then(account_of_arn)
+            .map(str::to_owned);
         LiveContext {
             config,
             effects,
@@ -92,6 +103,8 @@ impl LiveContext {
             alert_state: None,
             hub: None,
             region: None,
+            own_account,
+            members: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -148,6 +161,26 @@ impl LiveContext {
         self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
     }
 
+    /// The account the function runs in, and how it reaches the others
+    /// (organisation mode).
+    pub fn with_accounts(
+        mut self,
+        own_account: Option<String>,
+        members: Option<Arc<dyn MemberAccess>>,
+    ) -> Self {
+        self.own_account = own_account;
+        self.members = members;
+        self
+    }
+
+    /// The effects of the function's own account.
+    pub fn own_effects(&self) -> AccountEffects {
+        AccountEffects {
+            iam: self.effects.iam.clone(),
+            trail: self.effects.trail.clone(),
+        }
+    }
+
     /// Imports every finding into `hub` (tests, other runtimes).
     pub fn with_hub(mut self, hub: Arc<dyn FindingsHub>) -> Self {
         self.hub = Some(hub);
@@ -175,6 +208,13 @@ impl LiveContext {
             .await
             .cloned()
     }
+}
+
+/// The account of an ARN (`arn:aws:iam::111122223333:role/x`), if it
+/// names one.
+pub fn account_of_arn(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 #[cfg(test)]
