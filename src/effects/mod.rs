@@ -16,6 +16,7 @@
 pub mod alert_state;
 pub mod aws;
 pub mod aws_hub;
+pub mod aws_member;
 pub mod aws_state;
 pub mod credentials;
 pub mod held;

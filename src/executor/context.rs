@@ -10,6 +10,7 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::aws_hub::AwsHub;
+use crate::effects::aws_member::AwsMembers;
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
@@ -51,6 +52,11 @@ impl Effects {
 pub enum LiveError {
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    /// Organisation mode must know the function's own account.
+    #[error(
+        "cannot tell the function's own account (organisation mode needs it; or set self_role_arn): {0}"
+    )]
+    OwnAccount(crate::effects::EffectError),
 }
 
 /// Built once per process (a Lambda cold start, a CLI run) and shared by
@@ -117,7 +123,30 @@ impl LiveContext {
             .load()
             .await;
         let env_url = std::env::var(&config.alerts.slack_webhook_url_env).ok();
-        Self::from_sdk_config(config, &sdk, env_url)
+        Self::from_sdk_config(config, &sdk, env_url)?
+            .with_organization(&sdk)
+            .await
+    }
+
+    /// In organisation mode, the member role of each account (through
+    /// `sts:AssumeRole`, cached per account), and the function's own
+    /// account: its role's, else `sts:GetCallerIdentity`'s answer. In the
+    /// one-account mode, unchanged.
+    pub async fn with_organization(
+        mut self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, LiveError> {
+        let Some(role) = self.config.organization.member_role_name.clone() else {
+            return Ok(self);
+        };
+        if self.own_account.is_none() {
+            let own = crate::effects::aws_member::own_account(sdk)
+                .await
+                .map_err(LiveError::OwnAccount)?;
+            self.own_account = Some(own);
+        }
+        self.members = Some(Arc::new(AwsMembers::new(sdk, &role)));
+        Ok(self)
     }
 
     /// With an explicit SDK configuration; `slack_env_value` is the value of

@@ -1,0 +1,211 @@
+//! [`AwsMembers`]: the member role's IAM and CloudTrail in each account,
+//! over `sts:AssumeRole` credentials the SDK caches.
+//!
+//! Per account, one SDK configuration whose credentials provider is the
+//! SDK's `AssumeRoleProvider` (the event's partition in the role ARN, the
+//! event's region for the regional STS endpoint). The SDK's identity cache
+//! keeps the session until shortly before it expires (10 seconds, of a one
+//! hour session), for both clients built on it: so the events of one
+//! account make one `AssumeRole` an hour, not one per event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::{
+    ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
+};
+use aws_sdk_iam::error::DisplayErrorContext;
+
+use super::aws::{AwsIam, AwsTrail, classify};
+use super::{AccountEffects, EffectError, ErrorKind, MemberAccess, MemberTarget};
+
+/// The member role of every account, by name (no path).
+pub struct AwsMembers {
+    base: SdkConfig,
+    role_name: String,
+    opened: tokio::sync::Mutex<HashMap<String, AccountEffects>>,
+    assumed: Arc<AtomicUsize>,
+}
+
+impl AwsMembers {
+    /// On the function's SDK configuration (its endpoint, retry, timeouts).
+    pub fn new(base: &SdkConfig, role_name: &str) -> Self {
+        AwsMembers {
+            base: base.clone(),
+            role_name: role_name.to_owned(),
+            opened: tokio::sync::Mutex::new(HashMap::new()),
+            assumed: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// How many `sts:AssumeRole` calls were made (benchmarks, tests).
+    pub fn assume_role_calls(&self) -> usize {
+        self.assumed.load(Ordering::Relaxed)
+    }
+
+    /// The member role's ARN in `target`'s account and partition.
+    pub fn role_arn(&self, target: &MemberTarget<'_>) -> String {
+        format!(
+            "arn:{}:iam::{}:role/{}",
+            target.partition, target.account, self.role_name
+        )
+    }
+}
+
+/// Counts the calls the identity cache lets through to `AssumeRole`, and
+/// keeps the last error, which an SDK call only reports as a dispatch
+/// failure.
+#[derive(Debug)]
+struct Counted {
+    inner: AssumeRoleProvider,
+    calls: Arc<AtomicUsize>,
+    last_error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl ProvideCredentials for Counted {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let answer = self.inner.provide_credentials().await;
+            if let Err(e) = &answer {
+                let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
+                *last = Some(credentials_error(e));
+            }
+            answer
+        })
+    }
+}
+
+/// STS's error behind a credentials error, with its code when it gave one.
+fn credentials_error(e: &CredentialsError) -> String {
+    DisplayErrorContext(e).to_string()
+}
+
+#[async_trait]
+impl MemberAccess for AwsMembers {
+    async fn account(&self, target: &MemberTarget<'_>) -> Result<AccountEffects, EffectError> {
+        let mut opened = self.opened.lock().await;
+        if let Some(effects) = opened.get(target.account) {
+            return Ok(effects.clone());
+        }
+        let region = target
+            .region
+            .map(|r| Region::new(r.to_owned()))
+            .or_else(|| self.base.region().cloned());
+        let mut builder = AssumeRoleProvider::builder(self.role_arn(target))
+            .session_name(target.session_name())
+            .configure(&self.base);
+        if let Some(region) = &region {
+            builder = builder.region(region.clone());
+        }
+        let last_error = Arc::new(std::sync::Mutex::new(None));
+        let provider = Counted {
+            inner: builder.build().await,
+            calls: self.assumed.clone(),
+            last_error: last_error.clone(),
+        };
+        let mut sdk = self
+            .base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider));
+        if let Some(region) = region {
+            sdk = sdk.region(region);
+        }
+        let sdk = sdk.build();
+        // The first use assumes the role; it must land in the account it
+        // names, or nothing is done there with these credentials.
+        let answer = aws_sdk_sts::Client::new(&sdk)
+            .get_caller_identity()
+            .send()
+            .await;
+        let identity = answer.map_err(|e| {
+            let assumed = last_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match assumed {
+                Some(message) => assume_role_error(message),
+                None => classify("sts:GetCallerIdentity", e),
+            }
+        })?;
+        if identity.account() != Some(target.account) {
+            return Err(EffectError::new(
+                "sts:AssumeRole",
+                ErrorKind::AccessDenied,
+                format!(
+                    "the session of `{}` acts in account `{}`, not `{}`",
+                    self.role_arn(target),
+                    identity.account().unwrap_or("?"),
+                    target.account
+                ),
+            ));
+        }
+        let effects = AccountEffects {
+            iam: Arc::new(AwsIam::from_conf(&sdk)),
+            trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(&sdk))),
+        };
+        opened.insert(target.account.to_owned(), effects.clone());
+        Ok(effects)
+    }
+}
+
+/// An `AssumeRole` failure, classified by the STS error code its message
+/// carries (an access denied is not worth a retry; throttling is).
+fn assume_role_error(message: String) -> EffectError {
+    let code = [
+        "AccessDenied",
+        "Throttling",
+        "RegionDisabledException",
+        "ExpiredToken",
+    ]
+    .into_iter()
+    .find(|c| message.contains(c));
+    let kind = match code {
+        Some("Throttling") => ErrorKind::Throttled,
+        Some(_) => ErrorKind::AccessDenied,
+        None => ErrorKind::Unavailable,
+    };
+    EffectError {
+        operation: "sts:AssumeRole",
+        kind,
+        code: code.map(str::to_owned),
+        message,
+    }
+}
+
+/// The function's own account (`sts:GetCallerIdentity`), once at start in
+/// organisation mode when no `self_role_arn` names it.
+pub async fn own_account(sdk: &SdkConfig) -> Result<String, EffectError> {
+    let answer = aws_sdk_sts::Client::new(sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| classify("sts:GetCallerIdentity", e))?;
+    answer.account().map(str::to_owned).ok_or_else(|| {
+        EffectError::new(
+            "sts:GetCallerIdentity",
+            ErrorKind::Other,
+            "the answer names no account",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assume_role_errors_are_classified_by_their_code() {
+        let denied = assume_role_error(
+            "AccessDenied: User: arn:aws:sts::1:assumed-role/x is not authorized".into(),
+        );
+        assert_eq!(denied.kind, ErrorKind::AccessDenied);
+        assert!(!denied.is_retryable());
+        assert!(assume_role_error("Throttling: Rate exceeded".into()).is_retryable());
+        assert!(assume_role_error("connection refused".into()).is_retryable());
+    }
+}
