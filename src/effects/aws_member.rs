@@ -21,7 +21,7 @@ use aws_credential_types::provider::{
 use aws_sdk_iam::error::DisplayErrorContext;
 
 use super::aws::{AwsIam, AwsTrail, classify};
-use super::{AccountEffects, EffectError, ErrorKind, MemberAccess, MemberTarget};
+use super::{AccountEffects, AccountNames, EffectError, ErrorKind, MemberAccess, MemberTarget};
 
 /// The member role of every account, by name (no path).
 pub struct AwsMembers {
@@ -174,6 +174,64 @@ fn assume_role_error(message: String) -> EffectError {
         kind,
         code: code.map(str::to_owned),
         message,
+    }
+}
+
+/// Account names from `organizations:DescribeAccount`, each asked once per
+/// process. Where the call is denied (the function is not in the
+/// management or a delegated administrator account) it is not asked again.
+pub struct AwsAccountNames {
+    client: aws_sdk_organizations::Client,
+    names: tokio::sync::Mutex<HashMap<String, Option<String>>>,
+    denied: std::sync::atomic::AtomicBool,
+}
+
+impl AwsAccountNames {
+    /// On the function's own SDK configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        AwsAccountNames {
+            client: aws_sdk_organizations::Client::new(sdk),
+            names: tokio::sync::Mutex::new(HashMap::new()),
+            denied: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait]
+impl AccountNames for AwsAccountNames {
+    async fn name(&self, account: &str) -> Option<String> {
+        if self.denied.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut names = self.names.lock().await;
+        if let Some(known) = names.get(account) {
+            return known.clone();
+        }
+        match self
+            .client
+            .describe_account()
+            .account_id(account)
+            .send()
+            .await
+        {
+            Ok(answer) => {
+                let name = answer.account().and_then(|a| a.name()).map(str::to_owned);
+                names.insert(account.to_owned(), name.clone());
+                name
+            }
+            Err(e) => {
+                let e = classify("organizations:DescribeAccount", e);
+                if e.kind == ErrorKind::AccessDenied
+                    || e.code.as_deref() == Some("AWSOrganizationsNotInUseException")
+                {
+                    self.denied.store(true, Ordering::Relaxed);
+                } else if e.code.as_deref() == Some("AccountNotFoundException") {
+                    names.insert(account.to_owned(), None);
+                }
+                tracing::warn!(account, error = %e, "account name not read; alerts give the id only");
+                None
+            }
+        }
     }
 }
 

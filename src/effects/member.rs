@@ -58,6 +58,14 @@ pub trait MemberAccess: Send + Sync {
     async fn account(&self, target: &MemberTarget<'_>) -> Result<AccountEffects, EffectError>;
 }
 
+/// The names of the organisation's accounts, for alerts.
+#[async_trait]
+pub trait AccountNames: Send + Sync {
+    /// `organizations:DescribeAccount`'s name of `account`; `None` when
+    /// unknown or not allowed (an alert goes out without it).
+    async fn name(&self, account: &str) -> Option<String>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

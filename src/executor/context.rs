@@ -10,12 +10,12 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::aws_hub::AwsHub;
-use crate::effects::aws_member::AwsMembers;
+use crate::effects::aws_member::{AwsAccountNames, AwsMembers};
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    AccountEffects, AlertState, CredentialSource, FindingsHub, Iam, MemberAccess, Publisher,
-    Secrets, TrailControl, Webhook, WebhookUrl,
+    AccountEffects, AccountNames, AlertState, CredentialSource, FindingsHub, Iam, MemberAccess,
+    Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -82,6 +82,8 @@ pub struct LiveContext {
     pub own_account: Option<String>,
     /// The member role's effects in other accounts (organisation mode).
     pub members: Option<Arc<dyn MemberAccess>>,
+    /// The names of other accounts, for their alerts (organisation mode).
+    pub account_names: Option<Arc<dyn AccountNames>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -111,6 +113,7 @@ impl LiveContext {
             region: None,
             own_account,
             members: None,
+            account_names: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -146,6 +149,7 @@ impl LiveContext {
             self.own_account = Some(own);
         }
         self.members = Some(Arc::new(AwsMembers::new(sdk, &role)));
+        self.account_names = Some(Arc::new(AwsAccountNames::new(sdk)));
         Ok(self)
     }
 
@@ -199,6 +203,13 @@ impl LiveContext {
     ) -> Self {
         self.own_account = own_account;
         self.members = members;
+        self
+    }
+
+    /// Names other accounts in alerts through `names` (tests, other
+    /// runtimes).
+    pub fn with_account_names(mut self, names: Arc<dyn AccountNames>) -> Self {
+        self.account_names = Some(names);
         self
     }
 

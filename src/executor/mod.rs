@@ -539,7 +539,11 @@ impl<'a> Executor<'a> {
         if let Some(grouped) = self.fold(event, decision).await {
             return grouped;
         }
-        let facts = Facts::new(event, decision, report);
+        let name = self.other_account_name(event).await;
+        let mut facts = Facts::new(event, decision, report);
+        if let Some(name) = &name {
+            facts = facts.in_other_account(name.as_deref());
+        }
         let key = event
             .event_id
             .as_deref()
@@ -553,6 +557,19 @@ impl<'a> Executor<'a> {
             &mut self.errors,
         )
         .await
+    }
+
+    /// For an event of another account than the function's own: `Some`,
+    /// with the account's name where Organizations gives it.
+    async fn other_account_name(&self, event: &CloudTrailEvent) -> Option<Option<String>> {
+        if self.scope == Scope::Own {
+            return None;
+        }
+        let names = self.ctx.account_names.as_deref();
+        Some(match (names, event.account_id()) {
+            (Some(names), Some(account)) => names.name(account).await,
+            _ => None,
+        })
     }
 
     /// Offers a finding of a grouped rule to its window (with the state

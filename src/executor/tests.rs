@@ -787,8 +787,8 @@ mod accounts {
     use crate::config::Config;
     use crate::effects::MemberAccess;
     use crate::effects::memory::{
-        IamState, MemoryIam, MemoryMembers, MemorySecrets, MemoryTrail, RecordingPublisher,
-        RecordingWebhook,
+        IamState, MemoryAccountNames, MemoryIam, MemoryMembers, MemorySecrets, MemoryTrail,
+        RecordingPublisher, RecordingWebhook,
     };
     use crate::executor::FailureKind;
     use crate::live::{Effects, HandleError, LiveContext, handle_event};
@@ -813,6 +813,7 @@ mod accounts {
         b: Arc<MemoryIam>,
         c: Arc<MemoryIam>,
         members: Arc<MemoryMembers>,
+        published: Arc<RecordingPublisher>,
     }
 
     /// The function's own account and members B and C (each with bob holding
@@ -826,10 +827,11 @@ mod accounts {
                 .with_account(B, b.clone(), Arc::new(MemoryTrail::default()))
                 .with_account(C, c.clone(), Arc::new(MemoryTrail::default())),
         );
+        let published = Arc::new(RecordingPublisher::default());
         let effects = Effects {
             iam: own.clone(),
             trail: Arc::new(MemoryTrail::default()),
-            publisher: Arc::new(RecordingPublisher::default()),
+            publisher: published.clone(),
             webhook: Arc::new(RecordingWebhook::default()),
             secrets: Arc::new(MemorySecrets::default()),
         };
@@ -845,6 +847,7 @@ mod accounts {
             b,
             c,
             members,
+            published,
         }
     }
 
@@ -947,5 +950,35 @@ mod accounts {
         // The next account's event is not affected.
         handle_event(attach_in(C), &w.ctx).await.unwrap();
         assert!(!has_policy(&w.c));
+    }
+
+    #[tokio::test]
+    async fn alerts_of_another_account_name_it_and_the_own_accounts_are_unchanged() {
+        let mut w = world(
+            "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111111111111:t\"\n[organization]\nmember_role_name = \"trailguard-member\"",
+        );
+        let names = MemoryAccountNames([(B.to_string(), "Prod".to_string())].into());
+        w.ctx = w.ctx.with_account_names(Arc::new(names));
+        handle_event(attach_in(OWN), &w.ctx).await.unwrap();
+        handle_event(attach_in(B), &w.ctx).await.unwrap();
+        handle_event(attach_in(C), &w.ctx).await.unwrap();
+        let subjects: Vec<_> = w
+            .published
+            .messages()
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                "trailguard MEDIUM user-policy-attached: user bob (111111111111)",
+                "trailguard MEDIUM user-policy-attached: user bob (222222222222 Prod)",
+                "trailguard MEDIUM user-policy-attached: user bob (333333333333)",
+            ]
+        );
+        let bodies: Vec<_> = w.published.messages().into_iter().map(|m| m.body).collect();
+        assert!(!bodies[0].contains("sign in to account"));
+        assert!(bodies[1].contains("sign in to account 222222222222 (Prod)"));
+        assert!(bodies[2].contains("sign in to account 333333333333 "));
     }
 }

@@ -250,3 +250,82 @@ async fn a_member_role_sts_refuses_fails_with_access_denied_not_retried() {
     assert!(members.account(&target).await.is_err());
     assert_eq!(members.assume_role_calls(), 2);
 }
+
+/// moto's Organizations: the management account (moto's default) creates
+/// an account named `name`; its id.
+async fn create_account(moto: &Moto, name: &str) -> String {
+    let org = aws_sdk_organizations::Client::new(&moto.sdk_config().await);
+    let _ = org.create_organization().send().await;
+    let created = org
+        .create_account()
+        .account_name(name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap();
+    created
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .expect("moto creates accounts at once")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alert_of_a_member_account_names_it_from_organizations() {
+    let moto = Moto::start();
+    let queue = AlertQueue::create(&moto, TOPIC).await;
+    let prod = create_account(&moto, "Prod").await;
+    let own_bob = bob_in(&moto, ACCOUNT).await;
+    bob_in(&moto, &prod).await;
+    let config = Config::from_toml(
+        &format!(
+            "[modes]\nuser-policy-attached = \"remediate\"\n[remediation]\npropagation_delay_seconds = 0\n[alerts]\nsns_topic_arn = \"{}\"\n[organization]\nmember_role_name = \"trailguard-member\"",
+            queue.topic_arn
+        ),
+        "org.toml",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let sdk = moto.sdk_config().await;
+    // As the Lambda builds it: the member role and the account names.
+    let ctx = LiveContext::from_sdk_config(config, &sdk, None)
+        .unwrap()
+        .with_organization(&sdk)
+        .await
+        .unwrap();
+    handle_event(attach_in(&prod, 1), &ctx).await.unwrap();
+    handle_event(attach_in(ACCOUNT, 2), &ctx).await.unwrap();
+    let alerts = queue.drain().await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let member = alerts
+        .iter()
+        .find(|a| a["MessageAttributes"]["account"]["Value"] == prod.as_str())
+        .unwrap();
+    assert_eq!(
+        member["Subject"],
+        format!("trailguard MEDIUM user-policy-attached: user bob ({prod} Prod)")
+    );
+    assert_eq!(member["MessageAttributes"]["account_name"]["Value"], "Prod");
+    assert!(
+        member["Message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("sign in to account {prod} (Prod)"))
+    );
+    let own = alerts
+        .iter()
+        .find(|a| a["MessageAttributes"]["account"]["Value"] == ACCOUNT)
+        .unwrap();
+    assert_eq!(
+        own["Subject"],
+        format!("trailguard MEDIUM user-policy-attached: user bob ({ACCOUNT})")
+    );
+    assert!(own["MessageAttributes"].get("account_name").is_none());
+    assert!(
+        !own["Message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in to account")
+    );
+    assert!(!holds_directly(&own_bob).await);
+}

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{MemoryIam, MemoryTrail, lock};
-use crate::effects::{AccountEffects, EffectError, ErrorKind, MemberAccess, MemberTarget};
+use crate::effects::{
+    AccountEffects, AccountNames, EffectError, ErrorKind, MemberAccess, MemberTarget,
+};
 
 /// One member account's IAM and CloudTrail.
 type Account = (Arc<MemoryIam>, Arc<MemoryTrail>);
@@ -51,5 +53,17 @@ impl MemberAccess for MemoryMembers {
             iam: iam.clone(),
             trail: trail.clone(),
         })
+    }
+}
+
+/// Account names as Organizations would give them; an account not named
+/// here has none (or the call was denied).
+#[derive(Default)]
+pub struct MemoryAccountNames(pub BTreeMap<String, String>);
+
+#[async_trait]
+impl AccountNames for MemoryAccountNames {
+    async fn name(&self, account: &str) -> Option<String> {
+        self.0.get(account).cloned()
     }
 }

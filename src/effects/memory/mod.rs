@@ -33,7 +33,7 @@ pub use alerts::{MemorySecrets, RecordingPublisher, RecordingWebhook};
 pub use credentials::MemorySource;
 pub use hub::MemoryHub;
 pub use iam::MemoryIam;
-pub use members::MemoryMembers;
+pub use members::{MemoryAccountNames, MemoryMembers};
 pub use state::{GroupState, IamState, UserState};
 pub use trail::MemoryTrail;
 
