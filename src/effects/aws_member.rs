@@ -21,7 +21,10 @@ use aws_credential_types::provider::{
 use aws_sdk_iam::error::DisplayErrorContext;
 
 use super::aws::{AwsIam, AwsTrail, classify};
-use super::{AccountEffects, AccountNames, EffectError, ErrorKind, MemberAccess, MemberTarget};
+use super::{
+    AccountEffects, AccountLister, AccountNames, EffectError, ErrorKind, MemberAccess,
+    MemberTarget, ScanQueue,
+};
 
 /// The member role of every account, by name (no path).
 pub struct AwsMembers {
@@ -144,9 +147,11 @@ impl MemberAccess for AwsMembers {
                 ),
             ));
         }
+        let iam = Arc::new(AwsIam::from_conf(&sdk));
         let effects = AccountEffects {
-            iam: Arc::new(AwsIam::from_conf(&sdk)),
+            iam: iam.clone(),
             trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(&sdk))),
+            source: Some(iam),
         };
         opened.insert(target.account.to_owned(), effects.clone());
         Ok(effects)
@@ -232,6 +237,88 @@ impl AccountNames for AwsAccountNames {
                 None
             }
         }
+    }
+}
+
+/// The organisation's accounts, from `organizations:ListAccounts`.
+pub struct AwsAccountLister {
+    client: aws_sdk_organizations::Client,
+}
+
+impl AwsAccountLister {
+    /// On the function's own SDK configuration.
+    pub fn new(sdk: &SdkConfig) -> Self {
+        AwsAccountLister {
+            client: aws_sdk_organizations::Client::new(sdk),
+        }
+    }
+}
+
+#[async_trait]
+impl AccountLister for AwsAccountLister {
+    async fn active_accounts(&self) -> Result<Vec<String>, EffectError> {
+        let mut out = Vec::new();
+        let mut pages = self.client.list_accounts().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("organizations:ListAccounts", e))?;
+            out.extend(
+                page.accounts()
+                    .iter()
+                    .filter(|a| {
+                        a.state().map(|s| s.as_str()) == Some("ACTIVE")
+                            || (a.state().is_none()
+                                && a.status().map(|s| s.as_str()) == Some("ACTIVE"))
+                    })
+                    .filter_map(|a| a.id().map(str::to_owned)),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The SQS queue of per-account scans.
+pub struct AwsScanQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl AwsScanQueue {
+    /// The queue at `url`, on the function's SDK configuration.
+    pub fn new(sdk: &SdkConfig, url: &str) -> Self {
+        AwsScanQueue {
+            client: aws_sdk_sqs::Client::new(sdk),
+            url: url.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl ScanQueue for AwsScanQueue {
+    async fn send_batch(&self, bodies: &[String]) -> Result<Vec<usize>, EffectError> {
+        let mut entries = Vec::with_capacity(bodies.len());
+        for (i, body) in bodies.iter().enumerate() {
+            let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(body)
+                .build()
+                .map_err(|e| {
+                    EffectError::new("sqs:SendMessage", ErrorKind::Invalid, e.to_string())
+                })?;
+            entries.push(entry);
+        }
+        let answer = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| classify("sqs:SendMessage", e))?;
+        Ok(answer
+            .failed()
+            .iter()
+            .filter_map(|f| f.id().parse().ok())
+            .collect())
     }
 }
 

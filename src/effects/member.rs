@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{EffectError, Iam, TrailControl};
+use super::{CredentialSource, EffectError, Iam, TrailControl};
 
 /// The effects of one member account.
 #[derive(Clone)]
 pub struct AccountEffects {
     pub iam: Arc<dyn Iam>,
     pub trail: Arc<dyn TrailControl>,
+    /// The scan's reads of the account (a member account's; the function's
+    /// own account reads through the source it was given).
+    pub source: Option<Arc<dyn CredentialSource>>,
 }
 
 /// The account to act in, and what the member role's session is for.
@@ -56,6 +59,21 @@ pub trait MemberAccess: Send + Sync {
     /// The effects in `target.account`; fails with the `sts:AssumeRole`
     /// error when the role cannot be assumed.
     async fn account(&self, target: &MemberTarget<'_>) -> Result<AccountEffects, EffectError>;
+}
+
+/// The accounts of the organisation, for the scan's fan-out.
+#[async_trait]
+pub trait AccountLister: Send + Sync {
+    /// `organizations:ListAccounts`: the ids of the ACTIVE accounts.
+    async fn active_accounts(&self) -> Result<Vec<String>, EffectError>;
+}
+
+/// The queue of per-account scans.
+#[async_trait]
+pub trait ScanQueue: Send + Sync {
+    /// `sqs:SendMessageBatch` of these bodies (at most 10): the indexes of
+    /// those the queue did not take.
+    async fn send_batch(&self, bodies: &[String]) -> Result<Vec<usize>, EffectError>;
 }
 
 /// The names of the organisation's accounts, for alerts.

@@ -39,7 +39,9 @@ use crate::inventory::PasswordBaseline;
 pub use alert_state::{AlertState, Claim, ClaimTimes, Fold, Member, Window};
 pub use credentials::{CredentialSource, ReportFetch, ReportState};
 pub use hub::{FindingsHub, HubFinding};
-pub use member::{AccountEffects, AccountNames, MemberAccess, MemberTarget};
+pub use member::{
+    AccountEffects, AccountLister, AccountNames, MemberAccess, MemberTarget, ScanQueue,
+};
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,12 +10,12 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::aws_hub::AwsHub;
-use crate::effects::aws_member::{AwsAccountNames, AwsMembers};
+use crate::effects::aws_member::{AwsAccountLister, AwsAccountNames, AwsMembers, AwsScanQueue};
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    AccountEffects, AccountNames, AlertState, CredentialSource, FindingsHub, Iam, MemberAccess,
-    Publisher, Secrets, TrailControl, Webhook, WebhookUrl,
+    AccountEffects, AccountLister, AccountNames, AlertState, CredentialSource, FindingsHub, Iam,
+    MemberAccess, Publisher, ScanQueue, Secrets, TrailControl, Webhook, WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -84,6 +84,11 @@ pub struct LiveContext {
     pub members: Option<Arc<dyn MemberAccess>>,
     /// The names of other accounts, for their alerts (organisation mode).
     pub account_names: Option<Arc<dyn AccountNames>>,
+    /// The organisation's accounts, for the scan's fan-out.
+    pub lister: Option<Arc<dyn AccountLister>>,
+    /// The queue of per-account scans (`TRAILGUARD_SCAN_QUEUE_URL`): with
+    /// it, the scheduled scan dispatches instead of scanning.
+    pub scan_queue: Option<Arc<dyn ScanQueue>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -114,6 +119,8 @@ impl LiveContext {
             own_account,
             members: None,
             account_names: None,
+            lister: None,
+            scan_queue: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -150,7 +157,17 @@ impl LiveContext {
         }
         self.members = Some(Arc::new(AwsMembers::new(sdk, &role)));
         self.account_names = Some(Arc::new(AwsAccountNames::new(sdk)));
+        self.lister = Some(Arc::new(AwsAccountLister::new(sdk)));
         Ok(self)
+    }
+
+    /// Dispatches the scheduled scan to the queue at `url` (organisation
+    /// mode; an empty URL is none, as CloudFormation passes it).
+    pub fn with_scan_queue_url(mut self, sdk: &aws_config::SdkConfig, url: Option<&str>) -> Self {
+        if let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) {
+            self.scan_queue = Some(Arc::new(AwsScanQueue::new(sdk, url)));
+        }
+        self
     }
 
     /// With an explicit SDK configuration; `slack_env_value` is the value of
@@ -218,6 +235,7 @@ impl LiveContext {
         AccountEffects {
             iam: self.effects.iam.clone(),
             trail: self.effects.trail.clone(),
+            source: None,
         }
     }
 

@@ -377,6 +377,16 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Act in member account `account` (a scan of it) through the member
+    /// role, not with the function's own credentials.
+    pub fn in_member(mut self, account: &str, partition: &str) -> Self {
+        self.scope = Scope::Member {
+            account: account.to_owned(),
+            partition: partition.to_owned(),
+        };
+        self
+    }
+
     /// Plan every remediation, change nothing.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;

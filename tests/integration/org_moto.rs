@@ -329,3 +329,290 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
     );
     assert!(!holds_directly(&own_bob).await);
 }
+
+/// The function as the Lambda builds it in organisation mode, with the
+/// scan queue at `queue_url`; remediating the password policy.
+async fn scanning_function(
+    moto: &Moto,
+    topic: &str,
+    queue_url: &str,
+) -> (LiveContext, Arc<dyn trailguard::effects::CredentialSource>) {
+    let config = Config::from_toml(
+        &format!(
+            "[modes]\npassword-policy-below-baseline = \"remediate\"\n[alerts]\nsns_topic_arn = \"{topic}\"\n[organization]\nmember_role_name = \"trailguard-member\""
+        ),
+        "org.toml",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let sdk = moto.sdk_config().await;
+    let (ctx, source) = LiveContext::with_credential_source(config, &sdk, None).unwrap();
+    let ctx = ctx
+        .with_organization(&sdk)
+        .await
+        .unwrap()
+        .with_scan_queue_url(&sdk, Some(queue_url));
+    (ctx, source)
+}
+
+/// The messages waiting in `url`, as the SQS records of a Lambda event.
+async fn take_records(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            return out;
+        }
+        for m in got.messages() {
+            out.push(serde_json::json!({
+                "messageId": m.message_id().unwrap(),
+                "receiptHandle": m.receipt_handle().unwrap(),
+                "body": m.body().unwrap(),
+                "eventSource": "aws:sqs",
+                "awsRegion": "us-east-1",
+            }));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn scan_queue(moto: &Moto) -> (aws_sdk_sqs::Client, String) {
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+    let url = sqs
+        .create_queue()
+        .queue_name("trailguard-scans")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    (sqs, url)
+}
+
+const SCHEDULED: &str = r#"{"version":"0","id":"s1","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2024-05-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/trailguard-CredentialScan"],"detail":{}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_fans_out_over_three_accounts_each_with_its_own_summary() {
+    let moto = Moto::start();
+    let alerts = AlertQueue::create(&moto, TOPIC).await;
+    let (x, y) = (
+        create_account(&moto, "Prod").await,
+        create_account(&moto, "Dev").await,
+    );
+    let (sqs, url) = scan_queue(&moto).await;
+    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url).await;
+
+    // The schedule: one message per account, nothing scanned yet.
+    let answer = trailguard::lambda::invoke(SCHEDULED, None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    let mut all = vec![ACCOUNT.to_string(), x.clone(), y.clone()];
+    all.sort();
+    assert_eq!(answer["dispatched"]["listed_from"], "organizations");
+    assert_eq!(answer["dispatched"]["queued"], serde_json::json!(all));
+    assert!(alerts.drain().await.is_empty());
+    let records = take_records(&sqs, &url).await;
+    assert_eq!(records.len(), 3);
+    let bodies: Vec<&str> = records
+        .iter()
+        .map(|r| r["body"].as_str().unwrap())
+        .collect();
+    assert!(
+        bodies.contains(&format!(r#"{{"trailguard":"scan-account","account":"{x}"}}"#).as_str())
+    );
+
+    // The queue: one invocation per account (batch size 1).
+    for record in &records {
+        let event = serde_json::json!({ "Records": [record] }).to_string();
+        let answer = trailguard::lambda::invoke(&event, None, &ctx, source.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(answer, serde_json::json!({"batchItemFailures": []}));
+    }
+    let mut subjects: Vec<String> = alerts
+        .drain()
+        .await
+        .iter()
+        .map(|a| a["Subject"].as_str().unwrap().to_owned())
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    for (subject, account) in subjects.iter().zip(&all) {
+        assert!(
+            subject.starts_with(&format!("trailguard scan {account}: ")),
+            "{subjects:?} {all:?}"
+        );
+    }
+    // Each account's password policy restored in that account.
+    for account in &all {
+        let iam = iam_in(&moto, account).await;
+        let policy = iam.get_account_password_policy().send().await.unwrap();
+        assert_eq!(
+            policy.password_policy().unwrap().minimum_password_length(),
+            Some(14),
+            "{account}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_whose_role_is_denied_fails_alone_and_is_left_for_the_retry() {
+    let moto = Moto::start();
+    let alerts = AlertQueue::create(&moto, TOPIC).await;
+    let (x, y) = (
+        create_account(&moto, "Prod").await,
+        create_account(&moto, "Dev").await,
+    );
+    let (sqs, url) = scan_queue(&moto).await;
+    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url).await;
+    let sdk = moto.sdk_config().await;
+    // AssumeRole denied in X, half way through the batch.
+    let members: Arc<dyn MemberAccess> = Arc::new(trailguard::effects::faults::DeniedMembers::new(
+        Arc::new(AwsMembers::new(&sdk, "trailguard-member")),
+        &[x.as_str()],
+    ));
+    let own = ctx.own_account.clone();
+    let ctx = ctx.with_accounts(own, Some(members));
+    trailguard::lambda::invoke(SCHEDULED, None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    let mut records = take_records(&sqs, &url).await;
+    records.sort_by_key(|r| r["body"].as_str().unwrap().to_owned());
+    let denied = records
+        .iter()
+        .find(|r| r["body"].as_str().unwrap().contains(&x))
+        .unwrap()["messageId"]
+        .clone();
+    let event = serde_json::json!({ "Records": records }).to_string();
+    let answer = trailguard::lambda::invoke(&event, None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": denied}]})
+    );
+    let subjects: Vec<String> = alerts
+        .drain()
+        .await
+        .iter()
+        .map(|a| a["Subject"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects.iter().all(|s| !s.contains(&x)));
+    assert!(subjects.iter().any(|s| s.contains(&y)));
+    // A message that is no scan fails too: it ends in the dead-letter queue.
+    let odd = serde_json::json!({"Records": [{"messageId": "m-odd", "body": "{}", "eventSource": "aws:sqs"}]});
+    let answer = trailguard::lambda::invoke(&odd.to_string(), None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(answer["batchItemFailures"][0]["itemIdentifier"], "m-odd");
+}
+
+/// `trailguard` against moto, in organisation mode through the environment.
+fn cli(moto: &Moto, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailguard"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TRAILGUARD_MEMBER_ROLE_NAME", "trailguard-member")
+        .env("TRAILGUARD_MODES", "user-policy-attached=remediate")
+        .env("TRAILGUARD_PROPAGATION_DELAY_SECONDS", "0")
+        .env_remove("AWS_PROFILE")
+        .env_remove("TRAILGUARD_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_scans_every_account_or_one_and_handles_a_members_events() {
+    let moto = Moto::start();
+    let (x, y) = (
+        create_account(&moto, "Prod").await,
+        create_account(&moto, "Dev").await,
+    );
+    let out = cli(&moto, &["scan", "--all-accounts", "--format", "json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut ids: Vec<&str> = reports
+        .iter()
+        .map(|r| r["account_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut all = vec![ACCOUNT, x.as_str(), y.as_str()];
+    all.sort();
+    assert_eq!(ids, all);
+
+    let out = cli(&moto, &["scan", "--account", &y, "--format", "json"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["account_id"], y.as_str());
+
+    // handle --account: the member's event acted on in that account only.
+    let b = bob_in(&moto, &x).await;
+    let c = bob_in(&moto, &y).await;
+    let events = format!("{}\n{}\n", attach_in(&x, 1), attach_in(&y, 2));
+    let out = cli(&moto, &["handle", "--account", &x], Some(&events));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcomes: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outcomes[0]["findings"][0]["remediation"]["status"], "done");
+    assert_eq!(
+        outcomes[1]["findings"][0]["remediation"]["status"],
+        "planned"
+    );
+    assert!(!holds_directly(&b).await);
+    assert!(holds_directly(&c).await);
+
+    // Usage errors name the problem.
+    for (args, message) in [
+        (
+            vec!["scan", "--account", "12345"],
+            "`12345` is not a 12-digit account id",
+        ),
+        (
+            vec!["handle", "--account", "1"],
+            "`1` is not a 12-digit account id",
+        ),
+    ] {
+        let out = cli(&moto, &args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(message));
+    }
+}

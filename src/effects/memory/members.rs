@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{MemoryIam, MemoryTrail, lock};
+use super::{MemoryIam, MemorySource, MemoryTrail, lock};
 use crate::effects::{
     AccountEffects, AccountNames, EffectError, ErrorKind, MemberAccess, MemberTarget,
 };
 
 /// One member account's IAM and CloudTrail.
-type Account = (Arc<MemoryIam>, Arc<MemoryTrail>);
+type Account = (Arc<MemoryIam>, Arc<MemoryTrail>, Arc<MemorySource>);
 
 /// Member accounts in memory. An account not added has no member role:
 /// assuming it is denied, as STS denies a role that does not exist.
@@ -26,7 +26,20 @@ pub struct MemoryMembers {
 impl MemoryMembers {
     /// Adds an account whose member role exists.
     pub fn with_account(self, account: &str, iam: Arc<MemoryIam>, trail: Arc<MemoryTrail>) -> Self {
-        lock(&self.accounts).insert(account.to_owned(), (iam, trail));
+        let source = Arc::new(MemorySource::default());
+        lock(&self.accounts).insert(account.to_owned(), (iam, trail, source));
+        self
+    }
+
+    /// Adds an account whose member role exists, its scan reading `source`.
+    pub fn with_scanned_account(
+        self,
+        account: &str,
+        iam: Arc<MemoryIam>,
+        trail: Arc<MemoryTrail>,
+        source: Arc<MemorySource>,
+    ) -> Self {
+        lock(&self.accounts).insert(account.to_owned(), (iam, trail, source));
         self
     }
 
@@ -41,7 +54,7 @@ impl MemberAccess for MemoryMembers {
     async fn account(&self, target: &MemberTarget<'_>) -> Result<AccountEffects, EffectError> {
         lock(&self.assumed).push((target.account.to_owned(), target.session_name()));
         let accounts = lock(&self.accounts);
-        let Some((iam, trail)) = accounts.get(target.account) else {
+        let Some((iam, trail, source)) = accounts.get(target.account) else {
             return Err(EffectError {
                 operation: "AssumeRole",
                 kind: ErrorKind::AccessDenied,
@@ -52,6 +65,7 @@ impl MemberAccess for MemoryMembers {
         Ok(AccountEffects {
             iam: iam.clone(),
             trail: trail.clone(),
+            source: Some(source.clone()),
         })
     }
 }
