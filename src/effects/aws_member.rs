@@ -3,16 +3,18 @@
 //!
 //! Per account, one SDK configuration whose credentials provider is the
 //! SDK's `AssumeRoleProvider` (the event's partition in the role ARN, the
-//! event's region for the regional STS endpoint). The SDK's identity cache
-//! keeps the session until shortly before it expires (10 seconds, of a one
-//! hour session), for both clients built on it: so the events of one
-//! account make one `AssumeRole` an hour, not one per event.
+//! event's region for the regional STS endpoint), and an identity cache of
+//! the account's own. The SDK's identity cache keeps the session until
+//! shortly before it expires (10 seconds, of a one hour session), for both
+//! clients built on it: so the events of one account make one `AssumeRole`
+//! an hour, not one per event, however many accounts there are.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use aws_config::identity::IdentityCache;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::{
@@ -114,9 +116,14 @@ impl MemberAccess for AwsMembers {
             calls: self.assumed.clone(),
             last_error: last_error.clone(),
         };
+        // An identity cache of the account's own: the function's is shared
+        // by every provider built on its configuration and keeps 64 at
+        // most, so beyond 64 accounts their sessions would evict each other
+        // and every event would assume its role again.
         let mut sdk = self
             .base
             .to_builder()
+            .identity_cache(IdentityCache::lazy().build())
             .credentials_provider(SharedCredentialsProvider::new(provider));
         if let Some(region) = region {
             sdk = sdk.region(region);

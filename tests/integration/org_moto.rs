@@ -616,3 +616,33 @@ async fn the_cli_scans_every_account_or_one_and_handles_a_members_events() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(message));
     }
 }
+
+/// Past the SDK's 64 partitions of a shared identity cache: each account
+/// keeps its own session (before, 70 accounts evicted each other's and
+/// every call assumed its role again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seventy_accounts_keep_their_sessions() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let members = AwsMembers::new(&sdk, "trailguard-member");
+    let ids: Vec<String> = (0..70)
+        .map(|i| format!("{:012}", 500_000_000_000u64 + i))
+        .collect();
+    for round in 0..2 {
+        for id in &ids {
+            let target = MemberTarget {
+                account: id,
+                partition: "aws",
+                region: Some("us-east-1"),
+                purpose: "test",
+            };
+            let effects = members.account(&target).await.unwrap();
+            assert_eq!(
+                effects.iam.user("nobody").await.unwrap(),
+                None,
+                "round {round}"
+            );
+        }
+    }
+    assert_eq!(members.assume_role_calls(), 70);
+}
