@@ -112,12 +112,136 @@ pub async fn invoke(
         return close_windows(ctx).await;
     }
     if scan::is_scheduled_event(&payload) {
+        if let (Some(lister), Some(queue)) = (&ctx.lister, &ctx.scan_queue) {
+            return dispatch_scans(ctx, lister.as_ref(), queue.as_ref()).await;
+        }
         return scan_until(ctx, source, deadline).await;
     }
     if crate::replay::batch::is_batch(&payload) {
         return replay_batch(payload).await;
     }
+    // The scan queue's batches reach the function only in organisation mode.
+    if ctx.config.organization.enabled()
+        && let Some(records) = sqs_records(&payload)
+    {
+        return Ok(scan_batch(&records, deadline, ctx, source).await);
+    }
     handle_logged(payload, Some(raw), ctx).await
+}
+
+/// The scheduled scan in organisation mode: one message per account to
+/// the scan queue. `Err` (retried) when a scan could not be queued.
+async fn dispatch_scans(
+    ctx: &LiveContext,
+    lister: &dyn crate::effects::AccountLister,
+    queue: &dyn crate::effects::ScanQueue,
+) -> Result<Value, InvocationError> {
+    match scan::fanout::dispatch(ctx, lister, queue).await {
+        Ok(d) if d.failed.is_empty() => Ok(json!({ "status": "ok", "dispatched": d })),
+        Ok(d) => Err(InvocationError(format!(
+            "scan queue refused the scans of {} account{}: {}",
+            d.failed.len(),
+            if d.failed.len() == 1 { "" } else { "s" },
+            d.failed.join(", ")
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, "scan not dispatched");
+            Err(InvocationError(e.to_string()))
+        }
+    }
+}
+
+/// One record of an SQS batch: its message id and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsRecord {
+    pub message_id: String,
+    pub body: String,
+}
+
+/// The records of an SQS event (every record from `aws:sqs`, with a
+/// message id and a body), or `None` for any other payload.
+pub fn sqs_records(payload: &Value) -> Option<Vec<SqsRecord>> {
+    let records = payload.get("Records")?.as_array()?;
+    if records.is_empty() {
+        return None;
+    }
+    records
+        .iter()
+        .map(|r| {
+            (r.get("eventSource")?.as_str()? == "aws:sqs").then_some(())?;
+            Some(SqsRecord {
+                message_id: r.get("messageId")?.as_str()?.to_owned(),
+                body: r.get("body")?.as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Scans the account of each record (the scan queue's batch), each with
+/// its own summary alert, and answers the failed ones as
+/// `batchItemFailures`: the queue retries them, then keeps them in its
+/// dead-letter queue. A body that is not a per-account scan fails too, so
+/// it ends in the dead-letter queue rather than being lost.
+pub async fn scan_batch(
+    records: &[SqsRecord],
+    deadline: Option<std::time::SystemTime>,
+    ctx: &LiveContext,
+    source: &dyn CredentialSource,
+) -> Value {
+    let deadline = deadline.map(|d| {
+        let left = d
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
+    let mut failures = Vec::new();
+    for record in records {
+        let Some(message) = scan::fanout::ScanAccount::parse(&record.body) else {
+            let (body, body_truncated) = loggable(&record.body);
+            tracing::error!(
+                message_id = record.message_id.as_str(),
+                body,
+                body_truncated,
+                "queue message is not a per-account scan; left for the dead-letter queue"
+            );
+            failures.push(json!({ "itemIdentifier": record.message_id }));
+            continue;
+        };
+        let scan_ctx = ScanContext {
+            deadline,
+            ..ScanContext::new(ctx, source)
+        };
+        let result = Box::pin(scan::fanout::scan_account(
+            ctx,
+            source,
+            &message.account,
+            scan_ctx,
+            chrono::Utc::now(),
+        ))
+        .await;
+        let failed = match &result {
+            Ok(report) => {
+                for e in &report.errors {
+                    tracing::error!(
+                        account = message.account.as_str(),
+                        kind = e.kind.as_str(),
+                        retryable = e.retryable,
+                        error = %e.message,
+                        "scan effect failed"
+                    );
+                }
+                report.retryable()
+            }
+            Err(e) => {
+                tracing::error!(account = message.account.as_str(), error = %e, "account scan failed");
+                true
+            }
+        };
+        if failed {
+            failures.push(json!({ "itemIdentifier": record.message_id }));
+        }
+    }
+    json!({ "batchItemFailures": failures })
 }
 
 /// Closes the grouping windows whose time is up (the sweep's schedule).

@@ -24,6 +24,9 @@ pub struct Facts<'a> {
     pub decision: &'a Decision,
     /// What the remediation did, would do, or why it did not run.
     pub remediation: Option<&'a Report>,
+    /// Set when the event is of another account than the function's own
+    /// (organisation mode): that account's name, where Organizations gave it.
+    pub other_account: Option<Option<&'a str>>,
 }
 
 impl<'a> Facts<'a> {
@@ -37,7 +40,39 @@ impl<'a> Facts<'a> {
             event,
             decision,
             remediation,
+            other_account: None,
         }
+    }
+
+    /// The event is of another account than the function's own, named
+    /// `name` in the organisation when known.
+    pub fn in_other_account(mut self, name: Option<&'a str>) -> Self {
+        self.other_account = Some(name);
+        self
+    }
+
+    /// The account's name in the organisation, when known.
+    pub fn account_name(&self) -> Option<&'a str> {
+        self.other_account.flatten().filter(|n| !n.is_empty())
+    }
+
+    /// The account id, and its name when known: `222222222222 (Prod)`.
+    pub fn account_label(&self) -> String {
+        match self.account_name() {
+            Some(name) => format!("{} ({name})", self.account()),
+            None => self.account().to_owned(),
+        }
+    }
+
+    /// For an event of another account: where the console link opens.
+    /// A console URL cannot choose the account; it opens in the one the
+    /// reader is signed in to.
+    pub fn console_account_note(&self) -> Option<String> {
+        self.other_account?;
+        Some(format!(
+            "The console opens in the account you are signed in to: sign in to account {} (or switch role into it) first.",
+            self.account_label()
+        ))
     }
 
     /// The registry entry of the rule that fired.

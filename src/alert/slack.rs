@@ -84,7 +84,7 @@ pub fn message(facts: &Facts) -> Value {
             field("Who", &facts.who()),
             field("What", &facts.what()),
             field("Target", &d.finding.target.label()),
-            field("Account / region", &format!("{} / {}", facts.account(), facts.region())),
+            field("Account / region", &format!("{} / {}", facts.account_label(), facts.region())),
             field("When", facts.time()),
             field("Source IP", facts.source_ip()),
             field("User agent", facts.user_agent()),
@@ -143,6 +143,9 @@ pub fn message(facts: &Facts) -> Value {
                 "text": {"type": "plain_text", "text": "Open the event in CloudTrail"},
                 "url": link,
             }]}));
+            if let Some(note) = facts.console_account_note() {
+                blocks.push(json!({"type": "context", "elements": [mrkdwn(cut_escaped(&escape(&note), FIELD_MAX))]}));
+            }
         }
         // No button rather than no alert: the event id, cut, says where to look.
         Some(_) => blocks.push(json!({"type": "context", "elements": [mrkdwn(cut_escaped(
@@ -157,7 +160,7 @@ pub fn message(facts: &Facts) -> Value {
             "trailguard {}: {} ({})",
             d.finding.severity.as_str(),
             d.finding.summary,
-            facts.account()
+            facts.account_label()
         )), SECTION_MAX),
         "blocks": blocks,
     })
@@ -284,6 +287,24 @@ fn url_from_secret(secret: &Secret) -> Result<WebhookUrl, &'static str> {
 mod tests {
     use super::*;
     use crate::alert::testing::{decision, event_with};
+
+    #[test]
+    fn another_accounts_message_names_it_and_says_where_the_console_opens() {
+        let event = event_with("eventID", "e-1");
+        let d = decision("bob", "bob got a policy");
+        let own = message(&Facts::new(&event, &d, None)).to_string();
+        let other = message(&Facts::new(&event, &d, None).in_other_account(Some("Prod")));
+        let text = other.to_string();
+        assert!(text.contains("111122223333 (Prod) / us-east-1"), "{text}");
+        assert!(
+            other["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("(111122223333 (Prod))")
+        );
+        assert!(text.contains("sign in to account 111122223333 (Prod)"));
+        assert!(!own.contains("sign in to account") && !own.contains("Prod"));
+    }
 
     /// Every text of the message within Block Kit's limits, and every `&`
     /// in it the start of a whole entity.

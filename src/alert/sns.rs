@@ -23,15 +23,19 @@ pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
             format!("{}:{}", facts.event_id(), d.finding.rule),
         )
     });
+    let mut attributes: Vec<(String, String)> = vec![
+        ("severity".into(), d.finding.severity.as_str().into()),
+        ("rule".into(), d.finding.rule.into()),
+        ("account".into(), facts.account().into()),
+    ];
+    if let Some(name) = facts.account_name() {
+        attributes.push(("account_name".into(), name.into()));
+    }
     SnsMessage {
         topic_arn: topic_arn.to_owned(),
         subject: subject(facts),
         body: body(facts),
-        attributes: vec![
-            ("severity".into(), d.finding.severity.as_str().into()),
-            ("rule".into(), d.finding.rule.into()),
-            ("account".into(), facts.account().into()),
-        ],
+        attributes,
         fifo,
     }
 }
@@ -45,7 +49,10 @@ pub fn subject(facts: &Facts) -> String {
         d.finding.severity.as_str().to_uppercase(),
         d.finding.rule,
         d.finding.target.label(),
-        facts.account()
+        match facts.account_name() {
+            Some(name) => format!("{} {name}", facts.account()),
+            None => facts.account().to_owned(),
+        }
     );
     let ascii: String = raw
         .chars()
@@ -72,7 +79,7 @@ pub fn body(facts: &Facts) -> String {
         ("Who", facts.who()),
         ("What", facts.what()),
         ("Target", d.finding.target.label()),
-        ("Account", facts.account().to_owned()),
+        ("Account", facts.account_label()),
         ("Region", facts.region().to_owned()),
         ("Time", facts.time().to_owned()),
         ("Source IP", facts.source_ip().to_owned()),
@@ -91,7 +98,12 @@ pub fn body(facts: &Facts) -> String {
     }
     out += &format!("\nRemediation: {}\n", facts.remediation_text());
     match facts.console_link() {
-        Some(link) => out += &format!("\nThe event in the CloudTrail console:\n{link}\n"),
+        Some(link) => {
+            out += &format!("\nThe event in the CloudTrail console:\n{link}\n");
+            if let Some(note) = facts.console_account_note() {
+                out += &format!("{}\n", one_line(&note));
+            }
+        }
         None => out += &format!("\nEvent id: {}\n", escape_controls(facts.event_id())),
     }
     out += "\n-- trailguard\n";
@@ -107,6 +119,43 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::alert::testing::{decision, event_with};
+
+    #[test]
+    fn another_accounts_alert_names_it_and_says_where_the_console_opens() {
+        let event = event_with("eventID", "e-1");
+        let d = decision("bob", "bob got a policy");
+        let own = message("arn:aws:sns:us-east-1:1:t", &Facts::new(&event, &d, None));
+        let named = Facts::new(&event, &d, None).in_other_account(Some("Prod"));
+        let m = message("arn:aws:sns:us-east-1:1:t", &named);
+        assert_eq!(
+            m.subject,
+            "trailguard MEDIUM user-policy-attached: user bob (111122223333 Prod)"
+        );
+        assert_eq!(m.attributes[..3], own.attributes[..]);
+        assert_eq!(m.attributes[3], ("account_name".into(), "Prod".into()));
+        assert!(
+            m.body.contains("Account:       111122223333 (Prod)\n"),
+            "{}",
+            m.body
+        );
+        assert!(
+            m.body
+                .contains("sign in to account 111122223333 (Prod) (or switch role into it) first.")
+        );
+        assert!(!own.body.contains("sign in to account"));
+        // No name from Organizations: the id alone, the note still there.
+        let unnamed = message(
+            "arn:aws:sns:us-east-1:1:t",
+            &Facts::new(&event, &d, None).in_other_account(None),
+        );
+        assert_eq!(unnamed.subject, own.subject);
+        assert_eq!(unnamed.attributes, own.attributes);
+        assert!(
+            unnamed
+                .body
+                .contains("sign in to account 111122223333 (or switch")
+        );
+    }
 
     /// A 150,000-character user agent of 3-byte characters is 450,000 bytes:
     /// a cap that counted characters let it through.

@@ -19,6 +19,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let slack_env = std::env::var(&config.alerts.slack_webhook_url_env).ok();
     // One IAM client for the remediations and the scan's reads.
     let (ctx, source) = LiveContext::with_credential_source(config, &sdk, slack_env)?;
+    let queue = std::env::var("TRAILGUARD_SCAN_QUEUE_URL").ok();
+    let ctx = ctx
+        .with_organization(&sdk)
+        .await?
+        .with_scan_queue_url(&sdk, queue.as_deref());
     let (ctx, source) = (&ctx, source.as_ref());
     // The handler gets the payload's text, so that a payload the runtime
     // could not deserialize is still logged and answered (see lambda.rs).

@@ -20,16 +20,32 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = input::parse_size,
           default_value_t = input::DEFAULT_MAX_INPUT_BYTES)]
     max_input_size: u64,
+    /// Act on the events of this member account through the member role
+    /// (organisation mode), as the function would; other accounts' events
+    /// are alerted only.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Files, directories (walked recursively) or `-` for stdin.
     #[arg(value_name = "PATH", default_value = "-")]
     paths: Vec<PathBuf>,
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let config = match args.config.load() {
+    let mut config = match args.config.load() {
         Ok(c) => c,
         Err(e) => return super::config_failure(&e),
     };
+    if let Some(account) = &args.account {
+        if let Err(message) = super::scan::check_account_arg(account, &config) {
+            eprintln!("trailguard: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        config.organization.accounts = vec![account.clone()];
+        config
+            .organization
+            .exclude_accounts
+            .retain(|a| a != account);
+    }
     init_logs();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ConfigArg, EXIT_EFFECTS, EXIT_INPUT, EXIT_USAGE, Format};
 use crate::live::LiveContext;
+use crate::scan::fanout::{accounts_to_scan, scan_account};
 use crate::scan::{ReportWait, ScanContext, render_text, run_scan};
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +32,32 @@ pub struct Args {
     /// Longest wait for IAM to generate the credential report, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     report_wait: u64,
+    /// Scan this member account through the member role (organisation mode).
+    #[arg(long, value_name = "ID", conflicts_with = "all_accounts")]
+    account: Option<String>,
+    /// Scan every account of the organisation (organizations:ListAccounts,
+    /// else organization.accounts), one after the other, each with its own
+    /// summary; `--format json` prints an array of reports.
+    #[arg(long)]
+    all_accounts: bool,
+}
+
+/// `--account ID` must be an account id, and needs organisation mode.
+pub(super) fn check_account_arg(
+    account: &str,
+    config: &crate::config::Config,
+) -> Result<(), String> {
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "--account `{account}` is not a 12-digit account id"
+        ));
+    }
+    if !config.organization.enabled() {
+        return Err(format!(
+            "--account `{account}` needs organisation mode: set organization.member_role_name (or TRAILGUARD_MEMBER_ROLE_NAME)"
+        ));
+    }
+    Ok(())
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -38,6 +65,18 @@ pub fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return super::config_failure(&e),
     };
+    if let Some(account) = &args.account
+        && let Err(message) = check_account_arg(account, &config)
+    {
+        eprintln!("trailguard: {message}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if args.all_accounts && !config.organization.enabled() {
+        eprintln!(
+            "trailguard: --all-accounts needs organisation mode: set organization.member_role_name (or TRAILGUARD_MEMBER_ROLE_NAME)"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     super::handle::init_logs();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -54,6 +93,7 @@ pub fn run(args: Args) -> ExitCode {
         timeout: Duration::from_secs(args.report_wait),
         ..ReportWait::default()
     };
+    let mut failed_accounts = 0usize;
     let result = runtime.block_on(async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
@@ -62,6 +102,10 @@ pub fn run(args: Args) -> ExitCode {
         // One IAM client for the remediations and the scan's reads.
         let (live, source) = LiveContext::with_credential_source(config, &sdk, slack_env)
             .map_err(|e| (EXIT_USAGE, e.to_string()))?;
+        let live = live
+            .with_organization(&sdk)
+            .await
+            .map_err(|e| (EXIT_USAGE, e.to_string()))?;
         let ctx = ScanContext {
             wait,
             // Ages measured at another time are not the account's: acting
@@ -69,11 +113,37 @@ pub fn run(args: Args) -> ExitCode {
             dry_run: args.dry_run || args.as_of.is_some(),
             ..ScanContext::new(&live, source.as_ref())
         };
-        run_scan(&ctx, now)
-            .await
-            .map_err(|e| (EXIT_INPUT, format!("scan failed: {e}")))
+        let accounts = if args.all_accounts {
+            let Some(lister) = live.lister.as_deref() else {
+                return Err((EXIT_USAGE, "no account lister".to_owned()));
+            };
+            let (accounts, _) = accounts_to_scan(&live, lister)
+                .await
+                .map_err(|e| (EXIT_INPUT, e.to_string()))?;
+            accounts
+        } else if let Some(account) = &args.account {
+            vec![account.clone()]
+        } else {
+            let report = run_scan(&ctx, now)
+                .await
+                .map_err(|e| (EXIT_INPUT, format!("scan failed: {e}")))?;
+            return Ok(vec![report]);
+        };
+        let mut reports = Vec::new();
+        for account in &accounts {
+            match Box::pin(scan_account(&live, source.as_ref(), account, ctx, now)).await {
+                Ok(report) => reports.push(report),
+                // One account failing does not stop the others.
+                Err(e) if args.all_accounts => {
+                    eprintln!("trailguard: scan of account {account} failed: {e}");
+                    failed_accounts += 1;
+                }
+                Err(e) => return Err((EXIT_INPUT, format!("scan failed: {e}"))),
+            }
+        }
+        Ok(reports)
     });
-    let report = match result {
+    let reports = match result {
         Ok(r) => r,
         Err((code, message)) => {
             eprintln!("trailguard: {message}");
@@ -81,11 +151,19 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let mut out = io::stdout().lock();
-    let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &report)
+    let written = match (args.format, reports.as_slice()) {
+        // One account: the one report, as always.
+        (Format::Json, [report]) if !args.all_accounts => {
+            serde_json::to_writer_pretty(&mut out, report)
+                .map_err(io::Error::from)
+                .and_then(|()| out.write_all(b"\n"))
+        }
+        (Format::Json, reports) => serde_json::to_writer_pretty(&mut out, reports)
             .map_err(io::Error::from)
             .and_then(|()| out.write_all(b"\n")),
-        Format::Text => out.write_all(render_text(&report).as_bytes()),
+        (Format::Text, reports) => reports
+            .iter()
+            .try_for_each(|r| out.write_all(render_text(r).as_bytes())),
     };
     if let Err(e) = written.and_then(|()| out.flush())
         && e.kind() != io::ErrorKind::BrokenPipe
@@ -93,7 +171,9 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("trailguard: cannot write output: {e}");
         return ExitCode::from(EXIT_INPUT);
     }
-    if report.failed() {
+    if failed_accounts > 0 {
+        ExitCode::from(EXIT_INPUT)
+    } else if reports.iter().any(|r| r.failed()) {
         ExitCode::from(EXIT_EFFECTS)
     } else {
         ExitCode::SUCCESS

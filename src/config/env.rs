@@ -11,6 +11,9 @@ pub const ENV_VARS: &[&str] = &[
     // Read by the binaries, not overrides.
     "TRAILGUARD_CONFIG",
     "TRAILGUARD_SLACK_WEBHOOK_URL",
+    // The queue of per-account scans (organisation mode): the scheduled
+    // scan dispatches to it instead of scanning.
+    "TRAILGUARD_SCAN_QUEUE_URL",
     // Config overrides (see `apply_env`).
     "TRAILGUARD_DEFAULT_MODE",
     "TRAILGUARD_MODES",
@@ -28,6 +31,9 @@ pub const ENV_VARS: &[&str] = &[
     "TRAILGUARD_SCAN_KEY_ROTATION_DAYS",
     "TRAILGUARD_SCAN_UNUSED_DAYS",
     "TRAILGUARD_SCAN_ROOT_RECENT_DAYS",
+    "TRAILGUARD_MEMBER_ROLE_NAME",
+    "TRAILGUARD_ACCOUNTS",
+    "TRAILGUARD_EXCLUDE_ACCOUNTS",
     // Read by the test harness only (the moto server's interpreter).
     "TRAILGUARD_PYTHON",
 ];
@@ -105,6 +111,9 @@ where
                     }
                 }
             }
+            "TRAILGUARD_MEMBER_ROLE_NAME" => raw.organization.member_role_name = Some(value.into()),
+            "TRAILGUARD_ACCOUNTS" => raw.organization.accounts = list(value),
+            "TRAILGUARD_EXCLUDE_ACCOUNTS" => raw.organization.exclude_accounts = list(value),
             "TRAILGUARD_GROUP_PREFIX" => raw.remediation.group_prefix = value.into(),
             "TRAILGUARD_GROUP_PATH" => raw.remediation.group_path = value.into(),
             "TRAILGUARD_PROPAGATION_DELAY_SECONDS" => {
@@ -222,6 +231,35 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "`TRAILGUARD_SCAN_UNUSED_DAYS`: `ninety` is not a number of days"
+        );
+    }
+
+    #[test]
+    fn the_organisation_variables_override_the_section() {
+        let env = [
+            (
+                "TRAILGUARD_MEMBER_ROLE_NAME".to_string(),
+                "trailguard-member".to_string(),
+            ),
+            (
+                "TRAILGUARD_ACCOUNTS".to_string(),
+                "111111111111, 222222222222".to_string(),
+            ),
+            ("TRAILGUARD_EXCLUDE_ACCOUNTS".to_string(), String::new()),
+            (
+                "TRAILGUARD_SCAN_QUEUE_URL".to_string(),
+                "http://127.0.0.1:1/q".to_string(),
+            ),
+        ];
+        let c = Config::from_toml(DEFAULT_TOML, "default", env).unwrap();
+        assert!(c.organization.enabled());
+        assert_eq!(c.organization.accounts, ["111111111111", "222222222222"]);
+        assert!(c.organization.exclude_accounts.is_empty());
+        let bad = [("TRAILGUARD_EXCLUDE_ACCOUNTS".to_string(), "1,2".to_string())];
+        let err = Config::from_toml(DEFAULT_TOML, "default", bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`organization.exclude_accounts`: `1` is not a 12-digit account id"
         );
     }
 

@@ -17,6 +17,7 @@ mod alerts;
 mod env;
 mod exemptions;
 mod modes;
+mod organization;
 mod password;
 mod remediation;
 mod scan;
@@ -24,6 +25,7 @@ mod scan;
 pub use alerts::Alerts;
 pub use env::{ENV_VARS, process_env};
 pub use exemptions::Exemptions;
+pub use organization::Organization;
 pub use remediation::MAX_PROPAGATION_DELAY_SECONDS;
 
 use alerts::redact_urls;
@@ -81,6 +83,8 @@ struct RawConfig {
     remediation: GroupNaming,
     #[serde(default)]
     scan: ScanSettings,
+    #[serde(default)]
+    organization: Organization,
 }
 
 /// The validated configuration.
@@ -98,6 +102,9 @@ pub struct Config {
     pub password_policy: PasswordBaseline,
     pub remediation: GroupNaming,
     pub scan: ScanSettings,
+    /// Organisation mode; unset, the one account the function runs in.
+    #[serde(skip_serializing_if = "Organization::is_unset")]
+    pub organization: Organization,
 }
 
 impl Default for Config {
@@ -171,7 +178,7 @@ impl Config {
 /// Checks each section in turn; the first problem found is the error, in
 /// the order the sections have always been checked (a config with several
 /// problems keeps reporting the same one).
-fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
+fn validate(mut raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
     let (default_mode, modes) = modes::resolve(&raw.modes)?;
     exemptions::check_principals(&raw.exemptions)?;
     if let Some(arn) = &raw.self_role_arn
@@ -187,6 +194,7 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
     remediation::validate(&raw.remediation)?;
     password::validate(&raw.password_policy)?;
     scan::validate(&raw.scan)?;
+    organization::validate(&mut raw.organization)?;
     let exemptions = exemptions::build(raw.exemptions)?;
     Ok(Config {
         origin,
@@ -198,6 +206,7 @@ fn validate(raw: RawConfig, origin: String) -> Result<Config, ConfigError> {
         password_policy: raw.password_policy,
         remediation: raw.remediation,
         scan: raw.scan,
+        organization: raw.organization,
     })
 }
 

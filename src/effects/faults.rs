@@ -364,3 +364,42 @@ impl std::io::Read for BrokenRead {
         ))
     }
 }
+
+/// A [`MemberAccess`](super::MemberAccess) whose `sts:AssumeRole` is denied
+/// for some accounts, as STS denies a role that is missing or does not
+/// trust the function (moto assumes any role), and passes the others on.
+pub struct DeniedMembers {
+    inner: std::sync::Arc<dyn super::MemberAccess>,
+    denied: Vec<String>,
+}
+
+impl DeniedMembers {
+    /// Denies the member role of each of `accounts`.
+    pub fn new(inner: std::sync::Arc<dyn super::MemberAccess>, accounts: &[&str]) -> Self {
+        DeniedMembers {
+            inner,
+            denied: accounts.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+}
+
+#[async_trait]
+impl super::MemberAccess for DeniedMembers {
+    async fn account(
+        &self,
+        target: &super::MemberTarget<'_>,
+    ) -> Result<super::AccountEffects, EffectError> {
+        if self.denied.iter().any(|a| a == target.account) {
+            return Err(EffectError {
+                operation: "sts:AssumeRole",
+                kind: ErrorKind::AccessDenied,
+                code: Some("AccessDenied".into()),
+                message: format!(
+                    "not authorized to perform sts:AssumeRole on the member role of {}",
+                    target.account
+                ),
+            });
+        }
+        self.inner.account(target).await
+    }
+}

@@ -16,10 +16,12 @@
 pub mod alert_state;
 pub mod aws;
 pub mod aws_hub;
+pub mod aws_member;
 pub mod aws_state;
 pub mod credentials;
 pub mod held;
 pub mod hub;
+pub mod member;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.
 #[cfg(any(test, feature = "test-util"))]
@@ -37,6 +39,9 @@ use crate::inventory::PasswordBaseline;
 pub use alert_state::{AlertState, Claim, ClaimTimes, Fold, Member, Window};
 pub use credentials::{CredentialSource, ReportFetch, ReportState};
 pub use hub::{FindingsHub, HubFinding};
+pub use member::{
+    AccountEffects, AccountLister, AccountNames, MemberAccess, MemberTarget, ScanQueue,
+};
 
 /// What kind of failure an effect met; decides retries and reactions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

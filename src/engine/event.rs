@@ -34,6 +34,48 @@ fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) ->
     })
 }
 
+/// Is the caller a session of the member role (organisation mode), in
+/// any account? Those are trailguard's own calls in member accounts.
+pub fn is_member_session(event: &CloudTrailEvent, config: &Config) -> bool {
+    event
+        .principal_arns()
+        .any(|arn| config.organization.is_member_role(arn))
+}
+
+/// Where the effects of an event's decisions may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The function's own account (or an account it cannot tell from its
+    /// own): its own credentials, as in the one-account mode.
+    Own,
+    /// Another account of the organisation: through the member role.
+    Member { account: String, partition: String },
+    /// Not acted on, alerted only, and why.
+    AlertOnly(String),
+}
+
+/// The account an event is about (its record's `recipientAccountId`, which
+/// [`forgery`] has checked against the envelope's `account`) decides where
+/// it may be acted on: in `own_account` as always; in another account only
+/// in organisation mode, allowed and not excluded. An unknown own account
+/// (a CLI run with no role of its own configured) is today's behaviour:
+/// the credentials at hand act.
+pub fn scope(event: &CloudTrailEvent, config: &Config, own_account: Option<&str>) -> Scope {
+    let (Some(account), Some(own)) = (event.account_id(), own_account) else {
+        return Scope::Own;
+    };
+    if account == own {
+        return Scope::Own;
+    }
+    match config.organization.refusal(account) {
+        Some(why) => Scope::AlertOnly(why),
+        None => Scope::Member {
+            account: account.to_owned(),
+            partition: partition(event).to_owned(),
+        },
+    }
+}
+
 /// How every forgery reason begins, so logs and reports can be searched.
 pub const FORGED: &str = "forged event";
 
@@ -93,6 +135,12 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
     if is_self(event, config) {
         return Evaluation {
             ignored: Some("made by trailguard's own role".into()),
+            ..Evaluation::default()
+        };
+    }
+    if is_member_session(event, config) {
+        return Evaluation {
+            ignored: Some("made by trailguard's member role".into()),
             ..Evaluation::default()
         };
     }
@@ -160,7 +208,7 @@ pub(super) fn exemption(
 
 /// The partition the event happened in (`aws`, `aws-cn`, `aws-us-gov`...):
 /// from the caller's ARNs, else from the region's name.
-fn partition(event: &CloudTrailEvent) -> &str {
+pub fn partition(event: &CloudTrailEvent) -> &str {
     let from_arn = event.principal_arns().find_map(|arn| {
         let p = arn.strip_prefix("arn:")?.split(':').next()?;
         rules::PARTITIONS.contains(&p).then_some(p)
@@ -405,5 +453,73 @@ mod tests {
         let eval = evaluate(&event(raw), &Config::default());
         assert_eq!(eval.ignored.as_deref(), Some("failed call (AccessDenied)"));
         assert!(eval.decisions.is_empty());
+    }
+
+    fn org(extra: &str) -> Config {
+        config(&format!(
+            "[organization]\nmember_role_name = \"trailguard-member\"\n{extra}"
+        ))
+    }
+
+    #[test]
+    fn an_event_of_the_own_account_or_of_an_unknown_own_account_acts_as_always() {
+        let ev = event(attach("bob"));
+        let one = Config::default();
+        assert_eq!(scope(&ev, &one, Some("111122223333")), Scope::Own);
+        assert_eq!(scope(&ev, &one, None), Scope::Own);
+        assert_eq!(scope(&ev, &org(""), Some("111122223333")), Scope::Own);
+    }
+
+    #[test]
+    fn another_account_is_alerted_only_unless_organisation_mode_allows_it() {
+        let mut raw = attach("bob");
+        raw["recipientAccountId"] = "222222222222".into();
+        let ev = event(raw);
+        let own = Some("111122223333");
+        let Scope::AlertOnly(why) = scope(&ev, &Config::default(), own) else {
+            panic!("acted on another account in one-account mode");
+        };
+        assert!(
+            why.contains("`222222222222`") && why.contains("mode is off"),
+            "{why}"
+        );
+        assert_eq!(
+            scope(&ev, &org(""), own),
+            Scope::Member {
+                account: "222222222222".into(),
+                partition: "aws".into()
+            }
+        );
+        let allow = org("accounts = [\"333333333333\"]");
+        assert!(
+            matches!(scope(&ev, &allow, own), Scope::AlertOnly(w) if w.contains("organization.accounts"))
+        );
+        let excluded = org("exclude_accounts = [\"222222222222\"]");
+        assert!(
+            matches!(scope(&ev, &excluded, own), Scope::AlertOnly(w) if w.contains("exclude_accounts"))
+        );
+    }
+
+    #[test]
+    fn the_member_roles_sessions_are_ignored_in_every_account() {
+        let mut raw = attach("bob");
+        raw["recipientAccountId"] = "222222222222".into();
+        raw["userIdentity"] = json!({
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::222222222222:assumed-role/trailguard-member/trailguard-e1",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::222222222222:role/trailguard-member"}}
+        });
+        let eval = evaluate(&event(raw.clone()), &org(""));
+        assert_eq!(
+            eval.ignored.as_deref(),
+            Some("made by trailguard's member role")
+        );
+        assert!(eval.decisions.is_empty());
+        // In the one-account mode no role of that name is trailguard's.
+        assert!(
+            !evaluate(&event(raw), &Config::default())
+                .decisions
+                .is_empty()
+        );
     }
 }

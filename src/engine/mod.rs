@@ -19,7 +19,10 @@ use crate::event::CloudTrailEvent;
 use crate::inventory::account::Account;
 use crate::rules::{self, Check, Finding, Mode, Rule};
 
-pub use event::{FORGED, evaluate, evaluate_delivered, forgery, is_self, verdict_without_rules};
+pub use event::{
+    FORGED, Scope, evaluate, evaluate_delivered, forgery, is_member_session, is_self, partition,
+    scope, verdict_without_rules,
+};
 pub use inventory::evaluate_account;
 
 /// A finding with the mode it runs in.

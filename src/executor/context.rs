@@ -10,11 +10,12 @@ use crate::alert::slack::{WebhookError, WebhookSource};
 use crate::config::Config;
 use crate::effects::aws::{AwsIam, AwsSecrets, AwsSns, AwsTrail};
 use crate::effects::aws_hub::AwsHub;
+use crate::effects::aws_member::{AwsAccountLister, AwsAccountNames, AwsMembers, AwsScanQueue};
 use crate::effects::aws_state::DynamoAlertState;
 use crate::effects::webhook::HttpWebhook;
 use crate::effects::{
-    AlertState, CredentialSource, FindingsHub, Iam, Publisher, Secrets, TrailControl, Webhook,
-    WebhookUrl,
+    AccountEffects, AccountLister, AccountNames, AlertState, CredentialSource, FindingsHub, Iam,
+    MemberAccess, Publisher, ScanQueue, Secrets, TrailControl, Webhook, WebhookUrl,
 };
 use crate::remediate::{Retry, Sleep, TokioSleep};
 
@@ -51,6 +52,11 @@ impl Effects {
 pub enum LiveError {
     #[error(transparent)]
     Webhook(#[from] WebhookError),
+    /// Organisation mode must know the function's own account.
+    #[error(
+        "cannot tell the function's own account (organisation mode needs it; or set self_role_arn): {0}"
+    )]
+    OwnAccount(crate::effects::EffectError),
 }
 
 /// Built once per process (a Lambda cold start, a CLI run) and shared by
@@ -71,6 +77,18 @@ pub struct LiveContext {
     /// The region the SDK acts in (the function's): the partition of what
     /// the scan imports into Security Hub.
     pub region: Option<String>,
+    /// The account the function runs in; `None` when unknown (a CLI run
+    /// with no role of its own configured), which acts as always.
+    pub own_account: Option<String>,
+    /// The member role's effects in other accounts (organisation mode).
+    pub members: Option<Arc<dyn MemberAccess>>,
+    /// The names of other accounts, for their alerts (organisation mode).
+    pub account_names: Option<Arc<dyn AccountNames>>,
+    /// The organisation's accounts, for the scan's fan-out.
+    pub lister: Option<Arc<dyn AccountLister>>,
+    /// The queue of per-account scans (`TRAILGUARD_SCAN_QUEUE_URL`): with
+    /// it, the scheduled scan dispatches instead of scanning.
+    pub scan_queue: Option<Arc<dyn ScanQueue>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
 }
@@ -83,6 +101,12 @@ impl LiveContext {
             propagation_delay: Duration::from_secs(config.remediation.propagation_delay_seconds),
             ..Retry::default()
         };
+        // The role's account is the function's: the template sets the ARN.
+        let own_account = config
+            .self_role_arn
+            .as_deref()
+            .and_then(account_of_arn)
+            .map(str::to_owned);
         LiveContext {
             config,
             effects,
@@ -92,6 +116,11 @@ impl LiveContext {
             alert_state: None,
             hub: None,
             region: None,
+            own_account,
+            members: None,
+            account_names: None,
+            lister: None,
+            scan_queue: None,
             slack_url: OnceCell::new(),
         }
     }
@@ -104,7 +133,41 @@ impl LiveContext {
             .load()
             .await;
         let env_url = std::env::var(&config.alerts.slack_webhook_url_env).ok();
-        Self::from_sdk_config(config, &sdk, env_url)
+        Self::from_sdk_config(config, &sdk, env_url)?
+            .with_organization(&sdk)
+            .await
+    }
+
+    /// In organisation mode, the member role of each account (through
+    /// `sts:AssumeRole`, cached per account), and the function's own
+    /// account: its role's, else `sts:GetCallerIdentity`'s answer. In the
+    /// one-account mode, unchanged.
+    pub async fn with_organization(
+        mut self,
+        sdk: &aws_config::SdkConfig,
+    ) -> Result<Self, LiveError> {
+        let Some(role) = self.config.organization.member_role_name.clone() else {
+            return Ok(self);
+        };
+        if self.own_account.is_none() {
+            let own = crate::effects::aws_member::own_account(sdk)
+                .await
+                .map_err(LiveError::OwnAccount)?;
+            self.own_account = Some(own);
+        }
+        self.members = Some(Arc::new(AwsMembers::new(sdk, &role)));
+        self.account_names = Some(Arc::new(AwsAccountNames::new(sdk)));
+        self.lister = Some(Arc::new(AwsAccountLister::new(sdk)));
+        Ok(self)
+    }
+
+    /// Dispatches the scheduled scan to the queue at `url` (organisation
+    /// mode; an empty URL is none, as CloudFormation passes it).
+    pub fn with_scan_queue_url(mut self, sdk: &aws_config::SdkConfig, url: Option<&str>) -> Self {
+        if let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) {
+            self.scan_queue = Some(Arc::new(AwsScanQueue::new(sdk, url)));
+        }
+        self
     }
 
     /// With an explicit SDK configuration; `slack_env_value` is the value of
@@ -148,6 +211,34 @@ impl LiveContext {
         self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
     }
 
+    /// The account the function runs in, and how it reaches the others
+    /// (organisation mode).
+    pub fn with_accounts(
+        mut self,
+        own_account: Option<String>,
+        members: Option<Arc<dyn MemberAccess>>,
+    ) -> Self {
+        self.own_account = own_account;
+        self.members = members;
+        self
+    }
+
+    /// Names other accounts in alerts through `names` (tests, other
+    /// runtimes).
+    pub fn with_account_names(mut self, names: Arc<dyn AccountNames>) -> Self {
+        self.account_names = Some(names);
+        self
+    }
+
+    /// The effects of the function's own account.
+    pub fn own_effects(&self) -> AccountEffects {
+        AccountEffects {
+            iam: self.effects.iam.clone(),
+            trail: self.effects.trail.clone(),
+            source: None,
+        }
+    }
+
     /// Imports every finding into `hub` (tests, other runtimes).
     pub fn with_hub(mut self, hub: Arc<dyn FindingsHub>) -> Self {
         self.hub = Some(hub);
@@ -175,6 +266,13 @@ impl LiveContext {
             .await
             .cloned()
     }
+}
+
+/// The account of an ARN (`arn:aws:iam::111122223333:role/x`), if it
+/// names one.
+pub fn account_of_arn(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 #[cfg(test)]

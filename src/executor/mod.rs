@@ -19,14 +19,15 @@ use tokio::time::Instant;
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
 use crate::effects::{
-    Claim, ClaimTimes, CredentialSource, EffectError, Fold, HubFinding, Member, SnsMessage,
+    AccountEffects, Claim, ClaimTimes, CredentialSource, EffectError, Fold, HubFinding, Member,
+    MemberTarget, SnsMessage,
 };
-use crate::engine::{Decision, Evaluation};
+use crate::engine::{Decision, Evaluation, Scope};
 use crate::event::CloudTrailEvent;
 use crate::remediate::{self, Action, RemediateError, Report, Seen, Status};
 use crate::rules::{Mode, Severity, Target, within_days};
 
-pub use context::{Effects, LiveContext, LiveError};
+pub use context::{Effects, LiveContext, LiveError, account_of_arn};
 
 /// What failed while handling an event or running the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -166,6 +167,14 @@ pub enum ExecError {
         #[source]
         source: RemediateError,
     },
+    /// The member role of the event's account could not be assumed.
+    #[error("rule `{rule}`: member role of account `{account}` not assumed: {source}")]
+    MemberAccess {
+        rule: &'static str,
+        account: String,
+        #[source]
+        source: EffectError,
+    },
     #[error("rule `{rule}`: exemption check failed: {source}")]
     ExemptionCheck {
         rule: &'static str,
@@ -235,7 +244,9 @@ impl ExecError {
     /// Which effect failed.
     pub fn kind(&self) -> FailureKind {
         match self {
-            ExecError::Remediation { .. } | ExecError::Recheck { .. } => FailureKind::Remediation,
+            ExecError::Remediation { .. }
+            | ExecError::Recheck { .. }
+            | ExecError::MemberAccess { .. } => FailureKind::Remediation,
             ExecError::Deadline { .. } => FailureKind::Deadline,
             ExecError::ExemptionCheck { .. } => FailureKind::ExemptionCheck,
             ExecError::Alert { .. }
@@ -253,6 +264,7 @@ impl ExecError {
         match self {
             ExecError::Remediation { source, .. } => source.is_retryable(),
             ExecError::ExemptionCheck { source, .. }
+            | ExecError::MemberAccess { source, .. }
             | ExecError::Alert { source, .. }
             | ExecError::Hub { source, .. }
             | ExecError::HubRead { source } => source.is_retryable(),
@@ -341,6 +353,8 @@ pub struct Executor<'a> {
     /// The findings for Security Hub, imported together by
     /// [`Executor::import_to_hub`].
     hub: Vec<HubFinding>,
+    /// Where an event's remediations may run (the scan's: its account's).
+    scope: Scope,
 }
 
 impl<'a> Executor<'a> {
@@ -354,7 +368,23 @@ impl<'a> Executor<'a> {
             deferred: 0,
             errors: Vec::new(),
             hub: Vec::new(),
+            scope: match origin {
+                Origin::Event(event) => {
+                    crate::engine::scope(event, &ctx.config, ctx.own_account.as_deref())
+                }
+                Origin::Scan { .. } => Scope::Own,
+            },
         }
+    }
+
+    /// Act in member account `account` (a scan of it) through the member
+    /// role, not with the function's own credentials.
+    pub fn in_member(mut self, account: &str, partition: &str) -> Self {
+        self.scope = Scope::Member {
+            account: account.to_owned(),
+            partition: partition.to_owned(),
+        };
+        self
     }
 
     /// Plan every remediation, change nothing.
@@ -383,9 +413,12 @@ impl<'a> Executor<'a> {
             Mode::Remediate if self.dry_run => {
                 remediate::plan(action).note("dry run: nothing was changed".to_owned())
             }
-            Mode::Remediate => match &decision.exempt {
-                Some(why) => Report::new(action.id(), Status::Exempt).note(why.clone()),
-                None => self.run_once(rule, action).await,
+            Mode::Remediate => match (&self.scope, &decision.exempt) {
+                (Scope::AlertOnly(why), _) => {
+                    remediate::plan(action).note(format!("{why}; nothing was changed"))
+                }
+                (_, Some(why)) => Report::new(action.id(), Status::Exempt).note(why.clone()),
+                (_, None) => self.run_once(rule, action).await,
             },
         })
     }
@@ -411,21 +444,64 @@ impl<'a> Executor<'a> {
                     self.errors.push(e);
                     report
                 }
-                Ok(None) => {
-                    remediate_unless_exempt(
-                        self.ctx,
-                        self.origin.region(),
-                        self.origin.name(),
-                        rule,
-                        action,
-                        &mut self.errors,
-                    )
-                    .await
-                }
+                Ok(None) => match self.effects(rule, action).await {
+                    Err(report) => report,
+                    Ok(effects) => {
+                        remediate_unless_exempt(
+                            self.ctx,
+                            &effects,
+                            self.origin.region(),
+                            self.origin.name(),
+                            rule,
+                            action,
+                            &mut self.errors,
+                        )
+                        .await
+                    }
+                },
             }
         };
         self.ran.push((action.clone(), rule, report.clone()));
         report
+    }
+
+    /// The effects of the account the remediation runs in: the function's
+    /// own, or the member role's in the event's account; a role that
+    /// cannot be assumed fails the remediation (nothing was changed).
+    async fn effects(
+        &mut self,
+        rule: &'static str,
+        action: &Action,
+    ) -> Result<AccountEffects, Report> {
+        let (account, partition) = match &self.scope {
+            Scope::Member { account, partition } => (account, partition),
+            _ => return Ok(self.ctx.own_effects()),
+        };
+        let target = MemberTarget {
+            account,
+            partition,
+            region: self.origin.region(),
+            purpose: self.origin.name(),
+        };
+        let assumed = match &self.ctx.members {
+            Some(members) => members.account(&target).await,
+            None => Err(EffectError::new(
+                "AssumeRole",
+                crate::effects::ErrorKind::Other,
+                "no access to member accounts was set up",
+            )),
+        };
+        assumed.map_err(|source| {
+            let report = Report::new(action.id(), Status::Failed).note(format!(
+                "nothing was changed: the member role of account {account} was not assumed: {source}"
+            ));
+            self.errors.push(ExecError::MemberAccess {
+                rule,
+                account: account.clone(),
+                source,
+            });
+            report
+        })
     }
 
     /// Why a key must not be deactivated after all: IAM says, now, that it
@@ -473,7 +549,11 @@ impl<'a> Executor<'a> {
         if let Some(grouped) = self.fold(event, decision).await {
             return grouped;
         }
-        let facts = Facts::new(event, decision, report);
+        let name = self.other_account_name(event).await;
+        let mut facts = Facts::new(event, decision, report);
+        if let Some(name) = &name {
+            facts = facts.in_other_account(name.as_deref());
+        }
         let key = event
             .event_id
             .as_deref()
@@ -487,6 +567,19 @@ impl<'a> Executor<'a> {
             &mut self.errors,
         )
         .await
+    }
+
+    /// For an event of another account than the function's own: `Some`,
+    /// with the account's name where Organizations gives it.
+    async fn other_account_name(&self, event: &CloudTrailEvent) -> Option<Option<String>> {
+        if self.scope == Scope::Own {
+            return None;
+        }
+        let names = self.ctx.account_names.as_deref();
+        Some(match (names, event.account_id()) {
+            (Some(names), Some(account)) => names.name(account).await,
+            _ => None,
+        })
     }
 
     /// Offers a finding of a grouped rule to its window (with the state
@@ -935,8 +1028,10 @@ fn target_user(action: &Action) -> Option<&str> {
 /// other partitions; GetUser answers the real ARN, and the tags, in one read.
 /// `region` is the event's (a trail's home region); `origin` names what
 /// asked for it in the log (an event id, or `scan`).
+#[allow(clippy::too_many_arguments)]
 async fn remediate_unless_exempt(
     ctx: &LiveContext,
+    effects: &AccountEffects,
     region: Option<&str>,
     origin: &str,
     rule: &'static str,
@@ -945,8 +1040,8 @@ async fn remediate_unless_exempt(
 ) -> Report {
     let id = action.id();
     let rctx = remediate::Ctx {
-        iam: ctx.effects.iam.as_ref(),
-        trail: ctx.effects.trail.as_ref(),
+        iam: effects.iam.as_ref(),
+        trail: effects.trail.as_ref(),
         region,
         retry: ctx.retry,
         sleep: ctx.sleep.as_ref(),

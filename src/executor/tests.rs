@@ -775,3 +775,210 @@ mod hub {
         );
     }
 }
+
+/// The executor across accounts: where an event's remediation runs, and
+/// why it does not.
+mod accounts {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use crate::alert::slack::WebhookSource;
+    use crate::config::Config;
+    use crate::effects::MemberAccess;
+    use crate::effects::memory::{
+        IamState, MemoryAccountNames, MemoryIam, MemoryMembers, MemorySecrets, MemoryTrail,
+        RecordingPublisher, RecordingWebhook,
+    };
+    use crate::executor::FailureKind;
+    use crate::live::{Effects, HandleError, LiveContext, handle_event};
+    use crate::remediate::{Retry, Status};
+    use crate::rules::testing::iam_call;
+
+    const READ_ONLY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    const OWN: &str = "111111111111";
+    const B: &str = "222222222222";
+    const C: &str = "333333333333";
+    const REMEDIATE: &str = "self_role_arn = \"arn:aws:iam::111111111111:role/trailguard\"\n[modes]\nuser-policy-attached = \"remediate\"\n";
+
+    fn bob() -> Arc<MemoryIam> {
+        let mut s = IamState::default();
+        s.user("bob").attached.insert(READ_ONLY.into());
+        Arc::new(MemoryIam::new(s))
+    }
+
+    struct World {
+        ctx: LiveContext,
+        own: Arc<MemoryIam>,
+        b: Arc<MemoryIam>,
+        c: Arc<MemoryIam>,
+        members: Arc<MemoryMembers>,
+        published: Arc<RecordingPublisher>,
+    }
+
+    /// The function's own account and members B and C (each with bob holding
+    /// ReadOnlyAccess directly), under `extra` config.
+    fn world(extra: &str) -> World {
+        let config =
+            Config::from_toml(&format!("{REMEDIATE}{extra}"), "t", std::iter::empty()).unwrap();
+        let (own, b, c) = (bob(), bob(), bob());
+        let members = Arc::new(
+            MemoryMembers::default()
+                .with_account(B, b.clone(), Arc::new(MemoryTrail::default()))
+                .with_account(C, c.clone(), Arc::new(MemoryTrail::default())),
+        );
+        let published = Arc::new(RecordingPublisher::default());
+        let effects = Effects {
+            iam: own.clone(),
+            trail: Arc::new(MemoryTrail::default()),
+            publisher: published.clone(),
+            webhook: Arc::new(RecordingWebhook::default()),
+            secrets: Arc::new(MemorySecrets::default()),
+        };
+        let ctx = LiveContext::new(config, effects, WebhookSource::None)
+            .with_retry(Retry::quick())
+            .with_accounts(
+                Some(OWN.into()),
+                Some(members.clone() as Arc<dyn MemberAccess>),
+            );
+        World {
+            ctx,
+            own,
+            b,
+            c,
+            members,
+            published,
+        }
+    }
+
+    fn attach_in(account: &str) -> serde_json::Value {
+        let mut ev = iam_call(
+            "AttachUserPolicy",
+            json!({"userName": "bob", "policyArn": READ_ONLY}),
+            json!(null),
+        );
+        ev["recipientAccountId"] = account.into();
+        ev["eventID"] = "ev-1".into();
+        json!({"version": "0", "id": "e", "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.iam", "account": account, "region": "us-east-1", "detail": ev})
+    }
+
+    fn has_policy(iam: &MemoryIam) -> bool {
+        iam.state().users["bob"].attached.contains(READ_ONLY)
+    }
+
+    #[tokio::test]
+    async fn the_own_accounts_event_acts_with_the_own_credentials() {
+        let w = world("[organization]\nmember_role_name = \"trailguard-member\"");
+        let outcome = handle_event(attach_in(OWN), &w.ctx).await.unwrap();
+        let r = outcome.findings[0].remediation.as_ref().unwrap();
+        assert_eq!(r.status, Status::Done, "{r:?}");
+        assert!(!has_policy(&w.own));
+        assert!(has_policy(&w.b) && has_policy(&w.c));
+        assert!(w.members.assumed().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_member_accounts_event_is_remediated_there_through_the_member_role_only() {
+        let w = world("[organization]\nmember_role_name = \"trailguard-member\"");
+        let outcome = handle_event(attach_in(B), &w.ctx).await.unwrap();
+        let r = outcome.findings[0].remediation.as_ref().unwrap();
+        assert_eq!(r.status, Status::Done, "{r:?}");
+        assert!(!has_policy(&w.b), "not remediated in B");
+        assert!(
+            has_policy(&w.own) && has_policy(&w.c),
+            "changed another account"
+        );
+        assert!(w.own.calls().is_empty(), "{:?}", w.own.calls());
+        assert_eq!(
+            w.members.assumed(),
+            [(B.to_string(), "trailguard-ev-1".to_string())]
+        );
+    }
+
+    #[tokio::test]
+    async fn another_account_is_alerted_only_in_the_one_account_mode() {
+        let w = world("");
+        let outcome = handle_event(attach_in(B), &w.ctx).await.unwrap();
+        let r = outcome.findings[0].remediation.as_ref().unwrap();
+        assert_eq!(r.status, Status::Planned);
+        assert!(
+            r.notes.iter().any(|n| n.contains("`222222222222`")
+                && n.contains("organisation mode is off")
+                && n.contains("nothing was changed")),
+            "{r:?}"
+        );
+        assert!(has_policy(&w.own) && has_policy(&w.b));
+        assert!(w.own.calls().is_empty() && w.b.calls().is_empty());
+        assert!(w.members.assumed().is_empty());
+    }
+
+    #[tokio::test]
+    async fn accounts_outside_the_allow_list_or_excluded_are_alerted_only() {
+        let w = world(
+            "[organization]\nmember_role_name = \"trailguard-member\"\naccounts = [\"222222222222\"]\nexclude_accounts = [\"222222222222\"]",
+        );
+        for (account, why) in [
+            (B, "organization.exclude_accounts"),
+            (C, "not in organization.accounts"),
+        ] {
+            let outcome = handle_event(attach_in(account), &w.ctx).await.unwrap();
+            let r = outcome.findings[0].remediation.as_ref().unwrap();
+            assert_eq!(r.status, Status::Planned, "{account}");
+            assert!(r.notes.iter().any(|n| n.contains(why)), "{r:?}");
+        }
+        assert!(has_policy(&w.b) && has_policy(&w.c));
+        assert!(w.members.assumed().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_member_role_that_cannot_be_assumed_fails_that_event_and_changes_nothing() {
+        let w = world("[organization]\nmember_role_name = \"trailguard-member\"");
+        let mut event = attach_in("444444444444");
+        event["detail"]["eventID"] = "ev-4".into();
+        let Err(HandleError::Effects { outcome }) = handle_event(event, &w.ctx).await else {
+            panic!("an unassumable role must fail the event");
+        };
+        let r = outcome.findings[0].remediation.as_ref().unwrap();
+        assert_eq!(r.status, Status::Failed);
+        assert!(
+            r.notes[0].contains("member role of account 444444444444 was not assumed"),
+            "{r:?}"
+        );
+        assert_eq!(outcome.errors[0].kind, FailureKind::Remediation);
+        assert!(!outcome.errors[0].retryable, "access denied is not retried");
+        // The next account's event is not affected.
+        handle_event(attach_in(C), &w.ctx).await.unwrap();
+        assert!(!has_policy(&w.c));
+    }
+
+    #[tokio::test]
+    async fn alerts_of_another_account_name_it_and_the_own_accounts_are_unchanged() {
+        let mut w = world(
+            "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111111111111:t\"\n[organization]\nmember_role_name = \"trailguard-member\"",
+        );
+        let names = MemoryAccountNames([(B.to_string(), "Prod".to_string())].into());
+        w.ctx = w.ctx.with_account_names(Arc::new(names));
+        handle_event(attach_in(OWN), &w.ctx).await.unwrap();
+        handle_event(attach_in(B), &w.ctx).await.unwrap();
+        handle_event(attach_in(C), &w.ctx).await.unwrap();
+        let subjects: Vec<_> = w
+            .published
+            .messages()
+            .into_iter()
+            .map(|m| m.subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                "trailguard MEDIUM user-policy-attached: user bob (111111111111)",
+                "trailguard MEDIUM user-policy-attached: user bob (222222222222 Prod)",
+                "trailguard MEDIUM user-policy-attached: user bob (333333333333)",
+            ]
+        );
+        let bodies: Vec<_> = w.published.messages().into_iter().map(|m| m.body).collect();
+        assert!(!bodies[0].contains("sign in to account"));
+        assert!(bodies[1].contains("sign in to account 222222222222 (Prod)"));
+        assert!(bodies[2].contains("sign in to account 333333333333 "));
+    }
+}

@@ -11,6 +11,7 @@
 //!   the engine (`engine::evaluate_account`), the executor, and one summary
 //!   alert (`alert::summary`) through the executor's delivery.
 
+pub mod fanout;
 pub mod read;
 mod render;
 
@@ -39,6 +40,18 @@ pub enum ScanError {
     ReportTimeout { seconds: u64 },
     #[error("the invocation's deadline came before the account was read")]
     Deadline,
+    /// The member role of the account to scan could not be assumed.
+    #[error("cannot assume the member role of account `{account}`: {source}")]
+    Member {
+        account: String,
+        #[source]
+        source: EffectError,
+    },
+    /// A scan of another account asked of a function not in organisation mode.
+    #[error(
+        "account `{0}` is not this function's own and organisation mode is off (organization.member_role_name unset)"
+    )]
+    NotOrganization(String),
 }
 
 impl ScanError {
@@ -47,7 +60,8 @@ impl ScanError {
         match self {
             ScanError::Source(e) => e.is_retryable(),
             ScanError::ReportTimeout { .. } | ScanError::Deadline => true,
-            ScanError::Report(_) => false,
+            ScanError::Member { source, .. } => source.is_retryable(),
+            ScanError::Report(_) | ScanError::NotOrganization(_) => false,
         }
     }
 }
@@ -80,6 +94,9 @@ pub struct ScanContext<'a> {
     /// starts nothing new after [`DEADLINE_MARGIN`] before it, sends its
     /// summary marked partial and fails, so the rest is retried.
     pub deadline: Option<tokio::time::Instant>,
+    /// A member account scanned through the member role: its id and
+    /// partition. `None`: the function's own account.
+    pub member: Option<(&'a str, &'a str)>,
 }
 
 /// Time kept before the deadline for the summary alert (SNS, the Slack
@@ -95,6 +112,7 @@ impl<'a> ScanContext<'a> {
             wait: ReportWait::default(),
             dry_run: false,
             deadline: None,
+            member: None,
         }
     }
 }
@@ -224,7 +242,7 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
         wait.timeout = wait.timeout.min(left);
     }
     let read = read::read_account(ctx.source, wait);
-    let account = match stop_at {
+    let mut account = match stop_at {
         Some(stop) => match tokio::time::timeout_at(stop, read).await {
             Ok(Ok(account)) => account,
             // The report wait was cut to the deadline: say so.
@@ -239,6 +257,17 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
     for note in &account.notes {
         tracing::info!(origin = "scan", note = note.as_str(), "scan note");
     }
+    // In organisation mode an account is known by the session that reads
+    // it (a member's checked by GetCallerIdentity) even when its report and
+    // users name none: each account's summary must say whose it is.
+    let known = ctx.member.map(|(member, _)| member).or(ctx
+        .live
+        .own_account
+        .as_deref()
+        .filter(|_| config.organization.enabled()));
+    if let (None, Some(known)) = (&account.account_id, known) {
+        account.account_id = Some(known.to_owned());
+    }
     let eval = engine::evaluate_account(&account, config, now);
     let origin = Origin::Scan {
         now,
@@ -247,6 +276,9 @@ pub async fn run_scan(ctx: &ScanContext<'_>, now: DateTime<Utc>) -> Result<ScanR
     let mut exec = Executor::new(ctx.live, origin)
         .dry_run(ctx.dry_run)
         .stop_at(stop_at);
+    if let Some((account, partition)) = ctx.member {
+        exec = exec.in_member(account, partition);
+    }
     let mut findings = Vec::with_capacity(eval.decisions.len());
     for decision in eval.decisions {
         let result = exec.remediation(&decision).await;

@@ -42,6 +42,7 @@ impl Harness {
             wait: quick(),
             dry_run,
             deadline: None,
+            member: None,
         };
         run_scan(&ctx, now()).await.unwrap()
     }
@@ -54,6 +55,7 @@ impl Harness {
             wait: quick(),
             dry_run: false,
             deadline: Some(deadline),
+            member: None,
         };
         run_scan(&ctx, now()).await
     }
@@ -344,6 +346,7 @@ async fn a_failed_recheck_leaves_the_key_alone_and_asks_for_a_retry() {
         wait: quick(),
         dry_run: false,
         deadline: None,
+        member: None,
     };
     let report = run_scan(&ctx, now()).await.unwrap();
     assert!(h.iam.state().users["bob"].keys[0].active);
@@ -443,6 +446,7 @@ async fn the_deadline_bounds_the_wait_for_the_report() {
             interval: std::time::Duration::from_millis(10),
             timeout: std::time::Duration::from_secs(600),
         },
+        member: None,
         dry_run: false,
         deadline: Some(
             tokio::time::Instant::now() + DEADLINE_MARGIN + std::time::Duration::from_millis(200),

@@ -788,3 +788,17 @@ fn explain_says_which_rules_looked_and_declined() {
     let quiet = trailguard(&["replay", sample]);
     assert!(!String::from_utf8_lossy(&quiet.stdout).contains("declined"));
 }
+
+#[test]
+fn account_options_need_organisation_mode() {
+    for args in [
+        &["scan", "--account", "222222222222"][..],
+        &["scan", "--all-accounts"][..],
+        &["handle", "--account", "222222222222", "-"][..],
+    ] {
+        let out = trailguard(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("needs organisation mode"), "{err}");
+    }
+}

@@ -20,6 +20,7 @@ mod hub_moto;
 mod lambda_e2e;
 mod layers;
 mod live_moto;
+mod org_moto;
 mod policy;
 mod robustness;
 mod s3_replay;

@@ -22,6 +22,7 @@ mod alerts;
 mod credentials;
 mod hub;
 mod iam;
+mod members;
 mod state;
 mod trail;
 
@@ -32,6 +33,7 @@ pub use alerts::{MemorySecrets, RecordingPublisher, RecordingWebhook};
 pub use credentials::MemorySource;
 pub use hub::MemoryHub;
 pub use iam::MemoryIam;
+pub use members::{MemoryAccountNames, MemoryMembers};
 pub use state::{GroupState, IamState, UserState};
 pub use trail::MemoryTrail;
 
