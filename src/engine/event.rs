@@ -163,6 +163,12 @@ pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option
     if is_self_arns(record.principal_arns(), config) {
         return Some(Some("made by trailguard's own role".into()));
     }
+    if record
+        .principal_arns()
+        .any(|arn| config.organization.is_member_role(arn))
+    {
+        return Some(Some("made by trailguard's member role".into()));
+    }
     let (source, name) = (record.source(), record.name());
     if name == "ConsoleLogin" {
         return None;
@@ -521,5 +527,87 @@ mod tests {
                 .decisions
                 .is_empty()
         );
+    }
+
+    /// Replay skips the rules for a record no trigger matches: what it
+    /// decides from a few fields must be what `evaluate` decides from the
+    /// whole event, for the own role, member-role sessions, failed calls
+    /// and every record of the corpus.
+    #[test]
+    fn the_shortcut_agrees_with_the_full_evaluation() {
+        let cfg = config(
+            "self_role_arn = \"arn:aws:iam::111122223333:role/trailguard-fn\"\n\
+             [organization]\nmember_role_name = \"trailguard-member\"\n",
+        );
+        let as_caller = |mut record: serde_json::Value, arn: &str, issuer: &str| {
+            record["userIdentity"] = json!({
+                "type": "AssumedRole",
+                "arn": arn,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer}}
+            });
+            record
+        };
+        let mut records = vec![
+            iam_call("CreateUser", json!({"userName": "x"}), json!(null)),
+            as_caller(
+                iam_call("CreateUser", json!({"userName": "x"}), json!(null)),
+                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard-e1",
+                "arn:aws:iam::222233334444:role/trailguard-member",
+            ),
+            as_caller(
+                iam_call("DeleteUser", json!({"userName": "x"}), json!(null)),
+                "arn:aws:sts::111122223333:assumed-role/trailguard-fn/s",
+                "arn:aws:iam::111122223333:role/trailguard-fn",
+            ),
+            as_caller(
+                attach("bob"),
+                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard-e1",
+                "arn:aws:iam::222233334444:role/trailguard-member",
+            ),
+        ];
+        let mut failed = iam_call("CreateUser", json!({"userName": "x"}), json!(null));
+        failed["errorCode"] = json!("AccessDenied");
+        records.push(failed);
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        for dir in std::fs::read_dir(&corpus).unwrap() {
+            let dir = dir.unwrap().path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&dir).unwrap() {
+                let file = file.unwrap().path();
+                let text = std::fs::read_to_string(&file).unwrap();
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
+                    continue;
+                };
+                records.push(value.get("detail").cloned().unwrap_or(value));
+            }
+        }
+        let mut skipped = 0;
+        let mut reasons = std::collections::BTreeSet::new();
+        for record in &records {
+            let text = record.to_string();
+            let Ok(view) = serde_json::from_str::<RecordView>(&text) else {
+                continue;
+            };
+            let full = evaluate(&view.to_event(), &cfg);
+            if let Some(why) = verdict_without_rules(&view, &cfg) {
+                skipped += 1;
+                assert!(full.decisions.is_empty(), "{text}");
+                assert!(full.diagnostics.is_empty(), "{text}");
+                assert!(full.declined.is_empty(), "{text}");
+                assert_eq!(full.ignored, why, "{text}");
+                reasons.extend(why);
+            }
+        }
+        assert!(records.len() > 50, "corpus read: {} records", records.len());
+        assert!(skipped >= 4, "only {skipped} records took the shortcut");
+        for why in [
+            "made by trailguard's own role",
+            "made by trailguard's member role",
+            "failed call (AccessDenied)",
+        ] {
+            assert!(reasons.contains(why), "no record was {why}: {reasons:?}");
+        }
     }
 }
