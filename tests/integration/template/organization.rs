@@ -220,6 +220,47 @@ fn without_an_organization_id_nothing_of_organisation_mode_is_created() {
 }
 
 #[test]
+fn the_function_gets_the_contracts_variables_in_organisation_mode() {
+    let accounts = "111111111111,222222222222";
+    let excluded = "333333333333";
+    for schedule in ["rate(1 day)", "off"] {
+        let stack = central(
+            &[
+                ("Accounts", accounts),
+                ("ExcludeAccounts", excluded),
+                ("ScanSchedule", schedule),
+            ],
+            "us-east-1",
+        );
+        let env: BTreeMap<String, String> = function_env(&stack).into_iter().collect();
+        assert_eq!(env["TRAILGUARD_MEMBER_ROLE_NAME"], MEMBER_ROLE);
+        assert_eq!(env["TRAILGUARD_ACCOUNTS"], accounts);
+        assert_eq!(env["TRAILGUARD_EXCLUDE_ACCOUNTS"], excluded);
+        // The function's own role, as in one-account mode.
+        assert_eq!(env["TRAILGUARD_SELF_ROLE_ARN"], ROLE_ARN);
+        if schedule == "off" {
+            assert!(!env.contains_key("TRAILGUARD_SCAN_QUEUE_URL"));
+            assert!(created(&stack, "ScanQueue").is_none());
+        } else {
+            assert_eq!(
+                env["TRAILGUARD_SCAN_QUEUE_URL"],
+                format!("https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/trailguard-ScanQueue")
+            );
+        }
+    }
+    // The lists' parameters take the contract's form: comma-separated
+    // 12-digit ids, or nothing.
+    for param in ["Accounts", "ExcludeAccounts"] {
+        let decl = &main_template()["Parameters"][param];
+        assert_eq!(
+            decl["AllowedPattern"], "^$|^[0-9]{12}(,[0-9]{12})*$",
+            "{param}"
+        );
+        assert_eq!(decl["Default"], "", "{param}: every account, none excluded");
+    }
+}
+
+#[test]
 fn the_central_bus_takes_events_from_the_organisation_only_and_invokes_the_function() {
     let stack = central(&[], "us-east-1");
     let bus = properties(&stack, "CentralEventBus");
