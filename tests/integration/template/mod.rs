@@ -32,6 +32,7 @@ mod function;
 mod guardrails;
 mod lint;
 mod moto;
+mod organization;
 mod partitions;
 mod patterns;
 mod role;
@@ -48,6 +49,8 @@ use cfn::Stack;
 
 const MAIN: &str = "template.yaml";
 const FORWARD: &str = "templates/forward-to-us-east-1.yaml";
+/// The member stack of organisation mode (a service-managed StackSet).
+const MEMBER: &str = "templates/member.yaml";
 /// IAM is global: its events reach EventBridge only in us-east-1, where the
 /// main stack runs, so the forwarding stack leaves them out.
 const IAM: &str = "iam.amazonaws.com";
@@ -67,6 +70,11 @@ fn main_template() -> &'static Value {
 fn forward_template() -> &'static Value {
     static T: OnceLock<Value> = OnceLock::new();
     T.get_or_init(|| cfn::load(&repo().join(FORWARD)))
+}
+
+fn member_template() -> &'static Value {
+    static T: OnceLock<Value> = OnceLock::new();
+    T.get_or_init(|| cfn::load(&repo().join(MEMBER)))
 }
 
 /// Runs a tool from PyPI, failing with the install hint when it is missing.
@@ -163,6 +171,13 @@ fn role_statements(stack: &Stack) -> Vec<Value> {
         f["Properties"]["Policies"].is_null(),
         "the function's permissions belong on its role, not in SAM Policies"
     );
+    statements_of_role(stack, role, &[])
+}
+
+/// Every statement of every policy of the role `role` (a logical id) in
+/// this stack, but those of the policy resources named in `leave_out`.
+fn statements_of_role(stack: &Stack, role: &str, leave_out: &[&str]) -> Vec<Value> {
+    let template = stack.template;
     let role_decl = &template["Resources"][role]["Properties"];
     assert!(
         role_decl["ManagedPolicyArns"].is_null(),
@@ -176,6 +191,9 @@ fn role_statements(stack: &Stack) -> Vec<Value> {
     }
     let role_ref = json!({ "Ref": role });
     for (id, r) in stack.resources() {
+        if leave_out.contains(&id) {
+            continue;
+        }
         let props = &r["Properties"];
         let attached = match r["Type"].as_str() {
             Some("AWS::IAM::RolePolicy") => props["RoleName"] == role_ref,

@@ -15,7 +15,7 @@ const OTHER_REGIONS: [&str; 3] = ["eu-west-1", "us-gov-east-1", "cn-northwest-1"
 /// Everything a stack creates, resolved, minus the strings that are the same
 /// in every partition (service principals, CloudTrail event sources) and the
 /// descriptions, which are prose.
-fn partition_sensitive_text(stack: &Stack) -> String {
+pub(super) fn partition_sensitive_text(stack: &Stack) -> String {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(map) => {

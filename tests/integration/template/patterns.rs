@@ -14,11 +14,11 @@ use super::cfn::{ACCOUNT, ROLE_ARN, Stack, strings};
 use super::{FORWARD, IAM, MAIN, forward_template, main_template, moto, samples};
 
 /// EventBridge's default quota on the size of a rule's event pattern.
-const PATTERN_QUOTA: usize = 2048;
+pub(super) const PATTERN_QUOTA: usize = 2048;
 
 /// `eventSource -> eventNames` the registry's rules look at, and whether a
 /// rule looks at any call by root.
-fn registry_catalogue() -> (BTreeMap<String, BTreeSet<String>>, bool) {
+pub(super) fn registry_catalogue() -> (BTreeMap<String, BTreeSet<String>>, bool) {
     let mut sources: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut any_root = false;
     for trigger in rules::registry().iter().filter_map(|r| r.trigger()) {
@@ -53,10 +53,10 @@ fn event_pattern(stack: &Stack) -> Value {
 
 /// Only AWS can put an event whose `source` starts with `aws.` on a bus
 /// (PutEvents refuses the prefix), so only such events may act.
-const AWS_SOURCES: &str = "aws.";
+pub(super) const AWS_SOURCES: &str = "aws.";
 
 /// What a pattern covers, read back in the registry's terms.
-fn pattern_catalogue(pattern: &Value) -> (BTreeMap<String, BTreeSet<String>>, bool) {
+pub(super) fn pattern_catalogue(pattern: &Value) -> (BTreeMap<String, BTreeSet<String>>, bool) {
     assert_eq!(
         pattern["source"],
         json!([{ "prefix": AWS_SOURCES }]),
@@ -161,7 +161,7 @@ fn the_event_pattern_leaves_out_the_functions_own_role_and_fits_the_quota() {
 }
 
 /// Should the pattern let this envelope through, according to the registry?
-fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
+pub(super) fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
     let source = envelope["source"].as_str().unwrap_or("");
     if !source.starts_with(AWS_SOURCES) {
         return false;
@@ -188,7 +188,7 @@ fn catalogue_covers(envelope: &Value, forwarding: bool) -> bool {
 }
 
 /// The caller of a sample replaced by a role session.
-fn as_role_session(envelope: &Value, issuer: Value) -> Value {
+pub(super) fn as_role_session(envelope: &Value, issuer: Value) -> Value {
     let role_name = issuer["arn"]
         .as_str()
         .and_then(|arn| arn.rsplit('/').next())
@@ -226,7 +226,10 @@ fn by_iam_user(envelope: &Value) -> Value {
 /// implement `TestEventPattern`, so each pattern becomes a rule whose target
 /// is an SQS queue, and the events go in with `PutEvents`: the same matcher
 /// (`$or`, `anything-but`, `exists` included) either way.
-fn match_with_moto(patterns: &[(&str, &Value)], envelopes: &[Value]) -> Vec<BTreeSet<usize>> {
+pub(super) fn match_with_moto(
+    patterns: &[(&str, &Value)],
+    envelopes: &[Value],
+) -> Vec<BTreeSet<usize>> {
     let moto = moto::Moto::start();
     let mut queues = Vec::new();
     for (name, pattern) in patterns {
