@@ -819,3 +819,81 @@ fn moto_leaves_out_the_functions_role_and_every_member_role_and_nothing_else() {
         assert!(covered(label) >= 10, "{label}");
     }
 }
+
+/// The service control policy docs/organization.md offers keeps everyone
+/// but StackSets from the member stack's roles and forwarding rules, so no
+/// one in a member account can take over the member role (whose calls
+/// trailguard ignores), create a look-alike of it where the stack is not,
+/// or stop the forwarding.
+#[test]
+fn the_offered_scp_covers_the_member_stacks_roles_and_rules() {
+    let text = std::fs::read_to_string(repo().join("docs/member-scp.json")).expect("the SCP");
+    let scp: Value = serde_json::from_str(&text).expect("the SCP is JSON");
+    let statements = scp["Statement"].as_array().expect("statements");
+    let stacksets = "arn:aws:iam::444455556666:role/aws-service-role/member.org.stacksets.cloudformation.amazonaws.com/AWSServiceRoleForCloudFormationStackSetsOrgMember";
+    let denied = |action: &str, arn: &str, principal: &str| {
+        statements.iter().any(|s| {
+            let list = |v: &Value| -> Vec<String> {
+                match v {
+                    Value::String(s) => vec![s.clone()],
+                    v => strings(v),
+                }
+            };
+            s["Effect"] == "Deny"
+                && list(&s["Action"]).iter().any(|a| a == action)
+                && list(&s["Resource"]).iter().any(|r| arn_like(r, arn))
+                && !list(&s["Condition"]["ArnNotLike"]["aws:PrincipalArn"])
+                    .iter()
+                    .any(|p| arn_like(p, principal))
+        })
+    };
+    let admin = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/Admin");
+    let stack = member(&[], "us-east-1");
+    for id in ["MemberRole", "ForwardRole"] {
+        let name = properties(&stack, id)["RoleName"]
+            .as_str()
+            .expect("a RoleName")
+            .to_owned();
+        let arn = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/{name}");
+        for action in [
+            "iam:CreateRole",
+            "iam:DeleteRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:DetachRolePolicy",
+            "iam:DeleteRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+        ] {
+            assert!(
+                denied(action, &arn, &admin),
+                "{action} on {arn} is not denied"
+            );
+            assert!(
+                !denied(action, &arn, stacksets),
+                "{action} on {arn} is denied to StackSets too"
+            );
+        }
+        assert!(!denied("iam:CreateRole", &format!("{arn}-other"), &admin));
+    }
+    // A StackSet instance's stack is named StackSet-<set>-<uuid>, and an
+    // unnamed rule takes its stack's name.
+    let rule = "arn:aws:events:eu-north-1:444455556666:rule/StackSet-trailguard-member-0b1c2d3e-ForwardRule-A1B2C3";
+    for action in [
+        "events:DeleteRule",
+        "events:DisableRule",
+        "events:RemoveTargets",
+        "events:PutTargets",
+    ] {
+        assert!(
+            denied(action, rule, &admin),
+            "{action} on the forwarding rule"
+        );
+        assert!(!denied(action, rule, stacksets));
+    }
+    assert!(!denied(
+        "events:DeleteRule",
+        "arn:aws:events:eu-north-1:444455556666:rule/team-rule",
+        &admin
+    ));
+}
