@@ -150,6 +150,14 @@ pub async fn scan_account(
         )
         .await;
     }
+    // The dispatcher queues only allowed accounts; a message for another
+    // (sent by hand, or queued before the configuration changed) must not
+    // scan, nor remediate, an account the configuration keeps out.
+    if live.config.organization.enabled()
+        && let Some(why) = live.config.organization.refusal(account)
+    {
+        return Err(ScanError::Refused(why));
+    }
     let Some(members) = live.members.as_deref() else {
         return Err(ScanError::NotOrganization(account.to_owned()));
     };

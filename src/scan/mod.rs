@@ -52,6 +52,10 @@ pub enum ScanError {
         "account `{0}` is not this function's own and organisation mode is off (organization.member_role_name unset)"
     )]
     NotOrganization(String),
+    /// A scan of an account the configuration keeps out (excluded, or not
+    /// in a non-empty allow-list): nothing is read or changed there.
+    #[error("not scanned: {0}")]
+    Refused(String),
 }
 
 impl ScanError {
@@ -61,7 +65,7 @@ impl ScanError {
             ScanError::Source(e) => e.is_retryable(),
             ScanError::ReportTimeout { .. } | ScanError::Deadline => true,
             ScanError::Member { source, .. } => source.is_retryable(),
-            ScanError::Report(_) | ScanError::NotOrganization(_) => false,
+            ScanError::Report(_) | ScanError::NotOrganization(_) | ScanError::Refused(_) => false,
         }
     }
 }

@@ -332,14 +332,16 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
 
 /// The function as the Lambda builds it in organisation mode, with the
 /// scan queue at `queue_url`; remediating the password policy.
+/// `organization` adds lines to the config's `[organization]` section.
 async fn scanning_function(
     moto: &Moto,
     topic: &str,
     queue_url: &str,
+    organization: &str,
 ) -> (LiveContext, Arc<dyn trailguard::effects::CredentialSource>) {
     let config = Config::from_toml(
         &format!(
-            "[modes]\npassword-policy-below-baseline = \"remediate\"\n[alerts]\nsns_topic_arn = \"{topic}\"\n[organization]\nmember_role_name = \"trailguard-member\""
+            "[modes]\npassword-policy-below-baseline = \"remediate\"\n[alerts]\nsns_topic_arn = \"{topic}\"\n[organization]\nmember_role_name = \"trailguard-member\"\n{organization}"
         ),
         "org.toml",
         std::iter::empty(),
@@ -412,7 +414,7 @@ async fn the_scan_fans_out_over_three_accounts_each_with_its_own_summary() {
         create_account(&moto, "Dev").await,
     );
     let (sqs, url) = scan_queue(&moto).await;
-    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url).await;
+    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url, "").await;
 
     // The schedule: one message per account, nothing scanned yet.
     let answer = trailguard::lambda::invoke(SCHEDULED, None, &ctx, source.as_ref())
@@ -476,7 +478,7 @@ async fn an_account_whose_role_is_denied_fails_alone_and_is_left_for_the_retry()
         create_account(&moto, "Dev").await,
     );
     let (sqs, url) = scan_queue(&moto).await;
-    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url).await;
+    let (ctx, source) = scanning_function(&moto, &alerts.topic_arn, &url, "").await;
     let sdk = moto.sdk_config().await;
     // AssumeRole denied in X, half way through the batch.
     let members: Arc<dyn MemberAccess> = Arc::new(trailguard::effects::faults::DeniedMembers::new(
@@ -518,6 +520,57 @@ async fn an_account_whose_role_is_denied_fails_alone_and_is_left_for_the_retry()
         .await
         .unwrap();
     assert_eq!(answer["batchItemFailures"][0]["itemIdentifier"], "m-odd");
+}
+
+/// An excluded account is neither queued by the dispatcher nor scanned
+/// from a message naming it (sent by hand, or queued before the
+/// configuration changed): the message fails, nothing is read, changed or
+/// alerted there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excluded_account_is_not_scanned_even_from_a_message_naming_it() {
+    let moto = Moto::start();
+    let alerts = AlertQueue::create(&moto, TOPIC).await;
+    let (x, y) = (
+        create_account(&moto, "Prod").await,
+        create_account(&moto, "Dev").await,
+    );
+    let (sqs, url) = scan_queue(&moto).await;
+    let (ctx, source) = scanning_function(
+        &moto,
+        &alerts.topic_arn,
+        &url,
+        &format!("exclude_accounts = [\"{x}\"]"),
+    )
+    .await;
+    let answer = trailguard::lambda::invoke(SCHEDULED, None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    let mut allowed = vec![ACCOUNT.to_string(), y.clone()];
+    allowed.sort();
+    assert_eq!(answer["dispatched"]["queued"], serde_json::json!(allowed));
+    assert_eq!(take_records(&sqs, &url).await.len(), 2);
+
+    let body = format!(r#"{{"trailguard":"scan-account","account":"{x}"}}"#);
+    let event = serde_json::json!({
+        "Records": [{"messageId": "m-x", "eventSource": "aws:sqs", "body": body}]
+    });
+    let answer = trailguard::lambda::invoke(&event.to_string(), None, &ctx, source.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-x"}]})
+    );
+    assert!(alerts.drain().await.is_empty());
+    let policy = iam_in(&moto, &x)
+        .await
+        .get_account_password_policy()
+        .send()
+        .await;
+    assert!(
+        policy.is_err(),
+        "the excluded account's password policy was set: {policy:?}"
+    );
 }
 
 /// `trailguard` against moto, in organisation mode through the environment.
