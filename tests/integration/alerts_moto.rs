@@ -74,7 +74,10 @@ struct Stage {
 
 impl Stage {
     async fn start(slack_failures: usize) -> Stage {
-        let moto = Moto::start();
+        Self::on(Moto::start(), slack_failures).await
+    }
+
+    async fn on(moto: Moto, slack_failures: usize) -> Stage {
         let alerts = AlertQueue::create(&moto, "trailguard-alerts").await;
         let ddb = create_state_table(&moto).await;
         let seen = AtomicUsize::new(0);
@@ -179,7 +182,9 @@ async fn the_same_event_three_times_alerts_each_channel_once() {
 
 #[tokio::test]
 async fn concurrent_duplicates_then_their_retries_alert_each_channel_once() {
-    let stage = Stage::start(0).await;
+    // moto serving one request at a time, so its conditional writes are
+    // atomic as DynamoDB's are; the deliveries still run concurrently.
+    let stage = Stage::on(Moto::start_serial(), 0).await;
     let ctx = stage.ctx(true).await;
     let (a, b, c) = tokio::join!(
         handle(&ctx, event("attach-user-policy")),
@@ -192,6 +197,7 @@ async fn concurrent_duplicates_then_their_retries_alert_each_channel_once() {
         if let Err(failed) = outcome {
             assert!(failed.retryable(), "{failed:#?}");
             let retry = handle(&ctx, event("attach-user-policy")).await.unwrap();
+            assert_eq!(statuses(&retry).len(), 2, "{retry:#?}");
             assert!(
                 statuses(&retry)
                     .iter()

@@ -27,8 +27,14 @@ def watch():
     sys.stdin.read()
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
-from moto.server import main
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+import moto.server
+if os.environ.get("TRAILGUARD_MOTO_SERIAL"):
+    # One request at a time: moto's DynamoDB checks a write's condition and
+    # stores the item without a lock, so concurrent conditional writes can
+    # both succeed, which DynamoDB never lets happen.
+    serve = moto.server.run_simple
+    moto.server.run_simple = lambda *a, **k: serve(*a, **{**k, "threaded": False})
+moto.server.main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 "#;
 
 pub struct Moto {
@@ -40,6 +46,16 @@ impl Moto {
     /// Starts moto and waits until it answers. Panics with what to install
     /// when moto is not available.
     pub fn start() -> Moto {
+        Self::launch(false)
+    }
+
+    /// [`Moto::start`], serving one request at a time, for tests of
+    /// concurrent conditional writes (see the launcher).
+    pub fn start_serial() -> Moto {
+        Self::launch(true)
+    }
+
+    fn launch(serial: bool) -> Moto {
         let python = std::env::var("TRAILGUARD_PYTHON").unwrap_or_else(|_| "python3".into());
         let port = free_port();
         let child = Command::new(&python)
@@ -48,6 +64,10 @@ impl Moto {
             .arg(port.to_string())
             // AWS managed policies (ReadOnlyAccess...) exist only with this.
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env(
+                "TRAILGUARD_MOTO_SERIAL",
+                if serial { "1" } else { "" },
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
