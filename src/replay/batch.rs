@@ -515,19 +515,27 @@ pub fn run_payload(payload: &Value) -> Result<Value, BatchError> {
 /// each key's folders are judged here the same way.
 fn listed(key: &str, prune: &Prune) -> bool {
     let mut parent = "";
-    for (at, _) in key.match_indices('/') {
-        let folder = &key[..=at];
-        let reached = match archive::descend(parent, prune) {
-            Descend::Skip => false,
-            Descend::Only(children) => children.iter().any(|c| c == folder),
-            Descend::List => archive::keeps_folder(folder, prune),
+    loop {
+        let descend = archive::descend(parent, prune);
+        let Some(slash) = key[parent.len()..].find('/') else {
+            // A file of `parent`: listed only where `parent` itself is.
+            return descend == Descend::List;
         };
-        if !reached {
-            return false;
-        }
-        parent = folder;
+        let next = &key[..parent.len() + slash + 1];
+        parent = match descend {
+            Descend::Skip => return false,
+            // The folders named may lie deeper than the next one: the days
+            // of a `since`..`until` range are named under the region.
+            Descend::Only(children) => {
+                match children.iter().find(|c| key.starts_with(c.as_str())) {
+                    Some(child) => &key[..child.len()],
+                    None => return false,
+                }
+            }
+            Descend::List if archive::keeps_folder(next, prune) => next,
+            Descend::List => return false,
+        };
     }
-    true
 }
 
 fn put(source: &S3Source<'_>, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), BatchError> {
@@ -654,6 +662,21 @@ mod tests {
         };
         assert!(listed(&log, &region));
         assert!(!listed(&log.replace("us-east-1", "eu-west-1"), &region));
+        // With both bounds the days are named under the region, three
+        // folders down: a key of the range is reached, others are not.
+        let day = |d: &str| Some(format!("{d}T00:00:00Z").parse().unwrap());
+        let range = Prune {
+            since: day("2024-03-01"),
+            until: day("2024-03-03"),
+            ..Prune::default()
+        };
+        assert!(listed(&log, &range));
+        assert!(!listed(&log.replace("2024/03/02", "2024/05/02"), &range));
+        assert!(!listed(&log.replace("2024/03/02", "2023/03/02"), &range));
+        assert!(!listed(
+            &format!("{account}CloudTrail/us-east-1/2024/03/x.json.gz"),
+            &range
+        ));
     }
 
     /// Objects in memory; writes kept, or refused with `refuse_puts`.
