@@ -56,34 +56,41 @@ impl Organization {
         None
     }
 
-    /// Is an ARN (of a role, or a session of it) the member role, in any
-    /// account and partition? Its sessions are trailguard's own calls.
-    pub fn is_member_role(&self, arn: &str) -> bool {
-        let Some(name) = self.member_role_name.as_deref() else {
+    /// Is a caller trailguard's member role acting in `account`, the
+    /// account the event is about? Only there can a session be one it
+    /// opened: the issuer is exactly `arn:P:iam::ACCOUNT:role/NAME` (the
+    /// member stack's role has no path; a session's ARN omits a path, so
+    /// the issuer decides), the session is `arn:P:sts::ACCOUNT:assumed-role/NAME/…`,
+    /// and the account is one trailguard acts in through the member role:
+    /// not its own (`own_account`) and not refused by the configuration.
+    /// Anywhere else a role of that name is someone else's, and watched.
+    pub fn is_member_session(
+        &self,
+        session_arn: Option<&str>,
+        issuer_arn: Option<&str>,
+        account: &str,
+        own_account: Option<&str>,
+    ) -> bool {
+        let (Some(name), Some(session), Some(issuer)) =
+            (self.member_role_name.as_deref(), session_arn, issuer_arn)
+        else {
             return false;
         };
-        let mut parts = arn.splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some(service), Some(_), Some(_account), Some(rest)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        if own_account == Some(account) || self.refusal(account).is_some() {
             return false;
-        };
-        match service {
-            // The role: `role/NAME` (the contract's role has no path).
-            "iam" => rest.strip_prefix("role/") == Some(name),
-            // A session: `assumed-role/NAME/SESSION`.
-            "sts" => {
-                rest.strip_prefix("assumed-role/")
-                    .and_then(|r| r.split('/').next())
-                    == Some(name)
-            }
-            _ => false,
         }
+        let Some((partition, role)) = issuer
+            .strip_prefix("arn:")
+            .and_then(|rest| rest.split_once(':'))
+        else {
+            return false;
+        };
+        role == format!("iam::{account}:role/{name}")
+            && session
+                .strip_prefix(&format!(
+                    "arn:{partition}:sts::{account}:assumed-role/{name}/"
+                ))
+                .is_some_and(|session_name| !session_name.is_empty())
     }
 }
 
@@ -208,26 +215,64 @@ mod tests {
     }
 
     #[test]
-    fn the_member_role_and_its_sessions_are_recognised_in_any_account_and_partition() {
+    fn member_sessions_are_recognised_only_in_accounts_trailguard_acts_in() {
         let org = Organization {
             member_role_name: Some("trailguard-member".into()),
+            exclude_accounts: vec!["444444444444".into()],
             ..Organization::default()
         };
-        for arn in [
-            "arn:aws:iam::222222222222:role/trailguard-member",
-            "arn:aws-cn:iam::333333333333:role/trailguard-member",
-            "arn:aws:sts::222222222222:assumed-role/trailguard-member/trailguard-e1",
-        ] {
-            assert!(org.is_member_role(arn), "{arn}");
+        let own = Some("111111111111");
+        let session = |p: &str, a: &str, role: &str| {
+            format!("arn:{p}:sts::{a}:assumed-role/{role}/trailguard-e1")
+        };
+        let issuer = |p: &str, a: &str, role: &str| format!("arn:{p}:iam::{a}:role/{role}");
+        let is = |s: &str, i: &str, a: &str| org.is_member_session(Some(s), Some(i), a, own);
+        for (p, a) in [("aws", "222222222222"), ("aws-cn", "333333333333")] {
+            let name = "trailguard-member";
+            assert!(is(&session(p, a, name), &issuer(p, a, name), a), "{p} {a}");
         }
-        for arn in [
-            "arn:aws:iam::222222222222:role/trailguard-member-2",
-            "arn:aws:iam::222222222222:role/ops/trailguard-member",
-            "arn:aws:iam::222222222222:user/trailguard-member",
-            "arn:aws:sts::222222222222:assumed-role/other/trailguard-member",
+        let (a, name) = ("222222222222", "trailguard-member");
+        // A look-alike: another name, a path (the session ARN hides it),
+        // another account than the event's, another partition.
+        for (s, i) in [
+            (
+                session("aws", a, "trailguard-member-2"),
+                issuer("aws", a, "trailguard-member-2"),
+            ),
+            (
+                session("aws", a, name),
+                issuer("aws", a, "ops/trailguard-member"),
+            ),
+            (
+                session("aws", "999999999999", name),
+                issuer("aws", "999999999999", name),
+            ),
+            (session("aws-cn", a, name), issuer("aws", a, name)),
+            (
+                format!("arn:aws:iam::{a}:user/{name}"),
+                issuer("aws", a, name),
+            ),
+            (
+                format!("arn:aws:sts::{a}:assumed-role/{name}/"),
+                issuer("aws", a, name),
+            ),
         ] {
-            assert!(!org.is_member_role(arn), "{arn}");
+            assert!(!is(&s, &i, a), "{s} {i}");
         }
-        assert!(!Organization::default().is_member_role("arn:aws:iam::1:role/x"));
+        // The function's own account and an excluded account: trailguard
+        // never acts there through the member role.
+        for a in ["111111111111", "444444444444"] {
+            assert!(
+                !is(&session("aws", a, name), &issuer("aws", a, name), a),
+                "{a}"
+            );
+        }
+        assert!(!org.is_member_session(Some(&session("aws", a, name)), None, a, own));
+        assert!(!Organization::default().is_member_session(
+            Some(&session("aws", a, name)),
+            Some(&issuer("aws", a, name)),
+            a,
+            own
+        ));
     }
 }

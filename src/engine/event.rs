@@ -34,12 +34,28 @@ fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) ->
     })
 }
 
-/// Is the caller a session of the member role (organisation mode), in
-/// any account? Those are trailguard's own calls in member accounts.
+/// Is the caller trailguard's member role in the event's account
+/// (organisation mode)? Those are trailguard's own calls in member
+/// accounts; see [`crate::config::Organization::is_member_session`].
 pub fn is_member_session(event: &CloudTrailEvent, config: &Config) -> bool {
-    event
-        .principal_arns()
-        .any(|arn| config.organization.is_member_role(arn))
+    let identity = &event.user_identity;
+    event.account_id().is_some_and(|account| {
+        config.organization.is_member_session(
+            identity.arn.as_deref(),
+            identity.session_context.session_issuer.arn.as_deref(),
+            account,
+            own_account(config),
+        )
+    })
+}
+
+/// The function's own account, from its role's ARN when configured.
+fn own_account(config: &Config) -> Option<&str> {
+    config
+        .self_role_arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|a| !a.is_empty())
 }
 
 /// Where the effects of an event's decisions may run.
@@ -163,10 +179,15 @@ pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option
     if is_self_arns(record.principal_arns(), config) {
         return Some(Some("made by trailguard's own role".into()));
     }
-    if record
-        .principal_arns()
-        .any(|arn| config.organization.is_member_role(arn))
-    {
+    let identity = &record.user_identity;
+    if record.account_id().is_some_and(|account| {
+        config.organization.is_member_session(
+            identity.arn.as_deref(),
+            identity.session_context.session_issuer.arn.as_deref(),
+            account,
+            own_account(config),
+        )
+    }) {
         return Some(Some("made by trailguard's member role".into()));
     }
     let (source, name) = (record.source(), record.name());
@@ -529,6 +550,59 @@ mod tests {
         );
     }
 
+    /// A role of the member role's name is watched wherever trailguard
+    /// does not act through it: with a path (its sessions' ARNs hide the
+    /// path), in the function's own account, in an excluded account, or
+    /// named by a session of another account than the event's.
+    #[test]
+    fn look_alikes_of_the_member_role_are_evaluated() {
+        let cfg = config(
+            "self_role_arn = \"arn:aws:iam::111122223333:role/trailguard-fn\"\n\
+             [organization]\nmember_role_name = \"trailguard-member\"\n\
+             exclude_accounts = [\"444444444444\"]\n",
+        );
+        let by = |account: &str, issuer: &str| {
+            let mut raw = attach("bob");
+            raw["recipientAccountId"] = account.into();
+            raw["userIdentity"] = json!({
+                "type": "AssumedRole",
+                "arn": format!("arn:aws:sts::{account}:assumed-role/trailguard-member/s"),
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer}}
+            });
+            evaluate(&event(raw), &cfg)
+        };
+        let member = by(
+            "222222222222",
+            "arn:aws:iam::222222222222:role/trailguard-member",
+        );
+        assert_eq!(
+            member.ignored.as_deref(),
+            Some("made by trailguard's member role")
+        );
+        for (account, issuer) in [
+            (
+                "222222222222",
+                "arn:aws:iam::222222222222:role/ops/trailguard-member",
+            ),
+            (
+                "111122223333",
+                "arn:aws:iam::111122223333:role/trailguard-member",
+            ),
+            (
+                "444444444444",
+                "arn:aws:iam::444444444444:role/trailguard-member",
+            ),
+            (
+                "222222222222",
+                "arn:aws:iam::555555555555:role/trailguard-member",
+            ),
+        ] {
+            let eval = by(account, issuer);
+            assert_eq!(eval.ignored, None, "{account} {issuer}");
+            assert!(!eval.decisions.is_empty(), "{account} {issuer}");
+        }
+    }
+
     /// Replay skips the rules for a record no trigger matches: what it
     /// decides from a few fields must be what `evaluate` decides from the
     /// whole event, for the own role, member-role sessions, failed calls
@@ -540,6 +614,7 @@ mod tests {
              [organization]\nmember_role_name = \"trailguard-member\"\n",
         );
         let as_caller = |mut record: serde_json::Value, arn: &str, issuer: &str| {
+            record["recipientAccountId"] = json!(arn.split(':').nth(4));
             record["userIdentity"] = json!({
                 "type": "AssumedRole",
                 "arn": arn,
