@@ -41,10 +41,6 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
         config.organization.accounts = vec![account.clone()];
-        config
-            .organization
-            .exclude_accounts
-            .retain(|a| a != account);
     }
     init_logs();
     let runtime = match tokio::runtime::Builder::new_current_thread()

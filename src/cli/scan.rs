@@ -57,6 +57,11 @@ pub(super) fn check_account_arg(
             "--account `{account}` needs organisation mode: set organization.member_role_name (or TRAILGUARD_MEMBER_ROLE_NAME)"
         ));
     }
+    // As the function would: an account the configuration keeps out is
+    // never acted on, whoever asks.
+    if let Some(why) = config.organization.refusal(account) {
+        return Err(format!("--account: {why}"));
+    }
     Ok(())
 }
 
@@ -177,5 +182,30 @@ pub fn run(args: Args) -> ExitCode {
         ExitCode::from(EXIT_EFFECTS)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_the_configuration_keeps_out_is_refused() {
+        let config = crate::config::Config::from_toml(
+            "[organization]\nmember_role_name = \"m\"\nexclude_accounts = [\"444444444444\"]\n",
+            "t",
+            std::iter::empty(),
+        )
+        .unwrap();
+        assert_eq!(check_account_arg("222222222222", &config), Ok(()));
+        assert_eq!(
+            check_account_arg("444444444444", &config).unwrap_err(),
+            "--account: account `444444444444` is in organization.exclude_accounts: alerted only"
+        );
+        assert!(
+            check_account_arg("4444", &config)
+                .unwrap_err()
+                .contains("12-digit")
+        );
     }
 }
