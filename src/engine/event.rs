@@ -77,6 +77,22 @@ pub enum Scope {
 /// (a CLI run with no role of its own configured) is today's behaviour:
 /// the credentials at hand act.
 pub fn scope(event: &CloudTrailEvent, config: &Config, own_account: Option<&str>) -> Scope {
+    // In organisation mode the account must be the record's own word: the
+    // caller's account (the fallback of `account_id`) may be another, and
+    // without either the function's own credentials would act on a
+    // same-named user of its own account.
+    if config.organization.enabled()
+        && own_account.is_some()
+        && event
+            .recipient_account_id
+            .as_deref()
+            .is_none_or(str::is_empty)
+    {
+        return Scope::AlertOnly(
+            "the event names no recipientAccountId, so the account it is about is unknown: alerted only"
+                .into(),
+        );
+    }
     let (Some(account), Some(own)) = (event.account_id(), own_account) else {
         return Scope::Own;
     };
@@ -548,6 +564,28 @@ mod tests {
                 .decisions
                 .is_empty()
         );
+    }
+
+    /// In organisation mode an event that does not name its account is
+    /// alerted only: neither the caller's account nor the function's own
+    /// stands in for it.
+    #[test]
+    fn an_event_without_its_account_is_alerted_only_in_organisation_mode() {
+        for recipient in [json!(null), json!("")] {
+            let mut raw = attach("bob");
+            raw["recipientAccountId"] = recipient;
+            let ev = event(raw);
+            assert!(
+                matches!(scope(&ev, &org(""), Some("999999999999")), Scope::AlertOnly(why) if why.contains("recipientAccountId")),
+                "{:?}",
+                scope(&ev, &org(""), Some("999999999999"))
+            );
+            // One-account mode is as before.
+            assert_eq!(
+                scope(&ev, &Config::default(), Some("111122223333")),
+                Scope::Own
+            );
+        }
     }
 
     /// A role of the member role's name is watched wherever trailguard
