@@ -651,22 +651,92 @@ fn process_input(
 /// How many finished inputs per job may wait for their turn to be written.
 pub const WINDOW_PER_JOB: usize = 16;
 
-/// Processes `inputs` `jobs` at a time and hands each result to `deliver`
-/// in input order, whatever the order of completion; at most
-/// `WINDOW_PER_JOB * jobs` finished inputs wait in memory for their turn.
-/// The inputs may be listed as they are needed (an S3 listing): the next
-/// one is taken under a lock, so numbers follow input order. An error from
-/// `deliver` stops the workers and is returned.
+/// The bytes replay's workers may hold at once, in inputs being read and in
+/// finished outputs waiting for their turn, whatever `--jobs` says: the
+/// input next in line is always read, so one input larger than this is
+/// still read, alone.
+pub const MEMORY_BUDGET: u64 = 48 << 20;
+
+/// A worker keeps its read buffer between inputs only up to this size; a
+/// larger one is given back, so idle workers do not each hold the largest
+/// input they have seen.
+const KEPT_BUFFER: usize = 8 << 20;
+
+/// CloudTrail's gzipped JSON holds about ten times its stored size once
+/// decompressed (6.7 for the benchmark's archive): the estimate a worker
+/// reserves before reading a `.gz` input.
+pub const GZIP_RATIO: u64 = 10;
+
+/// What [`fan_out_within`] may hold in memory, and how it weighs inputs
+/// and results.
+pub struct Memory<'a, T, C> {
+    /// Bytes of inputs being read plus results waiting to be delivered.
+    pub budget: u64,
+    /// The bytes an input will take while it is read, estimated before.
+    pub estimate: &'a (dyn Fn(&T) -> u64 + Sync),
+    /// The bytes a result holds until it is delivered.
+    pub weight: &'a (dyn Fn(&C) -> u64 + Sync),
+}
+
+/// The bytes an input is expected to take once read: its stored size,
+/// times [`GZIP_RATIO`] when it is gzipped.
+pub fn estimated_size(input: &Input) -> u64 {
+    let stored = stored_size(input);
+    if input.name().ends_with(".gz") {
+        stored.saturating_mul(GZIP_RATIO)
+    } else {
+        stored
+    }
+}
+
+/// [`fan_out_within`] with no memory budget: only the window of
+/// `WINDOW_PER_JOB * jobs` finished inputs bounds what waits.
 pub fn fan_out<T: Send, C: Send>(
     inputs: impl Iterator<Item = T> + Send,
     jobs: usize,
     process: &(dyn Fn(T, &mut Vec<u8>) -> C + Sync),
     deliver: &mut dyn FnMut(C) -> io::Result<()>,
 ) -> io::Result<()> {
+    fan_out_within(inputs, jobs, None, process, deliver)
+}
+
+/// What the workers and the writer of [`fan_out_within`] share.
+struct Turn {
+    /// Results delivered so far: the index of the next one to deliver.
+    written: usize,
+    /// Bytes reserved by workers reading and held by waiting results.
+    held: u64,
+    /// The input whose turn it is to reserve: inputs reserve in order, so a
+    /// later one cannot take the room an earlier one waits for.
+    reserving: usize,
+}
+
+/// Processes `inputs` `jobs` at a time and hands each result to `deliver`
+/// in input order, whatever the order of completion. At most
+/// `WINDOW_PER_JOB * jobs` finished inputs wait for their turn, and with
+/// `memory` a worker starts an input only while the bytes held stay within
+/// the budget, or when that input is the next to deliver (so one always
+/// goes on). The inputs may be listed as they are needed (an S3 listing):
+/// the next one is taken under a lock, so numbers follow input order. An
+/// error from `deliver` stops the workers and is returned.
+pub fn fan_out_within<T: Send, C: Send>(
+    inputs: impl Iterator<Item = T> + Send,
+    jobs: usize,
+    memory: Option<&Memory<'_, T, C>>,
+    process: &(dyn Fn(T, &mut Vec<u8>) -> C + Sync),
+    deliver: &mut dyn FnMut(C) -> io::Result<()>,
+) -> io::Result<()> {
+    let give_back = |buf: &mut Vec<u8>| {
+        if buf.capacity() > KEPT_BUFFER {
+            *buf = Vec::new();
+        }
+    };
     if jobs <= 1 {
         let mut buf = Vec::new();
         for item in inputs {
-            deliver(process(item, &mut buf))?;
+            let chunk = process(item, &mut buf);
+            give_back(&mut buf);
+            deliver(chunk)?;
         }
         return Ok(());
     }
@@ -674,15 +744,23 @@ pub fn fan_out<T: Send, C: Send>(
     // CloudTrail files vary a hundredfold in size: a narrow window leaves
     // workers idle behind one large file.
     let window = WINDOW_PER_JOB * jobs;
+    let budget = memory.map_or(u64::MAX, |m| m.budget);
+    let estimate = |item: &T| memory.map_or(0, |m| (m.estimate)(item).min(budget));
+    let weight = |chunk: &C| memory.map_or(0, |m| (m.weight)(chunk));
     let next = Mutex::new((0usize, inputs));
     let stop = AtomicBool::new(false);
-    let written = Mutex::new(0usize);
+    let shared = Mutex::new(Turn {
+        written: 0,
+        held: 0,
+        reserving: 0,
+    });
     let turn = Condvar::new();
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, C)>();
+        let (tx, rx) = mpsc::channel::<(usize, C, u64)>();
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, stop, written, turn) = (&next, &stop, &written, &turn);
+            let (next, stop, shared, turn) = (&next, &stop, &shared, &turn);
+            let (estimate, weight) = (&estimate, &weight);
             scope.spawn(move || {
                 let mut buf = Vec::new();
                 loop {
@@ -695,17 +773,36 @@ pub fn fan_out<T: Send, C: Send>(
                         next.0 += 1;
                         (next.0 - 1, item)
                     };
-                    // Bound memory: do not run further ahead of the writer.
-                    let mut w = written.lock().expect("writer never panics holding it");
-                    while i >= *w + window && !stop.load(Ordering::Relaxed) {
-                        w = turn.wait(w).expect("writer never panics holding it");
+                    let reserved = estimate(&item);
+                    // Bound memory: do not run further ahead of the writer,
+                    // nor past the budget, unless this input is next to be
+                    // written (then all before it are, so nothing else is
+                    // held: an input larger than the budget goes alone).
+                    let mut s = shared.lock().expect("writer never panics holding it");
+                    while (i != s.reserving
+                        || (i != s.written
+                            && (i >= s.written + window
+                                || s.held.saturating_add(reserved) > budget)))
+                        && !stop.load(Ordering::Relaxed)
+                    {
+                        s = turn.wait(s).expect("writer never panics holding it");
                     }
-                    drop(w);
+                    s.held += reserved;
+                    s.reserving += 1;
+                    drop(s);
+                    turn.notify_all();
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
                     let chunk = process(item, &mut buf);
-                    if tx.send((i, chunk)).is_err() {
+                    give_back(&mut buf);
+                    let held = weight(&chunk);
+                    {
+                        let mut s = shared.lock().expect("writer never panics holding it");
+                        s.held = s.held - reserved + held;
+                    }
+                    turn.notify_all();
+                    if tx.send((i, chunk, held)).is_err() {
                         return;
                     }
                 }
@@ -714,16 +811,20 @@ pub fn fan_out<T: Send, C: Send>(
         drop(tx);
         let mut pending = BTreeMap::new();
         let mut done = 0usize;
-        for (i, chunk) in rx {
-            pending.insert(i, chunk);
-            while let Some(chunk) = pending.remove(&done) {
+        for (i, chunk, held) in rx {
+            pending.insert(i, (chunk, held));
+            while let Some((chunk, held)) = pending.remove(&done) {
                 if let Err(e) = deliver(chunk) {
                     stop.store(true, Ordering::Relaxed);
                     turn.notify_all();
                     return Err(e);
                 }
                 done += 1;
-                *written.lock().expect("workers never panic holding it") = done;
+                {
+                    let mut s = shared.lock().expect("workers never panic holding it");
+                    s.written = done;
+                    s.held -= held;
+                }
                 turn.notify_all();
             }
         }
@@ -785,7 +886,14 @@ pub fn run_stream(
         Ok(input) => process_input(&input, config, opts, s3, buf),
         Err(e) => Chunk::failed(e),
     };
-    let result = fan_out(inputs, opts.jobs, &process, &mut write);
+    let estimate = |item: &Result<Input, InputError>| item.as_ref().map_or(0, estimated_size);
+    let weight = |chunk: &Chunk| chunk.output.capacity() as u64;
+    let memory = Memory {
+        budget: MEMORY_BUDGET,
+        estimate: &estimate,
+        weight: &weight,
+    };
+    let result = fan_out_within(inputs, opts.jobs, Some(&memory), &process, &mut write);
     bar.finish_and_clear();
     result?;
     if opts.format == OutputFormat::Html {
@@ -821,6 +929,54 @@ mod tests {
     use crate::event::input::parse;
     use crate::event::paths::expand;
     use std::path::PathBuf;
+
+    /// Runs `fan_out_within` over items of the given estimated sizes, each
+    /// held a moment so that workers overlap, and returns the delivery
+    /// order and the most bytes ever being read at once.
+    fn bounded_run(sizes: &[u64], jobs: usize, budget: u64) -> (Vec<usize>, u64) {
+        use std::sync::atomic::AtomicU64;
+        let (reading, most) = (AtomicU64::new(0), AtomicU64::new(0));
+        let estimate = |&(_, size): &(usize, u64)| size;
+        let weight = |_: &usize| 0;
+        let memory = Memory {
+            budget,
+            estimate: &estimate,
+            weight: &weight,
+        };
+        let process = |(i, size): (usize, u64), _: &mut Vec<u8>| {
+            let now = reading.fetch_add(size, Ordering::SeqCst) + size;
+            most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            reading.fetch_sub(size, Ordering::SeqCst);
+            i
+        };
+        let mut order = Vec::new();
+        let items = sizes.iter().copied().enumerate();
+        fan_out_within(items, jobs, Some(&memory), &process, &mut |i| {
+            order.push(i);
+            Ok(())
+        })
+        .unwrap();
+        (order, most.into_inner())
+    }
+
+    #[test]
+    fn workers_read_no_more_at_once_than_the_budget_allows() {
+        // Eight jobs, but only two inputs of 40 fit in 100.
+        let (order, most) = bounded_run(&[40; 24], 8, 100);
+        assert_eq!(order, (0..24).collect::<Vec<_>>());
+        assert!(most <= 80, "{most} bytes read at once, the budget is 100");
+        assert!(most >= 40);
+    }
+
+    #[test]
+    fn an_input_larger_than_the_budget_is_still_read_alone() {
+        let (order, most) = bounded_run(&[10, 500, 10, 10, 700, 10], 4, 100);
+        assert_eq!(order, (0..6).collect::<Vec<_>>());
+        // The budget caps what is reserved for one input: it fills the
+        // budget, so it is read alone, once it is next in line.
+        assert_eq!(most, 700);
+    }
 
     fn reports(text: &str) -> Vec<EventReport> {
         let mut out = Vec::new();

@@ -109,7 +109,16 @@ pub fn collect(
         errors.iter().for_each(&mut *on_error);
         Ok(())
     };
-    replay::fan_out(inputs, opts.jobs, &process, &mut deliver)
+    // Inputs being read count against replay's budget; what they leave
+    // (actions and resources seen) is small beside them.
+    let estimate =
+        |item: &Result<Input, InputError>| item.as_ref().map_or(0, replay::estimated_size);
+    let memory = replay::Memory {
+        budget: replay::MEMORY_BUDGET,
+        estimate: &estimate,
+        weight: &|_| 0,
+    };
+    replay::fan_out_within(inputs, opts.jobs, Some(&memory), &process, &mut deliver)
         .expect("delivering into memory cannot fail");
     collected
 }
