@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::{EventReport, Filter, S3Source, Summary, fan_out, html, parse_time_bound, read_input};
 use crate::config::Config;
-use crate::effects::EffectError;
 use crate::effects::s3::describe;
+use crate::effects::{EffectError, ErrorKind};
 use crate::event::archive::{self, Descend, KeyKind, Prune, S3Url};
 use crate::event::input::DEFAULT_MAX_INPUT_BYTES;
 use crate::event::paths::Input;
@@ -54,12 +54,49 @@ pub enum BatchError {
     Write {
         url: String,
         message: String,
-        /// Worth another attempt (throttling, 5xx, a timeout).
-        retryable: bool,
+        /// What the store said; decides whether another attempt may help.
+        kind: ErrorKind,
     },
 }
 
+/// The `errorType` of a batch whose input is wrong (a bad field, a config
+/// that does not load, a results bucket that does not exist): the same
+/// input fails the same way, so the state machine never retries it.
+pub const BAD_INPUT: &str = "trailguard.BadInput";
+/// The `errorType` of a batch whose results S3 refused to take for lack of
+/// permission: not retried, a retry would read the whole batch again for
+/// the same answer.
+pub const ACCESS_DENIED: &str = "trailguard.AccessDenied";
+/// The `errorType` of a batch cut short by something that may pass
+/// (throttling, 5xx, a timeout, after the batch's own attempts): retried.
+pub const TRANSIENT: &str = "trailguard.Transient";
+/// The `errorType` of any other failure (a request S3 rejected as invalid,
+/// a fault of the function itself): not retried.
+pub const FAILED: &str = "trailguard.BatchFailed";
+/// The `errorType`s a batch can fail with that the state machine retries:
+/// templates/backtest.yaml's `Retry` names exactly these of trailguard's.
+pub const RETRIED_ERROR_TYPES: &[&str] = &[TRANSIENT];
+/// Every `errorType` a batch can fail with.
+pub const ERROR_TYPES: &[&str] = &[BAD_INPUT, ACCESS_DENIED, TRANSIENT, FAILED];
+
 impl BatchError {
+    /// The Lambda runtime's `errorType` for this failure, which the state
+    /// machine's `Retry` matches on (one of [`ERROR_TYPES`]).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            BatchError::Input { .. } => BAD_INPUT,
+            // The function's own environment: a fresh instance may start it.
+            BatchError::Client(_) => TRANSIENT,
+            BatchError::Write { kind, .. } => match kind {
+                ErrorKind::Throttled | ErrorKind::Unavailable => TRANSIENT,
+                ErrorKind::AccessDenied => ACCESS_DENIED,
+                // `NoSuchBucket`: the input's `results` names no bucket.
+                ErrorKind::NotFound => BAD_INPUT,
+                _ => FAILED,
+            },
+        }
+    }
+
     fn input(field: &str, message: impl Into<String>) -> Self {
         BatchError::Input {
             field: field.to_owned(),
@@ -545,7 +582,7 @@ fn put(source: &S3Source<'_>, bucket: &str, key: &str, body: Vec<u8>) -> Result<
         .map_err(|e: EffectError| BatchError::Write {
             url: S3Url::key_url(bucket, key),
             message: describe(&e),
-            retryable: e.is_retryable(),
+            kind: e.kind,
         })
 }
 
@@ -772,13 +809,17 @@ mod tests {
         );
     }
 
-    /// A result that cannot be written fails the batch, retryable when the
-    /// store said so: Step Functions then runs it again.
+    /// A result that cannot be written fails the batch, with the
+    /// `errorType` the state machine retries only when the store said a
+    /// retry may help: a denied or missing bucket fails the same way again.
     #[test]
-    fn a_refused_write_fails_the_batch() {
-        for (kind, retryable) in [
-            (crate::effects::ErrorKind::Unavailable, true),
-            (crate::effects::ErrorKind::AccessDenied, false),
+    fn a_refused_write_fails_the_batch_with_an_error_type_saying_whether_to_retry() {
+        for (kind, error_type) in [
+            (ErrorKind::Unavailable, TRANSIENT),
+            (ErrorKind::Throttled, TRANSIENT),
+            (ErrorKind::AccessDenied, ACCESS_DENIED),
+            (ErrorKind::NotFound, BAD_INPUT),
+            (ErrorKind::Invalid, FAILED),
         ] {
             let store = Store {
                 refuse_puts: Some(kind),
@@ -788,16 +829,29 @@ mod tests {
                 store: &store,
                 backoff: quick(),
             };
-            match run(&batch_of(&["a.json"]), &source).unwrap_err() {
-                BatchError::Write {
-                    url, retryable: r, ..
-                } => {
-                    assert_eq!(url, "s3://out/run/batches/b1/events.jsonl.gz");
-                    assert_eq!(r, retryable);
-                }
-                other => panic!("{other}"),
-            }
+            let e = run(&batch_of(&["a.json"]), &source).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("cannot write `s3://out/run/batches/b1/"),
+                "{e}"
+            );
+            assert_eq!(e.error_type(), error_type, "{kind:?}");
+            assert_eq!(
+                RETRIED_ERROR_TYPES.contains(&e.error_type()),
+                kind == ErrorKind::Unavailable || kind == ErrorKind::Throttled
+            );
         }
+    }
+
+    /// Input that cannot be read fails the same way on every attempt.
+    #[test]
+    fn bad_input_is_never_retried() {
+        let bad_config = payload(json!({"trailguard": MARKER, "bucket": "trail",
+            "results": "s3://out/", "config": "[modes]\nno-such-rule = \"alert\""}));
+        let e = Batch::from_payload(&bad_config).unwrap_err();
+        assert_eq!(e.error_type(), BAD_INPUT);
+        assert!(!RETRIED_ERROR_TYPES.contains(&BAD_INPUT));
+        assert!(!RETRIED_ERROR_TYPES.contains(&ACCESS_DENIED));
     }
 
     #[test]

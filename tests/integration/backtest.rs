@@ -122,19 +122,34 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     assert_eq!(unreadable, [json!(format!("s3://{BUCKET}/{corrupt}"))]);
     assert!(findings > 10, "{findings} findings");
 
-    // A bad config fails the invocation, naming the field.
-    let id = runtime.invoke(json!({
-        "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
-                       "results": format!("s3://{RESULTS}/run-2"),
-                       "config": "[modes]\nno-such-rule = \"alert\""},
-        "Items": &items[..1],
-    }));
-    match rt.block_on(runtime.answer(&id)) {
-        Answer::Error(e) => {
-            let message = e["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.starts_with("batch input `config`: "), "{e}");
+    // A bad config, or a results bucket that does not exist, fails the
+    // invocation naming the field or the bucket, as bad input: the state
+    // machine does not retry it.
+    for (results, config, expected) in [
+        (
+            format!("s3://{RESULTS}/run-2"),
+            "[modes]\nno-such-rule = \"alert\"",
+            "batch input `config`: ".to_owned(),
+        ),
+        (
+            "s3://no-such-results-bucket/run-2".to_owned(),
+            CONFIG,
+            "cannot write `s3://no-such-results-bucket/run-2/batches/".to_owned(),
+        ),
+    ] {
+        let id = runtime.invoke(json!({
+            "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
+                           "results": results, "config": config},
+            "Items": &items[..1],
+        }));
+        match rt.block_on(runtime.answer(&id)) {
+            Answer::Error(e) => {
+                let message = e["errorMessage"].as_str().unwrap_or_default();
+                assert!(message.starts_with(&expected), "{e}");
+                assert_eq!(e["errorType"], "trailguard.BadInput", "{e}");
+            }
+            Answer::Response(v) => panic!("bad input was answered: {v}"),
         }
-        Answer::Response(v) => panic!("a bad config was answered: {v}"),
     }
 
     // Replay semantics: nothing alerted, nothing remediated (moving a

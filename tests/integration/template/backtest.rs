@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use trailguard::replay::batch::{Batch, MARKER};
+use trailguard::replay::batch::{self, Batch, MARKER};
 
 use super::cfn::{self, Stack, strings};
 use super::{IAM_REGIONS, MAIN, main_template, policy_document, repo, run_tool};
@@ -85,18 +85,59 @@ fn the_map_batches_the_listed_keys_into_the_function_with_retries_on_throttling(
         .iter()
         .flat_map(|r| strings(&r["ErrorEquals"]))
         .collect();
+    // Lambda's own: throttling and service errors, and what a timeout or an
+    // out-of-memory kill reaches the task as.
     for error in [
         "Lambda.TooManyRequestsException",
         "Lambda.ServiceException",
-        "trailguard.EffectFailed",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.Unknown",
+        "Sandbox.Timedout",
     ] {
         assert!(retried.iter().any(|e| e == error), "{error} not retried");
     }
+    // States.Timeout matches only the state's own TimeoutSeconds.
+    assert!(task["TimeoutSeconds"].is_null());
+    assert!(
+        !retried.iter().any(|e| e.starts_with("States.")),
+        "{retried:?}"
+    );
+    assert!(task["Catch"].is_null());
     // The map's results go under the results prefix, not into the state.
     assert_eq!(
         map["ResultWriter"]["Parameters"],
         json!({"Bucket": "backtest-results", "Prefix": "backtests/map-runs"})
     );
+}
+
+/// Of the function's own errorTypes, the task retries exactly those the
+/// batch handler emits for a failure that may pass: bad input or a denied
+/// write would read the whole batch again for the same answer.
+#[test]
+fn the_task_retries_exactly_the_batch_errors_that_may_pass() {
+    let d = definition(&stack(&[]));
+    let processor = &d["States"]["Batches"]["ItemProcessor"];
+    let task = &processor["States"][processor["StartAt"].as_str().unwrap()];
+    let ours: BTreeSet<String> = task["Retry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| strings(&r["ErrorEquals"]))
+        .filter(|e| e.starts_with("trailguard."))
+        .collect();
+    let transient: BTreeSet<String> = batch::RETRIED_ERROR_TYPES
+        .iter()
+        .map(|e| (*e).to_owned())
+        .collect();
+    assert_eq!(ours, transient);
+    for e in ours {
+        assert!(batch::ERROR_TYPES.contains(&e.as_str()), "{e}");
+    }
+    for never in [batch::BAD_INPUT, batch::ACCESS_DENIED, batch::FAILED] {
+        assert!(!transient.contains(never), "{never}");
+    }
 }
 
 /// The payload a child hands the function, built as Step Functions builds
