@@ -39,6 +39,12 @@ pub const TEXT_FILE: &str = "findings.txt";
 /// A batch's counts, per-object offsets and HTML state; written last, so
 /// its presence says the batch is complete.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// A batch's marker, written before it reads anything: a batch folder with
+/// it and no summary is a batch that failed (or still runs), and the
+/// marker names its keys.
+pub const STARTED_FILE: &str = "started.json";
+/// The value of `trailguard` in a batch's started marker.
+pub const STARTED_KIND: &str = "replay-batch-started";
 /// Objects a batch reads at once unless `BatchInput.jobs` says otherwise:
 /// each one mostly waits on S3.
 pub const DEFAULT_JOBS: usize = 4;
@@ -389,6 +395,19 @@ pub struct BatchSummary {
     pub records: Vec<ObjectRecord>,
 }
 
+/// A batch's `started.json`: which keys it was handed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchStarted {
+    /// Always [`STARTED_KIND`].
+    pub trailguard: String,
+    pub version: u32,
+    pub batch: String,
+    /// The archive's bucket.
+    pub bucket: String,
+    /// The keys the batch was handed, in the item reader's order.
+    pub keys: Vec<String>,
+}
+
 /// What one object came to.
 #[derive(Default)]
 struct ObjectOut {
@@ -437,11 +456,28 @@ fn process(input: &Input, batch: &Batch, source: &S3Source<'_>, buf: &mut Vec<u8
 }
 
 /// Runs a batch: reads its objects `jobs` at a time, in the order a local
-/// replay of the same keys reads them, and writes its three files. An
-/// unreadable object is recorded with its key and the rest goes on; only
-/// a failed write fails the batch. Memory holds the batch's output
-/// (reports gzipped as they come), never the archive.
+/// replay of the same keys reads them, and writes its files, its started
+/// marker first and its summary last. An unreadable object is recorded
+/// with its key and the rest goes on; only a failed write fails the batch.
+/// Memory holds the batch's output (reports gzipped as they come), never
+/// the archive.
 pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
+    // First, so that a batch that dies later (a timeout, out of memory)
+    // still leaves a folder `--merge` reports, with the keys it lost.
+    let started = BatchStarted {
+        trailguard: STARTED_KIND.to_owned(),
+        version: VERSION,
+        batch: batch.id.clone(),
+        bucket: batch.bucket.clone(),
+        keys: batch.items.iter().map(|(k, _)| k.clone()).collect(),
+    };
+    let body = serde_json::to_vec(&started).expect("a marker serializes");
+    put(
+        source,
+        &batch.results.bucket,
+        &batch.result_key(STARTED_FILE),
+        body,
+    )?;
     let mut inputs = Vec::with_capacity(batch.items.len());
     for (key, size) in &batch.items {
         if !listed(key, &batch.prune) {
@@ -802,6 +838,7 @@ mod tests {
         assert_eq!(
             faulty.inner().written.lock().unwrap().clone(),
             [
+                "run/batches/b1/started.json",
                 "run/batches/b1/events.jsonl.gz",
                 "run/batches/b1/findings.txt",
                 "run/batches/b1/summary.json"

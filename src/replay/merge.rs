@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::batch::{
-    BATCHES, BatchSummary, EVENTS_FILE, SUMMARY_FILE, SUMMARY_KIND, TEXT_FILE, VERSION,
+    BATCHES, BatchStarted, BatchSummary, EVENTS_FILE, STARTED_FILE, STARTED_KIND, SUMMARY_FILE,
+    SUMMARY_KIND, TEXT_FILE, VERSION,
 };
 use super::{OutputFormat, S3Source, Summary, html};
 use crate::effects::s3::describe;
@@ -138,6 +139,31 @@ impl Results<'_> {
     }
 }
 
+/// What to say of a batch without a summary: its keys, when its started
+/// marker names them, so that they can be run again.
+fn unfinished(results: &Results<'_>, id: &str, error: &MergeError) -> String {
+    let started = results
+        .read(id, STARTED_FILE)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BatchStarted>(&b).ok())
+        .filter(|s| s.trailguard == STARTED_KIND);
+    match started {
+        Some(s) => {
+            let mut message = format!(
+                "batch `{id}` failed (or is still running): started, but {error}; its {} key{} not merged:",
+                s.keys.len(),
+                if s.keys.len() == 1 { "" } else { "s" }
+            );
+            for key in &s.keys {
+                message.push_str("\n  ");
+                message.push_str(&S3Url::key_url(&s.bucket, key));
+            }
+            message
+        }
+        None => format!("batch `{id}` not merged: {error}"),
+    }
+}
+
 /// One object's output: which batch holds it and where.
 struct Entry {
     batch: usize,
@@ -167,7 +193,7 @@ pub fn merge(
             Ok(b) => b,
             // A batch still running, or one whose every attempt failed.
             Err(e) => {
-                on_error(&format!("batch `{id}` not merged: {e}"));
+                on_error(&unfinished(results, &id, &e));
                 continue;
             }
         };
@@ -357,6 +383,48 @@ mod tests {
             "{errors:?}"
         );
         assert_eq!(summary.unwrap().events, 1);
+    }
+
+    /// A batch that died after its marker: reported with every key it
+    /// was handed, and the others merged.
+    #[test]
+    fn a_started_batch_without_summary_is_reported_with_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        let died = dir.path().join(BATCHES).join("died");
+        std::fs::create_dir_all(&died).unwrap();
+        let started = BatchStarted {
+            trailguard: STARTED_KIND.into(),
+            version: VERSION,
+            batch: "died".into(),
+            bucket: "trail".into(),
+            keys: vec!["AWSLogs/1/x.json.gz".into(), "AWSLogs/1/y.json.gz".into()],
+        };
+        std::fs::write(
+            died.join(STARTED_FILE),
+            serde_json::to_vec(&started).unwrap(),
+        )
+        .unwrap();
+        let (out, errors, summary) = merged(dir.path());
+        assert_eq!(out.lines().count(), 1);
+        assert_eq!(summary.unwrap().events, 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let lines: Vec<&str> = errors[0].lines().collect();
+        assert!(
+            lines[0].starts_with(
+                "batch `died` failed (or is still running): started, but cannot read `"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("its 2 keys not merged:"), "{}", lines[0]);
+        assert_eq!(
+            lines[1..],
+            [
+                "  s3://trail/AWSLogs/1/x.json.gz",
+                "  s3://trail/AWSLogs/1/y.json.gz"
+            ]
+        );
     }
 
     #[test]

@@ -152,6 +152,25 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
         }
     }
 
+    // A backtest with a batch killed after its start (a timeout, out of
+    // memory): only its marker is left. Another batch completes beside it.
+    let run3 = json!({"trailguard": "replay-batch", "bucket": BUCKET,
+                      "results": format!("s3://{RESULTS}/run-3"), "config": CONFIG});
+    let mut died = String::new();
+    for batch in [&items[..BATCH_SIZE], &items[BATCH_SIZE..2 * BATCH_SIZE]] {
+        let id = runtime.invoke(json!({"BatchInput": run3, "Items": batch}));
+        match rt.block_on(runtime.answer(&id)) {
+            Answer::Response(v) if died.is_empty() => died = v["batch"].as_str().unwrap().into(),
+            Answer::Response(_) => {}
+            Answer::Error(e) => panic!("the batch failed: {e}"),
+        }
+    }
+    for file in ["events.jsonl.gz", "findings.txt", "summary.json"] {
+        let key = format!("run-3/batches/{died}/{file}");
+        rt.block_on(client.delete_object().bucket(RESULTS).key(key).send())
+            .unwrap();
+    }
+
     // Replay semantics: nothing alerted, nothing remediated (moving a
     // policy onto a group would have made one).
     assert!(rt.block_on(alerts.drain()).is_empty());
@@ -215,6 +234,35 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     );
     let first = text(&summary.stdout).lines().nth(1).unwrap().to_owned();
     assert!(first.ends_with(", 1 unreadable"), "{first}");
+
+    // The batch that died is reported with each of its keys, and the
+    // merge fails; the batch that completed is merged.
+    let out = trailguard(
+        &moto,
+        &[
+            "replay",
+            "--merge",
+            &format!("s3://{RESULTS}/run-3"),
+            "--format",
+            "json",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("trailguard: batch `{died}` failed (or is still running): started, but cannot read `s3://{RESULTS}/run-3/batches/{died}/summary.json`")),
+        "{stderr}"
+    );
+    let lost: Vec<String> = items[..BATCH_SIZE]
+        .iter()
+        .map(|i| format!("  s3://{BUCKET}/{}", i["Key"].as_str().unwrap()))
+        .collect();
+    let listed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  s3://"))
+        .collect();
+    assert_eq!(listed, lost, "{stderr}");
+    assert!(!out.stdout.is_empty());
 }
 
 /// The first line where two outputs differ, for a failure message.
