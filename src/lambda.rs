@@ -138,7 +138,7 @@ async fn dispatch_scans(
 ) -> Result<Value, InvocationError> {
     match scan::fanout::dispatch(ctx, lister, queue).await {
         Ok(d) if d.failed.is_empty() => Ok(json!({ "status": "ok", "dispatched": d })),
-        Ok(d) => Err(InvocationError(format!(
+        Ok(d) => Err(InvocationError::effect(format!(
             "scan queue refused the scans of {} account{}: {}",
             d.failed.len(),
             if d.failed.len() == 1 { "" } else { "s" },
@@ -146,7 +146,7 @@ async fn dispatch_scans(
         ))),
         Err(e) => {
             tracing::error!(error = %e, "scan not dispatched");
-            Err(InvocationError(e.to_string()))
+            Err(InvocationError::effect(e.to_string()))
         }
     }
 }
@@ -252,7 +252,7 @@ async fn close_windows(ctx: &LiveContext) -> Result<Value, InvocationError> {
         Ok(windows) => {
             let failed = windows.iter().filter(|w| !w.closed).count();
             if failed > 0 {
-                return Err(InvocationError(format!(
+                return Err(InvocationError::effect(format!(
                     "{failed} alert window{} not closed: follow-up not sent",
                     if failed == 1 { "" } else { "s" }
                 )));
@@ -261,38 +261,69 @@ async fn close_windows(ctx: &LiveContext) -> Result<Value, InvocationError> {
         }
         Err(e) => {
             tracing::error!(error = %e, "alert windows not read");
-            Err(InvocationError(format!("alert windows: {e}")))
+            Err(InvocationError::effect(format!("alert windows: {e}")))
         }
     }
 }
 
 /// Runs a backtest batch (docs/backtest.md) with replay's semantics: S3
 /// reads and writes only. `Err` when the input is invalid or the results
-/// could not be stored, so the map's child fails (and is retried) rather
-/// than leaving a batch missing from the merge.
+/// could not be stored, so the map's child fails rather than leaving a
+/// batch missing from the merge; its `errorType` (the batch error's) says
+/// whether the state machine retries it.
 async fn replay_batch(payload: Value) -> Result<Value, InvocationError> {
+    use crate::replay::batch;
     // The S3 adapter blocks on a runtime of its own.
-    let run = tokio::task::spawn_blocking(move || crate::replay::batch::run_payload(&payload));
+    let run = tokio::task::spawn_blocking(move || batch::run_payload(&payload));
     match run.await {
         Ok(Ok(answer)) => Ok(answer),
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "backtest batch failed");
-            Err(InvocationError(e.to_string()))
+            tracing::error!(error = %e, error_type = e.error_type(), "backtest batch failed");
+            Err(InvocationError {
+                message: e.to_string(),
+                error_type: e.error_type(),
+            })
         }
-        Err(e) => Err(InvocationError(format!("backtest batch: {e}"))),
+        // A panic: the same batch would panic again.
+        Err(e) => Err(InvocationError {
+            message: format!("backtest batch: {e}"),
+            error_type: batch::FAILED,
+        }),
     }
 }
 
-/// Why an invocation failed (the runtime reports the message).
+/// Why an invocation failed: the message the runtime reports, and the
+/// `errorType` a Step Functions `Retry` or `Catch` matches on.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct InvocationError(String);
+#[error("{message}")]
+pub struct InvocationError {
+    message: String,
+    error_type: &'static str,
+}
+
+/// The `errorType` of an effect that failed in a way worth a retry.
+pub const EFFECT_FAILED: &str = "trailguard.EffectFailed";
+
+impl InvocationError {
+    /// An effect failed in a way worth a retry ([`EFFECT_FAILED`]).
+    fn effect(message: String) -> Self {
+        InvocationError {
+            message,
+            error_type: EFFECT_FAILED,
+        }
+    }
+
+    /// The `errorType` the runtime reports.
+    pub fn error_type(&self) -> &'static str {
+        self.error_type
+    }
+}
 
 impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(e: InvocationError) -> Self {
         lambda_runtime::Diagnostic {
-            error_type: "trailguard.EffectFailed".into(),
-            error_message: e.0,
+            error_type: e.error_type.into(),
+            error_message: e.message,
         }
     }
 }
@@ -368,7 +399,7 @@ async fn handle_logged(
                     payload_truncated,
                     "failing the invocation so Lambda retries it"
                 );
-                Err(InvocationError(
+                Err(InvocationError::effect(
                     HandleError::Effects { outcome }.to_string(),
                 ))
             } else {
@@ -427,14 +458,14 @@ pub async fn scan_until(
                     .errors
                     .first()
                     .map_or("no alert delivered", |e| e.message.as_str());
-                Err(InvocationError(format!("scan: {first}")))
+                Err(InvocationError::effect(format!("scan: {first}")))
             } else {
                 Ok(report.summary_json())
             }
         }
         Err(e) => {
             tracing::error!(error = %e, retryable = e.is_retryable(), "scan failed");
-            Err(InvocationError(format!("scan failed: {e}")))
+            Err(InvocationError::effect(format!("scan failed: {e}")))
         }
     }
 }
@@ -545,7 +576,7 @@ mod tests {
         ));
         let ctx = context(sns.clone());
         let err = handle(admin_attached(), &ctx).await.unwrap_err();
-        assert!(err.0.contains("sns alert not sent"), "{err}");
+        assert!(err.message.contains("sns alert not sent"), "{err}");
         // The other finding was alerted.
         let sent = sns.1.messages();
         assert_eq!(sent.len(), 1);

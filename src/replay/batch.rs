@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::{EventReport, Filter, S3Source, Summary, fan_out, html, parse_time_bound, read_input};
 use crate::config::Config;
-use crate::effects::EffectError;
 use crate::effects::s3::describe;
+use crate::effects::{EffectError, ErrorKind};
 use crate::event::archive::{self, Descend, KeyKind, Prune, S3Url};
 use crate::event::input::DEFAULT_MAX_INPUT_BYTES;
 use crate::event::paths::Input;
@@ -39,6 +39,12 @@ pub const TEXT_FILE: &str = "findings.txt";
 /// A batch's counts, per-object offsets and HTML state; written last, so
 /// its presence says the batch is complete.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// A batch's marker, written before it reads anything: a batch folder with
+/// it and no summary is a batch that failed (or still runs), and the
+/// marker names its keys.
+pub const STARTED_FILE: &str = "started.json";
+/// The value of `trailguard` in a batch's started marker.
+pub const STARTED_KIND: &str = "replay-batch-started";
 /// Objects a batch reads at once unless `BatchInput.jobs` says otherwise:
 /// each one mostly waits on S3.
 pub const DEFAULT_JOBS: usize = 4;
@@ -54,12 +60,49 @@ pub enum BatchError {
     Write {
         url: String,
         message: String,
-        /// Worth another attempt (throttling, 5xx, a timeout).
-        retryable: bool,
+        /// What the store said; decides whether another attempt may help.
+        kind: ErrorKind,
     },
 }
 
+/// The `errorType` of a batch whose input is wrong (a bad field, a config
+/// that does not load, a results bucket that does not exist): the same
+/// input fails the same way, so the state machine never retries it.
+pub const BAD_INPUT: &str = "trailguard.BadInput";
+/// The `errorType` of a batch whose results S3 refused to take for lack of
+/// permission: not retried, a retry would read the whole batch again for
+/// the same answer.
+pub const ACCESS_DENIED: &str = "trailguard.AccessDenied";
+/// The `errorType` of a batch cut short by something that may pass
+/// (throttling, 5xx, a timeout, after the batch's own attempts): retried.
+pub const TRANSIENT: &str = "trailguard.Transient";
+/// The `errorType` of any other failure (a request S3 rejected as invalid,
+/// a fault of the function itself): not retried.
+pub const FAILED: &str = "trailguard.BatchFailed";
+/// The `errorType`s a batch can fail with that the state machine retries:
+/// templates/backtest.yaml's `Retry` names exactly these of trailguard's.
+pub const RETRIED_ERROR_TYPES: &[&str] = &[TRANSIENT];
+/// Every `errorType` a batch can fail with.
+pub const ERROR_TYPES: &[&str] = &[BAD_INPUT, ACCESS_DENIED, TRANSIENT, FAILED];
+
 impl BatchError {
+    /// The Lambda runtime's `errorType` for this failure, which the state
+    /// machine's `Retry` matches on (one of [`ERROR_TYPES`]).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            BatchError::Input { .. } => BAD_INPUT,
+            // The function's own environment: a fresh instance may start it.
+            BatchError::Client(_) => TRANSIENT,
+            BatchError::Write { kind, .. } => match kind {
+                ErrorKind::Throttled | ErrorKind::Unavailable => TRANSIENT,
+                ErrorKind::AccessDenied => ACCESS_DENIED,
+                // `NoSuchBucket`: the input's `results` names no bucket.
+                ErrorKind::NotFound => BAD_INPUT,
+                _ => FAILED,
+            },
+        }
+    }
+
     fn input(field: &str, message: impl Into<String>) -> Self {
         BatchError::Input {
             field: field.to_owned(),
@@ -352,6 +395,19 @@ pub struct BatchSummary {
     pub records: Vec<ObjectRecord>,
 }
 
+/// A batch's `started.json`: which keys it was handed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchStarted {
+    /// Always [`STARTED_KIND`].
+    pub trailguard: String,
+    pub version: u32,
+    pub batch: String,
+    /// The archive's bucket.
+    pub bucket: String,
+    /// The keys the batch was handed, in the item reader's order.
+    pub keys: Vec<String>,
+}
+
 /// What one object came to.
 #[derive(Default)]
 struct ObjectOut {
@@ -400,11 +456,28 @@ fn process(input: &Input, batch: &Batch, source: &S3Source<'_>, buf: &mut Vec<u8
 }
 
 /// Runs a batch: reads its objects `jobs` at a time, in the order a local
-/// replay of the same keys reads them, and writes its three files. An
-/// unreadable object is recorded with its key and the rest goes on; only
-/// a failed write fails the batch. Memory holds the batch's output
-/// (reports gzipped as they come), never the archive.
+/// replay of the same keys reads them, and writes its files, its started
+/// marker first and its summary last. An unreadable object is recorded
+/// with its key and the rest goes on; only a failed write fails the batch.
+/// Memory holds the batch's output (reports gzipped as they come), never
+/// the archive.
 pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
+    // First, so that a batch that dies later (a timeout, out of memory)
+    // still leaves a folder `--merge` reports, with the keys it lost.
+    let started = BatchStarted {
+        trailguard: STARTED_KIND.to_owned(),
+        version: VERSION,
+        batch: batch.id.clone(),
+        bucket: batch.bucket.clone(),
+        keys: batch.items.iter().map(|(k, _)| k.clone()).collect(),
+    };
+    let body = serde_json::to_vec(&started).expect("a marker serializes");
+    put(
+        source,
+        &batch.results.bucket,
+        &batch.result_key(STARTED_FILE),
+        body,
+    )?;
     let mut inputs = Vec::with_capacity(batch.items.len());
     for (key, size) in &batch.items {
         if !listed(key, &batch.prune) {
@@ -545,7 +618,7 @@ fn put(source: &S3Source<'_>, bucket: &str, key: &str, body: Vec<u8>) -> Result<
         .map_err(|e: EffectError| BatchError::Write {
             url: S3Url::key_url(bucket, key),
             message: describe(&e),
-            retryable: e.is_retryable(),
+            kind: e.kind,
         })
 }
 
@@ -765,6 +838,7 @@ mod tests {
         assert_eq!(
             faulty.inner().written.lock().unwrap().clone(),
             [
+                "run/batches/b1/started.json",
                 "run/batches/b1/events.jsonl.gz",
                 "run/batches/b1/findings.txt",
                 "run/batches/b1/summary.json"
@@ -772,13 +846,17 @@ mod tests {
         );
     }
 
-    /// A result that cannot be written fails the batch, retryable when the
-    /// store said so: Step Functions then runs it again.
+    /// A result that cannot be written fails the batch, with the
+    /// `errorType` the state machine retries only when the store said a
+    /// retry may help: a denied or missing bucket fails the same way again.
     #[test]
-    fn a_refused_write_fails_the_batch() {
-        for (kind, retryable) in [
-            (crate::effects::ErrorKind::Unavailable, true),
-            (crate::effects::ErrorKind::AccessDenied, false),
+    fn a_refused_write_fails_the_batch_with_an_error_type_saying_whether_to_retry() {
+        for (kind, error_type) in [
+            (ErrorKind::Unavailable, TRANSIENT),
+            (ErrorKind::Throttled, TRANSIENT),
+            (ErrorKind::AccessDenied, ACCESS_DENIED),
+            (ErrorKind::NotFound, BAD_INPUT),
+            (ErrorKind::Invalid, FAILED),
         ] {
             let store = Store {
                 refuse_puts: Some(kind),
@@ -788,16 +866,29 @@ mod tests {
                 store: &store,
                 backoff: quick(),
             };
-            match run(&batch_of(&["a.json"]), &source).unwrap_err() {
-                BatchError::Write {
-                    url, retryable: r, ..
-                } => {
-                    assert_eq!(url, "s3://out/run/batches/b1/events.jsonl.gz");
-                    assert_eq!(r, retryable);
-                }
-                other => panic!("{other}"),
-            }
+            let e = run(&batch_of(&["a.json"]), &source).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("cannot write `s3://out/run/batches/b1/"),
+                "{e}"
+            );
+            assert_eq!(e.error_type(), error_type, "{kind:?}");
+            assert_eq!(
+                RETRIED_ERROR_TYPES.contains(&e.error_type()),
+                kind == ErrorKind::Unavailable || kind == ErrorKind::Throttled
+            );
         }
+    }
+
+    /// Input that cannot be read fails the same way on every attempt.
+    #[test]
+    fn bad_input_is_never_retried() {
+        let bad_config = payload(json!({"trailguard": MARKER, "bucket": "trail",
+            "results": "s3://out/", "config": "[modes]\nno-such-rule = \"alert\""}));
+        let e = Batch::from_payload(&bad_config).unwrap_err();
+        assert_eq!(e.error_type(), BAD_INPUT);
+        assert!(!RETRIED_ERROR_TYPES.contains(&BAD_INPUT));
+        assert!(!RETRIED_ERROR_TYPES.contains(&ACCESS_DENIED));
     }
 
     #[test]

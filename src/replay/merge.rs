@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use super::batch::{
-    BATCHES, BatchSummary, EVENTS_FILE, SUMMARY_FILE, SUMMARY_KIND, TEXT_FILE, VERSION,
+    BATCHES, BatchStarted, BatchSummary, EVENTS_FILE, STARTED_FILE, STARTED_KIND, SUMMARY_FILE,
+    SUMMARY_KIND, TEXT_FILE, VERSION,
 };
 use super::{OutputFormat, S3Source, Summary, html};
 use crate::effects::s3::describe;
@@ -35,8 +36,14 @@ pub enum MergeError {
     Empty(String),
     #[error("`{path}` is not a batch summary: {message}")]
     Summary { path: String, message: String },
-    #[error("`{path}` is shorter than its batch summary says")]
-    Short { path: String },
+    /// A count or an offset of a summary that cannot be true of the batch.
+    #[error("batch `{batch}`: `{field}` in `{path}` {message}")]
+    Corrupt {
+        batch: String,
+        path: String,
+        field: String,
+        message: String,
+    },
     #[error("cannot read `{path}`: {message}")]
     Read { path: String, message: String },
     #[error("cannot write output: {0}")]
@@ -138,6 +145,106 @@ impl Results<'_> {
     }
 }
 
+/// What to say of a batch without a summary: its keys, when its started
+/// marker names them, so that they can be run again.
+fn unfinished(results: &Results<'_>, id: &str, error: &MergeError) -> String {
+    let started = results
+        .read(id, STARTED_FILE)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BatchStarted>(&b).ok())
+        .filter(|s| s.trailguard == STARTED_KIND);
+    match started {
+        Some(s) => {
+            let mut message = format!(
+                "batch `{id}` failed (or is still running): started, but {error}; its {} key{} not merged:",
+                s.keys.len(),
+                if s.keys.len() == 1 { "" } else { "s" }
+            );
+            for key in &s.keys {
+                message.push_str("\n  ");
+                message.push_str(&S3Url::key_url(&s.bucket, key));
+            }
+            message
+        }
+        None => format!("batch `{id}` not merged: {error}"),
+    }
+}
+
+/// Running sums of every count the merge adds, each map summed whole, so
+/// that a summary whose counts would overflow a total, or a sum the report
+/// draws, is refused by name before anything of it is added.
+#[derive(Default)]
+struct Totals(HashMap<&'static str, u64>);
+
+impl Totals {
+    /// Adds `values` to the total of `key`; the error says which total.
+    fn add(
+        &mut self,
+        key: &'static str,
+        values: impl IntoIterator<Item = u64>,
+    ) -> Result<(), String> {
+        let total = self.0.entry(key).or_default();
+        let mut sum = *total;
+        for v in values {
+            sum = sum
+                .checked_add(v)
+                .ok_or_else(|| format!("overflows the merged total ({v} added to {sum})"))?;
+        }
+        *total = sum;
+        Ok(())
+    }
+
+    /// Checks one batch's counts against the totals and adds them; the
+    /// error names the field of the batch's summary at fault.
+    fn add_batch(&mut self, file: &BatchSummary) -> Result<(), (String, String)> {
+        let s = &file.summary;
+        let scalars = [
+            ("bytes", s.bytes),
+            ("events", s.events),
+            ("ignored", s.ignored),
+            ("errors", s.errors),
+            ("findings", s.findings),
+            ("digests", s.digests),
+        ];
+        for (name, v) in scalars {
+            self.add(name, [v])
+                .map_err(|m| (format!("summary.{name}"), m))?;
+        }
+        let maps = [
+            ("by_rule", &s.by_rule),
+            ("by_severity", &s.by_severity),
+            ("by_actor", &s.by_actor),
+            ("by_day", &s.by_day),
+        ];
+        for (name, map) in maps {
+            self.add(name, map.values().copied())
+                .map_err(|m| (format!("summary.{name}"), m))?;
+        }
+        for (i, record) in file.records.iter().enumerate() {
+            let Some(page) = &record.page else { continue };
+            let field = |name: &str| format!("records[{i}].page.{name}");
+            self.add("page.findings", [page.findings])
+                .map_err(|m| (field("findings"), m))?;
+            self.add("page.by_day", page.by_day.values().flatten().copied())
+                .map_err(|m| (field("by_day"), m))?;
+            self.add("page.by_account", page.by_account.values().copied())
+                .map_err(|m| (field("by_account"), m))?;
+            for (key, of) in [
+                (
+                    "page.runs",
+                    (|c: &html::RemediationCounts| c.runs) as fn(&_) -> u64,
+                ),
+                ("page.opt_in", |c| c.opt_in),
+                ("page.exempt", |c| c.exempt),
+            ] {
+                self.add(key, page.remediations.values().map(of))
+                    .map_err(|m| (field("remediations"), m))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One object's output: which batch holds it and where.
 struct Entry {
     batch: usize,
@@ -162,12 +269,13 @@ pub fn merge(
     }
     let mut batches: Vec<(String, BatchSummary)> = Vec::with_capacity(ids.len());
     let mut summary = Summary::default();
+    let mut totals = Totals::default();
     for id in ids {
         let bytes = match results.read(&id, SUMMARY_FILE) {
             Ok(b) => b,
             // A batch still running, or one whose every attempt failed.
             Err(e) => {
-                on_error(&format!("batch `{id}` not merged: {e}"));
+                on_error(&unfinished(results, &id, &e));
                 continue;
             }
         };
@@ -183,12 +291,39 @@ pub fn merge(
                 file.trailguard, file.version
             )));
         }
+        let corrupt = |(field, message): (String, String)| MergeError::Corrupt {
+            batch: id.clone(),
+            path: path.clone(),
+            field,
+            message,
+        };
+        // Checked before anything of the batch is added: no count of a
+        // corrupt or hostile summary can overflow a total or a sum drawn.
+        totals.add_batch(&file).map_err(corrupt)?;
+        let (mut json_end, mut text_end) = (0u64, 0u64);
+        for (r, record) in file.records.iter().enumerate() {
+            for (name, end, n) in [
+                ("json", &mut json_end, record.json),
+                ("text", &mut text_end, record.text),
+            ] {
+                *end = end
+                    .checked_add(n)
+                    .filter(|e| usize::try_from(*e).is_ok())
+                    .ok_or_else(|| {
+                        corrupt((
+                            format!("records[{r}].{name}"),
+                            format!("says {n} bytes after {end}: past any file"),
+                        ))
+                    })?;
+            }
+        }
         summary.merge(file.summary.clone().into_summary().map_err(bad)?);
         batches.push((id, file));
     }
 
     let mut entries = Vec::new();
     for (b, (_, file)) in batches.iter().enumerate() {
+        // Fit in usize, and do not overflow: checked above.
         let (mut json_at, mut text_at) = (0usize, 0usize);
         for (r, record) in file.records.iter().enumerate() {
             entries.push(Entry {
@@ -215,9 +350,9 @@ pub fn merge(
         }
     }
 
-    let (file, size): (&str, fn(&super::batch::ObjectRecord) -> u64) = match format {
-        OutputFormat::Json => (EVENTS_FILE, |r| r.json),
-        OutputFormat::Text => (TEXT_FILE, |r| r.text),
+    let (file, field, size): (&str, &str, fn(&super::batch::ObjectRecord) -> u64) = match format {
+        OutputFormat::Json => (EVENTS_FILE, "json", |r| r.json),
+        OutputFormat::Text => (TEXT_FILE, "text", |r| r.text),
         OutputFormat::Html => {
             out.write_all(html::render(&summary, &page).as_bytes())?;
             return Ok(summary);
@@ -248,8 +383,15 @@ pub fn merge(
         } else {
             e.text_at
         };
-        let bytes = content.get(at..at + n).ok_or_else(|| MergeError::Short {
-            path: results.name(id, file),
+        // `at + n` is at most the batch's checked end.
+        let bytes = content.get(at..at + n).ok_or_else(|| MergeError::Corrupt {
+            batch: id.clone(),
+            path: results.name(id, SUMMARY_FILE),
+            field: format!("records[{}].{field}", e.record),
+            message: format!(
+                "says {n} bytes at offset {at}, but `{file}` holds {}",
+                content.len()
+            ),
         })?;
         out.write_all(bytes)?;
         let remaining = left.get_mut(&e.batch).expect("counted above");
@@ -264,6 +406,8 @@ pub fn merge(
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::replay::batch::{ObjectRecord, SummaryRecord};
@@ -359,6 +503,134 @@ mod tests {
         assert_eq!(summary.unwrap().events, 1);
     }
 
+    /// A batch that died after its marker: reported with every key it
+    /// was handed, and the others merged.
+    #[test]
+    fn a_started_batch_without_summary_is_reported_with_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        let died = dir.path().join(BATCHES).join("died");
+        std::fs::create_dir_all(&died).unwrap();
+        let started = BatchStarted {
+            trailguard: STARTED_KIND.into(),
+            version: VERSION,
+            batch: "died".into(),
+            bucket: "trail".into(),
+            keys: vec!["AWSLogs/1/x.json.gz".into(), "AWSLogs/1/y.json.gz".into()],
+        };
+        std::fs::write(
+            died.join(STARTED_FILE),
+            serde_json::to_vec(&started).unwrap(),
+        )
+        .unwrap();
+        let (out, errors, summary) = merged(dir.path());
+        assert_eq!(out.lines().count(), 1);
+        assert_eq!(summary.unwrap().events, 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let lines: Vec<&str> = errors[0].lines().collect();
+        assert!(
+            lines[0].starts_with(
+                "batch `died` failed (or is still running): started, but cannot read `"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("its 2 keys not merged:"), "{}", lines[0]);
+        assert_eq!(
+            lines[1..],
+            [
+                "  s3://trail/AWSLogs/1/x.json.gz",
+                "  s3://trail/AWSLogs/1/y.json.gz"
+            ]
+        );
+    }
+
+    /// Offsets and counts no batch can have (a corrupt or hostile
+    /// summary): each refused with the batch and the field, in every
+    /// format, never a panic or a wrapped total.
+    #[test]
+    fn a_crafted_summary_is_an_error_naming_the_batch_and_the_field() {
+        type Craft = fn(&mut Value);
+        let cases: [(&str, Craft, &str); 6] = [
+            (
+                "records[1].json",
+                |s| s["records"][1]["json"] = json!(u64::MAX),
+                "says 18446744073709551615 bytes after 26: past any file",
+            ),
+            (
+                "records[1].text",
+                |s| {
+                    s["records"][0]["text"] = json!(1);
+                    s["records"][1]["text"] = json!(u64::MAX);
+                },
+                "says 18446744073709551615 bytes after 1: past any file",
+            ),
+            (
+                "summary.events",
+                |s| s["summary"]["events"] = json!(u64::MAX),
+                "overflows the merged total",
+            ),
+            (
+                "summary.by_rule",
+                |s| {
+                    s["summary"]["by_rule"] =
+                        json!({"root-api-call": u64::MAX, "root-console-login": 1})
+                },
+                "overflows the merged total",
+            ),
+            (
+                "records[0].page.by_day",
+                |s| s["records"][0]["page"] = json!({"by_day": {"2024-01-01": [u64::MAX, 1, 0, 0]}, "by_account": {}, "remediations": {}, "rows": [], "findings": 1}),
+                "overflows the merged total",
+            ),
+            (
+                "records[1].page.findings",
+                |s| s["records"][1]["page"] = json!({"by_day": {}, "by_account": {}, "remediations": {}, "rows": [], "findings": u64::MAX}),
+                "overflows the merged total",
+            ),
+        ];
+        for (field, craft, message) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            // Batch `a` is sound; batch `b` is crafted, on top of it.
+            batch(dir.path(), "a", &["s3://b/1"]);
+            batch(dir.path(), "b", &["s3://b/2", "s3://b/3"]);
+            let path = dir.path().join(BATCHES).join("b").join(SUMMARY_FILE);
+            let mut summary: Value =
+                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            // Counts in `a` too, so that `b`'s overflow the total.
+            if field == "records[1].page.findings" {
+                summary["records"][0]["page"] = json!({"by_day": {}, "by_account": {}, "remediations": {}, "rows": [], "findings": 1});
+            }
+            craft(&mut summary);
+            std::fs::write(&path, serde_json::to_vec(&summary).unwrap()).unwrap();
+            if field.starts_with("summary.") {
+                let a = dir.path().join(BATCHES).join("a").join(SUMMARY_FILE);
+                let mut sound: Value = serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
+                sound["summary"]["events"] = json!(1);
+                sound["summary"]["by_rule"] = json!({"root-api-call": 1});
+                std::fs::write(&a, serde_json::to_vec(&sound).unwrap()).unwrap();
+            }
+            for format in [
+                OutputFormat::Json,
+                OutputFormat::Text,
+                OutputFormat::Summary,
+                OutputFormat::Html,
+            ] {
+                let e = merge(
+                    &Results::Dir(dir.path().to_owned()),
+                    format,
+                    &mut Vec::new(),
+                    &mut |_| {},
+                )
+                .unwrap_err()
+                .to_string();
+                let expected = format!("batch `b`: `{field}` in `{}` ", path.display());
+                assert!(e.starts_with(&expected), "{field}: {e}");
+                assert!(e.contains(message), "{field}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn a_summary_that_is_not_one_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -375,6 +647,13 @@ mod tests {
         batch(dir.path(), "a", &["s3://b/1"]);
         std::fs::write(path.with_file_name(EVENTS_FILE), "{}").unwrap();
         let (_, _, summary) = merged(dir.path());
-        assert!(matches!(summary, Err(MergeError::Short { .. })));
+        let e = summary.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "batch `a`: `records[0].json` in `{}` says 26 bytes at offset 0, but `events.jsonl.gz` holds 2",
+                path.display()
+            )
+        );
     }
 }

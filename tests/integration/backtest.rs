@@ -77,7 +77,11 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     let path = dir.path().join(&corrupt);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, b"\x1f\x8bnot gzip after all").unwrap();
-    upload(&moto, dir.path());
+    // What the generator wrote, and the findings it expects there: counted
+    // as it writes each violation, not by trailguard. The config below
+    // turns two rules to remediate, which changes no finding's count.
+    let manifest = trailguard_bench::synth::Manifest::read(dir.path()).unwrap();
+    let uploaded = upload(&moto, dir.path());
     let config = dir.path().join("backtest.toml");
     std::fs::write(&config, CONFIG).unwrap();
 
@@ -88,7 +92,10 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     // The function's own alert topic: nothing may reach it.
     let alerts = rt.block_on(AlertQueue::create(&moto, "trailguard-alerts"));
     let items = rt.block_on(item_reader(&client, BUCKET, "AWSLogs/"));
-    assert!(items.len() > 10, "{} keys", items.len());
+    // The log files, the digest, the writability check file and the
+    // corrupt file: every key uploaded.
+    assert_eq!(items.len(), uploaded);
+    assert_eq!(items.len() as u64, manifest.files + 3);
 
     let runtime = rt.block_on(RuntimeApi::start());
     let function = {
@@ -101,7 +108,8 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
         "results": format!("s3://{RESULTS}/run-1"),
         "config": CONFIG,
     });
-    let (mut handed, mut errors, mut unreadable, mut findings) = (0, 0, Vec::new(), 0);
+    let (mut handed, mut errors, mut unreadable, mut findings, mut events) =
+        (0, 0, Vec::new(), 0, 0);
     let mut ids = std::collections::BTreeSet::new();
     for batch in items.chunks(BATCH_SIZE) {
         let id = runtime.invoke(json!({"BatchInput": batch_input, "Items": batch}));
@@ -113,6 +121,7 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
         handed += answer["items"].as_u64().unwrap();
         errors += answer["errors"].as_u64().unwrap();
         findings += answer["findings"].as_u64().unwrap();
+        events += answer["events"].as_u64().unwrap();
         unreadable.extend(answer["unreadable"].as_array().unwrap().clone());
         ids.insert(answer["batch"].as_str().unwrap().to_owned());
     }
@@ -120,21 +129,59 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     assert_eq!(ids.len(), items.len().div_ceil(BATCH_SIZE));
     assert_eq!(errors, 1);
     assert_eq!(unreadable, [json!(format!("s3://{BUCKET}/{corrupt}"))]);
-    assert!(findings > 10, "{findings} findings");
+    // Every record the generator wrote is read once (the corrupt file holds
+    // none), and every finding it planted is found.
+    assert_eq!(events, manifest.records);
+    assert_eq!(findings, manifest.findings);
+    assert!(findings > 0);
 
-    // A bad config fails the invocation, naming the field.
-    let id = runtime.invoke(json!({
-        "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
-                       "results": format!("s3://{RESULTS}/run-2"),
-                       "config": "[modes]\nno-such-rule = \"alert\""},
-        "Items": &items[..1],
-    }));
-    match rt.block_on(runtime.answer(&id)) {
-        Answer::Error(e) => {
-            let message = e["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.starts_with("batch input `config`: "), "{e}");
+    // A bad config, or a results bucket that does not exist, fails the
+    // invocation naming the field or the bucket, as bad input: the state
+    // machine does not retry it.
+    for (results, config, expected) in [
+        (
+            format!("s3://{RESULTS}/run-2"),
+            "[modes]\nno-such-rule = \"alert\"",
+            "batch input `config`: ".to_owned(),
+        ),
+        (
+            "s3://no-such-results-bucket/run-2".to_owned(),
+            CONFIG,
+            "cannot write `s3://no-such-results-bucket/run-2/batches/".to_owned(),
+        ),
+    ] {
+        let id = runtime.invoke(json!({
+            "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
+                           "results": results, "config": config},
+            "Items": &items[..1],
+        }));
+        match rt.block_on(runtime.answer(&id)) {
+            Answer::Error(e) => {
+                let message = e["errorMessage"].as_str().unwrap_or_default();
+                assert!(message.starts_with(&expected), "{e}");
+                assert_eq!(e["errorType"], "trailguard.BadInput", "{e}");
+            }
+            Answer::Response(v) => panic!("bad input was answered: {v}"),
         }
-        Answer::Response(v) => panic!("a bad config was answered: {v}"),
+    }
+
+    // A backtest with a batch killed after its start (a timeout, out of
+    // memory): only its marker is left. Another batch completes beside it.
+    let run3 = json!({"trailguard": "replay-batch", "bucket": BUCKET,
+                      "results": format!("s3://{RESULTS}/run-3"), "config": CONFIG});
+    let mut died = String::new();
+    for batch in [&items[..BATCH_SIZE], &items[BATCH_SIZE..2 * BATCH_SIZE]] {
+        let id = runtime.invoke(json!({"BatchInput": run3, "Items": batch}));
+        match rt.block_on(runtime.answer(&id)) {
+            Answer::Response(v) if died.is_empty() => died = v["batch"].as_str().unwrap().into(),
+            Answer::Response(_) => {}
+            Answer::Error(e) => panic!("the batch failed: {e}"),
+        }
+    }
+    for file in ["events.jsonl.gz", "findings.txt", "summary.json"] {
+        let key = format!("run-3/batches/{died}/{file}");
+        rt.block_on(client.delete_object().bucket(RESULTS).key(key).send())
+            .unwrap();
     }
 
     // Replay semantics: nothing alerted, nothing remediated (moving a
@@ -200,6 +247,35 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     );
     let first = text(&summary.stdout).lines().nth(1).unwrap().to_owned();
     assert!(first.ends_with(", 1 unreadable"), "{first}");
+
+    // The batch that died is reported with each of its keys, and the
+    // merge fails; the batch that completed is merged.
+    let out = trailguard(
+        &moto,
+        &[
+            "replay",
+            "--merge",
+            &format!("s3://{RESULTS}/run-3"),
+            "--format",
+            "json",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("trailguard: batch `{died}` failed (or is still running): started, but cannot read `s3://{RESULTS}/run-3/batches/{died}/summary.json`")),
+        "{stderr}"
+    );
+    let lost: Vec<String> = items[..BATCH_SIZE]
+        .iter()
+        .map(|i| format!("  s3://{BUCKET}/{}", i["Key"].as_str().unwrap()))
+        .collect();
+    let listed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  s3://"))
+        .collect();
+    assert_eq!(listed, lost, "{stderr}");
+    assert!(!out.stdout.is_empty());
 }
 
 /// The first line where two outputs differ, for a failure message.
