@@ -276,7 +276,7 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
     let queue = AlertQueue::create(&moto, TOPIC).await;
     let prod = create_account(&moto, "Prod").await;
     let own_bob = bob_in(&moto, ACCOUNT).await;
-    bob_in(&moto, &prod).await;
+    let prod_bob = bob_in(&moto, &prod).await;
     let config = Config::from_toml(
         &format!(
             "[modes]\nuser-policy-attached = \"remediate\"\n[remediation]\npropagation_delay_seconds = 0\n[alerts]\nsns_topic_arn = \"{}\"\n[organization]\nmember_role_name = \"trailguard-member\"",
@@ -293,7 +293,20 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
         .with_organization(&sdk)
         .await
         .unwrap();
-    handle_event(attach_in(&prod, 1), &ctx).await.unwrap();
+    let in_prod = handle_event(attach_in(&prod, 1), &ctx).await.unwrap();
+    let report = in_prod.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    // Remediated in Prod, through its member role: bob holds the policy
+    // through the group only.
+    assert!(!holds_directly(&prod_bob).await, "not remediated in Prod");
+    let groups = prod_bob
+        .list_groups_for_user()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = groups.groups().iter().map(|g| g.group_name()).collect();
+    assert_eq!(names, ["trailguard-read-only"]);
     handle_event(attach_in(ACCOUNT, 2), &ctx).await.unwrap();
     let alerts = queue.drain().await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
