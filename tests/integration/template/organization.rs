@@ -357,6 +357,51 @@ fn one_scan_per_account_goes_through_a_queue_with_partial_failures_and_a_dead_le
     );
 }
 
+/// The scan queue takes messages from the dispatcher alone (the function's
+/// role): anyone else of the central account holding `sqs:SendMessage`
+/// could queue scans, remediations included, of any account. The dead
+/// letters are moved by SQS itself and the alarm reads metrics: neither
+/// sends.
+#[test]
+fn only_the_functions_role_sends_to_the_scan_queue() {
+    for region in ["us-east-1", "us-gov-west-1", "cn-north-1"] {
+        let stack = central(&[], region);
+        let role = output(&stack, "FunctionRoleArn");
+        let policy = properties(&stack, "ScanQueuesPolicy");
+        let queue_url = |id: &str| stack.resolve(&json!({"Ref": id})).expect("a queue URL");
+        assert_eq!(
+            policy["Queues"],
+            json!([queue_url("ScanQueue"), queue_url("ScanDeadLetterQueue")])
+        );
+        assert_eq!(
+            policy["PolicyDocument"],
+            json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "TlsOnly",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sqs:*",
+                        "Resource": ["arn:test:ScanQueue.Arn", "arn:test:ScanDeadLetterQueue.Arn"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+                    },
+                    {
+                        "Sid": "OnlyTheDispatcherSends",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sqs:SendMessage",
+                        "Resource": "arn:test:ScanQueue.Arn",
+                        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role}}
+                    }
+                ]
+            }),
+            "{region}"
+        );
+        assert!(role.starts_with(&format!("arn:{}:iam::{ACCOUNT}:role/", stack.partition())));
+    }
+}
+
 #[test]
 fn the_central_role_assumes_only_member_roles_of_the_organisation_and_uses_the_scan_queue() {
     for schedule in ["rate(1 day)", "off"] {
