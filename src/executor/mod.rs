@@ -481,7 +481,6 @@ impl<'a> Executor<'a> {
             account,
             partition,
             region: self.origin.region(),
-            purpose: self.origin.name(),
         };
         let assumed = match &self.ctx.members {
             Some(members) => members.account(&target).await,

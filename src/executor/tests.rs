@@ -890,9 +890,17 @@ mod accounts {
             "changed another account"
         );
         assert!(w.own.calls().is_empty(), "{:?}", w.own.calls());
+        // A later event of B: the session is cached for an hour, so its
+        // name must be as true of this event as of the first.
+        let mut later = attach_in(B);
+        later["detail"]["eventID"] = "ev-2".into();
+        handle_event(later, &w.ctx).await.unwrap();
         assert_eq!(
             w.members.assumed(),
-            [(B.to_string(), "trailguard-ev-1".to_string())]
+            [
+                (B.to_string(), "trailguard".to_string()),
+                (B.to_string(), "trailguard".to_string())
+            ]
         );
     }
 
