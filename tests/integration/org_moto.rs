@@ -254,6 +254,58 @@ async fn a_member_role_sts_refuses_fails_with_access_denied_not_retried() {
     assert_eq!(members.assume_role_calls(), 2);
 }
 
+/// The member access of a function whose STS is a loopback listener
+/// answering every call with the STS error `code` (HTTP `status`), without
+/// the SDK's retries (one request per `AssumeRole`).
+async fn members_refused(status: u16, code: &'static str) -> (Listener, AwsMembers) {
+    let sts = Listener::start(move |_| Response::aws_error(status, code)).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sts.url(""))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    (sts, AwsMembers::new(&sdk, "trailguard-member"))
+}
+
+/// STS's answer is classified by its error code, as the SDK reports it
+/// through the credentials provider, not by the text of the message:
+/// throttling is retried, a refusal is not, and the code is STS's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assume_role_errors_are_classified_by_stss_error_code() {
+    for (status, code, kind) in [
+        (403, "AccessDenied", ErrorKind::AccessDenied),
+        (400, "Throttling", ErrorKind::Throttled),
+        (400, "ThrottlingException", ErrorKind::Throttled),
+        (403, "InvalidClientTokenId", ErrorKind::AccessDenied),
+        (400, "PackedPolicyTooLarge", ErrorKind::Invalid),
+        (503, "ServiceUnavailable", ErrorKind::Unavailable),
+    ] {
+        let (sts, members) = members_refused(status, code).await;
+        let target = MemberTarget {
+            account: B,
+            partition: "aws",
+            region: Some("us-east-1"),
+        };
+        let Err(e) = members.account(&target).await else {
+            panic!("{code}: a refused role opened");
+        };
+        assert_eq!(e.operation, "sts:AssumeRole", "{code}: {e}");
+        assert_eq!(e.code.as_deref(), Some(code), "{code}: {e}");
+        assert_eq!(e.kind, kind, "{code}: {e}");
+        assert_eq!(
+            e.is_retryable(),
+            matches!(kind, ErrorKind::Throttled | ErrorKind::Unavailable),
+            "{code}: {e}"
+        );
+        assert!(e.message.contains(code), "{code}: {e}");
+        assert_eq!(sts.requests().len(), 1, "{code}");
+    }
+}
+
 /// moto's Organizations: the management account (moto's default) creates
 /// an account named `name`; its id.
 async fn create_account(moto: &Moto, name: &str) -> String {
