@@ -223,7 +223,8 @@ mod tests {
         };
         let own = Some("111111111111");
         let session = |p: &str, a: &str, role: &str| {
-            format!("arn:{p}:sts::{a}:assumed-role/{role}/trailguard-e1")
+            // The session name the member adapter gives every session.
+            format!("arn:{p}:sts::{a}:assumed-role/{role}/trailguard")
         };
         let issuer = |p: &str, a: &str, role: &str| format!("arn:{p}:iam::{a}:role/{role}");
         let is = |s: &str, i: &str, a: &str| org.is_member_session(Some(s), Some(i), a, own);

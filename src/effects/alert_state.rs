@@ -38,6 +38,10 @@ pub struct Member<'a> {
     pub time: &'a str,
     /// Now, in seconds since the epoch.
     pub now: i64,
+    /// Until when this delivery's claim on the finding keeps its
+    /// duplicates waiting for its decision; a claim whose delivery died is
+    /// taken over after it.
+    pub lease_until: i64,
     /// When a window this finding opens closes.
     pub closes_at: i64,
     /// When DynamoDB's TTL may delete the items.
@@ -52,6 +56,11 @@ pub enum Fold {
     AlertNow,
     /// Counted in an open window: the follow-up tells of it.
     Folded,
+    /// Another delivery of the same finding claimed it and has not decided
+    /// yet: this one must not alert (the other may fold it), and is worth
+    /// a retry, which finds the decision or, after `lease_until`, a claim
+    /// it may take over.
+    InFlight { lease_until: i64 },
 }
 
 /// A window whose time is up, with what it folded.
@@ -107,7 +116,9 @@ pub trait AlertState: Send + Sync {
     /// sends; a key already marked sent is left alone.
     async fn release(&self, key: &str) -> Result<(), EffectError>;
     /// Offers a finding to its group: opens the window, or counts the
-    /// finding in it (once, however often it is delivered).
+    /// finding in it (once, however often it is delivered). A duplicate
+    /// answers the first delivery's decision, or [`Fold::InFlight`] while
+    /// that one has not decided and its lease runs.
     async fn fold(&self, member: &Member<'_>) -> Result<Fold, EffectError>;
     /// The windows closed by `now` (`dynamodb:Scan`).
     async fn due_windows(&self, now: i64) -> Result<Vec<Window>, EffectError>;

@@ -24,9 +24,18 @@ pub(crate) fn classify<E>(operation: &'static str, err: SdkError<E>) -> EffectEr
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    classify_ref(operation, &err)
+}
+
+/// [`classify`] of an SDK error held by reference (one found as the source
+/// of another error, such as a credentials provider's).
+pub(crate) fn classify_ref<E>(operation: &'static str, err: &SdkError<E>) -> EffectError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
-    let kind = match &err {
+    let kind = match err {
         SdkError::ServiceError(_) => ErrorKind::from_code(code.as_deref(), status),
         // The request never got an answer (no connection, a timeout, a
         // reply cut short): a later attempt may get one, so retry.
@@ -38,7 +47,7 @@ where
     };
     let message = match err.message() {
         Some(m) if !m.is_empty() => m.to_owned(),
-        _ => DisplayErrorContext(&err).to_string(),
+        _ => DisplayErrorContext(err).to_string(),
     };
     EffectError {
         operation,

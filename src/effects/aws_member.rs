@@ -20,9 +20,10 @@ use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::{
     ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
 };
-use aws_sdk_iam::error::DisplayErrorContext;
+use aws_sdk_iam::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 
-use super::aws::{AwsIam, AwsTrail, classify};
+use super::aws::{AwsIam, AwsTrail, classify, classify_ref};
 use super::{
     AccountEffects, AccountLister, AccountNames, EffectError, ErrorKind, MemberAccess,
     MemberTarget, ScanQueue,
@@ -62,13 +63,13 @@ impl AwsMembers {
 }
 
 /// Counts the calls the identity cache lets through to `AssumeRole`, and
-/// keeps the last error, which an SDK call only reports as a dispatch
-/// failure.
+/// keeps the last error, classified, which an SDK call only reports as a
+/// dispatch failure.
 #[derive(Debug)]
 struct Counted {
     inner: AssumeRoleProvider,
     calls: Arc<AtomicUsize>,
-    last_error: Arc<std::sync::Mutex<Option<String>>>,
+    last_error: Arc<std::sync::Mutex<Option<EffectError>>>,
 }
 
 impl ProvideCredentials for Counted {
@@ -81,16 +82,11 @@ impl ProvideCredentials for Counted {
             let answer = self.inner.provide_credentials().await;
             if let Err(e) = &answer {
                 let mut last = self.last_error.lock().unwrap_or_else(|p| p.into_inner());
-                *last = Some(credentials_error(e));
+                *last = Some(assume_role_error(e));
             }
             answer
         })
     }
-}
-
-/// STS's error behind a credentials error, with its code when it gave one.
-fn credentials_error(e: &CredentialsError) -> String {
-    DisplayErrorContext(e).to_string()
 }
 
 #[async_trait]
@@ -137,10 +133,7 @@ impl MemberAccess for AwsMembers {
             .await;
         let identity = answer.map_err(|e| {
             let assumed = last_error.lock().unwrap_or_else(|p| p.into_inner()).take();
-            match assumed {
-                Some(message) => assume_role_error(message),
-                None => classify("sts:GetCallerIdentity", e),
-            }
+            assumed.unwrap_or_else(|| classify("sts:GetCallerIdentity", e))
         })?;
         if identity.account() != Some(target.account) {
             return Err(EffectError::new(
@@ -165,11 +158,41 @@ impl MemberAccess for AwsMembers {
     }
 }
 
-/// An `AssumeRole` failure, classified by the STS error code its message
-/// carries (an access denied is not worth a retry; throttling is).
-fn assume_role_error(message: String) -> EffectError {
+/// An `AssumeRole` failure, classified by STS's answer: the SDK's
+/// `AssumeRoleProvider` hands STS's error on as the source of its
+/// credentials error (a provider error, or an invalid configuration for a
+/// region STS has disabled), so the code and the kind of failure are read
+/// from that `SdkError` as from any SDK call's.
+fn assume_role_error(e: &CredentialsError) -> EffectError {
+    const OP: &str = "sts:AssumeRole";
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(sdk) = s.downcast_ref::<SdkError<AssumeRoleError>>() {
+            let mut classified = classify_ref(OP, sdk);
+            classified.message = DisplayErrorContext(e).to_string();
+            return classified;
+        }
+        source = s.source();
+    }
+    match e {
+        // The identity cache gave up waiting: a later attempt may answer.
+        CredentialsError::ProviderTimedOut(_) => EffectError::new(
+            OP,
+            ErrorKind::Unavailable,
+            DisplayErrorContext(e).to_string(),
+        ),
+        _ => assume_role_error_from_text(DisplayErrorContext(e).to_string()),
+    }
+}
+
+/// The last resort, for a credentials error that carries no STS error (a
+/// provider of another SDK version, or one that kept only the text):
+/// classified by the STS code its message names. An unknown failure is
+/// retried.
+fn assume_role_error_from_text(message: String) -> EffectError {
     let code = [
         "AccessDenied",
+        "ThrottlingException",
         "Throttling",
         "RegionDisabledException",
         "ExpiredToken",
@@ -177,7 +200,7 @@ fn assume_role_error(message: String) -> EffectError {
     .into_iter()
     .find(|c| message.contains(c));
     let kind = match code {
-        Some("Throttling") => ErrorKind::Throttled,
+        Some("Throttling" | "ThrottlingException") => ErrorKind::Throttled,
         Some(_) => ErrorKind::AccessDenied,
         None => ErrorKind::Unavailable,
     };
@@ -351,13 +374,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn assume_role_errors_are_classified_by_their_code() {
-        let denied = assume_role_error(
+    fn assume_role_errors_without_an_sts_error_are_classified_by_their_text() {
+        let denied = assume_role_error_from_text(
             "AccessDenied: User: arn:aws:sts::1:assumed-role/x is not authorized".into(),
         );
         assert_eq!(denied.kind, ErrorKind::AccessDenied);
         assert!(!denied.is_retryable());
-        assert!(assume_role_error("Throttling: Rate exceeded".into()).is_retryable());
-        assert!(assume_role_error("connection refused".into()).is_retryable());
+        let throttled = assume_role_error_from_text("ThrottlingException: Rate exceeded".into());
+        assert!(throttled.is_retryable());
+        assert_eq!(throttled.code.as_deref(), Some("ThrottlingException"));
+        assert!(assume_role_error_from_text("Throttling: Rate exceeded".into()).is_retryable());
+        assert!(assume_role_error_from_text("connection refused".into()).is_retryable());
+    }
+
+    #[test]
+    fn a_provider_that_timed_out_is_worth_a_retry() {
+        let e = assume_role_error(&CredentialsError::provider_timed_out(
+            std::time::Duration::from_secs(5),
+        ));
+        assert_eq!(e.kind, ErrorKind::Unavailable);
+        assert!(e.is_retryable());
     }
 }

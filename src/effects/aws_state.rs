@@ -160,19 +160,33 @@ impl AlertState for DynamoAlertState {
     async fn fold(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
         let finding = format!("{}#group", m.finding);
         // Once per finding: a duplicate answers what the first delivery
-        // decided, and is never counted again.
+        // decided, and is never counted again. While the first has claimed
+        // the finding but not decided, the duplicate must not alert (the
+        // first may fold it): it answers in flight, and its retry finds the
+        // decision. A claim whose lease ran out (its delivery died between
+        // the two writes; items of before the lease have none) is taken
+        // over, so a crash does not keep the finding waiting for ever.
         let first = HashMap::from([
             ("pk".to_owned(), s(&finding)),
             ("status".to_owned(), s(CLAIMED)),
+            ("lease_until".to_owned(), n(m.lease_until)),
             ("expires_at".to_owned(), n(m.expires_at)),
         ]);
-        if !self
-            .put_if_absent(first, "attribute_not_exists(pk)", &[])
-            .await?
-        {
+        let claimed = self
+            .put_if_absent(
+                first,
+                "attribute_not_exists(pk) OR (#status = :claimed AND (attribute_not_exists(lease_until) OR lease_until < :now))",
+                &[(":claimed", s(CLAIMED)), (":now", n(m.now))],
+                &[("#status", "status")],
+            )
+            .await?;
+        if !claimed {
             return Ok(match self.status(&finding).await? {
                 Some((role, _)) if role == FOLDED => Fold::Folded,
-                _ => Fold::AlertNow,
+                Some((role, _)) if role == SENT => Fold::AlertNow,
+                Some((_, lease_until)) => Fold::InFlight { lease_until },
+                // Gone between the two calls (its TTL): the retry claims it.
+                None => Fold::InFlight { lease_until: m.now },
             });
         }
         let window = HashMap::from([
@@ -193,6 +207,7 @@ impl AlertState for DynamoAlertState {
                 window,
                 "attribute_not_exists(pk) OR (closes_at < :now AND folded = :zero)",
                 &[(":now", n(m.now)), (":zero", n(0))],
+                &[],
             )
             .await?;
         let fold = if opened {
@@ -201,11 +216,12 @@ impl AlertState for DynamoAlertState {
             self.count(m).await?
         };
         let role = if fold == Fold::Folded { FOLDED } else { SENT };
+        // The decision replaces the claim (and its lease).
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&finding))
-            .update_expression("SET #status = :role")
+            .update_expression("SET #status = :role REMOVE lease_until")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":role", s(role))
             .send()
@@ -269,6 +285,7 @@ impl DynamoAlertState {
         item: HashMap<String, AttributeValue>,
         condition: &str,
         values: &[(&str, AttributeValue)],
+        names: &[(&str, &str)],
     ) -> Result<bool, EffectError> {
         const OP: &str = "dynamodb:PutItem";
         let mut put = self
@@ -279,6 +296,9 @@ impl DynamoAlertState {
             .condition_expression(condition);
         for (name, value) in values {
             put = put.expression_attribute_values(*name, value.clone());
+        }
+        for (placeholder, name) in names {
+            put = put.expression_attribute_names(*placeholder, *name);
         }
         match put.send().await {
             Ok(_) => Ok(true),

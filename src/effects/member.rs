@@ -17,7 +17,7 @@ pub struct AccountEffects {
     pub source: Option<Arc<dyn CredentialSource>>,
 }
 
-/// The account to act in, and what the member role's session is for.
+/// The account to act in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberTarget<'a> {
     pub account: &'a str,
@@ -25,29 +25,19 @@ pub struct MemberTarget<'a> {
     pub partition: &'a str,
     /// The event's region: the regional STS endpoint, the trail's region.
     pub region: Option<&'a str>,
-    /// Names the session: an event id, or `scan`.
-    pub purpose: &'a str,
 }
 
-/// The longest STS session name.
-const SESSION_NAME_MAX: usize = 64;
+/// The member role's session name, the same for every session: a session
+/// is cached per account for up to an hour and serves every event and scan
+/// of that account meanwhile, so a name taken from one of them (its event
+/// id) would be false of the others in the member account's CloudTrail.
+/// The decision log and the alert carry the event id instead.
+pub const SESSION_NAME: &str = "trailguard";
 
 impl MemberTarget<'_> {
-    /// `trailguard-<purpose>`, cut to STS's 64 characters, with every
-    /// character STS refuses in a session name (`[\w+=,.@-]` only) made `-`.
-    pub fn session_name(&self) -> String {
-        let name: String = format!("trailguard-{}", self.purpose)
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(SESSION_NAME_MAX)
-            .collect();
-        name
+    /// The session's name: [`SESSION_NAME`].
+    pub fn session_name(&self) -> &'static str {
+        SESSION_NAME
     }
 }
 
@@ -89,20 +79,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn session_names_name_trailguard_and_fit_sts() {
-        let target = |purpose| MemberTarget {
-            account: "222222222222",
+    fn every_session_has_one_name_whatever_it_serves() {
+        let target = |account| MemberTarget {
+            account,
             partition: "aws",
             region: None,
-            purpose,
         };
-        assert_eq!(target("scan").session_name(), "trailguard-scan");
-        assert_eq!(
-            target("3f2a9c1e-0b1d-4e5f-8a9b-0c1d2e3f4a5b").session_name(),
-            "trailguard-3f2a9c1e-0b1d-4e5f-8a9b-0c1d2e3f4a5b"
-        );
-        let long = target(&"x/y".repeat(40)).session_name();
-        assert_eq!(long.len(), 64);
-        assert!(long.starts_with("trailguard-x-y"));
+        assert_eq!(target("222222222222").session_name(), "trailguard");
+        assert_eq!(target("333333333333").session_name(), "trailguard");
     }
 }

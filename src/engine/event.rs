@@ -549,7 +549,7 @@ mod tests {
         raw["recipientAccountId"] = "222222222222".into();
         raw["userIdentity"] = json!({
             "type": "AssumedRole",
-            "arn": "arn:aws:sts::222222222222:assumed-role/trailguard-member/trailguard-e1",
+            "arn": "arn:aws:sts::222222222222:assumed-role/trailguard-member/trailguard",
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::222222222222:role/trailguard-member"}}
         });
         let eval = evaluate(&event(raw.clone()), &org(""));
@@ -664,7 +664,7 @@ mod tests {
             iam_call("CreateUser", json!({"userName": "x"}), json!(null)),
             as_caller(
                 iam_call("CreateUser", json!({"userName": "x"}), json!(null)),
-                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard-e1",
+                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard",
                 "arn:aws:iam::222233334444:role/trailguard-member",
             ),
             as_caller(
@@ -674,7 +674,7 @@ mod tests {
             ),
             as_caller(
                 attach("bob"),
-                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard-e1",
+                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard",
                 "arn:aws:iam::222233334444:role/trailguard-member",
             ),
         ];

@@ -481,7 +481,6 @@ impl<'a> Executor<'a> {
             account,
             partition,
             region: self.origin.region(),
-            purpose: self.origin.name(),
         };
         let assumed = match &self.ctx.members {
             Some(members) => members.account(&target).await,
@@ -583,10 +582,15 @@ impl<'a> Executor<'a> {
     }
 
     /// Offers a finding of a grouped rule to its window (with the state
-    /// table): `Some` deliveries marked grouped when it was folded, `None`
-    /// when it alerts at once. A finding whose remediation runs is never
-    /// folded: its alert says what was done and how to undo it.
-    async fn fold(&self, event: &CloudTrailEvent, decision: &Decision) -> Option<Vec<Delivery>> {
+    /// table): `Some` deliveries marked grouped when it was folded, or
+    /// failed retryably while another delivery of it has not decided;
+    /// `None` when it alerts at once. A finding whose remediation runs is
+    /// never folded: its alert says what was done and how to undo it.
+    async fn fold(
+        &mut self,
+        event: &CloudTrailEvent,
+        decision: &Decision,
+    ) -> Option<Vec<Delivery>> {
         let state = self.ctx.alert_state.as_deref()?;
         let f = &decision.finding;
         let grouping = self.ctx.config.alerts.grouping(f.rule)?;
@@ -612,31 +616,48 @@ impl<'a> Executor<'a> {
             call: &call,
             time: event.event_time.as_deref().unwrap_or(""),
             now,
+            lease_until: now + CLAIM_LEASE_SECONDS,
             closes_at,
             expires_at: closes_at + SENT_RETENTION_SECONDS,
         };
+        let mut channels = Vec::new();
+        if self.ctx.config.alerts.sns_topic_arn.is_some() {
+            channels.push(Channel::Sns);
+        }
+        if !matches!(self.ctx.slack, crate::alert::slack::WebhookSource::None) {
+            channels.push(Channel::Slack);
+        }
         match state.fold(&member).await {
             Ok(Fold::AlertNow) => None,
-            Ok(Fold::Folded) => {
-                let mut channels = Vec::new();
-                if self.ctx.config.alerts.sns_topic_arn.is_some() {
-                    channels.push(Channel::Sns);
-                }
-                if !matches!(self.ctx.slack, crate::alert::slack::WebhookSource::None) {
-                    channels.push(Channel::Slack);
-                }
-                Some(
-                    channels
-                        .into_iter()
-                        .map(|channel| Delivery {
+            Ok(Fold::Folded) => Some(
+                channels
+                    .into_iter()
+                    .map(|channel| Delivery {
+                        channel,
+                        status: DeliveryStatus::Grouped,
+                        id: None,
+                        error: None,
+                    })
+                    .collect(),
+            ),
+            // Another delivery of this finding has not decided: alerting
+            // now would be one alert too many if it folds. Each channel
+            // fails retryably; the retry finds the decision.
+            Ok(Fold::InFlight { lease_until }) => Some(
+                channels
+                    .into_iter()
+                    .map(|channel| {
+                        let e = ExecError::InFlight {
+                            rule: f.rule,
                             channel,
-                            status: DeliveryStatus::Grouped,
-                            id: None,
-                            error: None,
-                        })
-                        .collect(),
-                )
-            }
+                            lease_until,
+                        };
+                        let d = failed(channel, &e.to_string());
+                        self.errors.push(e);
+                        d
+                    })
+                    .collect(),
+            ),
             Err(e) => {
                 tracing::warn!(
                     group = group.as_str(),

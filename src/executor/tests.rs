@@ -393,7 +393,7 @@ fn an_alert_is_lost_when_no_channel_took_it() {
 mod once {
     use super::*;
     use crate::effects::memory::MemoryAlertState;
-    use crate::effects::{AlertState, Claim, ClaimTimes};
+    use crate::effects::{AlertState, Claim, ClaimTimes, Fold, Member};
 
     const ALERTS: &str = "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"\nstate_table = \"trailguard-state\"";
 
@@ -624,6 +624,96 @@ mod once {
         assert!(
             subjects[1].starts_with("trailguard CRITICAL"),
             "{subjects:?}"
+        );
+    }
+
+    /// Two deliveries of one grouped finding at once: the duplicate meets
+    /// the first's claim before the first decided. Alerting then would be
+    /// one alert too many (the first folds it); it waits for the decision.
+    #[tokio::test]
+    async fn a_duplicate_of_a_finding_being_grouped_waits_for_the_first_decision() {
+        let (h, state) = grouped(GROUP_TRAILS);
+        let status = |o: &crate::live::Outcome| o.findings[0].alerts[0].status;
+        let opened = handle_event(trail_call("UpdateTrail", "e-1"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&opened), DeliveryStatus::Sent);
+        let gate = state.hold_next_fold();
+        let first = handle_event(trail_call("UpdateTrail", "e-2"), &h.ctx);
+        let duplicate = async {
+            while state.undecided().is_empty() {
+                tokio::task::yield_now().await;
+            }
+            let answer = handle_event(trail_call("UpdateTrail", "e-2"), &h.ctx).await;
+            gate.notify_one();
+            answer
+        };
+        let (first, duplicate) = tokio::join!(first, duplicate);
+        assert_eq!(status(&first.unwrap()), DeliveryStatus::Grouped);
+        let Err(e) = duplicate else {
+            panic!("the duplicate did not wait: {duplicate:?}");
+        };
+        let outcome = e.outcome().expect("an outcome");
+        assert!(outcome.retryable(), "{outcome:?}");
+        assert_eq!(status(outcome), DeliveryStatus::Failed);
+        assert!(
+            outcome.findings[0].alerts[0]
+                .error
+                .as_deref()
+                .is_some_and(|m| m.contains("another delivery of this finding")),
+            "{outcome:?}"
+        );
+        // Lambda's retry finds the decision.
+        let retry = handle_event(trail_call("UpdateTrail", "e-2"), &h.ctx)
+            .await
+            .unwrap();
+        assert_eq!(status(&retry), DeliveryStatus::Grouped);
+        assert_eq!(h.published.messages().len(), 1);
+    }
+
+    /// A first delivery that died between its claim and its decision keeps
+    /// its duplicates waiting for the claim's lease only.
+    #[tokio::test]
+    async fn a_claim_whose_delivery_died_is_taken_over_after_its_lease() {
+        let state = MemoryAlertState::default();
+        let member = |now: i64| Member {
+            group: "group#111122223333#cloudtrail-tampered#alice",
+            finding: "alert#e-2#cloudtrail-tampered",
+            rule: "cloudtrail-tampered",
+            label: "alice",
+            severity: 2,
+            call: "cloudtrail:UpdateTrail",
+            time: "2024-03-01T00:00:00Z",
+            now,
+            lease_until: now + crate::executor::CLAIM_LEASE_SECONDS,
+            closes_at: now + 3600,
+            expires_at: now + 7200,
+        };
+        let _gate = state.hold_next_fold();
+        // The first delivery claims, then dies (its future dropped).
+        let first = member(1_000);
+        tokio::select! {
+            _ = state.fold(&first) => panic!("the held fold decided"),
+            () = async {
+                while state.undecided().is_empty() {
+                    tokio::task::yield_now().await;
+                }
+            } => {}
+        }
+        let lease_until = 1_000 + crate::executor::CLAIM_LEASE_SECONDS;
+        assert_eq!(
+            state.fold(&member(lease_until)).await.unwrap(),
+            Fold::InFlight { lease_until }
+        );
+        assert_eq!(
+            state.fold(&member(lease_until + 1)).await.unwrap(),
+            Fold::AlertNow
+        );
+        assert!(state.undecided().is_empty());
+        // Decided once: every later delivery answers the same.
+        assert_eq!(
+            state.fold(&member(lease_until + 2)).await.unwrap(),
+            Fold::AlertNow
         );
     }
 
@@ -890,9 +980,17 @@ mod accounts {
             "changed another account"
         );
         assert!(w.own.calls().is_empty(), "{:?}", w.own.calls());
+        // A later event of B: the session is cached for an hour, so its
+        // name must be as true of this event as of the first.
+        let mut later = attach_in(B);
+        later["detail"]["eventID"] = "ev-2".into();
+        handle_event(later, &w.ctx).await.unwrap();
         assert_eq!(
             w.members.assumed(),
-            [(B.to_string(), "trailguard-ev-1".to_string())]
+            [
+                (B.to_string(), "trailguard".to_string()),
+                (B.to_string(), "trailguard".to_string())
+            ]
         );
     }
 

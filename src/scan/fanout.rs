@@ -131,7 +131,7 @@ pub async fn dispatch(
 }
 
 /// Scans `account`: the function's own through `own_source`, another
-/// through the member role (session `trailguard-scan`), acting there and
+/// through the member role (session `trailguard`), acting there and
 /// sending the account's own summary.
 pub async fn scan_account(
     live: &LiveContext,
@@ -170,7 +170,6 @@ pub async fn scan_account(
         account,
         partition,
         region: live.region.as_deref(),
-        purpose: "scan",
     };
     let effects = members
         .account(&target)

@@ -431,3 +431,81 @@ async fn a_follow_up_that_fails_is_sent_by_the_next_sweep_once_per_channel() {
     );
     assert_eq!(stage.slack_posts(), 2);
 }
+
+/// The DynamoDB adapter's answer to a duplicate of a grouped finding whose
+/// first delivery claimed it and has not decided (its item written by hand,
+/// as that delivery left it): in flight while the claim's lease runs,
+/// taken over after it, and the same for a claim without a lease.
+#[tokio::test]
+async fn a_grouped_finding_claimed_and_undecided_is_in_flight_until_its_lease_ends() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use trailguard::effects::{AlertState, Fold, Member};
+
+    let moto = Moto::start();
+    let ddb = create_state_table(&moto).await;
+    let state = DynamoAlertState::new(ddb.clone(), TABLE);
+    let member = |finding: &'static str, now: i64| Member {
+        group: "group#111122223333#cloudtrail-tampered#alice",
+        finding,
+        rule: "cloudtrail-tampered",
+        label: "alice",
+        severity: 2,
+        call: "cloudtrail:UpdateTrail",
+        time: "2024-03-01T00:00:00Z",
+        now,
+        lease_until: now + trailguard::executor::CLAIM_LEASE_SECONDS,
+        closes_at: now + 3600,
+        expires_at: now + 7200,
+    };
+    let claim = |finding: &str, lease: Option<i64>| {
+        let mut put = ddb
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", AttributeValue::S(format!("{finding}#group")))
+            .item("status", AttributeValue::S("claimed".into()))
+            .item("expires_at", AttributeValue::N("9999999999".into()));
+        if let Some(lease) = lease {
+            put = put.item("lease_until", AttributeValue::N(lease.to_string()));
+        }
+        put.send()
+    };
+    let now = 1_000_000;
+    // The group's window is open: its first finding alerted.
+    assert_eq!(
+        state
+            .fold(&member("alert#e-1#cloudtrail-tampered", now))
+            .await
+            .unwrap(),
+        Fold::AlertNow
+    );
+    // e-2's first delivery claimed it and has not decided.
+    let lease_until = now + 120;
+    claim("alert#e-2#cloudtrail-tampered", Some(lease_until))
+        .await
+        .unwrap();
+    let e2 = "alert#e-2#cloudtrail-tampered";
+    assert_eq!(
+        state.fold(&member(e2, now + 1)).await.unwrap(),
+        Fold::InFlight { lease_until }
+    );
+    assert_eq!(
+        state.fold(&member(e2, lease_until)).await.unwrap(),
+        Fold::InFlight { lease_until }
+    );
+    // The lease ran out: that delivery died; this one decides, once.
+    assert_eq!(
+        state.fold(&member(e2, lease_until + 1)).await.unwrap(),
+        Fold::Folded
+    );
+    assert_eq!(
+        state.fold(&member(e2, lease_until + 2)).await.unwrap(),
+        Fold::Folded
+    );
+    // A claim written before claims had a lease is taken over at once.
+    let e3 = "alert#e-3#cloudtrail-tampered";
+    claim(e3, None).await.unwrap();
+    assert_eq!(
+        state.fold(&member(e3, now + 2)).await.unwrap(),
+        Fold::Folded
+    );
+}

@@ -230,7 +230,6 @@ async fn a_member_role_sts_refuses_fails_with_access_denied_not_retried() {
         account: B,
         partition: "aws",
         region: Some("eu-west-1"),
-        purpose: "ev-1",
     };
     let Err(e) = members.account(&target).await else {
         panic!("a refused role opened");
@@ -245,10 +244,66 @@ async fn a_member_role_sts_refuses_fails_with_access_denied_not_retried() {
         body.contains("RoleArn=arn%3Aaws%3Aiam%3A%3A222222222222%3Arole%2Ftrailguard-member"),
         "{body}"
     );
-    assert!(body.contains("RoleSessionName=trailguard-ev-1"), "{body}");
+    // One name for every use of the cached session, not the first event's.
+    assert!(
+        body.split('&').any(|p| p == "RoleSessionName=trailguard"),
+        "{body}"
+    );
     // Not kept: the next event tries again.
     assert!(members.account(&target).await.is_err());
     assert_eq!(members.assume_role_calls(), 2);
+}
+
+/// The member access of a function whose STS is a loopback listener
+/// answering every call with the STS error `code` (HTTP `status`), without
+/// the SDK's retries (one request per `AssumeRole`).
+async fn members_refused(status: u16, code: &'static str) -> (Listener, AwsMembers) {
+    let sts = Listener::start(move |_| Response::aws_error(status, code)).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sts.url(""))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await;
+    (sts, AwsMembers::new(&sdk, "trailguard-member"))
+}
+
+/// STS's answer is classified by its error code, as the SDK reports it
+/// through the credentials provider, not by the text of the message:
+/// throttling is retried, a refusal is not, and the code is STS's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assume_role_errors_are_classified_by_stss_error_code() {
+    for (status, code, kind) in [
+        (403, "AccessDenied", ErrorKind::AccessDenied),
+        (400, "Throttling", ErrorKind::Throttled),
+        (400, "ThrottlingException", ErrorKind::Throttled),
+        (403, "InvalidClientTokenId", ErrorKind::AccessDenied),
+        (400, "PackedPolicyTooLarge", ErrorKind::Invalid),
+        (503, "ServiceUnavailable", ErrorKind::Unavailable),
+    ] {
+        let (sts, members) = members_refused(status, code).await;
+        let target = MemberTarget {
+            account: B,
+            partition: "aws",
+            region: Some("us-east-1"),
+        };
+        let Err(e) = members.account(&target).await else {
+            panic!("{code}: a refused role opened");
+        };
+        assert_eq!(e.operation, "sts:AssumeRole", "{code}: {e}");
+        assert_eq!(e.code.as_deref(), Some(code), "{code}: {e}");
+        assert_eq!(e.kind, kind, "{code}: {e}");
+        assert_eq!(
+            e.is_retryable(),
+            matches!(kind, ErrorKind::Throttled | ErrorKind::Unavailable),
+            "{code}: {e}"
+        );
+        assert!(e.message.contains(code), "{code}: {e}");
+        assert_eq!(sts.requests().len(), 1, "{code}");
+    }
 }
 
 /// moto's Organizations: the management account (moto's default) creates
@@ -276,7 +331,7 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
     let queue = AlertQueue::create(&moto, TOPIC).await;
     let prod = create_account(&moto, "Prod").await;
     let own_bob = bob_in(&moto, ACCOUNT).await;
-    bob_in(&moto, &prod).await;
+    let prod_bob = bob_in(&moto, &prod).await;
     let config = Config::from_toml(
         &format!(
             "[modes]\nuser-policy-attached = \"remediate\"\n[remediation]\npropagation_delay_seconds = 0\n[alerts]\nsns_topic_arn = \"{}\"\n[organization]\nmember_role_name = \"trailguard-member\"",
@@ -293,7 +348,20 @@ async fn the_alert_of_a_member_account_names_it_from_organizations() {
         .with_organization(&sdk)
         .await
         .unwrap();
-    handle_event(attach_in(&prod, 1), &ctx).await.unwrap();
+    let in_prod = handle_event(attach_in(&prod, 1), &ctx).await.unwrap();
+    let report = in_prod.findings[0].remediation.as_ref().unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    // Remediated in Prod, through its member role: bob holds the policy
+    // through the group only.
+    assert!(!holds_directly(&prod_bob).await, "not remediated in Prod");
+    let groups = prod_bob
+        .list_groups_for_user()
+        .user_name("bob")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<_> = groups.groups().iter().map(|g| g.group_name()).collect();
+    assert_eq!(names, ["trailguard-read-only"]);
     handle_event(attach_in(ACCOUNT, 2), &ctx).await.unwrap();
     let alerts = queue.drain().await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
@@ -687,7 +755,6 @@ async fn seventy_accounts_keep_their_sessions() {
                 account: id,
                 partition: "aws",
                 region: Some("us-east-1"),
-                purpose: "test",
             };
             let effects = members.account(&target).await.unwrap();
             assert_eq!(

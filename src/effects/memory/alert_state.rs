@@ -2,9 +2,10 @@
 //! semantics, and an outage switch for the "table unreachable" path.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 
 use super::lock;
 use crate::effects::alert_state::sort_calls;
@@ -13,12 +14,23 @@ use crate::effects::{AlertState, Claim, ClaimTimes, EffectError, ErrorKind, Fold
 /// One item: `(sent, lease_until, expires_at)`.
 type Item = (bool, i64, i64);
 
+/// A finding offered to its group: claimed by a delivery that has not
+/// decided yet, or decided.
+#[derive(Debug, Clone, Copy)]
+enum Membership {
+    Claimed { lease_until: i64 },
+    Decided(Fold),
+}
+
 /// The state table in memory; every call fails while [`Self::down`] is set.
 #[derive(Debug, Default)]
 pub struct MemoryAlertState {
     items: Mutex<BTreeMap<String, Item>>,
     /// Each finding offered to a group, and what became of it.
-    members: Mutex<BTreeMap<String, Fold>>,
+    members: Mutex<BTreeMap<String, Membership>>,
+    /// Where set, the next fold waits here between its claim and its
+    /// decision, as a delivery does between DynamoDB's two writes.
+    hold: Mutex<Option<Arc<Notify>>>,
     /// Open windows by group key: the window, and its first's severity.
     windows: Mutex<BTreeMap<String, (Window, u8)>>,
     down: Mutex<bool>,
@@ -29,6 +41,24 @@ impl MemoryAlertState {
     /// Makes every later call fail as an unreachable table does (or not).
     pub fn down(&self, down: bool) {
         *lock(&self.down) = down;
+    }
+
+    /// Makes the next fold stop after claiming its finding until the
+    /// returned gate is notified (or for ever, if its future is dropped
+    /// there: a delivery that died mid-fold).
+    pub fn hold_next_fold(&self) -> Arc<Notify> {
+        let gate = Arc::new(Notify::new());
+        *lock(&self.hold) = Some(gate.clone());
+        gate
+    }
+
+    /// The findings claimed for grouping whose delivery has not decided.
+    pub fn undecided(&self) -> Vec<String> {
+        lock(&self.members)
+            .iter()
+            .filter(|(_, m)| matches!(m, Membership::Claimed { .. }))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The keys marked sent.
@@ -51,6 +81,46 @@ impl MemoryAlertState {
     /// The operations called, in order.
     pub fn calls(&self) -> Vec<&'static str> {
         lock(&self.calls).clone()
+    }
+
+    /// Opens the finding's window or counts the finding in it.
+    fn decide(&self, m: &Member<'_>) -> Fold {
+        let mut windows = lock(&self.windows);
+        let open = windows
+            .get(m.group)
+            .filter(|(w, _)| !(w.closes_at < m.now && w.folded == 0));
+        match open {
+            None => {
+                let window = Window {
+                    key: m.group.to_owned(),
+                    rule: m.rule.to_owned(),
+                    label: m.label.to_owned(),
+                    opened_at: m.now,
+                    closes_at: m.closes_at,
+                    folded: 0,
+                    calls: Vec::new(),
+                    first_time: String::new(),
+                    last_time: String::new(),
+                };
+                windows.insert(m.group.to_owned(), (window, m.severity));
+                Fold::AlertNow
+            }
+            Some((w, first)) if w.closes_at < m.now || m.severity > *first => Fold::AlertNow,
+            Some(_) => {
+                let (w, _) = windows.get_mut(m.group).expect("the window just read");
+                w.folded += 1;
+                match w.calls.iter_mut().find(|(c, _)| c == m.call) {
+                    Some((_, n)) => *n += 1,
+                    None => w.calls.push((m.call.to_owned(), 1)),
+                }
+                sort_calls(&mut w.calls);
+                if w.first_time.is_empty() {
+                    w.first_time = m.time.to_owned();
+                }
+                w.last_time = m.time.to_owned();
+                Fold::Folded
+            }
+        }
     }
 
     fn call(&self, op: &'static str) -> Result<(), EffectError> {
@@ -102,46 +172,32 @@ impl AlertState for MemoryAlertState {
 
     async fn fold(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
         self.call("dynamodb:PutItem")?;
-        if let Some(fold) = lock(&self.members).get(m.finding) {
-            return Ok(*fold);
+        {
+            let mut members = lock(&self.members);
+            match members.get(m.finding) {
+                Some(Membership::Decided(fold)) => return Ok(*fold),
+                Some(Membership::Claimed { lease_until }) if *lease_until >= m.now => {
+                    return Ok(Fold::InFlight {
+                        lease_until: *lease_until,
+                    });
+                }
+                // New, or a claim whose delivery died: this one decides.
+                _ => {
+                    members.insert(
+                        m.finding.to_owned(),
+                        Membership::Claimed {
+                            lease_until: m.lease_until,
+                        },
+                    );
+                }
+            }
         }
-        let mut windows = lock(&self.windows);
-        let open = windows
-            .get(m.group)
-            .filter(|(w, _)| !(w.closes_at < m.now && w.folded == 0));
-        let fold = match open {
-            None => {
-                let window = Window {
-                    key: m.group.to_owned(),
-                    rule: m.rule.to_owned(),
-                    label: m.label.to_owned(),
-                    opened_at: m.now,
-                    closes_at: m.closes_at,
-                    folded: 0,
-                    calls: Vec::new(),
-                    first_time: String::new(),
-                    last_time: String::new(),
-                };
-                windows.insert(m.group.to_owned(), (window, m.severity));
-                Fold::AlertNow
-            }
-            Some((w, first)) if w.closes_at < m.now || m.severity > *first => Fold::AlertNow,
-            Some(_) => {
-                let (w, _) = windows.get_mut(m.group).expect("the window just read");
-                w.folded += 1;
-                match w.calls.iter_mut().find(|(c, _)| c == m.call) {
-                    Some((_, n)) => *n += 1,
-                    None => w.calls.push((m.call.to_owned(), 1)),
-                }
-                sort_calls(&mut w.calls);
-                if w.first_time.is_empty() {
-                    w.first_time = m.time.to_owned();
-                }
-                w.last_time = m.time.to_owned();
-                Fold::Folded
-            }
-        };
-        lock(&self.members).insert(m.finding.to_owned(), fold);
+        let gate = lock(&self.hold).take();
+        if let Some(gate) = gate {
+            gate.notified().await;
+        }
+        let fold = self.decide(m);
+        lock(&self.members).insert(m.finding.to_owned(), Membership::Decided(fold));
         Ok(fold)
     }
 

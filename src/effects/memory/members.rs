@@ -52,7 +52,7 @@ impl MemoryMembers {
 #[async_trait]
 impl MemberAccess for MemoryMembers {
     async fn account(&self, target: &MemberTarget<'_>) -> Result<AccountEffects, EffectError> {
-        lock(&self.assumed).push((target.account.to_owned(), target.session_name()));
+        lock(&self.assumed).push((target.account.to_owned(), target.session_name().to_owned()));
         let accounts = lock(&self.accounts);
         let Some((iam, trail, source)) = accounts.get(target.account) else {
             return Err(EffectError {
