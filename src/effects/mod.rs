@@ -15,6 +15,7 @@
 
 pub mod alert_state;
 pub mod aws;
+pub mod aws_http;
 pub mod aws_hub;
 pub mod aws_member;
 pub mod aws_state;
