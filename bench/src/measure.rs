@@ -95,6 +95,17 @@ impl Proc {
     }
 
     /// Kills the child (if still running) and reaps it.
+    /// Ends the child with SIGTERM (a tool such as valgrind then still
+    /// writes its output) and reaps it.
+    pub fn terminate(mut self) -> io::Result<Usage> {
+        if self.reaped.is_none() {
+            // SAFETY: the child is not reaped yet, so its pid is still ours.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        }
+        self.wait4(0)
+            .map(|u| u.expect("blocking wait4 reaps the child"))
+    }
+
     pub fn kill(mut self) -> io::Result<Usage> {
         if self.reaped.is_none() {
             // SAFETY: the child is not reaped yet, so its pid is still ours.

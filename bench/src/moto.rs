@@ -75,6 +75,26 @@ impl MotoS3 {
         Ok(())
     }
 
+    /// Creates an SNS topic (the Lambda benchmark's alerts); answers its ARN.
+    pub fn create_topic(&self, name: &str) -> io::Result<String> {
+        let body = format!("Action=CreateTopic&Version=2010-03-31&Name={name}");
+        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
+        write!(
+            s,
+            // moto tells services apart by the credential scope.
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        answer
+            .split_once("<TopicArn>")
+            .and_then(|(_, rest)| rest.split_once("</TopicArn>"))
+            .map(|(arn, _)| arn.to_owned())
+            .ok_or_else(|| io::Error::other(format!("moto answered CreateTopic with `{answer}`")))
+    }
+
     /// Creates an empty bucket (a backtest's results).
     pub fn create_bucket(&self, bucket: &str) -> io::Result<()> {
         self.put(&format!("/{bucket}"), b"")

@@ -59,6 +59,8 @@ struct Args {
     jq_runs: usize,
     s3_runs: usize,
     lambda_runs: usize,
+    /// The many-jobs replay run for the memory bound (0: none).
+    memory_jobs: usize,
     jobs: usize,
     formats: Vec<String>,
     bin_dir: PathBuf,
@@ -76,13 +78,14 @@ fn parse_args() -> anyhow::Result<Args> {
         jq_runs: 1,
         s3_runs: 1,
         lambda_runs: 15,
+        memory_jobs: 16,
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         formats: FORMATS.iter().map(|f| f.to_string()).collect(),
         bin_dir: exe
             .parent()
             .context("no directory for the bench binary")?
             .into(),
-        lambda_event: Path::new(REPO).join("events/negative-password-policy-strengthened.json"),
+        lambda_event: Path::new(REPO).join("events/user-policy-attached.json"),
         lambda_env: Vec::new(),
     };
     let mut args = std::env::args().skip(1).peekable();
@@ -117,6 +120,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--jq-runs" => a.jq_runs = number()?,
             "--s3-runs" => a.s3_runs = number()?,
             "--lambda-runs" => a.lambda_runs = number()?.max(1),
+            "--memory-jobs" => a.memory_jobs = number()?,
             "--jobs" => a.jobs = number()?.max(1),
             "--bin-dir" => a.bin_dir = value.clone().into(),
             "--formats" => {
@@ -630,6 +634,28 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
+    // The memory bound holds for any --jobs: once more with many, untimed.
+    let mut rss_many = vec![0u64; formats.len()];
+    let many = if cli.jobs { args.memory_jobs } else { 0 };
+    if many > 0 {
+        eprintln!(
+            "replay --jobs {many}, for memory (load {})",
+            measure::load_average()
+        );
+        for (i, f) in formats.iter().enumerate() {
+            let u = run_replay(
+                &trailguard,
+                &cli,
+                f,
+                many,
+                logs.as_os_str(),
+                &out_file,
+                &manifest,
+                &[],
+            )?;
+            rss_many[i] = u.max_rss;
+        }
+    }
     // The JSON output of a large archive is large: not left behind.
     let _ = fs::remove_file(&out_file);
     let mut jq = None;
@@ -813,9 +839,25 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             mb(manifest.gzip_bytes) / s3_t,
         );
     }
-    let rss = mb(rss_one.iter().chain(&rss_all).copied().max().unwrap_or(0));
+    let peak = |v: &[u64]| mb(v.iter().copied().max().unwrap_or(0));
+    let rss = mb(rss_one
+        .iter()
+        .chain(&rss_all)
+        .chain(&rss_many)
+        .copied()
+        .max()
+        .unwrap_or(0));
+    let mut runs = vec![format!("--jobs 1: {:.1}", peak(&rss_one))];
+    if jobs_all > 1 {
+        runs.push(format!("--jobs {jobs_all}: {:.1}", peak(&rss_all)));
+    }
+    if many > 0 {
+        runs.push(format!("--jobs {many}: {:.1}", peak(&rss_many)));
+    }
     println!(
-        "| replay peak RSS, any format and --jobs (MB) | {rss:.1} | < {REPLAY_RSS_MB} | {} |",
+        "| replay peak RSS over formats {} (MB; {}) | {rss:.1} | < {REPLAY_RSS_MB} | {} |",
+        formats.join(", "),
+        runs.join(", "),
         Target::AtMost(REPLAY_RSS_MB).verdict(rss, " MB")
     );
     println!();
@@ -885,10 +927,10 @@ struct ColdStart {
     max_rss: u64,
 }
 
-fn lambda_env(api: &str, dead_port: u16) -> Vec<(&'static str, String)> {
+fn lambda_env(api: &str, aws: &Aws) -> Vec<(&'static str, String)> {
     // What the Lambda service sets for a provided.al2023 function as the
-    // SAM template configures it, plus dummy credentials and an endpoint
-    // nobody listens on, so no call can leave the machine.
+    // SAM template configures it, plus dummy credentials and moto's
+    // endpoint, so no call can leave the machine.
     vec![
         ("AWS_LAMBDA_RUNTIME_API", api.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", "trailguard-bench".into()),
@@ -907,17 +949,14 @@ fn lambda_env(api: &str, dead_port: u16) -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_SESSION_TOKEN", "testing".into()),
-        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{dead_port}")),
+        ("AWS_ENDPOINT_URL", aws.endpoint.clone()),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ("_HANDLER", "bootstrap".into()),
         ("LAMBDA_TASK_ROOT", "/var/task".into()),
         ("LANG", "en_US.UTF-8".into()),
         ("TZ", ":UTC".into()),
         ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
-        (
-            "TRAILGUARD_SNS_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:111122223333:trailguard-alerts".into(),
-        ),
+        ("TRAILGUARD_SNS_TOPIC_ARN", aws.topic_arn.clone()),
         (
             "TRAILGUARD_SELF_ROLE_ARN",
             "arn:aws:iam::111122223333:role/trailguard-fn".into(),
@@ -925,22 +964,41 @@ fn lambda_env(api: &str, dead_port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn dead_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+/// Where trailguard-lambda's AWS calls go: moto, with the alert topic.
+struct Aws {
+    endpoint: String,
+    topic_arn: String,
+}
+
+/// How many alerts a trailguard-lambda answer says were sent (its
+/// `alerts` field), or `None` for an answer without one.
+fn alerts_sent(body: &[u8]) -> Option<u64> {
+    fn find(v: &serde_json::Value) -> Option<u64> {
+        match v {
+            serde_json::Value::Object(m) => m
+                .get("alerts")
+                .and_then(serde_json::Value::as_u64)
+                .or_else(|| m.values().find_map(find)),
+            serde_json::Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(&serde_json::from_slice(body).ok()?)
 }
 
 fn cold_start(
     bin: &Path,
     payload: &[u8],
+    aws: &Aws,
     extra: &[(String, String)],
     log: &Path,
+    alerts: Option<u64>,
 ) -> anyhow::Result<ColdStart> {
     let api = RuntimeApi::start(payload.to_vec())?;
     let log_file = File::create(log)?;
     let mut cmd = Command::new(bin);
     cmd.env_clear()
-        .envs(lambda_env(&api.address(), dead_port()?))
+        .envs(lambda_env(&api.address(), aws))
         .envs(extra.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
@@ -955,7 +1013,19 @@ fn cold_start(
         }
         match api.next_call(Duration::from_millis(10)) {
             Some((t, Call::Next { n: 1 })) => first_poll = Some(t - started),
-            Some((t, Call::Response(_))) => response = Some(t - started),
+            Some((t, Call::Response(body))) => {
+                response = Some(t - started);
+                // The answer must be the one measured: an alert that was
+                // not sent would make a quick answer meaningless.
+                if let Some(want) = alerts
+                    && alerts_sent(&body) != Some(want)
+                {
+                    break Err(anyhow::anyhow!(
+                        "answered {} where {want} alert(s) sent were expected",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+            }
             Some((_, Call::Next { .. })) => break Ok(()),
             Some((_, Call::Error { init, body })) => {
                 break Err(anyhow::anyhow!(
@@ -993,6 +1063,55 @@ fn cold_start(
     })
 }
 
+/// Instructions `bin` runs from its start to its first answer, counted by
+/// valgrind's callgrind: a figure the machine's load does not move, beside
+/// the timings it does. `None` without valgrind.
+fn instructions(
+    bin: &Path,
+    payload: &[u8],
+    aws: &Aws,
+    extra: &[(String, String)],
+    work: &Path,
+) -> anyhow::Result<Option<u64>> {
+    if !measure::on_path("valgrind") {
+        return Ok(None);
+    }
+    let api = RuntimeApi::start(payload.to_vec())?;
+    let out = work.join("callgrind.out");
+    let _ = fs::remove_file(&out);
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(bin)
+        .env_clear()
+        .envs(lambda_env(&api.address(), aws))
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let proc = Proc::spawn(&mut cmd)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let answered = loop {
+        match api.next_call(Duration::from_millis(50)) {
+            // Stopped while it waits for the next event: all it ran is
+            // the start and the first answer.
+            Some((_, Call::Next { n: 2.. })) => break true,
+            Some((_, Call::Error { .. })) => break false,
+            _ if Instant::now() > deadline => break false,
+            _ => {}
+        }
+    };
+    proc.terminate()?;
+    ensure!(answered, "{} under valgrind did not answer", bin.display());
+    let text = fs::read_to_string(&out).with_context(|| format!("no {}", out.display()))?;
+    let total = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary: ").or(l.strip_prefix("totals: ")))
+        .and_then(|n| n.trim().parse().ok())
+        .context("no instruction total in callgrind's output")?;
+    Ok(Some(total))
+}
+
 /// Size of the deployment zip of `bin` (as `bootstrap`), and how it was made.
 fn zip_size(bin: &Path, work: &Path) -> anyhow::Result<(u64, &'static str)> {
     let dir = work.join("zip");
@@ -1022,6 +1141,18 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.lambda_event.display()))?;
     let work = args.bin_dir.parent().unwrap_or(&args.bin_dir).join("bench");
     fs::create_dir_all(&work)?;
+    ensure!(
+        MotoS3::available(),
+        "the Lambda benchmark publishes its alert to moto: `pip install 'moto[server]'` (scripts/test does)"
+    );
+    let moto = MotoS3::start()?;
+    let aws = Aws {
+        endpoint: moto.endpoint(),
+        topic_arn: moto.create_topic("trailguard-alerts")?,
+    };
+    // The default event is alerted on, through SNS: the answer must say so.
+    let alerts =
+        (args.lambda_event.file_name() == Some("user-policy-attached.json".as_ref())).then_some(1);
     let bins = [
         (
             "hello-lambda (bare lambda_runtime)",
@@ -1074,7 +1205,8 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
                 "{}.log",
                 bin.file_name().and_then(|n| n.to_str()).unwrap_or("lambda")
             ));
-            match cold_start(bin, &payload, extra, &log) {
+            let alerts = alerts.filter(|_| r.name == "trailguard-lambda");
+            match cold_start(bin, &payload, &aws, extra, &log, alerts) {
                 Ok(c) => r.runs.push(c),
                 Err(e) => r.error = Some(format!("{e:#}")),
             }
@@ -1083,7 +1215,7 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
 
     println!("## Lambda\n");
     println!(
-        "against a local Runtime API on loopback; event: `{}`; {} runs each, alternating; release profile of Cargo.toml, built for this machine ({}).\n",
+        "against a local Runtime API on loopback, AWS calls to moto (trailguard-lambda publishes its alert to SNS there); event: `{}`; {} runs each, alternating; release profile of Cargo.toml, built for this machine ({}).\n",
         args.lambda_event
             .strip_prefix(REPO)
             .unwrap_or(&args.lambda_event)
@@ -1122,6 +1254,25 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
     }
     println!();
     let (hello, tg) = (&results[0], &results[1]);
+    let counted = bins
+        .iter()
+        .map(|(name, bin)| {
+            let extra: &[(String, String)] = if *name == "trailguard-lambda" {
+                &args.lambda_env
+            } else {
+                &[]
+            };
+            instructions(bin, &payload, &aws, extra, &work)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let [Some(h), Some(t)] = counted[..] {
+        println!(
+            "Instructions from start to the first answer (callgrind, one run each; the load does not move them): hello-lambda {:.2} M, trailguard-lambda {:.2} M ({:.1}×).\n",
+            h as f64 / 1e6,
+            t as f64 / 1e6,
+            t as f64 / h as f64
+        );
+    }
     println!("| check | figure | target | verdict |");
     println!("|---|---|---|---|");
     if !hello.runs.is_empty() && !tg.runs.is_empty() {
