@@ -655,11 +655,16 @@ pub const WINDOW_PER_JOB: usize = 16;
 /// finished outputs waiting for their turn, whatever `--jobs` says: the
 /// input next in line is always read, so one input larger than this is
 /// still read, alone.
-pub const MEMORY_BUDGET: u64 = 48 << 20;
+pub const MEMORY_BUDGET: u64 = 32 << 20;
 
-/// A worker keeps its read buffer between inputs only up to this size; a
-/// larger one is given back, so idle workers do not each hold the largest
-/// input they have seen.
+/// Workers per core at most, whatever `--jobs` asks: four keep S3 reads
+/// busy while objects wait on the network, and each more thread would only
+/// add its own stack and malloc arena.
+pub const MAX_JOBS_PER_CORE: usize = 4;
+
+/// A worker keeps its read buffer between inputs only up to this size, and
+/// up to its share of the budget; a larger one is given back, so idle
+/// workers do not each hold the largest input they have seen.
 const KEPT_BUFFER: usize = 8 << 20;
 
 /// CloudTrail's gzipped JSON holds about ten times its stored size once
@@ -726,8 +731,13 @@ pub fn fan_out_within<T: Send, C: Send>(
     process: &(dyn Fn(T, &mut Vec<u8>) -> C + Sync),
     deliver: &mut dyn FnMut(C) -> io::Result<()>,
 ) -> io::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = jobs.min(MAX_JOBS_PER_CORE * cores);
+    let kept = memory.map_or(KEPT_BUFFER, |m| {
+        KEPT_BUFFER.min(usize::try_from(m.budget / jobs.max(1) as u64).unwrap_or(usize::MAX))
+    });
     let give_back = |buf: &mut Vec<u8>| {
-        if buf.capacity() > KEPT_BUFFER {
+        if buf.capacity() > kept {
             *buf = Vec::new();
         }
     };

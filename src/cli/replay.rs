@@ -34,7 +34,9 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Files processed at once; default: every core (four per core when
-    /// reading from S3, where objects wait on the network).
+    /// reading from S3, where objects wait on the network). At most four
+    /// per core are, and the files being read and the output waiting for
+    /// its turn stay within 32 MiB (a larger file is read alone).
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Only events at or after this time (2024-05-01 or RFC 3339).
