@@ -13,11 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let path = std::env::var_os("TRAILGUARD_CONFIG").map(std::path::PathBuf::from);
     let config = Config::load(path.as_deref(), trailguard::config::process_env())?;
     tracing::info!(origin = %config.origin, "configuration loaded");
-    let sdk = trailguard::effects::aws_http::sdk_defaults(
-        trailguard::effects::aws_http::Trust::from_env(),
-    )
-    .load()
-    .await;
+    let sdk = trailguard::effects::aws_http::lambda_defaults()
+        .load()
+        .await;
     let slack_env = std::env::var(&config.alerts.slack_webhook_url_env).ok();
     // One IAM client for the remediations and the scan's reads.
     let (ctx, source) = LiveContext::with_credential_source(config, &sdk, slack_env)?;

@@ -66,6 +66,25 @@ impl Trust {
     }
 }
 
+/// The function's SDK configuration loader: the HTTPS client
+/// [`Trust::from_env`] calls for, and the credentials Lambda puts in the
+/// environment read from there directly.
+///
+/// The default credentials chain reads the environment first too, but is
+/// built whole before: its web-identity provider builds an STS client on
+/// the SDK's default HTTPS client, whose system store was most of the
+/// start's instructions. Without `AWS_ACCESS_KEY_ID` the chain stays.
+pub fn lambda_defaults() -> aws_config::ConfigLoader {
+    let loader = sdk_defaults(Trust::from_env());
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+    } else {
+        loader
+    }
+}
+
 /// `aws_config::defaults` with the HTTPS client `trust` calls for.
 pub fn sdk_defaults(trust: Trust) -> aws_config::ConfigLoader {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
@@ -111,7 +130,9 @@ fn amazon_roots_pem() -> String {
 }
 
 fn contains(der: &[u8], name: &str) -> bool {
-    der.windows(name.len()).any(|w| w == name.as_bytes())
+    // memchr's search: a byte-by-byte window compare over the 118 roots
+    // cost 18 M instructions, three quarters of the start.
+    memchr::memmem::find(der, name.as_bytes()).is_some()
 }
 
 #[cfg(test)]
