@@ -1323,6 +1323,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_alerts_sent_are_read_from_the_functions_answer() {
+        // The shape trailguard-lambda answers an event with (docs/lambda.md).
+        let answer = br#"{"status":"ok","event_id":"e","findings":[{"rule":"user-policy-attached","mode":"alert","alerts":1}],"errors":0}"#;
+        assert_eq!(alerts_sent(answer), Some(1));
+        let none_sent = br#"{"status":"ok","findings":[{"rule":"r","alerts":0}]}"#;
+        assert_eq!(alerts_sent(none_sent), Some(0));
+        assert_eq!(alerts_sent(br#"{"status":"ok","findings":[]}"#), None);
+        assert_eq!(alerts_sent(b"not json"), None);
+    }
+
+    #[test]
     fn summary_is_read_from_text_output() {
         let s = parse_summary(
             "x.json#1  iam CreateUser\n\n12 events, 3 findings, 1 ignored, 0 unreadable\n\nfindings by rule:\n  root-api-call                      2\n  cloudtrail-tampered         1\n\ntop actors:\n  3  arn\n",
