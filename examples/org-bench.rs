@@ -7,8 +7,6 @@
 //! first event of an account deactivates its key, the others find it done):
 //! a fast wrong answer is no figure.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,38 +15,9 @@ use trailguard::Config;
 use trailguard::effects::MemberAccess;
 use trailguard::effects::aws_member::AwsMembers;
 use trailguard::live::{LiveContext, handle_event};
+use trailguard_bench::moto::MotoS3;
 
 const FIXTURE: &str = include_str!("../tests/fixtures/live/create-access-key.json");
-
-/// moto on a free loopback port, stopped when dropped.
-struct Moto(Child, String);
-
-impl Moto {
-    fn start() -> anyhow::Result<Moto> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("python3 -m moto.server (pip install \"moto[server]\")")?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            ensure!(Instant::now() < deadline, "moto did not start within 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Moto(child, format!("http://127.0.0.1:{port}")))
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn arg(name: &str, default: usize) -> anyhow::Result<usize> {
     let args: Vec<String> = std::env::args().collect();
@@ -74,10 +43,14 @@ async fn main() -> anyhow::Result<()> {
         accounts > 0 && events >= accounts,
         "need events >= accounts > 0"
     );
-    let moto = Moto::start()?;
+    ensure!(
+        MotoS3::available(),
+        "python3 -m moto.server is missing: pip install \"moto[server]\""
+    );
+    let moto = MotoS3::start().context("starting moto")?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.1)
+        .endpoint_url(moto.endpoint())
         .credentials_provider(aws_sdk_iam::config::Credentials::new(
             "testing", "testing", None, None, "bench",
         ))

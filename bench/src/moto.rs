@@ -1,6 +1,7 @@
-//! An S3 to replay from: moto's server on a free loopback port, started
-//! for the benchmark and stopped when dropped, filled with plain HTTP PUTs
-//! (moto takes unsigned, path-style requests).
+//! moto's server on a free loopback port, started for a benchmark and
+//! stopped when dropped: an S3 to replay from, filled with plain HTTP PUTs
+//! (moto takes unsigned, path-style requests), the Lambda benchmark's SNS
+//! topic, and the organisation benchmark's AWS (examples/org-bench.rs).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
