@@ -716,8 +716,9 @@ struct Turn {
     reserving: usize,
 }
 
-/// Processes `inputs` `jobs` at a time and hands each result to `deliver`
-/// in input order, whatever the order of completion. At most
+/// Processes `inputs` `jobs` at a time (at most [`MAX_JOBS_PER_CORE`] per
+/// core) and hands each result to `deliver` in input order, whatever the
+/// order of completion. At most
 /// `WINDOW_PER_JOB * jobs` finished inputs wait for their turn, and with
 /// `memory` a worker starts an input only while the bytes held stay within
 /// the budget, or when that input is the next to deliver (so one always

@@ -3,8 +3,8 @@
 //!
 //! The SDK's default client reads the system's whole store (the bundle file
 //! and every file of the certificates directory) and decodes its PEM, then
-//! parses every root again for each client it builds: 80% of the
-//! instructions the function ran before its first poll. AWS serves its
+//! parses every root again for each client it builds: 70% of the
+//! instructions the function ran before its first poll (callgrind). AWS serves its
 //! endpoints in the `aws` and `aws-us-gov` partitions with certificates
 //! from Amazon Trust Services (S3, the last, moved in June 2022), whose
 //! roots are Amazon Root CA 1 to 4, cross-signed by Starfield Services Root
@@ -71,9 +71,9 @@ impl Trust {
 /// environment read from there directly.
 ///
 /// The default credentials chain reads the environment first too, but is
-/// built whole before: its web-identity provider builds an STS client on
-/// the SDK's default HTTPS client, whose system store was most of the
-/// start's instructions. Without `AWS_ACCESS_KEY_ID` the chain stays.
+/// built whole before: its web-identity provider builds an STS client,
+/// with its TLS connector, that the function never uses. Without
+/// `AWS_ACCESS_KEY_ID` the chain stays.
 pub fn lambda_defaults() -> aws_config::ConfigLoader {
     let loader = sdk_defaults(Trust::from_env());
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
