@@ -6,6 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
+/// The member role's session name, the same for every session: a session
+/// is cached per account for up to an hour and serves every event and scan
+/// of that account meanwhile, so a name taken from one of them (its event
+/// id) would be false of the others in the member account's CloudTrail.
+/// The decision log and the alert carry the event id instead. Only a
+/// session of this name is trailguard's own.
+pub const MEMBER_SESSION_NAME: &str = "trailguard";
+
 /// The organisation mode: the member role trailguard acts through in other
 /// accounts, and which accounts it may act in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,9 +69,11 @@ impl Organization {
     /// opened: the issuer is exactly `arn:P:iam::ACCOUNT:role/NAME` (the
     /// member stack's role has no path; a session's ARN omits a path, so
     /// the issuer decides), the session is `arn:P:sts::ACCOUNT:assumed-role/NAME/…`,
-    /// and the account is one trailguard acts in through the member role:
-    /// not its own (`own_account`) and not refused by the configuration.
-    /// Anywhere else a role of that name is someone else's, and watched.
+    /// named [`MEMBER_SESSION_NAME`], and the account is one trailguard acts
+    /// in through the member role: not its own (`own_account`, which must be
+    /// known: without it nothing is taken for trailguard's own) and not
+    /// refused by the configuration. Anywhere else a role of that name is
+    /// someone else's, and watched.
     pub fn is_member_session(
         &self,
         session_arn: Option<&str>,
@@ -76,7 +86,7 @@ impl Organization {
         else {
             return false;
         };
-        if own_account == Some(account) || self.refusal(account).is_some() {
+        if own_account.is_none_or(|own| own == account) || self.refusal(account).is_some() {
             return false;
         }
         let Some((partition, role)) = issuer
@@ -86,11 +96,9 @@ impl Organization {
             return false;
         };
         role == format!("iam::{account}:role/{name}")
-            && session
-                .strip_prefix(&format!(
-                    "arn:{partition}:sts::{account}:assumed-role/{name}/"
-                ))
-                .is_some_and(|session_name| !session_name.is_empty())
+            && session.strip_prefix(&format!(
+                "arn:{partition}:sts::{account}:assumed-role/{name}/"
+            )) == Some(MEMBER_SESSION_NAME)
     }
 }
 
@@ -268,6 +276,19 @@ mod tests {
                 "{a}"
             );
         }
+        // Another session of the member role (someone who assumed it), and
+        // any session when the function's own account is unknown.
+        assert!(!is(
+            &format!("arn:aws:sts::{a}:assumed-role/{name}/admin"),
+            &issuer("aws", a, name),
+            a
+        ));
+        assert!(!org.is_member_session(
+            Some(&session("aws", a, name)),
+            Some(&issuer("aws", a, name)),
+            a,
+            None
+        ));
         assert!(!org.is_member_session(Some(&session("aws", a, name)), None, a, own));
         assert!(!Organization::default().is_member_session(
             Some(&session("aws", a, name)),

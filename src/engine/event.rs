@@ -39,7 +39,9 @@ fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) ->
 /// accounts; see [`crate::config::Organization::is_member_session`].
 pub fn is_member_session(event: &CloudTrailEvent, config: &Config) -> bool {
     let identity = &event.user_identity;
-    event.account_id().is_some_and(|account| {
+    // The record's own word for the account: the caller's account (the
+    // fallback of `account_id`) does not say where the call acted.
+    recipient(event.recipient_account_id.as_deref()).is_some_and(|account| {
         config.organization.is_member_session(
             identity.arn.as_deref(),
             identity.session_context.session_issuer.arn.as_deref(),
@@ -47,6 +49,11 @@ pub fn is_member_session(event: &CloudTrailEvent, config: &Config) -> bool {
             own_account(config),
         )
     })
+}
+
+/// A `recipientAccountId` that names an account.
+fn recipient(id: Option<&str>) -> Option<&str> {
+    id.filter(|a| !a.is_empty())
 }
 
 /// The function's own account, from its role's ARN when configured.
@@ -196,7 +203,7 @@ pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option
         return Some(Some("made by trailguard's own role".into()));
     }
     let identity = &record.user_identity;
-    if record.account_id().is_some_and(|account| {
+    if recipient(record.recipient_account_id.as_deref()).is_some_and(|account| {
         config.organization.is_member_session(
             identity.arn.as_deref(),
             identity.session_context.session_issuer.arn.as_deref(),
@@ -552,12 +559,24 @@ mod tests {
             "arn": "arn:aws:sts::222222222222:assumed-role/trailguard-member/trailguard",
             "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::222222222222:role/trailguard-member"}}
         });
-        let eval = evaluate(&event(raw.clone()), &org(""));
+        let own = "self_role_arn = \"arn:aws:iam::111122223333:role/trailguard-fn\"";
+        let cfg = config(&format!(
+            "{own}\n[organization]\nmember_role_name = \"trailguard-member\"\n"
+        ));
+        let eval = evaluate(&event(raw.clone()), &cfg);
         assert_eq!(
             eval.ignored.as_deref(),
             Some("made by trailguard's member role")
         );
         assert!(eval.decisions.is_empty());
+        // Without the function's own account nothing is taken for its own:
+        // the member role's calls are evaluated (fail closed).
+        assert!(!evaluate(&event(raw.clone()), &org("")).decisions.is_empty());
+        // Nor without the record's own account: the caller's is no stand-in.
+        let mut nameless = raw.clone();
+        nameless["recipientAccountId"] = json!(null);
+        nameless["userIdentity"]["accountId"] = "222222222222".into();
+        assert!(evaluate(&event(nameless), &cfg).ignored.is_none());
         // In the one-account mode no role of that name is trailguard's.
         assert!(
             !evaluate(&event(raw), &Config::default())
@@ -599,16 +618,24 @@ mod tests {
              [organization]\nmember_role_name = \"trailguard-member\"\n\
              exclude_accounts = [\"444444444444\"]\n",
         );
-        let by = |account: &str, issuer: &str| {
+        let by_session = |account: &str, issuer: &str, session: &str| {
             let mut raw = attach("bob");
             raw["recipientAccountId"] = account.into();
             raw["userIdentity"] = json!({
                 "type": "AssumedRole",
-                "arn": format!("arn:aws:sts::{account}:assumed-role/trailguard-member/s"),
+                "arn": format!("arn:aws:sts::{account}:assumed-role/trailguard-member/{session}"),
                 "sessionContext": {"sessionIssuer": {"type": "Role", "arn": issuer}}
             });
             evaluate(&event(raw), &cfg)
         };
+        let by = |account: &str, issuer: &str| by_session(account, issuer, "trailguard");
+        // Someone else's session of the member role itself is watched.
+        let other = by_session(
+            "222222222222",
+            "arn:aws:iam::222222222222:role/trailguard-member",
+            "admin",
+        );
+        assert!(other.ignored.is_none() && !other.decisions.is_empty());
         let member = by(
             "222222222222",
             "arn:aws:iam::222222222222:role/trailguard-member",
