@@ -694,17 +694,6 @@ pub fn estimated_size(input: &Input) -> u64 {
     }
 }
 
-/// [`fan_out_within`] with no memory budget: only the window of
-/// `WINDOW_PER_JOB * jobs` finished inputs bounds what waits.
-pub fn fan_out<T: Send, C: Send>(
-    inputs: impl Iterator<Item = T> + Send,
-    jobs: usize,
-    process: &(dyn Fn(T, &mut Vec<u8>) -> C + Sync),
-    deliver: &mut dyn FnMut(C) -> io::Result<()>,
-) -> io::Result<()> {
-    fan_out_within(inputs, jobs, None, process, deliver)
-}
-
 /// What the workers and the writer of [`fan_out_within`] share.
 struct Turn {
     /// Results delivered so far: the index of the next one to deliver.
@@ -773,6 +762,10 @@ pub fn fan_out_within<T: Send, C: Send>(
             let (next, stop, shared, turn) = (&next, &stop, &shared, &turn);
             let (estimate, weight) = (&estimate, &weight);
             scope.spawn(move || {
+                // A panic in `process` stops the others, which would
+                // otherwise wait for its turn forever; the scope then
+                // passes the panic on.
+                let _halt = HaltOnPanic(stop, shared, turn);
                 let mut buf = Vec::new();
                 loop {
                     if stop.load(Ordering::Relaxed) {
@@ -826,8 +819,7 @@ pub fn fan_out_within<T: Send, C: Send>(
             pending.insert(i, (chunk, held));
             while let Some((chunk, held)) = pending.remove(&done) {
                 if let Err(e) = deliver(chunk) {
-                    stop.store(true, Ordering::Relaxed);
-                    turn.notify_all();
+                    halt(&stop, &shared, &turn);
                     return Err(e);
                 }
                 done += 1;
@@ -843,10 +835,35 @@ pub fn fan_out_within<T: Send, C: Send>(
     })
 }
 
+/// Tells [`fan_out_within`]'s workers to stop. The flag is set under the
+/// lock they wait with, so that none can check it, miss it, and then wait
+/// for a wake-up that has already been sent.
+fn halt(stop: &AtomicBool, shared: &Mutex<Turn>, turn: &Condvar) {
+    {
+        let _s = shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        stop.store(true, Ordering::Relaxed);
+    }
+    turn.notify_all();
+}
+
+/// Halts the workers when the worker holding it unwinds.
+struct HaltOnPanic<'a>(&'a AtomicBool, &'a Mutex<Turn>, &'a Condvar);
+
+impl Drop for HaltOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            halt(self.0, self.1, self.2);
+        }
+    }
+}
+
 /// Replays `inputs` in order: reports go to `out`, each unreadable input to
 /// `on_error`, and the summary is returned. Files are processed `jobs` at a
-/// time through [`fan_out`]; output order is input order. The HTML format
-/// writes its page to `out` once all is read.
+/// time through [`fan_out_within`], within [`MEMORY_BUDGET`]; output order
+/// is input order. The HTML format writes its page to `out` once all is
+/// read.
 pub fn run(
     inputs: &[Input],
     config: &Config,
@@ -977,7 +994,39 @@ mod tests {
         let (order, most) = bounded_run(&[40; 24], 8, 100);
         assert_eq!(order, (0..24).collect::<Vec<_>>());
         assert!(most <= 80, "{most} bytes read at once, the budget is 100");
-        assert!(most >= 40);
+        // And the workers did overlap: two inputs fit, and were read at once.
+        assert!(most > 40, "{most}");
+    }
+
+    #[test]
+    fn a_failed_delivery_or_a_panicking_input_stops_the_workers() {
+        // Three inputs of 60 in a budget of 100: the ones after the first
+        // wait for its turn, so a stop must reach waiting workers.
+        let estimate = |&(_, size): &(usize, u64)| size;
+        let weight = |_: &usize| 0;
+        let memory = Memory {
+            budget: 100,
+            estimate: &estimate,
+            weight: &weight,
+        };
+        let items = || (0..40).map(|i| (i, 60u64));
+        let fine = |(i, _): (usize, u64), _: &mut Vec<u8>| i;
+        let failed = fan_out_within(items(), 4, Some(&memory), &fine, &mut |i| {
+            if i == 2 {
+                Err(io::Error::other("broken pipe"))
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "broken pipe");
+        let panics = |(i, _): (usize, u64), _: &mut Vec<u8>| {
+            assert!(i != 0, "input 0 is unreadable");
+            i
+        };
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fan_out_within(items(), 4, Some(&memory), &panics, &mut |_| Ok(()))
+        }));
+        assert!(caught.is_err(), "the panic is passed on, not waited on");
     }
 
     #[test]
