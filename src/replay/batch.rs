@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{EventReport, Filter, S3Source, Summary, fan_out, html, parse_time_bound, read_input};
+use super::{
+    EventReport, Filter, MEMORY_BUDGET, Memory, S3Source, Summary, estimated_size, fan_out_within,
+    html, parse_time_bound, read_input,
+};
 use crate::config::Config;
 use crate::effects::s3::describe;
 use crate::effects::{EffectError, ErrorKind};
@@ -508,9 +511,19 @@ pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
     let mut records = Vec::new();
     let mut objects = 0u64;
     let work = |input: Input, buf: &mut Vec<u8>| process(&input, batch, source, buf);
-    fan_out(
+    // The CLI's memory bound: a batch's objects may each decompress to
+    // hundreds of MB, and an out-of-memory kill loses the whole batch.
+    let estimate = |input: &Input| estimated_size(input);
+    let weight = |o: &ObjectOut| (o.json.capacity() + o.text.capacity()) as u64;
+    let memory = Memory {
+        budget: MEMORY_BUDGET,
+        estimate: &estimate,
+        weight: &weight,
+    };
+    fan_out_within(
         inputs.into_iter().map(|(_, i)| i),
         batch.jobs,
+        Some(&memory),
         &work,
         &mut |o: ObjectOut| {
             events.write_all(&o.json)?;
