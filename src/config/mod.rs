@@ -25,7 +25,7 @@ mod scan;
 pub use alerts::Alerts;
 pub use env::{ENV_VARS, process_env};
 pub use exemptions::Exemptions;
-pub use organization::{MEMBER_SESSION_NAME, Organization};
+pub use organization::Organization;
 pub use remediation::MAX_PROPAGATION_DELAY_SECONDS;
 
 use alerts::redact_urls;

@@ -5,14 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-
-/// The member role's session name, the same for every session: a session
-/// is cached per account for up to an hour and serves every event and scan
-/// of that account meanwhile, so a name taken from one of them (its event
-/// id) would be false of the others in the member account's CloudTrail.
-/// The decision log and the alert carry the event id instead. Only a
-/// session of this name is trailguard's own.
-pub const MEMBER_SESSION_NAME: &str = "trailguard";
+use crate::effects::member::SESSION_NAME;
 
 /// The organisation mode: the member role trailguard acts through in other
 /// accounts, and which accounts it may act in.
@@ -68,12 +61,13 @@ impl Organization {
     /// account the event is about? Only there can a session be one it
     /// opened: the issuer is exactly `arn:P:iam::ACCOUNT:role/NAME` (the
     /// member stack's role has no path; a session's ARN omits a path, so
-    /// the issuer decides), the session is `arn:P:sts::ACCOUNT:assumed-role/NAME/…`,
-    /// named [`MEMBER_SESSION_NAME`], and the account is one trailguard acts
-    /// in through the member role: not its own (`own_account`, which must be
-    /// known: without it nothing is taken for trailguard's own) and not
-    /// refused by the configuration. Anywhere else a role of that name is
-    /// someone else's, and watched.
+    /// the issuer decides), the session is
+    /// `arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION`, SESSION being the
+    /// member adapter's [`SESSION_NAME`], and the account is one trailguard
+    /// acts in through the member role: not its own (`own_account`, which
+    /// must be known: without it nothing is taken for trailguard's own) and
+    /// not refused by the configuration. Anywhere else a role of that name
+    /// is someone else's, and watched.
     pub fn is_member_session(
         &self,
         session_arn: Option<&str>,
@@ -98,7 +92,7 @@ impl Organization {
         role == format!("iam::{account}:role/{name}")
             && session.strip_prefix(&format!(
                 "arn:{partition}:sts::{account}:assumed-role/{name}/"
-            )) == Some(MEMBER_SESSION_NAME)
+            )) == Some(SESSION_NAME)
     }
 }
 

@@ -27,10 +27,14 @@ pub struct MemberTarget<'a> {
     pub region: Option<&'a str>,
 }
 
-/// The member role's session name ([`crate::config::MEMBER_SESSION_NAME`]):
-/// the configuration's recognition of trailguard's own member sessions
-/// and the adapter that opens them share it.
-pub use crate::config::MEMBER_SESSION_NAME as SESSION_NAME;
+/// The member role's session name, the same for every session: a session
+/// is cached per account for up to an hour and serves every event and scan
+/// of that account meanwhile, so a name taken from one of them (its event
+/// id) would be false of the others in the member account's CloudTrail.
+/// The decision log and the alert carry the event id instead. Only a
+/// session of this name is trailguard's own
+/// (`config::Organization::is_member_session`).
+pub const SESSION_NAME: &str = "trailguard";
 
 impl MemberTarget<'_> {
     /// The session's name: [`SESSION_NAME`].
