@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::effects::member::SESSION_NAME;
+use crate::remediate::makes_call;
 
 /// The organisation mode: the member role trailguard acts through in other
 /// accounts, and which accounts it may act in.
@@ -66,21 +67,28 @@ impl Organization {
     /// member adapter's [`SESSION_NAME`], and the account is one trailguard
     /// acts in through the member role: not its own (`own_account`, which
     /// must be known: without it nothing is taken for trailguard's own) and
-    /// not refused by the configuration. Anywhere else a role of that name
-    /// is someone else's, and watched.
+    /// not refused by the configuration. And the call (`eventSource`,
+    /// `eventName`) is one a remediation makes ([`makes_call`]), as the
+    /// EventBridge patterns decide: the role can make no other, and any
+    /// other is watched. Anywhere else a role of that name is someone
+    /// else's, and watched.
     pub fn is_member_session(
         &self,
         session_arn: Option<&str>,
         issuer_arn: Option<&str>,
         account: &str,
         own_account: Option<&str>,
+        (event_source, event_name): (&str, &str),
     ) -> bool {
         let (Some(name), Some(session), Some(issuer)) =
             (self.member_role_name.as_deref(), session_arn, issuer_arn)
         else {
             return false;
         };
-        if own_account.is_none_or(|own| own == account) || self.refusal(account).is_some() {
+        if own_account.is_none_or(|own| own == account)
+            || self.refusal(account).is_some()
+            || !makes_call(event_source, event_name)
+        {
             return false;
         }
         let Some((partition, role)) = issuer
@@ -229,7 +237,8 @@ mod tests {
             format!("arn:{p}:sts::{a}:assumed-role/{role}/trailguard")
         };
         let issuer = |p: &str, a: &str, role: &str| format!("arn:{p}:iam::{a}:role/{role}");
-        let is = |s: &str, i: &str, a: &str| org.is_member_session(Some(s), Some(i), a, own);
+        let fix = ("iam.amazonaws.com", "UpdateAccessKey");
+        let is = |s: &str, i: &str, a: &str| org.is_member_session(Some(s), Some(i), a, own, fix);
         for (p, a) in [("aws", "222222222222"), ("aws-cn", "333333333333")] {
             let name = "trailguard-member";
             assert!(is(&session(p, a, name), &issuer(p, a, name), a), "{p} {a}");
@@ -281,14 +290,31 @@ mod tests {
             Some(&session("aws", a, name)),
             Some(&issuer("aws", a, name)),
             a,
-            None
+            None,
+            fix
         ));
-        assert!(!org.is_member_session(Some(&session("aws", a, name)), None, a, own));
+        assert!(!org.is_member_session(Some(&session("aws", a, name)), None, a, own, fix));
         assert!(!Organization::default().is_member_session(
             Some(&session("aws", a, name)),
             Some(&issuer("aws", a, name)),
             a,
-            own
+            own,
+            fix
         ));
+        // A call no remediation makes: the role cannot make it, and if it
+        // ever could, it is watched.
+        for call in [
+            ("iam.amazonaws.com", "AttachUserPolicy"),
+            ("iam.amazonaws.com", "CreateAccessKey"),
+            ("cloudtrail.amazonaws.com", "StopLogging"),
+        ] {
+            assert!(!org.is_member_session(
+                Some(&session("aws", a, name)),
+                Some(&issuer("aws", a, name)),
+                a,
+                own,
+                call
+            ));
+        }
     }
 }

@@ -47,6 +47,7 @@ pub fn is_member_session(event: &CloudTrailEvent, config: &Config) -> bool {
             identity.session_context.session_issuer.arn.as_deref(),
             account,
             own_account(config),
+            (event.source(), event.name()),
         )
     })
 }
@@ -209,6 +210,7 @@ pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option
             identity.session_context.session_issuer.arn.as_deref(),
             account,
             own_account(config),
+            (record.source(), record.name()),
         )
     }) {
         return Some(Some("made by trailguard's member role".into()));
@@ -281,6 +283,15 @@ mod tests {
         iam_call(
             "AttachUserPolicy",
             json!({"userName": user, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+            json!(null),
+        )
+    }
+
+    /// A call a remediation makes: moving an admin policy onto a group.
+    fn attach_group(group: &str) -> serde_json::Value {
+        iam_call(
+            "AttachGroupPolicy",
+            json!({"groupName": group, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
             json!(null),
         )
     }
@@ -552,7 +563,7 @@ mod tests {
 
     #[test]
     fn the_member_roles_sessions_are_ignored_in_every_account() {
-        let mut raw = attach("bob");
+        let mut raw = attach_group("trailguard-bob");
         raw["recipientAccountId"] = "222222222222".into();
         raw["userIdentity"] = json!({
             "type": "AssumedRole",
@@ -569,6 +580,15 @@ mod tests {
             Some("made by trailguard's member role")
         );
         assert!(eval.decisions.is_empty());
+        // Only the calls a remediation makes: the same session attaching a
+        // policy to a user is watched.
+        let mut not_a_fix = attach("bob");
+        for key in ["recipientAccountId", "userIdentity"] {
+            not_a_fix[key] = raw[key].clone();
+        }
+        let eval = evaluate(&event(not_a_fix), &cfg);
+        assert_eq!(eval.ignored, None);
+        assert!(!eval.decisions.is_empty());
         // Without the function's own account nothing is taken for its own:
         // the member role's calls are evaluated (fail closed).
         assert!(!evaluate(&event(raw.clone()), &org("")).decisions.is_empty());
@@ -619,7 +639,7 @@ mod tests {
              exclude_accounts = [\"444444444444\"]\n",
         );
         let by_session = |account: &str, issuer: &str, session: &str| {
-            let mut raw = attach("bob");
+            let mut raw = attach_group("trailguard-bob");
             raw["recipientAccountId"] = account.into();
             raw["userIdentity"] = json!({
                 "type": "AssumedRole",
@@ -700,6 +720,11 @@ mod tests {
                 "arn:aws:iam::111122223333:role/trailguard-fn",
             ),
             as_caller(
+                attach_group("trailguard-bob"),
+                "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard",
+                "arn:aws:iam::222233334444:role/trailguard-member",
+            ),
+            as_caller(
                 attach("bob"),
                 "arn:aws:sts::222233334444:assumed-role/trailguard-member/trailguard",
                 "arn:aws:iam::222233334444:role/trailguard-member",
@@ -720,7 +745,12 @@ mod tests {
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
                     continue;
                 };
-                records.push(value.get("detail").cloned().unwrap_or(value));
+                // A log file's records, an envelope's detail, or one record.
+                match (value.get("Records"), value.get("detail")) {
+                    (Some(serde_json::Value::Array(all)), _) => records.extend(all.iter().cloned()),
+                    (_, Some(detail)) => records.push(detail.clone()),
+                    _ => records.push(value),
+                }
             }
         }
         let mut skipped = 0;
@@ -740,7 +770,11 @@ mod tests {
                 reasons.extend(why);
             }
         }
-        assert!(records.len() > 50, "corpus read: {} records", records.len());
+        assert!(
+            records.len() > 100,
+            "corpus read: {} records",
+            records.len()
+        );
         assert!(skipped >= 4, "only {skipped} records took the shortcut");
         for why in [
             "made by trailguard's own role",

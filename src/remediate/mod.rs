@@ -53,7 +53,7 @@ pub use report::{RemediateError, Report, Status};
 pub use restore_password_policy::SPEC as RESTORE_PASSWORD_POLICY;
 pub use retry::{MAX_ABSENT_DELAY, Retry, Sleep, TokioSleep};
 pub(crate) use retry::{Seen, patiently};
-pub use spec::{RemediationSpec, remediations};
+pub use spec::{RemediationSpec, makes_call, remediations};
 pub use start_logging::SPEC as START_LOGGING;
 
 #[cfg(test)]

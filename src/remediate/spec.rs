@@ -34,3 +34,39 @@ static REMEDIATIONS: &[&RemediationSpec] = &[
 pub fn remediations() -> &'static [&'static RemediationSpec] {
     REMEDIATIONS
 }
+
+/// Is this CloudTrail call (`eventSource`, `eventName`) one a remediation
+/// makes: `iam.amazonaws.com` and `UpdateAccessKey` for
+/// `iam:UpdateAccessKey`? Only such calls of trailguard's member role are
+/// taken for its own.
+pub fn makes_call(event_source: &str, event_name: &str) -> bool {
+    let Some(service) = event_source.strip_suffix(".amazonaws.com") else {
+        return false;
+    };
+    remediations()
+        .iter()
+        .flat_map(|r| r.permissions)
+        .any(|p| p.split_once(':') == Some((service, event_name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remediation_calls_are_known_by_source_and_name() {
+        assert!(makes_call("iam.amazonaws.com", "UpdateAccessKey"));
+        assert!(makes_call("iam.amazonaws.com", "AttachGroupPolicy"));
+        assert!(makes_call("cloudtrail.amazonaws.com", "StartLogging"));
+        for (source, name) in [
+            ("iam.amazonaws.com", "AttachUserPolicy"),
+            ("iam.amazonaws.com", "CreateAccessKey"),
+            ("cloudtrail.amazonaws.com", "UpdateAccessKey"),
+            ("iam", "UpdateAccessKey"),
+            ("iam.amazonaws.com.evil", "UpdateAccessKey"),
+            ("", ""),
+        ] {
+            assert!(!makes_call(source, name), "{source} {name}");
+        }
+    }
+}

@@ -6,7 +6,8 @@
 //! - every template under `templates/` passes `cfn-lint`;
 //! - the member rule's pattern is the central rule's, both the registry's
 //!   catalogue, and moto's matcher leaves out exactly the function's own role
-//!   and the member roles;
+//!   and the remediations' calls of the member role's session `trailguard`;
+//!   no field is named twice in one of EventBridge's branches;
 //! - the member role trusts exactly the central function's role, from inside
 //!   the organisation, and holds exactly what the one-account role holds for
 //!   the same modes (the registry's permissions, the same denies), in every
@@ -23,12 +24,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
-use trailguard::rules;
+use trailguard::{remediate, rules};
 
 use super::cfn::{ACCOUNT, ROLE_ARN, Stack, partition_of, strings};
 use super::patterns::{
     PATTERN_QUOTA, as_role_session, catalogue_covers, match_with_moto, pattern_catalogue,
-    registry_catalogue,
+    registry_catalogue, ruler_branches,
 };
 use super::{
     IAM_REGIONS, MEMBER, every_mode_combination, function, function_env, main_template,
@@ -474,37 +475,70 @@ fn the_member_and_central_patterns_are_the_same_registry_catalogue() {
         covered == catalogue && root == any_root,
         "the central OrganizationRule's pattern drifted from the registry"
     );
-    // The one-account rule's pattern but for who is left out.
-    let mut one = pattern_of(&center, "CloudTrailRule");
-    let mut without_issuer = org.clone();
-    one["detail"]
-        .as_object_mut()
-        .expect("detail")
-        .remove("userIdentity");
-    without_issuer["detail"]
-        .as_object_mut()
-        .expect("detail")
-        .remove("userIdentity");
-    assert_eq!(one, without_issuer);
+    // The one-account rule leaves out the same role for every call, and
+    // has no member role.
+    let one = pattern_of(&center, "CloudTrailRule");
+    assert_eq!(one["detail"]["userIdentity"], org["detail"]["userIdentity"]);
     assert_eq!(
         org["detail"]["userIdentity"],
         json!({"sessionContext": {"sessionIssuer": {"$or": [
-            {"arn": [{"anything-but": ROLE_ARN}], "userName": [{"anything-but": MEMBER_ROLE}]},
-            {"arn": [{"anything-but": {"suffix": format!(":role/{MEMBER_ROLE}")}}], "userName": [MEMBER_ROLE]},
-            {"arn": [{"anything-but": ROLE_ARN}], "userName": [{"exists": false}]},
+            {"arn": [{"anything-but": ROLE_ARN}]},
             {"arn": [{"exists": false}]},
         ]}}}),
     );
+    assert_eq!(fix_branches(&one), BTreeMap::new());
+    // The remediations' calls of catalogue, each in one branch that leaves
+    // out the member role's session `trailguard`; no other branch names one.
+    let fixes: BTreeMap<String, BTreeSet<String>> = catalogue
+        .iter()
+        .map(|(source, names)| {
+            let calls = names.iter().filter(|n| remediate::makes_call(source, n));
+            (source.clone(), calls.cloned().collect::<BTreeSet<_>>())
+        })
+        .filter(|(_, names)| !names.is_empty())
+        .collect();
+    assert_eq!(
+        fixes["iam.amazonaws.com"],
+        BTreeSet::from(
+            [
+                "AttachGroupPolicy",
+                "PutGroupPolicy",
+                "UpdateAccessKey",
+                "UpdateAccountPasswordPolicy"
+            ]
+            .map(String::from)
+        )
+    );
+    assert_eq!(fix_branches(&org), fixes);
+    for branch in org["detail"]["$or"].as_array().expect("detail.$or") {
+        if branch["userIdentity"].is_null() {
+            for source in strings(&branch["eventSource"]) {
+                for name in strings(&branch["eventName"]) {
+                    assert!(
+                        !remediate::makes_call(&source, &name),
+                        "{name} is a remediation's call: it belongs in the branch that leaves out the member role's session"
+                    );
+                }
+            }
+        }
+    }
+    ruler_branches(&org).unwrap_or_else(|field| panic!("{field} named twice in a branch"));
     let size = org.to_string().len();
     assert!(
         size <= PATTERN_QUOTA,
         "the pattern is {size} characters; EventBridge's default quota is {PATTERN_QUOTA}"
     );
 
-    // The member rule in every region, for a member role of another name too.
+    // The member rule in every region, for a member role of another name too
+    // (whose name the fix branches carry).
     for name in [MEMBER_ROLE, "security-tooling-member"] {
         let center = central(&[("MemberRoleName", name)], "us-east-1");
         let org = pattern_of(&center, "OrganizationRule");
+        for branch in org["detail"]["$or"].as_array().expect("detail.$or") {
+            if !branch["userIdentity"].is_null() && branch["userIdentity"]["type"].is_null() {
+                assert_eq!(branch["userIdentity"], fix_exclusion(name), "{name}");
+            }
+        }
         for region in ["us-east-1", "eu-north-1", "ap-southeast-2"] {
             let stack = member(&[("MemberRoleName", name)], region);
             assert_eq!(
@@ -514,6 +548,38 @@ fn the_member_and_central_patterns_are_the_same_registry_catalogue() {
             );
         }
     }
+}
+
+/// What a pattern's branch for remediation calls leaves out: a session
+/// named `trailguard` of a role named `role`.
+fn fix_exclusion(role: &str) -> Value {
+    json!({"$or": [
+        {"arn": [{"anything-but": {"suffix": format!(":assumed-role/{role}/trailguard")}}]},
+        {"arn": [{"exists": false}]},
+    ]})
+}
+
+/// The branches of a pattern that leave out the member role's fixes,
+/// `eventSource -> eventNames`; each must say exactly [`fix_exclusion`].
+fn fix_branches(pattern: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for branch in pattern["detail"]["$or"].as_array().expect("detail.$or") {
+        if branch["userIdentity"].is_null() || !branch["userIdentity"]["type"].is_null() {
+            continue;
+        }
+        assert_eq!(
+            branch["userIdentity"],
+            fix_exclusion(MEMBER_ROLE),
+            "{branch}"
+        );
+        for source in strings(&branch["eventSource"]) {
+            let names = out.entry(source).or_default();
+            for name in strings(&branch["eventName"]) {
+                assert!(names.insert(name), "{branch}: a name twice");
+            }
+        }
+    }
+    out
 }
 
 #[test]
@@ -736,21 +802,21 @@ fn both_stacks_of_organisation_mode_keep_to_their_partition() {
     }
 }
 
-/// Is this envelope a call by a member role, as trailguard's code reads it:
-/// a session issued by `arn:<partition>:iam::<account>:role/<name>`?
-fn by_member_role(envelope: &Value) -> bool {
-    let issuer = &envelope["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"];
-    let arn = issuer["arn"].as_str().unwrap_or("");
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && parts[5] == format!("role/{MEMBER_ROLE}")
-        && issuer["userName"] == MEMBER_ROLE
+/// Is this envelope a remediation's call by the member role's session
+/// `trailguard`, as the patterns read it: the session's ARN (which omits a
+/// role's path) and the call?
+fn by_member_fix(envelope: &Value) -> bool {
+    let detail = &envelope["detail"];
+    let session = detail["userIdentity"]["arn"].as_str().unwrap_or("");
+    session.ends_with(&format!(":assumed-role/{MEMBER_ROLE}/trailguard"))
+        && remediate::makes_call(
+            detail["eventSource"].as_str().unwrap_or(""),
+            detail["eventName"].as_str().unwrap_or(""),
+        )
 }
 
 #[test]
-fn moto_leaves_out_the_functions_role_and_every_member_role_and_nothing_else() {
+fn moto_leaves_out_the_functions_role_and_the_member_roles_fixes_and_nothing_else() {
     let mut names = Vec::new();
     let mut envelopes = Vec::new();
     let mut calls = BTreeSet::new();
@@ -815,6 +881,19 @@ fn moto_leaves_out_the_functions_role_and_every_member_role_and_nothing_else() {
             names.push(format!("{} ({label})", s.name));
             envelopes.push(as_role_session(&s.envelope, issuer));
         }
+        // Someone else's session of the member role itself.
+        let mut other = as_role_session(
+            &s.envelope,
+            role(
+                format!("arn:aws:iam::{ACCOUNT}:role/{MEMBER_ROLE}"),
+                MEMBER_ROLE,
+            ),
+        );
+        other["detail"]["userIdentity"]["arn"] = json!(format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/{MEMBER_ROLE}/admin"
+        ));
+        names.push(format!("{} (member role, another session)", s.name));
+        envelopes.push(other);
     }
 
     let center = central(&[], "us-east-1");
@@ -825,7 +904,7 @@ fn moto_leaves_out_the_functions_role_and_every_member_role_and_nothing_else() {
     let mut wrong = Vec::new();
     for (i, envelope) in envelopes.iter().enumerate() {
         let covered = catalogue_covers(envelope, false);
-        let expected = [covered && !by_member_role(envelope), covered];
+        let expected = [covered && !by_member_fix(envelope), covered];
         for (which, m, expected) in [
             ("org", &matched[0], expected[0]),
             ("one", &matched[1], expected[1]),
@@ -854,14 +933,32 @@ fn moto_leaves_out_the_functions_role_and_every_member_role_and_nothing_else() {
             .filter(|&i| catalogue_covers(&envelopes[i], false))
             .count()
     };
+    // Of the member role's calls, the remediations' are left out, wherever
+    // the role is (the patterns cannot see a path), and no other call.
+    let fixes = |label: &str| {
+        (0..names.len())
+            .filter(|&i| names[i].ends_with(&format!("({label})")))
+            .filter(|&i| catalogue_covers(&envelopes[i], false) && by_member_fix(&envelopes[i]))
+            .count()
+    };
     assert!(covered("member role") >= 10, "too few samples");
-    for label in ["own role", "member role", "member role elsewhere"] {
-        assert_eq!(hits(label, &matched[0]), 0, "{label}");
+    assert!(fixes("member role") >= 3, "too few remediation calls");
+    for label in [
+        "member role",
+        "member role elsewhere",
+        "member name under a path",
+    ] {
+        assert_eq!(
+            hits(label, &matched[0]),
+            covered(label) - fixes(label),
+            "{label}"
+        );
     }
+    assert_eq!(hits("own role", &matched[0]), 0);
     // One-account mode knows no member role.
     assert_eq!(hits("member role", &matched[1]), covered("member role"));
     for label in [
-        "member name under a path",
+        "member role, another session",
         "look-alike role",
         "look-alike prefix",
         "no user name",
