@@ -118,7 +118,15 @@ pub async fn invoke(
         return scan_until(ctx, source, deadline).await;
     }
     if crate::replay::batch::is_batch(&payload) {
-        return replay_batch(payload).await;
+        // Only the backtest function reads archives (its role may, this
+        // one's may not): a batch here is misrouted, or someone probing.
+        let (payload, payload_truncated) = loggable(raw);
+        tracing::error!(
+            payload,
+            payload_truncated,
+            "a backtest batch reached the live function; logged, answered, not run"
+        );
+        return Ok(json!({ "status": "rejected", "error": BATCH_REFUSED }));
     }
     // The scan queue's batches reach the function only in organisation mode.
     if ctx.config.organization.enabled()
@@ -262,6 +270,49 @@ async fn close_windows(ctx: &LiveContext) -> Result<Value, InvocationError> {
         Err(e) => {
             tracing::error!(error = %e, "alert windows not read");
             Err(InvocationError::effect(format!("alert windows: {e}")))
+        }
+    }
+}
+
+/// The environment variable that makes the function the backtest's
+/// (`templates/backtest.yaml` sets it to `true`): it then runs backtest
+/// batches and nothing else ([`invoke_backtest`]), and without it never
+/// runs one ([`invoke`]).
+pub const BACKTEST_ENV: &str = "TRAILGUARD_BACKTEST";
+
+/// What the live function answers a backtest batch.
+pub const BATCH_REFUSED: &str = "a backtest batch runs only in the backtest function (TRAILGUARD_BACKTEST=true, templates/backtest.yaml)";
+
+/// Is this process the backtest function ([`BACKTEST_ENV`] is `true`)?
+/// Any other value than `true` or `false` is an error that names it.
+pub fn is_backtest_function(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(format!(
+            "{BACKTEST_ENV} is `{other}`; it takes `true` or `false`"
+        )),
+    }
+}
+
+/// The backtest function's handler: a backtest batch is run, anything
+/// else fails as bad input (never retried) after being logged, for
+/// nothing but the backtest's state machine should invoke it.
+pub async fn invoke_backtest(raw: &str) -> Result<Value, InvocationError> {
+    let payload = input::value_from_str(raw, "payload").ok();
+    match payload {
+        Some(payload) if crate::replay::batch::is_batch(&payload) => replay_batch(payload).await,
+        _ => {
+            let (payload, payload_truncated) = loggable(raw);
+            tracing::error!(
+                payload,
+                payload_truncated,
+                "not a backtest batch; the backtest function runs nothing else"
+            );
+            Err(InvocationError {
+                message: "not a backtest batch: the backtest function runs nothing else".into(),
+                error_type: crate::replay::batch::BAD_INPUT,
+            })
         }
     }
 }
@@ -675,6 +726,47 @@ mod tests {
             "{answer}"
         );
         assert!(!iam.calls().is_empty());
+    }
+
+    /// The live function never runs a batch; the backtest function runs
+    /// nothing else.
+    #[tokio::test]
+    async fn batches_run_in_the_backtest_function_only() {
+        let sns = Arc::new(RecordingPublisher::default());
+        let ctx = context(sns.clone());
+        let batch = json!({
+            "BatchInput": {"trailguard": crate::replay::batch::MARKER, "bucket": "trail",
+                           "results": "s3://out/run/"},
+            "Items": [{"Key": "AWSLogs/x.json.gz"}],
+        })
+        .to_string();
+        let answer = invoke(&batch, None, &ctx, &MemorySource::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            json!({"status": "rejected", "error": BATCH_REFUSED})
+        );
+        assert!(sns.messages().is_empty());
+
+        for raw in [
+            key_created("aws.iam", "111122223333"),
+            "hello".into(),
+            String::new(),
+        ] {
+            let e = invoke_backtest(&raw).await.unwrap_err();
+            assert_eq!(e.error_type(), crate::replay::batch::BAD_INPUT, "{raw}");
+            assert!(e.to_string().starts_with("not a backtest batch"), "{e}");
+        }
+
+        assert_eq!(is_backtest_function(None), Ok(false));
+        assert_eq!(is_backtest_function(Some("false")), Ok(false));
+        assert_eq!(is_backtest_function(Some("true")), Ok(true));
+        let e = is_backtest_function(Some("yes")).unwrap_err();
+        assert_eq!(
+            e,
+            "TRAILGUARD_BACKTEST is `yes`; it takes `true` or `false`"
+        );
     }
 
     /// Garbage, nothing, JSON too deep for any parser: answered, not failed

@@ -1,6 +1,7 @@
 //! The trailguard Lambda: EventBridge delivers CloudTrail events, trailguard
 //! evaluates, remediates where configured, and alerts; a scheduled event
-//! runs the credential scan.
+//! runs the credential scan. With `TRAILGUARD_BACKTEST=true` it is the
+//! backtest's function instead, and runs archive batches only.
 
 use lambda_runtime::{LambdaEvent, Runtime, layers::TracingLayer, service_fn};
 use trailguard::{Config, lambda, live::LiveContext};
@@ -9,6 +10,18 @@ use trailguard::{Config, lambda, live::LiveContext};
 async fn main() -> Result<(), lambda_runtime::Error> {
     // JSON lines when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
     lambda_runtime::tracing::init_default_subscriber();
+    let backtest = std::env::var(lambda::BACKTEST_ENV).ok();
+    if lambda::is_backtest_function(backtest.as_deref())? {
+        // The backtest's function: batches only, no live context.
+        let handler = service_fn(|event: LambdaEvent<String>| async move {
+            lambda::invoke_backtest(&event.payload).await
+        });
+        return Runtime::new(handler)
+            .layer(lambda::RawPayloadLayer)
+            .layer(TracingLayer::new())
+            .run()
+            .await;
+    }
     // A bad config fails the cold start, not every event after it.
     let path = std::env::var_os("TRAILGUARD_CONFIG").map(std::path::PathBuf::from);
     let config = Config::load(path.as_deref(), trailguard::config::process_env())?;

@@ -100,7 +100,7 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     let runtime = rt.block_on(RuntimeApi::start());
     let function = {
         let _entered = rt.enter();
-        Function::start(&runtime, &moto.endpoint, &[])
+        Function::start(&runtime, &moto.endpoint, &[("TRAILGUARD_BACKTEST", "true")])
     };
     let batch_input = json!({
         "trailguard": "replay-batch",
@@ -182,6 +182,30 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
         let key = format!("run-3/batches/{died}/{file}");
         rt.block_on(client.delete_object().bucket(RESULTS).key(key).send())
             .unwrap();
+    }
+
+    // Anything but a batch fails as bad input, and is not evaluated: the
+    // backtest function runs batches only.
+    let event = json!({
+        "version": "0", "id": "e1", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam", "account": "111122223333", "region": "us-east-1",
+        "detail": {"eventVersion": "1.08", "eventSource": "iam.amazonaws.com",
+                   "eventName": "CreateAccessKey", "recipientAccountId": "111122223333",
+                   "userIdentity": {"type": "IAMUser", "userName": "alice"},
+                   "requestParameters": {"userName": "bob"},
+                   "responseElements": {"accessKey": {"accessKeyId": "AKIAEXAMPLE", "userName": "bob", "status": "Active"}}},
+    });
+    match rt.block_on(runtime.answer(&runtime.invoke(event))) {
+        Answer::Error(e) => {
+            assert_eq!(e["errorType"], "trailguard.BadInput", "{e}");
+            assert!(
+                e["errorMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("not a backtest batch")),
+                "{e}"
+            );
+        }
+        Answer::Response(v) => panic!("an event was answered by the backtest function: {v}"),
     }
 
     // Replay semantics: nothing alerted, nothing remediated (moving a
@@ -312,5 +336,44 @@ fn merge_without_results_is_one_clear_error() {
             .contains("cannot list the batches under `s3://no-such-bucket/run/batches/`"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// The live function never runs a batch: its role reads no archive, and a
+/// batch it took would write wherever the payload said. It answers
+/// `rejected` and writes nothing.
+#[test]
+fn the_live_function_refuses_a_backtest_batch() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = aws_sdk_s3::Client::from_conf(s3_config(&moto));
+    rt.block_on(client.create_bucket().bucket(RESULTS).send())
+        .unwrap();
+    let runtime = rt.block_on(RuntimeApi::start());
+    let function = {
+        let _entered = rt.enter();
+        Function::start(&runtime, &moto.endpoint, &[])
+    };
+    let batch = json!({
+        "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
+                       "results": format!("s3://{RESULTS}/run-1"), "config": CONFIG},
+        "Items": [{"Key": "AWSLogs/x.json.gz", "Size": 10}],
+    });
+    match rt.block_on(runtime.answer(&runtime.invoke(batch))) {
+        Answer::Response(v) => {
+            assert_eq!(v["status"], "rejected", "{v}");
+            assert_eq!(v["error"], trailguard::lambda::BATCH_REFUSED, "{v}");
+        }
+        Answer::Error(e) => panic!("the batch failed instead of being refused: {e}"),
+    }
+    let listed = rt
+        .block_on(client.list_objects_v2().bucket(RESULTS).send())
+        .unwrap();
+    assert!(listed.contents().is_empty(), "{:?}", listed.contents());
+    assert!(
+        function.log_lines().iter().any(|l| l["fields"]["message"]
+            == "a backtest batch reached the live function; logged, answered, not run"),
+        "{:?}",
+        function.log_lines()
     );
 }

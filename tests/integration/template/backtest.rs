@@ -280,6 +280,24 @@ fn the_function_is_the_main_templates_code() {
         backtest["Properties"]["Role"],
         json!({"Fn::GetAtt": ["BacktestFunctionRole", "Arn"]})
     );
+    // The same code runs batches only where this variable says so, and the
+    // live function never gets it.
+    assert_eq!(
+        backtest["Properties"]["Environment"],
+        json!({"Variables": {trailguard::lambda::BACKTEST_ENV: "true"}})
+    );
+    let live = &main["Properties"]["Environment"]["Variables"];
+    assert!(live.is_object(), "{live}");
+    assert!(
+        live.get(trailguard::lambda::BACKTEST_ENV).is_none(),
+        "{live}"
+    );
+    assert!(
+        main_template()
+            .to_string()
+            .find("TRAILGUARD_BACKTEST")
+            .is_none()
+    );
 }
 
 /// `(action, resource)` for every Allow of a role's policies; no Deny, no
