@@ -556,9 +556,7 @@ mod tests {
     use super::*;
     use crate::alert::slack::WebhookSource;
     use crate::config::Config;
-    use crate::effects::memory::{
-        MemoryIam, MemorySecrets, MemorySource, MemoryTrail, RecordingPublisher, RecordingWebhook,
-    };
+    use crate::effects::memory::{MemoryIam, MemorySource, RecordingPublisher};
     use crate::effects::{EffectError, ErrorKind, Publisher, SnsMessage};
     use crate::live::Effects;
     use crate::rules::testing::iam_call;
@@ -589,11 +587,8 @@ mod tests {
         )
         .unwrap();
         let effects = Effects {
-            iam: Arc::new(MemoryIam::default()),
-            trail: Arc::new(MemoryTrail::default()),
             publisher,
-            webhook: Arc::new(RecordingWebhook::default()),
-            secrets: Arc::new(MemorySecrets::default()),
+            ..Effects::in_memory()
         };
         LiveContext::new(config, effects, WebhookSource::None)
     }
@@ -657,10 +652,8 @@ mod tests {
         .unwrap();
         let effects = Effects {
             iam,
-            trail: Arc::new(MemoryTrail::default()),
             publisher: sns,
-            webhook: Arc::new(RecordingWebhook::default()),
-            secrets: Arc::new(MemorySecrets::default()),
+            ..Effects::in_memory()
         };
         // Short waits: a key the in-memory IAM does not hold would otherwise
         // be read again for the whole 30 s budget.

@@ -122,10 +122,12 @@ pub fn run(args: Args) -> ExitCode {
             let Some(lister) = live.lister.as_deref() else {
                 return Err((EXIT_USAGE, "no account lister".to_owned()));
             };
-            let (accounts, _) = accounts_to_scan(&live, lister)
-                .await
-                .map_err(|e| (EXIT_INPUT, e.to_string()))?;
-            accounts
+            match accounts_to_scan(&live, lister).await {
+                (accounts, _, None) => accounts,
+                (_, _, Some(e)) => {
+                    return Err((EXIT_INPUT, format!("cannot list the accounts: {e}")));
+                }
+            }
         } else if let Some(account) = &args.account {
             vec![account.clone()]
         } else {

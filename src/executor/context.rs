@@ -35,6 +35,21 @@ impl Effects {
         Self::around_iam(Arc::new(AwsIam::from_conf(sdk)), sdk)
     }
 
+    /// In-memory adapters that record what they are asked (tests).
+    #[cfg(test)]
+    pub(crate) fn in_memory() -> Self {
+        use crate::effects::memory::{
+            MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
+        };
+        Effects {
+            iam: Arc::new(MemoryIam::default()),
+            trail: Arc::new(MemoryTrail::default()),
+            publisher: Arc::new(RecordingPublisher::default()),
+            webhook: Arc::new(RecordingWebhook::default()),
+            secrets: Arc::new(MemorySecrets::default()),
+        }
+    }
+
     /// The real adapters, with `iam` as the IAM one.
     fn around_iam(iam: Arc<AwsIam>, sdk: &aws_config::SdkConfig) -> Self {
         Effects {

@@ -311,7 +311,6 @@ pub async fn handle_located(located: Located, ctx: &LiveContext) -> Outcome {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -320,21 +319,11 @@ mod tests {
     use super::*;
     use crate::alert::slack::WebhookSource;
     use crate::config::Config;
-    use crate::effects::memory::{
-        MemoryIam, MemorySecrets, MemoryTrail, RecordingPublisher, RecordingWebhook,
-    };
     use crate::live::Effects;
     use crate::rules::testing::{event, iam_call};
 
     fn context() -> LiveContext {
-        let effects = Effects {
-            iam: Arc::new(MemoryIam::default()),
-            trail: Arc::new(MemoryTrail::default()),
-            publisher: Arc::new(RecordingPublisher::default()),
-            webhook: Arc::new(RecordingWebhook::default()),
-            secrets: Arc::new(MemorySecrets::default()),
-        };
-        LiveContext::new(Config::default(), effects, WebhookSource::None)
+        LiveContext::new(Config::default(), Effects::in_memory(), WebhookSource::None)
     }
 
     fn located(i: usize) -> Located {

@@ -57,8 +57,20 @@ pub struct Dispatch {
 /// Why the dispatcher could not queue the scans.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
-    #[error("cannot list the accounts: {0}; and organization.accounts is empty")]
-    List(EffectError),
+    /// The accounts could not be listed (and, the call being denied, none
+    /// are configured to stand in): only the function's own account (if
+    /// known) was queued.
+    #[error(
+        "cannot list the accounts: {error}; {}",
+        match own.as_deref() {
+            Some(a) => format!("only the function's own account ({a}) was queued"),
+            None => "no account was queued".to_owned(),
+        }
+    )]
+    List {
+        error: EffectError,
+        own: Option<String>,
+    },
     #[error("cannot queue the scans: {0}")]
     Queue(EffectError),
 }
@@ -68,27 +80,28 @@ pub const BATCH_MAX: usize = 10;
 
 /// The accounts to scan: `organizations:ListAccounts`' ACTIVE accounts
 /// (the configured `accounts` where that call is denied), less
-/// `exclude_accounts`, and only `accounts` when set.
+/// `exclude_accounts`, and only `accounts` when set; and always the
+/// function's own account, which trailguard guards whatever the lists say,
+/// as it does its events. The error, when the accounts could not be listed
+/// and none are configured, comes with the own account alone.
 pub async fn accounts_to_scan(
     live: &LiveContext,
     lister: &dyn AccountLister,
-) -> Result<(Vec<String>, &'static str), DispatchError> {
+) -> (Vec<String>, &'static str, Option<EffectError>) {
     let org = &live.config.organization;
-    let (mut accounts, from) = match lister.active_accounts().await {
-        Ok(listed) => (listed, "organizations"),
+    let (mut accounts, from, unlisted) = match lister.active_accounts().await {
+        Ok(listed) => (listed, "organizations", None),
         Err(e) if e.kind == ErrorKind::AccessDenied && !org.accounts.is_empty() => {
             tracing::warn!(error = %e, "accounts not listed; scanning organization.accounts");
-            (org.accounts.clone(), "config")
+            (org.accounts.clone(), "config", None)
         }
-        Err(e) => return Err(DispatchError::List(e)),
+        Err(e) => (Vec::new(), "own-account", Some(e)),
     };
-    accounts.retain(|a| !org.exclude_accounts.contains(a));
-    if !org.accounts.is_empty() {
-        accounts.retain(|a| org.accounts.contains(a));
-    }
+    accounts.retain(|a| org.refusal(a).is_none());
+    accounts.extend(live.own_account.iter().cloned());
     accounts.sort();
     accounts.dedup();
-    Ok((accounts, from))
+    (accounts, from, unlisted)
 }
 
 /// Queues one scan per account, ten to a batch. A batch the queue refuses
@@ -99,7 +112,7 @@ pub async fn dispatch(
     lister: &dyn AccountLister,
     queue: &dyn ScanQueue,
 ) -> Result<Dispatch, DispatchError> {
-    let (accounts, listed_from) = accounts_to_scan(live, lister).await?;
+    let (accounts, listed_from, unlisted) = accounts_to_scan(live, lister).await;
     let mut out = Dispatch {
         listed_from,
         ..Dispatch::default()
@@ -127,7 +140,13 @@ pub async fn dispatch(
         failed = out.failed.len(),
         "scan dispatched"
     );
-    Ok(out)
+    match unlisted {
+        None => Ok(out),
+        Some(error) => Err(DispatchError::List {
+            error,
+            own: live.own_account.clone(),
+        }),
+    }
 }
 
 /// Scans `account`: the function's own through `own_source`, another
@@ -198,7 +217,139 @@ pub async fn scan_account(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
     use super::*;
+    use crate::alert::slack::WebhookSource;
+    use crate::config::Config;
+    use crate::live::Effects;
+
+    const OWN: &str = "111111111111";
+
+    /// `ListAccounts` answering these accounts, or failing with this kind.
+    struct Lister(Result<Vec<&'static str>, ErrorKind>);
+
+    #[async_trait]
+    impl AccountLister for Lister {
+        async fn active_accounts(&self) -> Result<Vec<String>, EffectError> {
+            match &self.0 {
+                Ok(accounts) => Ok(accounts.iter().map(|a| a.to_string()).collect()),
+                Err(kind) => Err(EffectError::new(
+                    "organizations:ListAccounts",
+                    *kind,
+                    "refused",
+                )),
+            }
+        }
+    }
+
+    /// A queue that takes every message and keeps its account.
+    #[derive(Default)]
+    struct Queue(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ScanQueue for Queue {
+        async fn send_batch(&self, bodies: &[String]) -> Result<Vec<usize>, EffectError> {
+            let mut sent = self.0.lock().unwrap();
+            sent.extend(
+                bodies
+                    .iter()
+                    .map(|b| ScanAccount::parse(b).unwrap().account),
+            );
+            Ok(Vec::new())
+        }
+    }
+
+    fn live(organization: &str) -> LiveContext {
+        let config = Config::from_toml(
+            &format!(
+                "self_role_arn = \"arn:aws:iam::{OWN}:role/trailguard-fn\"\n\
+                 [organization]\nmember_role_name = \"trailguard-member\"\n{organization}"
+            ),
+            "test",
+            std::iter::empty(),
+        )
+        .unwrap();
+        LiveContext::new(config, Effects::in_memory(), WebhookSource::None)
+    }
+
+    async fn run(
+        organization: &str,
+        listed: Result<Vec<&'static str>, ErrorKind>,
+    ) -> (Result<Dispatch, DispatchError>, Vec<String>) {
+        let queue = Queue::default();
+        let out = dispatch(&live(organization), &Lister(listed), &queue).await;
+        let sent = queue.0.into_inner().unwrap();
+        (out, sent)
+    }
+
+    /// The function's own account is scanned whatever the lists say, as
+    /// its events are acted on; the others as the configuration allows.
+    #[tokio::test]
+    async fn the_own_account_is_always_scanned_and_the_others_as_configured() {
+        let (a, b, c) = ("222222222222", "333333333333", "444444444444");
+        for (organization, listed, expected, from) in [
+            ("", Ok(vec![OWN, a, b]), vec![OWN, a, b], "organizations"),
+            // Not listed (a management account's view can lag): still ours.
+            ("", Ok(vec![a]), vec![OWN, a], "organizations"),
+            (
+                "exclude_accounts = [\"333333333333\"]",
+                Ok(vec![OWN, a, b, c]),
+                vec![OWN, a, c],
+                "organizations",
+            ),
+            (
+                "accounts = [\"222222222222\"]",
+                Ok(vec![OWN, a, b]),
+                vec![OWN, a],
+                "organizations",
+            ),
+            (
+                "exclude_accounts = [\"111111111111\"]",
+                Ok(vec![OWN, a]),
+                vec![OWN, a],
+                "organizations",
+            ),
+            (
+                "accounts = [\"222222222222\", \"444444444444\"]",
+                Err(ErrorKind::AccessDenied),
+                vec![OWN, a, c],
+                "config",
+            ),
+        ] {
+            let (out, sent) = run(organization, listed).await;
+            let out = out.unwrap_or_else(|e| panic!("{organization}: {e}"));
+            assert_eq!(out.queued, expected, "{organization}");
+            assert_eq!(sent, expected, "{organization}");
+            assert_eq!(out.listed_from, from, "{organization}");
+            assert!(out.failed.is_empty());
+        }
+    }
+
+    /// Accounts that cannot be listed, and none configured (or a failure
+    /// other than a denial): the own account is still scanned, and the
+    /// dispatch fails so that the failure is seen and retried.
+    #[tokio::test]
+    async fn unlisted_accounts_fail_the_dispatch_after_the_own_account_is_queued() {
+        for (organization, kind) in [
+            ("", ErrorKind::AccessDenied),
+            ("accounts = [\"222222222222\"]", ErrorKind::Throttled),
+        ] {
+            let (out, sent) = run(organization, Err(kind)).await;
+            assert_eq!(sent, [OWN], "{organization}");
+            let e = out.unwrap_err();
+            assert!(matches!(e, DispatchError::List { .. }), "{e}");
+            let message = e.to_string();
+            assert!(
+                message.starts_with("cannot list the accounts: ")
+                    && message
+                        .ends_with("; only the function's own account (111111111111) was queued"),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn the_message_is_the_contracts() {
