@@ -226,7 +226,7 @@ fn merge(args: &Args, results: &std::path::Path) -> ExitCode {
     let mut errors = 0u64;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let merged = replay::merge::merge(&location, format, &mut out, &mut |e| {
+    let merged = replay::merge::merge(&location, format, args.max_input_size, &mut out, &mut |e| {
         errors += 1;
         eprintln!("trailguard: {e}");
     });

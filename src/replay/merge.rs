@@ -116,40 +116,72 @@ impl Results<'_> {
         Ok(ids)
     }
 
-    /// One of a batch's files, gunzipped when it is gzip.
-    fn read(&self, batch: &str, file: &str) -> Result<Vec<u8>, MergeError> {
+    /// One of a batch's files, gunzipped when it is gzip: at most `max`
+    /// bytes once decompressed, or [`input::InputError::TooLarge`].
+    fn read_raw(&self, batch: &str, file: &str, max: u64) -> Result<Vec<u8>, input::InputError> {
         let mut buf = Vec::new();
-        let read = match self {
-            Results::Dir(dir) => input::read_file(
-                &dir.join(BATCHES).join(batch).join(file),
-                &mut buf,
-                u64::MAX,
-            ),
+        match self {
+            Results::Dir(dir) => {
+                input::read_file(&dir.join(BATCHES).join(batch).join(file), &mut buf, max)
+            }
             Results::S3 {
                 source,
                 bucket,
                 prefix,
             } => {
                 let key = format!("{prefix}{BATCHES}{batch}/{file}");
-                super::fetch(source, bucket, &key, 0, &mut buf, u64::MAX)
+                super::fetch(source, bucket, &key, 0, &mut buf, max)
             }
-        };
-        read.map_err(|e| MergeError::Read {
+        }?;
+        Ok(buf)
+    }
+
+    /// A summary or started marker: at most `max` bytes once decompressed,
+    /// as any input (`--max-input-size`).
+    fn read(&self, batch: &str, file: &str, max: u64) -> Result<Vec<u8>, MergeError> {
+        self.read_raw(batch, file, max)
+            .map_err(|e| self.read_error(batch, file, e))
+    }
+
+    fn read_error(&self, batch: &str, file: &str, e: input::InputError) -> MergeError {
+        MergeError::Read {
             path: self.name(batch, file),
             message: match e {
                 input::InputError::Read { source, .. } => source.to_string(),
                 other => other.to_string(),
             },
-        })?;
-        Ok(buf)
+        }
+    }
+
+    /// A batch's events or text file, which must hold exactly the `size`
+    /// bytes its summary's records account for (`field`): no more is read.
+    fn read_sized(
+        &self,
+        batch: &str,
+        file: &str,
+        field: &str,
+        size: u64,
+    ) -> Result<Vec<u8>, MergeError> {
+        let corrupt = |holds: String| MergeError::Corrupt {
+            batch: batch.to_owned(),
+            path: self.name(batch, SUMMARY_FILE),
+            field: format!("records[].{field}"),
+            message: format!("add up to {size} bytes, but `{file}` holds {holds}"),
+        };
+        match self.read_raw(batch, file, size) {
+            Ok(content) if content.len() as u64 == size => Ok(content),
+            Ok(content) => Err(corrupt(content.len().to_string())),
+            Err(input::InputError::TooLarge { .. }) => Err(corrupt("more".into())),
+            Err(e) => Err(self.read_error(batch, file, e)),
+        }
     }
 }
 
 /// What to say of a batch without a summary: its keys, when its started
 /// marker names them, so that they can be run again.
-fn unfinished(results: &Results<'_>, id: &str, error: &MergeError) -> String {
+fn unfinished(results: &Results<'_>, id: &str, error: &MergeError, max: u64) -> String {
     let started = results
-        .read(id, STARTED_FILE)
+        .read(id, STARTED_FILE, max)
         .ok()
         .and_then(|b| serde_json::from_slice::<BatchStarted>(&b).ok())
         .filter(|s| s.trailguard == STARTED_KIND);
@@ -256,10 +288,14 @@ struct Entry {
 /// Merges every batch under `results`: reports go to `out` as a local
 /// replay in `format` writes them (the HTML page included), each
 /// unreadable object or missing batch summary to `on_error`; the summary
-/// of all is returned. A summary that is not one is an error.
+/// of all is returned. A summary that is not one is an error. A summary
+/// or started marker past `max_input` bytes is not read (reported as a
+/// batch not merged); an events or text file is read up to the size its
+/// summary accounts for, and must hold exactly that.
 pub fn merge(
     results: &Results<'_>,
     format: OutputFormat,
+    max_input: u64,
     out: &mut dyn Write,
     on_error: &mut dyn FnMut(&str),
 ) -> Result<Summary, MergeError> {
@@ -268,14 +304,16 @@ pub fn merge(
         return Err(MergeError::Empty(results.root()));
     }
     let mut batches: Vec<(String, BatchSummary)> = Vec::with_capacity(ids.len());
+    // Each batch's events and text file sizes, as its records add up.
+    let mut ends: Vec<(u64, u64)> = Vec::with_capacity(ids.len());
     let mut summary = Summary::default();
     let mut totals = Totals::default();
     for id in ids {
-        let bytes = match results.read(&id, SUMMARY_FILE) {
+        let bytes = match results.read(&id, SUMMARY_FILE, max_input) {
             Ok(b) => b,
             // A batch still running, or one whose every attempt failed.
             Err(e) => {
-                on_error(&unfinished(results, &id, &e));
+                on_error(&unfinished(results, &id, &e, max_input));
                 continue;
             }
         };
@@ -319,6 +357,7 @@ pub fn merge(
         }
         summary.merge(file.summary.clone().into_summary().map_err(bad)?);
         batches.push((id, file));
+        ends.push((json_end, text_end));
     }
 
     let mut entries = Vec::new();
@@ -376,7 +415,15 @@ pub fn merge(
         }
         let content = match loaded.entry(e.batch) {
             hash_map::Entry::Occupied(o) => o.into_mut(),
-            hash_map::Entry::Vacant(v) => v.insert(results.read(id, file)?),
+            hash_map::Entry::Vacant(v) => {
+                let (json_end, text_end) = ends[e.batch];
+                let end = if file == EVENTS_FILE {
+                    json_end
+                } else {
+                    text_end
+                };
+                v.insert(results.read_sized(id, file, field, end)?)
+            }
         };
         let at = if file == EVENTS_FILE {
             e.json_at
@@ -452,6 +499,7 @@ mod tests {
         let summary = merge(
             &Results::Dir(root.to_owned()),
             OutputFormat::Json,
+            input::DEFAULT_MAX_INPUT_BYTES,
             &mut out,
             &mut |e| errors.push(e.to_owned()),
         );
@@ -619,6 +667,7 @@ mod tests {
                 let e = merge(
                     &Results::Dir(dir.path().to_owned()),
                     format,
+                    input::DEFAULT_MAX_INPUT_BYTES,
                     &mut Vec::new(),
                     &mut |_| {},
                 )
@@ -643,17 +692,58 @@ mod tests {
             e.starts_with(&format!("`{}` is not a batch summary: ", path.display())),
             "{e}"
         );
-        // A file shorter than its summary says.
-        batch(dir.path(), "a", &["s3://b/1"]);
-        std::fs::write(path.with_file_name(EVENTS_FILE), "{}").unwrap();
-        let (_, _, summary) = merged(dir.path());
-        let e = summary.unwrap_err().to_string();
-        assert_eq!(
-            e,
-            format!(
-                "batch `a`: `records[0].json` in `{}` says 26 bytes at offset 0, but `events.jsonl.gz` holds 2",
-                path.display()
+        // A file shorter, or longer, than its summary says: nothing of it
+        // is printed, and no more than the summary's size is read.
+        for (content, holds) in [
+            ("{}", "2"),
+            (&*format!("{}\n{{}}\n", "x".repeat(25)), "more"),
+        ] {
+            batch(dir.path(), "a", &["s3://b/1"]);
+            std::fs::write(path.with_file_name(EVENTS_FILE), content).unwrap();
+            let mut out = Vec::new();
+            let e = merge(
+                &Results::Dir(dir.path().to_owned()),
+                OutputFormat::Json,
+                input::DEFAULT_MAX_INPUT_BYTES,
+                &mut out,
+                &mut |_| {},
             )
+            .unwrap_err()
+            .to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "batch `a`: `records[].json` in `{}` add up to 26 bytes, but `events.jsonl.gz` holds {holds}",
+                    path.display()
+                )
+            );
+            assert!(out.is_empty());
+        }
+    }
+
+    /// A summary larger than the input cap is refused before it is parsed.
+    #[test]
+    fn a_summary_past_the_input_cap_is_not_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        let path = dir.path().join(BATCHES).join("a").join(SUMMARY_FILE);
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(1001).unwrap();
+        let mut errors = Vec::new();
+        let summary = merge(
+            &Results::Dir(dir.path().to_owned()),
+            OutputFormat::Summary,
+            1000,
+            &mut Vec::new(),
+            &mut |m| errors.push(m.to_owned()),
+        )
+        .unwrap();
+        assert_eq!(summary.events, 0);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("batch `a` not merged: cannot read `")
+                && errors[0].contains("is larger than 1000 bytes once decompressed"),
+            "{errors:?}"
         );
     }
 }
