@@ -66,6 +66,15 @@ pub enum BatchError {
         /// What the store said; decides whether another attempt may help.
         kind: ErrorKind,
     },
+    /// The archive, not one object: its bucket is not there, every read
+    /// was refused, or S3 stayed throttled or unavailable past the
+    /// attempts.
+    #[error("cannot read the archive `{url}`: {message}")]
+    Read {
+        url: String,
+        message: String,
+        kind: ErrorKind,
+    },
 }
 
 /// The `errorType` of a batch whose input is wrong (a bad field, a config
@@ -96,10 +105,11 @@ impl BatchError {
             BatchError::Input { .. } => BAD_INPUT,
             // The function's own environment: a fresh instance may start it.
             BatchError::Client(_) => TRANSIENT,
-            BatchError::Write { kind, .. } => match kind {
+            // `NoSuchBucket` on a write: the input's `results` names no
+            // bucket; on a read: its `bucket`.
+            BatchError::Write { kind, .. } | BatchError::Read { kind, .. } => match kind {
                 ErrorKind::Throttled | ErrorKind::Unavailable => TRANSIENT,
                 ErrorKind::AccessDenied => ACCESS_DENIED,
-                // `NoSuchBucket`: the input's `results` names no bucket.
                 ErrorKind::NotFound => BAD_INPUT,
                 _ => FAILED,
             },
@@ -421,6 +431,8 @@ struct ObjectOut {
     page: html::Collector,
     errors: Vec<String>,
     read: bool,
+    /// What S3 said when the GET failed.
+    refused: Option<EffectError>,
 }
 
 fn process(input: &Input, batch: &Batch, source: &S3Source<'_>, buf: &mut Vec<u8>) -> ObjectOut {
@@ -452,7 +464,10 @@ fn process(input: &Input, batch: &Batch, source: &S3Source<'_>, buf: &mut Vec<u8
             out.summary.bytes += stats.bytes;
             out.summary.digests += stats.digests;
         }
-        Err(e) => out.errors.push(e.to_string()),
+        Err(e) => {
+            out.refused = super::s3::refusal(&e).cloned();
+            out.errors.push(e.to_string());
+        }
     }
     out.summary.errors += out.errors.len() as u64;
     out
@@ -510,6 +525,7 @@ pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
     let mut summary = Summary::default();
     let mut records = Vec::new();
     let mut objects = 0u64;
+    let mut refused = Vec::new();
     let work = |input: Input, buf: &mut Vec<u8>| process(&input, batch, source, buf);
     // The CLI's memory bound: a batch's objects may each decompress to
     // hundreds of MB, and an out-of-memory kill loses the whole batch.
@@ -529,6 +545,7 @@ pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
             events.write_all(&o.json)?;
             text.extend_from_slice(&o.text);
             objects += u64::from(o.read);
+            refused.extend(o.refused);
             summary.merge(o.summary);
             if !o.json.is_empty() || !o.text.is_empty() || !o.errors.is_empty() {
                 records.push(ObjectRecord {
@@ -543,6 +560,13 @@ pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
         },
     )
     .expect("writes to memory do not fail");
+    if let Some(e) = archive_refusal(&refused, objects) {
+        return Err(BatchError::Read {
+            url: S3Url::key_url(&batch.bucket, ""),
+            message: describe(e),
+            kind: e.kind,
+        });
+    }
     let events = events.finish().expect("gzip to memory does not fail");
     let file = BatchSummary {
         trailguard: SUMMARY_KIND.to_owned(),
@@ -580,6 +604,28 @@ pub fn run(batch: &Batch, source: &S3Source<'_>) -> Result<Value, BatchError> {
         put(source, &batch.results.bucket, &batch.result_key(name), body)?;
     }
     Ok(answer)
+}
+
+/// Whether the GETs that failed (`refused`, of `objects` read) say the
+/// archive cannot be read, rather than some of its objects: a bucket that
+/// is not there, S3 throttling or unavailable past the attempts (another
+/// run may pass), or every object refused. One missing or refused object
+/// among readable ones is that object's, reported with its key.
+fn archive_refusal(refused: &[EffectError], objects: u64) -> Option<&EffectError> {
+    refused
+        .iter()
+        .find(|e| e.code.as_deref() == Some("NoSuchBucket"))
+        .or_else(|| {
+            refused
+                .iter()
+                .find(|e| matches!(e.kind, ErrorKind::Throttled | ErrorKind::Unavailable))
+        })
+        .or_else(|| {
+            (objects > 0
+                && refused.len() as u64 == objects
+                && refused.iter().all(|e| e.kind == ErrorKind::AccessDenied))
+            .then(|| &refused[0])
+        })
 }
 
 /// Runs the batch a payload describes, reading and writing through the S3
@@ -765,12 +811,14 @@ mod tests {
         ));
     }
 
-    /// Objects in memory; writes kept, or refused with `refuse_puts`.
+    /// Objects in memory; writes kept, or refused with `refuse_puts`;
+    /// reads of the keys in `refuse_gets` refused with that error.
     #[derive(Default)]
     struct Store {
         objects: std::collections::HashMap<String, Vec<u8>>,
         written: std::sync::Mutex<Vec<String>>,
         refuse_puts: Option<crate::effects::ErrorKind>,
+        refuse_gets: std::collections::HashMap<String, EffectError>,
     }
 
     impl crate::effects::s3::ObjectStore for Store {
@@ -778,8 +826,12 @@ mod tests {
             Ok(Default::default())
         }
         fn get(&self, _: &str, key: &str) -> Result<Box<dyn std::io::Read + Send>, EffectError> {
-            let body = self.objects.get(key).cloned().ok_or_else(|| {
-                EffectError::new("s3:GetObject", crate::effects::ErrorKind::NotFound, key)
+            if let Some(e) = self.refuse_gets.get(key) {
+                return Err(e.clone());
+            }
+            let body = self.objects.get(key).cloned().ok_or_else(|| EffectError {
+                code: Some("NoSuchKey".into()),
+                ..EffectError::new("s3:GetObject", crate::effects::ErrorKind::NotFound, key)
             })?;
             Ok(Box::new(std::io::Cursor::new(body)))
         }
@@ -826,15 +878,19 @@ mod tests {
         }
     }
 
-    /// A throttled GET is read again; one that keeps failing is reported
-    /// with its key and the rest of the batch is read and written.
+    /// A throttled GET is read again; an object gone since the listing is
+    /// reported with its key and the rest of the batch is read and written.
     #[test]
     fn a_throttled_get_is_retried_and_an_unreadable_object_reported() {
-        use crate::effects::ErrorKind::{Throttled, Unavailable};
+        use crate::effects::ErrorKind::Throttled;
         let keys = ["a.json", "b.json", "c.json"];
-        let faulty = crate::effects::faults::FaultyStore::new(store(&keys))
-            .fail_get(&format!("{DAY}a.json"), 2, Throttled)
-            .fail_get(&format!("{DAY}b.json"), 10, Unavailable);
+        let mut inner = store(&keys);
+        inner.objects.remove(&format!("{DAY}b.json"));
+        let faulty = crate::effects::faults::FaultyStore::new(inner).fail_get(
+            &format!("{DAY}a.json"),
+            2,
+            Throttled,
+        );
         let source = S3Source {
             store: &faulty,
             backoff: quick(),
@@ -847,7 +903,7 @@ mod tests {
             answer["unreadable"],
             json!([format!("s3://trail/{DAY}b.json")])
         );
-        assert_eq!(faulty.got().len(), 3 + 3 + 1);
+        assert_eq!(faulty.got().len(), 3 + 1 + 1);
         assert_eq!(
             faulty.inner().written.lock().unwrap().clone(),
             [
@@ -857,6 +913,78 @@ mod tests {
                 "run/batches/b1/summary.json"
             ]
         );
+    }
+
+    /// A read that says the archive cannot be read, not one object, fails
+    /// the batch before its summary is written (`--merge` then names its
+    /// keys): the bucket not there, S3 unavailable past the attempts, or
+    /// every object refused. One refused object among readable ones is
+    /// reported with its key.
+    #[test]
+    fn an_unreadable_archive_fails_the_batch_and_one_refused_object_does_not() {
+        let keys = ["a.json", "b.json"];
+        let refusal = |kind, code: &str| EffectError {
+            code: Some(code.into()),
+            ..EffectError::new("s3:GetObject", kind, "refused")
+        };
+        let all = |e: &EffectError| {
+            keys.iter()
+                .map(|k| (format!("{DAY}{k}"), e.clone()))
+                .collect()
+        };
+        let no_bucket = refusal(ErrorKind::NotFound, "NoSuchBucket");
+        let denied = refusal(ErrorKind::AccessDenied, "AccessDenied");
+        let slow = refusal(ErrorKind::Unavailable, "SlowDown");
+        let one = |e: &EffectError| [(format!("{DAY}b.json"), e.clone())].into_iter().collect();
+        for (refused, error_type, message) in [
+            (
+                all(&no_bucket),
+                BAD_INPUT,
+                "the bucket does not exist (NoSuchBucket)",
+            ),
+            (
+                one(&no_bucket),
+                BAD_INPUT,
+                "the bucket does not exist (NoSuchBucket)",
+            ),
+            (all(&denied), ACCESS_DENIED, "access denied (AccessDenied)"),
+            (one(&slow), TRANSIENT, "refused"),
+        ] {
+            let store = Store {
+                refuse_gets: refused,
+                ..store(&keys)
+            };
+            let source = S3Source {
+                store: &store,
+                backoff: quick(),
+            };
+            let e = run(&batch_of(&keys), &source).unwrap_err();
+            assert_eq!(e.error_type(), error_type, "{e}");
+            let text = e.to_string();
+            assert!(
+                text.starts_with("cannot read the archive `s3://trail/`: ")
+                    && text.contains(message),
+                "{text}"
+            );
+            assert_eq!(
+                store.written.lock().unwrap().clone(),
+                ["run/batches/b1/started.json"]
+            );
+        }
+        let store = Store {
+            refuse_gets: one(&denied),
+            ..store(&keys)
+        };
+        let source = S3Source {
+            store: &store,
+            backoff: quick(),
+        };
+        let answer = run(&batch_of(&keys), &source).unwrap();
+        assert_eq!(
+            answer["unreadable"],
+            json!([format!("s3://trail/{DAY}b.json")])
+        );
+        assert_eq!(answer["events"], 1, "{answer}");
     }
 
     /// A result that cannot be written fails the batch, with the

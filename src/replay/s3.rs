@@ -81,6 +81,28 @@ fn read_error(path: String, message: String) -> InputError {
     }
 }
 
+/// Why a GET failed, as the store said it: inside the `io::Error` of the
+/// [`InputError::Read`] that [`fetch`] returns (its text is the message),
+/// so that a caller can tell a bucket that is not there, or refused, from
+/// one missing object ([`refusal`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct GetRefused {
+    pub error: EffectError,
+    message: String,
+}
+
+/// What the store said of a failed [`fetch`], if it said anything.
+pub fn refusal(e: &InputError) -> Option<&EffectError> {
+    match e {
+        InputError::Read { source, .. } => source
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<GetRefused>())
+            .map(|r| &r.error),
+        _ => None,
+    }
+}
+
 /// Reads one object whole into `buf`, gunzipped as it arrives, at most
 /// `max` bytes once decompressed. A GET that fails for a reason worth a
 /// retry, or a body that breaks off, is read again from the start.
@@ -98,7 +120,13 @@ pub fn fetch(
         let body = source
             .backoff
             .run(|| source.store.get(bucket, key))
-            .map_err(|e| read_error(name.clone(), describe(&e)))?;
+            .map_err(|e| InputError::Read {
+                path: name.clone(),
+                source: io::Error::other(GetRefused {
+                    message: describe(&e),
+                    error: e,
+                }),
+            })?;
         match input::read_capped(body, size, &name, buf, max) {
             Err(InputError::Read { source: e, .. })
                 if e.kind() == io::ErrorKind::ConnectionAborted

@@ -135,25 +135,39 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     assert_eq!(findings, manifest.findings);
     assert!(findings > 0);
 
-    // A bad config, or a results bucket that does not exist, fails the
-    // invocation naming the field or the bucket, as bad input: the state
-    // machine does not retry it.
-    for (results, config, expected) in [
+    // A log file's item (the listing starts with the digests, not read).
+    let log_file = items
+        .iter()
+        .find(|i| i["Key"].as_str().is_some_and(|k| k.contains("/CloudTrail/us-")))
+        .expect("a log file");
+    // A bad config, or a results or archive bucket that does not exist,
+    // fails the invocation naming the field or the bucket, as bad input:
+    // the state machine does not retry it.
+    for (bucket, results, config, expected) in [
         (
+            BUCKET,
             format!("s3://{RESULTS}/run-2"),
             "[modes]\nno-such-rule = \"alert\"",
             "batch input `config`: ".to_owned(),
         ),
         (
+            BUCKET,
             "s3://no-such-results-bucket/run-2".to_owned(),
             CONFIG,
             "cannot write `s3://no-such-results-bucket/run-2/batches/".to_owned(),
         ),
+        (
+            "no-such-archive",
+            format!("s3://{RESULTS}/run-2"),
+            CONFIG,
+            "cannot read the archive `s3://no-such-archive/`: the bucket does not exist (NoSuchBucket)"
+                .to_owned(),
+        ),
     ] {
         let id = runtime.invoke(json!({
-            "BatchInput": {"trailguard": "replay-batch", "bucket": BUCKET,
+            "BatchInput": {"trailguard": "replay-batch", "bucket": bucket,
                            "results": results, "config": config},
-            "Items": &items[..1],
+            "Items": [log_file],
         }));
         match rt.block_on(runtime.answer(&id)) {
             Answer::Error(e) => {
