@@ -138,7 +138,11 @@ fn lambda_batches_merge_into_the_report_of_a_replay_of_the_same_archive() {
     // A log file's item (the listing starts with the digests, not read).
     let log_file = items
         .iter()
-        .find(|i| i["Key"].as_str().is_some_and(|k| k.contains("/CloudTrail/us-")))
+        .find(|i| {
+            i["Key"]
+                .as_str()
+                .is_some_and(|k| k.contains("/CloudTrail/us-"))
+        })
         .expect("a log file");
     // A bad config, or a results or archive bucket that does not exist,
     // fails the invocation naming the field or the bucket, as bad input:
