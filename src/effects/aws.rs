@@ -5,6 +5,7 @@
 //! SDK's own retry (standard mode: throttling and 5xx, three attempts) runs
 //! first; what reaches us has outlived it.
 
+use super::lazy::Lazy;
 use async_trait::async_trait;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{ReportStateType, StatusType, SummaryKeyType};
@@ -196,25 +197,30 @@ fn non_negative(v: Option<i32>) -> u32 {
 /// IAM on the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct AwsIam {
-    client: aws_sdk_iam::Client,
+    client: Lazy<aws_sdk_iam::Client>,
 }
 
 impl AwsIam {
     /// The adapter on an IAM client.
     pub fn new(client: aws_sdk_iam::Client) -> Self {
-        AwsIam { client }
+        AwsIam {
+            client: Lazy::built(client),
+        }
     }
 
-    /// On an SDK config (the usual environment, `AWS_ENDPOINT_URL` included).
+    /// On an SDK config (the usual environment, `AWS_ENDPOINT_URL` included),
+    /// its client built on the first call.
     pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
-        AwsIam::new(aws_sdk_iam::Client::new(sdk))
+        AwsIam {
+            client: Lazy::new(sdk, aws_sdk_iam::Client::new),
+        }
     }
 }
 
 #[async_trait]
 impl Iam for AwsIam {
     async fn quotas(&self) -> Result<Quotas, EffectError> {
-        let summary = read_summary(&self.client).await?;
+        let summary = read_summary(self.client.get()).await?;
         let get = |key: SummaryKeyType, default: u32| {
             summary
                 .0
@@ -238,6 +244,7 @@ impl Iam for AwsIam {
         const OP: &str = "iam:GetUser";
         let out = self
             .client
+            .get()
             .get_user()
             .user_name(user)
             .send()
@@ -264,7 +271,7 @@ impl Iam for AwsIam {
     }
 
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<String>, EffectError> {
-        Ok(list_attached_user_policies(&self.client, user)
+        Ok(list_attached_user_policies(self.client.get(), user)
             .await?
             .into_iter()
             .map(|p| p.arn)
@@ -274,7 +281,7 @@ impl Iam for AwsIam {
     async fn groups_for_user(&self, user: &str) -> Result<Vec<GroupRef>, EffectError> {
         let list = every_item!(
             "iam:ListGroupsForUser",
-            self.client.list_groups_for_user().user_name(user)
+            self.client.get().list_groups_for_user().user_name(user)
         )?;
         Ok(list
             .iter()
@@ -289,6 +296,7 @@ impl Iam for AwsIam {
         const OP: &str = "iam:GetGroup";
         let pages = self
             .client
+            .get()
             .get_group()
             .group_name(group)
             .into_paginator()
@@ -319,7 +327,10 @@ impl Iam for AwsIam {
     async fn attached_group_policies(&self, group: &str) -> Result<Vec<String>, EffectError> {
         let list = every_item!(
             "iam:ListAttachedGroupPolicies",
-            self.client.list_attached_group_policies().group_name(group)
+            self.client
+                .get()
+                .list_attached_group_policies()
+                .group_name(group)
         )?;
         Ok(list
             .iter()
@@ -330,13 +341,14 @@ impl Iam for AwsIam {
     async fn group_policy_names(&self, group: &str) -> Result<Vec<String>, EffectError> {
         every_item!(
             "iam:ListGroupPolicies",
-            self.client.list_group_policies().group_name(group)
+            self.client.get().list_group_policies().group_name(group)
         )
     }
 
     async fn policy(&self, policy_arn: &str) -> Result<PolicyInfo, EffectError> {
         let out = self
             .client
+            .get()
             .get_policy()
             .policy_arn(policy_arn)
             .send()
@@ -349,6 +361,7 @@ impl Iam for AwsIam {
 
     async fn create_group(&self, group: &str, path: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .create_group()
             .group_name(group)
             .path(path)
@@ -360,6 +373,7 @@ impl Iam for AwsIam {
 
     async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .attach_group_policy()
             .group_name(group)
             .policy_arn(policy_arn)
@@ -371,6 +385,7 @@ impl Iam for AwsIam {
 
     async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .add_user_to_group()
             .group_name(group)
             .user_name(user)
@@ -382,6 +397,7 @@ impl Iam for AwsIam {
 
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .detach_user_policy()
             .user_name(user)
             .policy_arn(policy_arn)
@@ -394,6 +410,7 @@ impl Iam for AwsIam {
     async fn user_policy(&self, user: &str, name: &str) -> Result<Option<String>, EffectError> {
         let out = self
             .client
+            .get()
             .get_user_policy()
             .user_name(user)
             .policy_name(name)
@@ -406,6 +423,7 @@ impl Iam for AwsIam {
     async fn group_policy(&self, group: &str, name: &str) -> Result<Option<String>, EffectError> {
         let out = self
             .client
+            .get()
             .get_group_policy()
             .group_name(group)
             .policy_name(name)
@@ -422,6 +440,7 @@ impl Iam for AwsIam {
         document: &str,
     ) -> Result<(), EffectError> {
         self.client
+            .get()
             .put_group_policy()
             .group_name(group)
             .policy_name(name)
@@ -434,6 +453,7 @@ impl Iam for AwsIam {
 
     async fn delete_user_policy(&self, user: &str, name: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .delete_user_policy()
             .user_name(user)
             .policy_name(name)
@@ -444,7 +464,7 @@ impl Iam for AwsIam {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, EffectError> {
-        Ok(list_access_keys(&self.client, user)
+        Ok(list_access_keys(self.client.get(), user)
             .await?
             .into_iter()
             .map(|k| AccessKey {
@@ -456,6 +476,7 @@ impl Iam for AwsIam {
 
     async fn deactivate_access_key(&self, user: &str, key_id: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .update_access_key()
             .user_name(user)
             .access_key_id(key_id)
@@ -467,13 +488,14 @@ impl Iam for AwsIam {
     }
 
     async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
-        read_password_policy(&self.client).await
+        read_password_policy(self.client.get()).await
     }
 
     async fn update_password_policy(&self, policy: &PasswordBaseline) -> Result<(), EffectError> {
         let positive = |v: u32| i32::try_from(v).ok().filter(|v| *v > 0);
         // Zero means "none" for these two; IAM wants them omitted, not 0.
         self.client
+            .get()
             .update_account_password_policy()
             .minimum_password_length(i32::try_from(policy.minimum_length).unwrap_or(128))
             .require_uppercase_characters(policy.require_uppercase)
@@ -497,6 +519,7 @@ impl CredentialSource for AwsIam {
     async fn generate_credential_report(&self) -> Result<ReportState, EffectError> {
         let out = self
             .client
+            .get()
             .generate_credential_report()
             .send()
             .await
@@ -509,7 +532,7 @@ impl CredentialSource for AwsIam {
     }
 
     async fn credential_report(&self) -> Result<ReportFetch, EffectError> {
-        match self.client.get_credential_report().send().await {
+        match self.client.get().get_credential_report().send().await {
             Ok(out) => Ok(ReportFetch::Ready {
                 content: out
                     .content()
@@ -527,15 +550,15 @@ impl CredentialSource for AwsIam {
     }
 
     async fn password_policy(&self) -> Result<Option<PasswordBaseline>, EffectError> {
-        read_password_policy(&self.client).await
+        read_password_policy(self.client.get()).await
     }
 
     async fn account_summary(&self) -> Result<AccountSummary, EffectError> {
-        read_summary(&self.client).await
+        read_summary(self.client.get()).await
     }
 
     async fn users(&self) -> Result<Vec<(String, String)>, EffectError> {
-        let users = every_item!("iam:ListUsers", self.client.list_users())?;
+        let users = every_item!("iam:ListUsers", self.client.get().list_users())?;
         Ok(users
             .into_iter()
             .map(|u| (u.user_name().to_owned(), u.arn().to_owned()))
@@ -543,18 +566,18 @@ impl CredentialSource for AwsIam {
     }
 
     async fn attached_user_policies(&self, user: &str) -> Result<Vec<AttachedPolicy>, EffectError> {
-        list_attached_user_policies(&self.client, user).await
+        list_attached_user_policies(self.client.get(), user).await
     }
 
     async fn user_policy_names(&self, user: &str) -> Result<Vec<String>, EffectError> {
         every_item!(
             "iam:ListUserPolicies",
-            self.client.list_user_policies().user_name(user)
+            self.client.get().list_user_policies().user_name(user)
         )
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<ListedKey>, EffectError> {
-        list_access_keys(&self.client, user).await
+        list_access_keys(self.client.get(), user).await
     }
 
     async fn access_key_last_used(
@@ -564,6 +587,7 @@ impl CredentialSource for AwsIam {
     ) -> Result<Option<DateTime<Utc>>, EffectError> {
         let out = self
             .client
+            .get()
             .get_access_key_last_used()
             .access_key_id(access_key_id)
             .send()
@@ -595,13 +619,22 @@ where
 /// caller names it (StartLogging must be called there).
 #[derive(Debug, Clone)]
 pub struct AwsTrail {
-    client: aws_sdk_cloudtrail::Client,
+    client: Lazy<aws_sdk_cloudtrail::Client>,
 }
 
 impl AwsTrail {
     /// The adapter on a CloudTrail client.
     pub fn new(client: aws_sdk_cloudtrail::Client) -> Self {
-        AwsTrail { client }
+        AwsTrail {
+            client: Lazy::built(client),
+        }
+    }
+
+    /// On an SDK config, its CloudTrail client built on the first call.
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        AwsTrail {
+            client: Lazy::new(sdk, aws_sdk_cloudtrail::Client::new),
+        }
     }
 
     fn region_override(region: Option<&str>) -> aws_sdk_cloudtrail::config::Builder {
@@ -622,6 +655,7 @@ impl TrailControl for AwsTrail {
     ) -> Result<Option<bool>, EffectError> {
         let out = self
             .client
+            .get()
             .get_trail_status()
             .name(trail)
             .customize()
@@ -634,6 +668,7 @@ impl TrailControl for AwsTrail {
 
     async fn start_logging(&self, region: Option<&str>, trail: &str) -> Result<(), EffectError> {
         self.client
+            .get()
             .start_logging()
             .name(trail)
             .customize()
@@ -648,13 +683,22 @@ impl TrailControl for AwsTrail {
 /// SNS on the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct AwsSns {
-    client: aws_sdk_sns::Client,
+    client: Lazy<aws_sdk_sns::Client>,
 }
 
 impl AwsSns {
     /// The adapter on an SNS client.
     pub fn new(client: aws_sdk_sns::Client) -> Self {
-        AwsSns { client }
+        AwsSns {
+            client: Lazy::built(client),
+        }
+    }
+
+    /// On an SDK config, its SNS client built on the first call.
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        AwsSns {
+            client: Lazy::new(sdk, aws_sdk_sns::Client::new),
+        }
     }
 }
 
@@ -664,6 +708,7 @@ impl Publisher for AwsSns {
         const OP: &str = "sns:Publish";
         let mut req = self
             .client
+            .get()
             .publish()
             .topic_arn(&message.topic_arn)
             .subject(&message.subject)
@@ -687,13 +732,22 @@ impl Publisher for AwsSns {
 /// Secrets Manager on the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct AwsSecrets {
-    client: aws_sdk_secretsmanager::Client,
+    client: Lazy<aws_sdk_secretsmanager::Client>,
 }
 
 impl AwsSecrets {
     /// The adapter on a Secrets Manager client.
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
-        AwsSecrets { client }
+        AwsSecrets {
+            client: Lazy::built(client),
+        }
+    }
+
+    /// On an SDK config, its Secrets Manager client built on the first call.
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        AwsSecrets {
+            client: Lazy::new(sdk, aws_sdk_secretsmanager::Client::new),
+        }
     }
 }
 
@@ -703,6 +757,7 @@ impl Secrets for AwsSecrets {
         const OP: &str = "secretsmanager:GetSecretValue";
         let out = self
             .client
+            .get()
             .get_secret_value()
             .secret_id(secret_arn)
             .send()

@@ -1,5 +1,6 @@
 //! Security Hub on the AWS SDK: [`HubFinding`] to and from the ASFF types.
 
+use super::lazy::Lazy;
 use async_trait::async_trait;
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingFilters, Compliance, ComplianceStatus, Partition,
@@ -13,17 +14,27 @@ use super::{EffectError, ErrorKind, FindingsHub, HubFinding};
 /// Security Hub on the AWS SDK, importing into its client's region.
 #[derive(Debug, Clone)]
 pub struct AwsHub {
-    client: aws_sdk_securityhub::Client,
+    client: Lazy<aws_sdk_securityhub::Client>,
 }
 
 impl AwsHub {
     /// The adapter on a Security Hub client.
     pub fn new(client: aws_sdk_securityhub::Client) -> Self {
-        AwsHub { client }
+        AwsHub {
+            client: Lazy::built(client),
+        }
+    }
+
+    /// On an SDK config, its Security Hub client built on the first call.
+    pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
+        AwsHub {
+            client: Lazy::new(sdk, aws_sdk_securityhub::Client::new),
+        }
     }
 
     fn region(&self) -> String {
         self.client
+            .get()
             .config()
             .region()
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
@@ -165,6 +176,7 @@ impl FindingsHub for AwsHub {
         }
         let out = self
             .client
+            .get()
             .batch_import_findings()
             .set_findings(Some(findings.iter().map(|f| self.to_asff(f)).collect()))
             .send()
@@ -205,7 +217,7 @@ impl FindingsHub for AwsHub {
         // ASFF's types are huge: read on a task of its own, so decoding a
         // page runs at the bottom of a stack rather than under the scan's
         // deep one (a debug build overflowed there).
-        let client = self.client.clone();
+        let client = self.client.get().clone();
         let (account, prefix) = (account.to_owned(), generator_prefix.to_owned());
         let read = tokio::spawn(async move {
             let mut out = Vec::new();

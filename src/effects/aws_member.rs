@@ -150,7 +150,7 @@ impl MemberAccess for AwsMembers {
         let iam = Arc::new(AwsIam::from_conf(&sdk));
         let effects = AccountEffects {
             iam: iam.clone(),
-            trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(&sdk))),
+            trail: Arc::new(AwsTrail::from_conf(&sdk)),
             source: Some(iam),
         };
         opened.insert(target.account.to_owned(), effects.clone());

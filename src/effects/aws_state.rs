@@ -1,6 +1,7 @@
 //! The alert state table on DynamoDB: conditional writes, so two
 //! deliveries of one finding never both send it.
 
+use super::lazy::Lazy;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -19,7 +20,7 @@ const SENT: &str = "sent";
 /// The state table on the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct DynamoAlertState {
-    client: aws_sdk_dynamodb::Client,
+    client: Lazy<aws_sdk_dynamodb::Client>,
     table: String,
 }
 
@@ -27,7 +28,15 @@ impl DynamoAlertState {
     /// The adapter on a DynamoDB client and the table's name.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoAlertState {
-            client,
+            client: Lazy::built(client),
+            table: table.into(),
+        }
+    }
+
+    /// On an SDK config, its DynamoDB client built on the first call.
+    pub fn from_conf(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        DynamoAlertState {
+            client: Lazy::new(sdk, aws_sdk_dynamodb::Client::new),
             table: table.into(),
         }
     }
@@ -43,6 +52,7 @@ impl DynamoAlertState {
         ]);
         let put = self
             .client
+            .get()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -65,6 +75,7 @@ impl DynamoAlertState {
         const OP: &str = "dynamodb:GetItem";
         let out = self
             .client
+            .get()
             .get_item()
             .table_name(&self.table)
             .key("pk", s(key))
@@ -122,6 +133,7 @@ impl AlertState for DynamoAlertState {
         const OP: &str = "dynamodb:UpdateItem";
         let mut update = self
             .client
+            .get()
             .update_item()
             .table_name(&self.table)
             .key("pk", s(key))
@@ -141,6 +153,7 @@ impl AlertState for DynamoAlertState {
         const OP: &str = "dynamodb:DeleteItem";
         let out = self
             .client
+            .get()
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(key))
@@ -218,6 +231,7 @@ impl AlertState for DynamoAlertState {
         let role = if fold == Fold::Folded { FOLDED } else { SENT };
         // The decision replaces the claim (and its lease).
         self.client
+            .get()
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&finding))
@@ -237,6 +251,7 @@ impl AlertState for DynamoAlertState {
         loop {
             let page = self
                 .client
+                .get()
                 .scan()
                 .table_name(&self.table)
                 .filter_expression("begins_with(pk, :group) AND closes_at < :now")
@@ -259,6 +274,7 @@ impl AlertState for DynamoAlertState {
         const OP: &str = "dynamodb:DeleteItem";
         let out = self
             .client
+            .get()
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(key))
@@ -290,6 +306,7 @@ impl DynamoAlertState {
         const OP: &str = "dynamodb:PutItem";
         let mut put = self
             .client
+            .get()
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -312,7 +329,7 @@ impl DynamoAlertState {
     async fn count(&self, m: &Member<'_>) -> Result<Fold, EffectError> {
         const OP: &str = "dynamodb:UpdateItem";
         let out = self
-            .client
+            .client.get()
             .update_item()
             .table_name(&self.table)
             .key("pk", s(m.group))

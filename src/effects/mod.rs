@@ -22,6 +22,7 @@ pub mod aws_state;
 pub mod credentials;
 pub mod held;
 pub mod hub;
+pub mod lazy;
 pub mod member;
 // The fakes stay out of the Lambda and the CLI: unit tests and the
 // `test-util` feature (the integration tests) build them.

@@ -54,10 +54,10 @@ impl Effects {
     fn around_iam(iam: Arc<AwsIam>, sdk: &aws_config::SdkConfig) -> Self {
         Effects {
             iam,
-            trail: Arc::new(AwsTrail::new(aws_sdk_cloudtrail::Client::new(sdk))),
-            publisher: Arc::new(AwsSns::new(aws_sdk_sns::Client::new(sdk))),
+            trail: Arc::new(AwsTrail::from_conf(sdk)),
+            publisher: Arc::new(AwsSns::from_conf(sdk)),
             webhook: Arc::new(HttpWebhook::new()),
-            secrets: Arc::new(AwsSecrets::new(aws_sdk_secretsmanager::Client::new(sdk))),
+            secrets: Arc::new(AwsSecrets::from_conf(sdk)),
         }
     }
 }
@@ -216,14 +216,12 @@ impl LiveContext {
     fn with_state_table(mut self, sdk: &aws_config::SdkConfig) -> Self {
         self.region = sdk.region().map(|r| r.to_string());
         if self.config.alerts.security_hub {
-            let client = aws_sdk_securityhub::Client::new(sdk);
-            self = self.with_hub(Arc::new(AwsHub::new(client)));
+            self = self.with_hub(Arc::new(AwsHub::from_conf(sdk)));
         }
         let Some(table) = self.config.alerts.state_table.clone() else {
             return self;
         };
-        let client = aws_sdk_dynamodb::Client::new(sdk);
-        self.with_alert_state(Arc::new(DynamoAlertState::new(client, table)))
+        self.with_alert_state(Arc::new(DynamoAlertState::from_conf(sdk, table)))
     }
 
     /// The account the function runs in, and how it reaches the others
