@@ -185,6 +185,68 @@ fn location<S: serde::Serializer>(at: &(&str, usize), s: S) -> Result<S::Ok, S::
     s.collect_str(&format_args!("{}#{}", at.0, at.1))
 }
 
+/// Writes [`QuietReport`]'s JSON line exactly as serde_json does, without
+/// its serializer: the origin is escaped once per input, and a string that
+/// needs no escape (every string of a record, but those with an escape in
+/// the log file) is copied as it is. Most of the JSON format's lines are
+/// these.
+#[derive(Default)]
+struct QuietLines {
+    /// The input `prefix` was made for.
+    origin: String,
+    /// `{"location":"<origin, escaped>#`.
+    prefix: Vec<u8>,
+}
+
+impl QuietLines {
+    fn write(&mut self, out: &mut Vec<u8>, report: &QuietReport<'_>) {
+        let (origin, index) = report.location;
+        if self.origin != origin || self.prefix.is_empty() {
+            self.origin = origin.to_owned();
+            self.prefix.clear();
+            self.prefix.extend_from_slice(br#"{"location":"#);
+            json_string(&mut self.prefix, origin);
+            self.prefix.pop(); // the closing quote
+            self.prefix.push(b'#');
+        }
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+        out.push(b'"');
+        for (key, value) in [
+            (&br#","event_id":"#[..], report.event_id),
+            (br#","event_name":"#, report.event_name),
+            (br#","event_source":"#, report.event_source),
+            (br#","event_time":"#, report.event_time),
+            (br#","account":"#, report.account),
+            (br#","region":"#, report.region),
+            (br#","actor":{"type":"#, report.actor.kind),
+            (br#","arn":"#, report.actor.arn),
+            (br#"},"ignored":"#, report.ignored),
+        ] {
+            out.extend_from_slice(key);
+            match value {
+                Some(text) => json_string(out, text),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        debug_assert!(report.findings.is_empty() && report.diagnostics.is_empty());
+        out.extend_from_slice(br#","findings":[],"diagnostics":[]}"#);
+        out.push(b'\n');
+    }
+}
+
+/// A JSON string as serde_json writes it: copied between quotes when it
+/// holds no `"`, `\\` or control character, escaped by serde_json otherwise.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, text).expect("a string serializes to memory");
+    }
+}
+
 /// Which events and findings a replay keeps.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -577,6 +639,7 @@ fn process_input(
         &mut chunk.errors,
         &mut chunk.page,
     );
+    let mut quiet = QuietLines::default();
     let mut each = |record: Record<'_>| {
         let located = match record {
             Record::View {
@@ -591,7 +654,7 @@ fn process_input(
                 ) {
                     return;
                 }
-                match engine::verdict_without_rules(&view, config) {
+                match engine::verdict_without_rules(view, config) {
                     Some(ignored) => {
                         // No rule looks at it: no finding, no diagnostic,
                         // so only the counts and the JSON line tell of it.
@@ -601,10 +664,8 @@ fn process_input(
                         summary.events += 1;
                         summary.ignored += u64::from(ignored.is_some());
                         if opts.format == OutputFormat::Json {
-                            let report = QuietReport::new(origin, index, &view, ignored.as_deref());
-                            serde_json::to_writer(&mut *output, &report)
-                                .expect("reports serialize to memory");
-                            output.push(b'\n');
+                            let report = QuietReport::new(origin, index, view, ignored.as_deref());
+                            quiet.write(output, &report);
                         }
                         return;
                     }
@@ -684,11 +745,12 @@ pub struct Memory<'a, T, C> {
 }
 
 /// The bytes an input is expected to take once read: its stored size,
-/// times [`GZIP_RATIO`] when it is gzipped.
+/// times [`GZIP_RATIO`] plus itself when it is gzipped.
 pub fn estimated_size(input: &Input) -> u64 {
     let stored = stored_size(input);
     if input.name().ends_with(".gz") {
-        stored.saturating_mul(GZIP_RATIO)
+        // The compressed bytes are held whole beside what they inflate to.
+        stored.saturating_mul(GZIP_RATIO + 1)
     } else {
         stored
     }
@@ -957,6 +1019,75 @@ mod tests {
     use crate::event::input::parse;
     use crate::event::paths::expand;
     use std::path::PathBuf;
+
+    /// The quiet lines are serde_json's, byte for byte: every record of the
+    /// corpus and the samples, and strings that need escaping in each
+    /// field, under origins that need it too.
+    #[test]
+    fn quiet_lines_are_what_serde_json_writes() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut records = Vec::new();
+        for dir in ["tests/corpus", "events"] {
+            for entry in walkdir::WalkDir::new(root.join(dir)) {
+                let path = entry.unwrap().into_path();
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(
+                    &std::fs::read(&path).unwrap_or_default(),
+                ) else {
+                    continue;
+                };
+                match (value.get("Records"), value.get("detail")) {
+                    (Some(serde_json::Value::Array(all)), _) => records.extend(all.iter().cloned()),
+                    (_, Some(detail)) => records.push(detail.clone()),
+                    _ => records.push(value),
+                }
+            }
+        }
+        assert!(records.len() > 100, "{}", records.len());
+        let odd = "a\"b\\c\n\u{1}d é \u{7f} \u{2028}</x>";
+        for field in [
+            "eventID",
+            "eventName",
+            "eventSource",
+            "eventTime",
+            "awsRegion",
+            "recipientAccountId",
+        ] {
+            let mut r = records[0].clone();
+            r[field] = odd.into();
+            records.push(r);
+        }
+        let mut r = records[0].clone();
+        r["userIdentity"] = serde_json::json!({"type": odd, "arn": odd});
+        records.push(r);
+        records.push(serde_json::json!({}));
+        let mut quiet = QuietLines::default();
+        let mut checked = 0;
+        for (i, record) in records.iter().enumerate() {
+            let text = record.to_string();
+            let Ok(view) = serde_json::from_str::<RecordView>(&text) else {
+                continue;
+            };
+            for origin in [
+                "s3://b/AWSLogs/1/x.json.gz",
+                "a \"quoted\" \\ path\t.json",
+                "a \"quoted\" \\ path\t.json",
+            ] {
+                for ignored in [None, Some("failed call (AccessDenied)"), Some(odd)] {
+                    let report = QuietReport::new(origin, i, &view, ignored);
+                    let mut expected = serde_json::to_vec(&report).unwrap();
+                    expected.push(b'\n');
+                    let mut got = Vec::new();
+                    quiet.write(&mut got, &report);
+                    assert_eq!(
+                        String::from_utf8(got).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 900, "{checked}");
+    }
 
     /// Runs `fan_out_within` over items of the given estimated sizes, each
     /// held a moment so that workers overlap, and returns the delivery

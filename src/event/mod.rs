@@ -7,6 +7,7 @@
 //! event no rule looks at costs no more than a scan of its bytes.
 
 pub mod archive;
+mod gunzip;
 pub mod input;
 pub mod lenient;
 pub mod paths;
