@@ -261,6 +261,35 @@ fn floor(files: &[PathBuf], parse: bool) -> anyhow::Result<(f64, f64)> {
     ))
 }
 
+/// [`floor`] with parse, gunzipping with libdeflate as replay does (one
+/// whole member per file, sized by its trailer): the floor of the same
+/// work with replay's inflate.
+fn floor_libdeflate(files: &[PathBuf]) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    let cpu = thread_cpu();
+    let mut inflate = libdeflater::Decompressor::new();
+    let mut gz = Vec::new();
+    let mut json = Vec::new();
+    for path in files {
+        gz.clear();
+        File::open(path)?.read_to_end(&mut gz)?;
+        let trailer: [u8; 4] = gz[gz.len().saturating_sub(4)..]
+            .try_into()
+            .with_context(|| format!("{} is not gzip", path.display()))?;
+        json.resize(u32::from_le_bytes(trailer) as usize, 0);
+        let n = inflate
+            .gzip_decompress(&gz, &mut json)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        ensure!(n == json.len(), "{}: a short member", path.display());
+        serde_json::from_slice::<IgnoredAny>(&json)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+    }
+    Ok((
+        started.elapsed().as_secs_f64(),
+        (thread_cpu() - cpu).as_secs_f64(),
+    ))
+}
+
 /// What a replay printed at its end.
 #[derive(Debug, Default)]
 struct Summary {
@@ -573,6 +602,7 @@ fn replay(args: &Args) -> anyhow::Result<()> {
     // Warm the page cache: every figure reads the archive from memory.
     floor(&files, false)?;
     let (mut gunzip, mut parse) = (Times::default(), Times::default());
+    let mut parse_libdeflate = Times::default();
     // Per format: one thread, all cores, and the peak RSS of each.
     let mut one: Vec<Times> = formats.iter().map(|_| Times::default()).collect();
     let mut all: Vec<Times> = formats.iter().map(|_| Times::default()).collect();
@@ -595,6 +625,7 @@ fn replay(args: &Args) -> anyhow::Result<()> {
         );
         gunzip.push(floor(&files, false)?);
         parse.push(floor(&files, true)?);
+        parse_libdeflate.push(floor_libdeflate(&files)?);
         for (i, f) in formats.iter().enumerate() {
             let u = run_replay(
                 &trailguard,
@@ -703,6 +734,10 @@ fn replay(args: &Args) -> anyhow::Result<()> {
             format!("floor: gunzip ({FLATE}) + serde_json into IgnoredAny, 1 thread"),
             None,
         ),
+        parse_libdeflate.row(
+            "floor with replay's gunzip: libdeflate + serde_json into IgnoredAny, 1 thread".into(),
+            None,
+        ),
     ];
     for (i, f) in formats.iter().enumerate() {
         rows.push(one[i].row(format!("replay --jobs 1 --format {f}"), Some(rss_one[i])));
@@ -787,6 +822,15 @@ fn replay(args: &Args) -> anyhow::Result<()> {
         println!(
             "| replay --format {f} on 1 thread / parse floor (speed; by CPU time: {cpu_ratio:.2}) | {ratio:.2} | {want} | {} |",
             want.verdict(ratio, "")
+        );
+    }
+    // Replay gunzips with libdeflate, the floor with flate2 as the target
+    // defines it: the same ratio against the floor with replay's gunzip.
+    let same_t = Spread::of(&parse_libdeflate.wall).median;
+    for (i, f) in formats.iter().enumerate() {
+        let ratio = same_t / Spread::of(&one[i].wall).median;
+        println!(
+            "| replay --format {f} on 1 thread / floor with replay's gunzip (libdeflate) | {ratio:.2} | – | for information |"
         );
     }
     for (i, f) in formats.iter().enumerate() {
