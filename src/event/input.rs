@@ -174,22 +174,15 @@ pub fn read_capped(
     let whole = std::io::Cursor::new(magic).chain(reader);
     let limit = max.saturating_add(1);
     if is_gzip {
-        let inflated = COMPRESSED.with(|cell| {
-            let mut gz = cell.borrow_mut();
-            let inflated = gunzip(whole, &mut gz, size_hint, buf, max);
-            gz.clear();
-            gz.shrink_to(KEPT_COMPRESSED);
-            inflated
-        });
-        if !inflated.map_err(err)? {
-            // The compressed bytes alone are past the cap.
-            buf.clear();
-            buf.shrink_to(1 << 20);
-            return Err(InputError::TooLarge {
-                path: name.to_owned(),
-                max,
-            });
-        }
+        COMPRESSED
+            .with(|cell| {
+                let mut gz = cell.borrow_mut();
+                let inflated = gunzip(whole, &mut gz, size_hint, buf, max);
+                gz.clear();
+                gz.shrink_to(KEPT_COMPRESSED);
+                inflated
+            })
+            .map_err(err)?;
     } else {
         buf.reserve(size_hint.min(max) as usize);
         whole.take(limit).read_to_end(buf).map_err(err)?;
@@ -214,34 +207,34 @@ thread_local! {
 /// files are a few MB gzipped; a larger one's is given back.
 const KEPT_COMPRESSED: usize = 8 << 20;
 
-/// Reads the compressed bytes whole into `gz`, then inflates them into
-/// `buf`: with libdeflate when they are one gzip member that says its size,
-/// else with flate2's streaming decoder (several members, a trailer that
-/// lies, bad data: its errors are the ones reported). `false` when the
-/// compressed bytes alone are past `max`, nothing inflated.
+/// Reads the compressed bytes whole into `gz` (at most `max` and one more),
+/// then inflates them into `buf`, at most `max` and one more: with
+/// libdeflate when they are one gzip member that says its size, else with
+/// flate2's streaming decoder over what was read and the rest (several
+/// members, a trailer that lies, bad data, more compressed bytes than
+/// `max`: its answers and errors are the ones reported). The cap is on
+/// the inflated bytes only, as it always was.
 fn gunzip(
-    reader: impl Read,
+    mut reader: impl Read,
     gz: &mut Vec<u8>,
     size_hint: u64,
     buf: &mut Vec<u8>,
     max: u64,
-) -> std::io::Result<bool> {
+) -> std::io::Result<()> {
     let limit = max.saturating_add(1);
     gz.clear();
     gz.reserve(size_hint.min(max) as usize);
-    reader.take(limit).read_to_end(gz)?;
-    if gz.len() as u64 > max {
-        return Ok(false);
-    }
-    if super::gunzip::one_member(gz, buf, max) {
-        return Ok(true);
+    (&mut reader).take(limit).read_to_end(gz)?;
+    let whole = (gz.len() as u64) < limit;
+    if whole && super::gunzip::one_member(gz, buf, max) {
+        return Ok(());
     }
     // Compressed CloudTrail JSON inflates about tenfold.
     buf.reserve((gz.len() as u64).saturating_mul(10).min(max) as usize);
-    flate2::read::MultiGzDecoder::new(&gz[..])
+    flate2::read::MultiGzDecoder::new(std::io::Cursor::new(&gz[..]).chain(reader))
         .take(limit)
         .read_to_end(buf)?;
-    Ok(true)
+    Ok(())
 }
 
 /// Parses a size such as `268435456`, `256M`, `256MiB`, `1G` (binary units).
@@ -1265,6 +1258,29 @@ mod tests {
         read_capped(&b"{}"[..], 0, "plain", &mut buf, 2).unwrap();
         assert_eq!(buf, b"{}");
         assert!(read_capped(&b"{} "[..], 0, "plain", &mut buf, 2).is_err());
+    }
+
+    /// The cap is on what an input inflates to: a short input whose gzip
+    /// is longer than itself reads whole, in one member or several.
+    #[test]
+    fn the_cap_is_on_the_inflated_bytes_not_the_compressed_ones() {
+        use std::io::Write;
+        let member = |data: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(data).unwrap();
+            gz.finish().unwrap()
+        };
+        let one = member(br#"{"a": 1}"#);
+        let mut two = member(br#"{"a": "#);
+        two.extend(member(b"1}"));
+        for gz in [&one, &two] {
+            assert!(gz.len() > 8, "{}", gz.len());
+            let mut buf = Vec::new();
+            read_capped(&gz[..], 0, "short.json.gz", &mut buf, 8).unwrap();
+            assert_eq!(buf, br#"{"a": 1}"#);
+            let err = read_capped(&gz[..], 0, "short.json.gz", &mut buf, 7).unwrap_err();
+            assert!(matches!(err, InputError::TooLarge { max: 7, .. }), "{err}");
+        }
     }
 
     /// A reader that hands out at most `step` bytes per read, as a pipe may.

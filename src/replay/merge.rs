@@ -721,6 +721,32 @@ mod tests {
         }
     }
 
+    /// A batch's events file is gzipped, and a short one is longer than
+    /// what it inflates to: it is read by that size, not refused.
+    #[test]
+    fn a_short_gzipped_events_file_is_read_by_the_size_it_inflates_to() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        batch(dir.path(), "a", &["s3://b/1"]);
+        let events = dir.path().join(BATCHES).join("a").join(EVENTS_FILE);
+        let plain = std::fs::read(&events).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&plain).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(gz.len() > plain.len(), "{} {}", gz.len(), plain.len());
+        std::fs::write(&events, gz).unwrap();
+        let mut out = Vec::new();
+        merge(
+            &Results::Dir(dir.path().to_owned()),
+            OutputFormat::Json,
+            input::DEFAULT_MAX_INPUT_BYTES,
+            &mut out,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(out, plain);
+    }
+
     /// A summary larger than the input cap is refused before it is parsed.
     #[test]
     fn a_summary_past_the_input_cap_is_not_read_whole() {
