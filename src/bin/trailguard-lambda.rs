@@ -10,7 +10,12 @@ use trailguard::{Config, lambda, live::LiveContext};
 async fn main() -> Result<(), lambda_runtime::Error> {
     // JSON lines when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
     lambda_runtime::tracing::init_default_subscriber();
-    let backtest = std::env::var(lambda::BACKTEST_ENV).ok();
+    // Not UTF-8 is neither `true` nor `false`: refused, not read as unset.
+    let backtest = std::env::var_os(lambda::BACKTEST_ENV).map(|v| {
+        v.to_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "(not UTF-8)".into())
+    });
     if lambda::is_backtest_function(backtest.as_deref())? {
         // The backtest's function: batches only, no live context.
         let handler = service_fn(|event: LambdaEvent<String>| async move {

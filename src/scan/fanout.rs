@@ -58,8 +58,8 @@ pub struct Dispatch {
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     /// The accounts could not be listed (and, the call being denied, none
-    /// are configured to stand in): only the function's own account (if
-    /// known) was queued.
+    /// are configured to stand in): only the function's own account was
+    /// queued, when it is known and the queue took it.
     #[error(
         "cannot list the accounts: {error}; {}",
         match own.as_deref() {
@@ -142,9 +142,10 @@ pub async fn dispatch(
     );
     match unlisted {
         None => Ok(out),
+        // Named only when the queue took it.
         Some(error) => Err(DispatchError::List {
             error,
-            own: live.own_account.clone(),
+            own: live.own_account.clone().filter(|a| out.queued.contains(a)),
         }),
     }
 }
@@ -245,9 +246,10 @@ mod tests {
         }
     }
 
-    /// A queue that takes every message and keeps its account.
+    /// A queue that keeps each message's account, and takes every message
+    /// or (`true`) refuses every one.
     #[derive(Default)]
-    struct Queue(Mutex<Vec<String>>);
+    struct Queue(Mutex<Vec<String>>, bool);
 
     #[async_trait]
     impl ScanQueue for Queue {
@@ -258,7 +260,11 @@ mod tests {
                     .iter()
                     .map(|b| ScanAccount::parse(b).unwrap().account),
             );
-            Ok(Vec::new())
+            Ok(if self.1 {
+                (0..bodies.len()).collect()
+            } else {
+                Vec::new()
+            })
         }
     }
 
@@ -349,6 +355,13 @@ mod tests {
                 "{message}"
             );
         }
+        // The queue refused the own account too: nothing was queued.
+        let queue = Queue(Mutex::default(), true);
+        let e = dispatch(&live(""), &Lister(Err(ErrorKind::AccessDenied)), &queue)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("; no account was queued"), "{e}");
     }
 
     #[test]
