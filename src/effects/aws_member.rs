@@ -24,6 +24,7 @@ use aws_sdk_iam::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 
 use super::aws::{AwsIam, AwsTrail, classify, classify_ref};
+use super::lazy::Lazy;
 use super::{
     AccountEffects, AccountLister, AccountNames, EffectError, ErrorKind, MemberAccess,
     MemberTarget, ScanQueue,
@@ -216,16 +217,17 @@ fn assume_role_error_from_text(message: String) -> EffectError {
 /// process. Where the call is denied (the function is not in the
 /// management or a delegated administrator account) it is not asked again.
 pub struct AwsAccountNames {
-    client: aws_sdk_organizations::Client,
+    client: Lazy<aws_sdk_organizations::Client>,
     names: tokio::sync::Mutex<HashMap<String, Option<String>>>,
     denied: std::sync::atomic::AtomicBool,
 }
 
 impl AwsAccountNames {
-    /// On the function's own SDK configuration.
+    /// On the function's own SDK configuration, its client built on the
+    /// first call.
     pub fn new(sdk: &SdkConfig) -> Self {
         AwsAccountNames {
-            client: aws_sdk_organizations::Client::new(sdk),
+            client: Lazy::new(sdk, aws_sdk_organizations::Client::new),
             names: tokio::sync::Mutex::new(HashMap::new()),
             denied: std::sync::atomic::AtomicBool::new(false),
         }
@@ -244,6 +246,7 @@ impl AccountNames for AwsAccountNames {
         }
         match self
             .client
+            .get()
             .describe_account()
             .account_id(account)
             .send()
@@ -272,14 +275,15 @@ impl AccountNames for AwsAccountNames {
 
 /// The organisation's accounts, from `organizations:ListAccounts`.
 pub struct AwsAccountLister {
-    client: aws_sdk_organizations::Client,
+    client: Lazy<aws_sdk_organizations::Client>,
 }
 
 impl AwsAccountLister {
-    /// On the function's own SDK configuration.
+    /// On the function's own SDK configuration, its client built on the
+    /// first call.
     pub fn new(sdk: &SdkConfig) -> Self {
         AwsAccountLister {
-            client: aws_sdk_organizations::Client::new(sdk),
+            client: Lazy::new(sdk, aws_sdk_organizations::Client::new),
         }
     }
 }
@@ -288,7 +292,7 @@ impl AwsAccountLister {
 impl AccountLister for AwsAccountLister {
     async fn active_accounts(&self) -> Result<Vec<String>, EffectError> {
         let mut out = Vec::new();
-        let mut pages = self.client.list_accounts().into_paginator().send();
+        let mut pages = self.client.get().list_accounts().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("organizations:ListAccounts", e))?;
             out.extend(
@@ -308,15 +312,16 @@ impl AccountLister for AwsAccountLister {
 
 /// The SQS queue of per-account scans.
 pub struct AwsScanQueue {
-    client: aws_sdk_sqs::Client,
+    client: Lazy<aws_sdk_sqs::Client>,
     url: String,
 }
 
 impl AwsScanQueue {
-    /// The queue at `url`, on the function's SDK configuration.
+    /// The queue at `url`, on the function's SDK configuration, its client
+    /// built on the first call.
     pub fn new(sdk: &SdkConfig, url: &str) -> Self {
         AwsScanQueue {
-            client: aws_sdk_sqs::Client::new(sdk),
+            client: Lazy::new(sdk, aws_sdk_sqs::Client::new),
             url: url.to_owned(),
         }
     }
@@ -338,6 +343,7 @@ impl ScanQueue for AwsScanQueue {
         }
         let answer = self
             .client
+            .get()
             .send_message_batch()
             .queue_url(&self.url)
             .set_entries(Some(entries))
