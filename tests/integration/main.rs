@@ -27,3 +27,4 @@ mod s3_replay;
 mod scan_moto;
 mod synth_archive;
 mod template;
+mod tls;
