@@ -6,6 +6,7 @@
 //! event fail to parse, so every field of the event model goes through one of
 //! these: a value of the wrong shape becomes `None` or the default.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -13,29 +14,38 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A string, or a scalar rendered as one; anything else is `None`.
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(text(d)?.map(Cow::into_owned))
+}
+
+/// [`string`], borrowing the string from the input when it holds no
+/// escape (the replay's record views, `event::view`).
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
+        type Value = Option<Cow<'de, str>>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("any JSON value")
         }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
+            Ok(Some(Cow::Owned(v.to_owned())))
         }
         fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
+            Ok(Some(Cow::Owned(v)))
         }
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(Cow::Borrowed(if v { "true" } else { "false" })))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(Cow::Owned(v.to_string())))
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(Cow::Owned(v.to_string())))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
+            Ok(Some(Cow::Owned(v.to_string())))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -60,7 +70,7 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 
 /// A boolean, or a string spelling one in any case (`"True"`, `"false"`).
 pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(string(d)?.and_then(|s| {
+    Ok(text(d)?.and_then(|s| {
         if s.eq_ignore_ascii_case("true") {
             Some(true)
         } else if s.eq_ignore_ascii_case("false") {

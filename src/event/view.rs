@@ -8,10 +8,8 @@
 //! ([`RecordView::to_event`]) only when one can.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::lenient;
@@ -27,25 +25,30 @@ type Text<'a> = Option<Cow<'a, str>>;
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordView<'a> {
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub event_version: Text<'a>,
     #[serde(default, borrow, deserialize_with = "lenient::object")]
     pub user_identity: UserIdentityView<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub event_time: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub event_source: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub event_name: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub aws_region: Text<'a>,
-    #[serde(default, borrow, rename = "sourceIPAddress", deserialize_with = "text")]
+    #[serde(
+        default,
+        borrow,
+        rename = "sourceIPAddress",
+        deserialize_with = "lenient::text"
+    )]
     pub source_ip_address: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub user_agent: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub error_code: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub error_message: Text<'a>,
     #[serde(default, borrow)]
     pub request_parameters: Option<&'a RawValue>,
@@ -53,15 +56,25 @@ pub struct RecordView<'a> {
     pub response_elements: Option<&'a RawValue>,
     #[serde(default, borrow)]
     pub additional_event_data: Option<&'a RawValue>,
-    #[serde(default, borrow, rename = "requestID", deserialize_with = "text")]
+    #[serde(
+        default,
+        borrow,
+        rename = "requestID",
+        deserialize_with = "lenient::text"
+    )]
     pub request_id: Text<'a>,
-    #[serde(default, borrow, rename = "eventID", deserialize_with = "text")]
+    #[serde(
+        default,
+        borrow,
+        rename = "eventID",
+        deserialize_with = "lenient::text"
+    )]
     pub event_id: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub event_type: Text<'a>,
-    #[serde(default, deserialize_with = "boolean")]
+    #[serde(default, deserialize_with = "lenient::boolean")]
     pub read_only: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub recipient_account_id: Text<'a>,
 }
 
@@ -69,19 +82,19 @@ pub struct RecordView<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentityView<'a> {
-    #[serde(default, borrow, rename = "type", deserialize_with = "text")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "lenient::text")]
     pub kind: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub principal_id: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub arn: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub account_id: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub access_key_id: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub user_name: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub invoked_by: Text<'a>,
     #[serde(default, borrow, deserialize_with = "lenient::object")]
     pub session_context: SessionContextView<'a>,
@@ -101,11 +114,11 @@ pub struct SessionContextView<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuerView<'a> {
-    #[serde(default, borrow, rename = "type", deserialize_with = "text")]
+    #[serde(default, borrow, rename = "type", deserialize_with = "lenient::text")]
     pub kind: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub arn: Text<'a>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub user_name: Text<'a>,
 }
 
@@ -113,9 +126,9 @@ pub struct SessionIssuerView<'a> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionAttributesView<'a> {
-    #[serde(default, deserialize_with = "boolean")]
+    #[serde(default, deserialize_with = "lenient::boolean")]
     pub mfa_authenticated: Option<bool>,
-    #[serde(default, borrow, deserialize_with = "text")]
+    #[serde(default, borrow, deserialize_with = "lenient::text")]
     pub creation_date: Text<'a>,
 }
 
@@ -210,70 +223,6 @@ impl RecordView<'_> {
             recipient_account_id: owned(&self.recipient_account_id),
         }
     }
-}
-
-/// [`lenient::string`], borrowing the string from the input when it holds
-/// no escape.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<Cow<'de, str>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v)))
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(if v { "true" } else { "false" })))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_string())))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// [`lenient::boolean`] without allocating.
-fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(text(d)?.and_then(|s| {
-        if s.eq_ignore_ascii_case("true") {
-            Some(true)
-        } else if s.eq_ignore_ascii_case("false") {
-            Some(false)
-        } else {
-            None
-        }
-    }))
 }
 
 #[cfg(test)]
