@@ -1060,6 +1060,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any bytes, several that need an escape among them or none.
+        #[test]
+        fn needs_escape_agrees_with_the_byte_by_byte_check(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => 0x20u8..=0x7e,
+                    1 => 0x80u8..=0xff,
+                    1 => 0u8..0x20,
+                    // Either side of each boundary the check draws.
+                    2 => proptest::sample::select(
+                        &[0x1f_u8, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80][..]
+                    ),
+                ],
+                0..64,
+            )
+        ) {
+            let slow = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_escape(&bytes), slow);
+        }
+    }
+
     /// The quiet lines are serde_json's, byte for byte: every record of the
     /// corpus and the samples, and strings that need escaping in each
     /// field, under origins that need it too.
