@@ -17,6 +17,7 @@ mod corpus;
 mod docs;
 mod html_report;
 mod hub_moto;
+mod hub_wire;
 mod lambda_e2e;
 mod layers;
 mod live_moto;
