@@ -633,6 +633,16 @@ impl FindingsHub for AwsHub {
                     }),
             );
             match page.next_token {
+                // A token answered twice would be read forever (the SDK's
+                // paginators stop on it too): the read is reported, not
+                // cut short, since what it misses would stay active.
+                Some(t) if token.as_deref() == Some(t.as_str()) => {
+                    return Err(EffectError::new(
+                        READ,
+                        ErrorKind::Other,
+                        format!("the same NextToken `{t}` answered twice"),
+                    ));
+                }
                 Some(t) if !t.is_empty() => token = Some(t),
                 _ => return Ok(out),
             }

@@ -401,3 +401,15 @@ async fn errors_are_read_and_retried_as_the_sdk_does() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_next_token_answered_twice_is_an_error_not_a_loop() {
+    let aws = Listener::start(|_| json_answer(200, r#"{"Findings":[],"NextToken":"again"}"#)).await;
+    let err = AwsHub::from_conf(&sdk(&aws.url(""), 1).await)
+        .active("111122223333", "trailguard/scan/")
+        .await
+        .expect_err("the same token twice");
+    assert_eq!(err.operation, "securityhub:GetFindings");
+    assert!(err.message.contains("`again`"), "{err}");
+    assert_eq!(aws.requests().len(), 2);
+}
