@@ -13,8 +13,8 @@
 //! `POST /findings`), its answer and error read as `aws-sdk-securityhub`
 //! reads them, and the endpoint (`securityhub.REGION.DNS-SUFFIX`), checked
 //! against the SDK's resolver for every region it knows
-//! (`tests/integration/hub_wire.rs` compares the requests with the SDK's
-//! byte for byte as JSON).
+//! (`tests/integration/hub_wire.rs` compares the requests with the SDK's:
+//! the bodies as JSON values, the paths, content type and signing scope).
 
 use std::collections::BTreeMap;
 use std::fmt;
