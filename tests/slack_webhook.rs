@@ -1,20 +1,24 @@
 //! Slack alerts reach a loopback listener as Block Kit JSON, with the URL
 //! from the environment or from Secrets Manager (moto), and the URL never
 //! appears in any log line: every log of this test binary, at TRACE level
-//! for every crate (the SDK, hyper, reqwest included), is captured and
+//! for every crate (the SDK and its HTTP connector, hyper, rustls included), is captured and
 //! searched. The SNS alert of the same events is read back from moto.
 
 mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde_json::Value;
 use trailguard::config::Config;
+use trailguard::effects::webhook::HttpWebhook;
+use trailguard::effects::{ErrorKind, Secret, Webhook, WebhookUrl};
 use trailguard::executor::{Channel, DeliveryStatus};
 use trailguard::live::{LiveContext, handle_event};
 use trailguard::remediate::{Retry, Status};
 
+use support::child::run_alone;
 use support::fixtures::event;
 use support::http::{Listener, Response};
 use support::moto::{AlertQueue, Moto};
@@ -395,4 +399,160 @@ async fn sns_alert_of_a_hostile_event_is_escaped_and_capped_in_bytes() {
     let body = alerts[0]["Message"].as_str().unwrap();
     assert!(body.len() <= 200_000, "{} bytes", body.len());
     assert!(body.ends_with("€..."), "cut on a character boundary");
+}
+
+fn hook_url(url: &str) -> WebhookUrl {
+    WebhookUrl::parse(Secret::new(url)).expect("a loopback url")
+}
+
+/// Nothing listens: the post fails as a connection failure, worth a
+/// retry, and the error names no part of the URL's path.
+#[tokio::test]
+async fn an_unreachable_webhook_is_worth_a_retry_and_named_without_its_url() {
+    logs();
+    let port = {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        taken.local_addr().unwrap().port()
+    };
+    let url = hook_url(&format!("http://127.0.0.1:{port}/services/T7/B7/{SECRET}"));
+    let err = HttpWebhook::new()
+        .post_json(&url, &serde_json::json!({ "text": "t" }))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    let text = err.to_string();
+    assert!(
+        !text.contains(SECRET) && !text.contains("/services/"),
+        "{text}"
+    );
+    assert!(!logs().contains(SECRET));
+}
+
+/// A hook that reads each request, never answers, and closes the
+/// connection after `hold`; the channel gives the bytes of each request.
+async fn silent_hook(
+    hold: Duration,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<usize>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (got_tx, got) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0; 4096];
+            let n = tokio::io::AsyncReadExt::read(&mut socket, &mut buf)
+                .await
+                .unwrap_or(0);
+            let _ = got_tx.send(n);
+            tokio::spawn(async move {
+                tokio::time::sleep(hold).await;
+                drop(socket);
+            });
+        }
+    });
+    (addr, got)
+}
+
+/// A hook that closes the connection without an answer (a load balancer
+/// restarting): a failure worth a retry.
+#[tokio::test]
+async fn a_connection_closed_without_an_answer_is_worth_a_retry() {
+    logs();
+    let (addr, mut got) = silent_hook(Duration::ZERO).await;
+    let url = hook_url(&format!("http://{addr}/services/T10/B10/{SECRET}"));
+    let err = HttpWebhook::new()
+        .post_json(&url, &serde_json::json!({ "text": "t" }))
+        .await
+        .unwrap_err();
+    assert!(got.recv().await.unwrap() > 0, "the request was sent");
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(!err.to_string().contains(SECRET), "{err}");
+}
+
+/// A hook that takes the request and never answers: the post ends at the
+/// client's own limit, as a failure worth a retry.
+#[tokio::test]
+async fn a_webhook_that_never_answers_is_given_up_on_at_the_timeout() {
+    logs();
+    // Closed after 3 s: a client that waited that long would fail on a
+    // closed connection, not on its own limit.
+    let (addr, mut got) = silent_hook(Duration::from_secs(3)).await;
+    let url = hook_url(&format!("http://{addr}/services/T8/B8/{SECRET}"));
+    let err = HttpWebhook::with_timeout(Duration::from_millis(300))
+        .post_json(&url, &serde_json::json!({ "text": "t" }))
+        .await
+        .unwrap_err();
+    assert!(got.recv().await.unwrap() > 0, "the request was sent");
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("300ms"), "{err}");
+    assert!(!err.to_string().contains(SECRET), "{err}");
+}
+
+/// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured, as by any
+/// HTTP client: a function in a VPC reaches Slack through its proxy. The
+/// proxy here is a loopback listener; the hook's own port has nothing
+/// listening, so only the proxy can have answered.
+#[tokio::test]
+async fn the_proxy_from_the_environment_carries_the_post() {
+    let proxy = Listener::start(|_| Response::ok("ok")).await;
+    let proxy_url = format!("http://{}", proxy.addr);
+    run_alone(
+        "a_post_through_the_proxy_of_the_environment",
+        &[("HTTP_PROXY", proxy_url.as_ref())],
+    )
+    .await;
+    let requests = proxy.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    // The absolute form a proxy is sent: the hook's address and path.
+    assert!(
+        requests[0]
+            .path
+            .starts_with("http://127.0.0.1:9/services/T9/B9/"),
+        "{:?}",
+        requests[0].path
+    );
+    assert_eq!(requests[0].json()["text"], "through the proxy");
+
+    // `NO_PROXY` naming the hook's host: the post goes straight to it
+    // (and fails, nothing listens there), the proxy sees nothing more.
+    run_alone(
+        "a_post_the_proxy_of_the_environment_is_told_to_skip",
+        &[
+            ("HTTP_PROXY", proxy_url.as_ref()),
+            ("NO_PROXY", "127.0.0.1".as_ref()),
+        ],
+    )
+    .await;
+    assert_eq!(proxy.requests().len(), 1);
+}
+
+/// Run by the test above in a process of its own, `HTTP_PROXY` set.
+#[tokio::test]
+#[ignore = "run by the_proxy_from_the_environment_carries_the_post"]
+async fn a_post_through_the_proxy_of_the_environment() {
+    assert!(std::env::var_os("HTTP_PROXY").is_some());
+    let url = hook_url(&format!("http://127.0.0.1:9/services/T9/B9/{SECRET}"));
+    HttpWebhook::new()
+        .post_json(&url, &serde_json::json!({ "text": "through the proxy" }))
+        .await
+        .expect("the proxy answers 200");
+}
+
+/// Run by the test above in a process of its own, `HTTP_PROXY` and
+/// `NO_PROXY` set.
+#[tokio::test]
+#[ignore = "run by the_proxy_from_the_environment_carries_the_post"]
+async fn a_post_the_proxy_of_the_environment_is_told_to_skip() {
+    assert!(std::env::var_os("NO_PROXY").is_some());
+    let url = hook_url(&format!("http://127.0.0.1:9/services/T9/B9/{SECRET}"));
+    let err = HttpWebhook::new()
+        .post_json(
+            &url,
+            &serde_json::json!({ "text": "not through the proxy" }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
 }

@@ -1,49 +1,102 @@
-//! Incoming webhooks (Slack) over HTTPS with reqwest.
+//! Incoming webhooks (Slack) over HTTPS, on the AWS SDK's own HTTP
+//! connector (`aws-smithy-http-client`): hyper and rustls with the system's
+//! root certificates, `HTTPS_PROXY`/`NO_PROXY` honoured, connect and read
+//! timeouts. The function already carries that stack for its AWS calls; a
+//! second HTTP client crate only for Slack cost the zip about a quarter of
+//! a megabyte (docs/benchmarks.md).
 //!
-//! The URL is a credential. reqwest puts the URL in its error messages, so
-//! every error is stripped of it (`without_url`) before it is turned into an
-//! [`EffectError`]; an error answer is reported by its status only, never its
-//! body; nothing here logs.
+//! The URL is a credential. The connector is called directly, not through
+//! the SDK's request pipeline, whose trace logs print each request whole;
+//! the connector's errors (DNS, TCP, TLS, timeouts) name no URL. An error
+//! answer is reported by its status only, never its body; nothing here
+//! logs.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Url;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_http_client::Connector;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, TlsContext};
+use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use url::Url;
 
 use super::{EffectError, ErrorKind, Webhook, WebhookUrl};
 
 const OP: &str = "slack:PostMessage";
 
-/// Posts JSON with a shared HTTP client and a bounded timeout.
+/// Posts JSON on a shared connection pool with a bounded time per post.
 ///
-/// The client (and the root certificates it loads) is built on first use:
-/// a deployment without Slack never pays for it at cold start.
-#[derive(Debug, Default)]
+/// The connector (and the root certificates it loads) is built on first
+/// use: a deployment without Slack never pays for it at cold start.
+/// Redirects are never followed: a webhook that redirects is
+/// misconfigured, and the URL must not travel on.
+#[derive(Debug)]
 pub struct HttpWebhook {
-    client: tokio::sync::OnceCell<reqwest::Client>,
+    connector: tokio::sync::OnceCell<Connector>,
+    timeout: Duration,
+}
+
+impl Default for HttpWebhook {
+    fn default() -> Self {
+        HttpWebhook::with_timeout(Duration::from_secs(10))
+    }
 }
 
 impl HttpWebhook {
-    /// A client with a 10 s timeout; redirects are not followed (a webhook
-    /// that redirects is misconfigured, and the URL must not travel on).
+    /// A webhook client whose posts take at most 10 s, answer included.
     pub fn new() -> Self {
         HttpWebhook::default()
     }
 
-    async fn client(&self) -> Result<&reqwest::Client, EffectError> {
-        self.client
-            .get_or_try_init(|| async {
-                reqwest::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .redirect(reqwest::redirect::Policy::none())
+    /// A webhook client whose posts take at most `timeout`.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        HttpWebhook {
+            connector: tokio::sync::OnceCell::new(),
+            timeout,
+        }
+    }
+
+    async fn connector(&self) -> &Connector {
+        self.connector
+            .get_or_init(|| async {
+                let settings = HttpConnectorSettings::builder()
+                    .connect_timeout(self.timeout)
+                    .read_timeout(self.timeout)
+                    .build();
+                Connector::builder()
+                    .connector_settings(settings)
+                    .sleep_impl(TokioSleep::new())
+                    .proxy_config(ProxyConfig::from_env())
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    // The system's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`
+                    // honoured), as for any HTTPS client: Slack is not AWS.
+                    .tls_context(TlsContext::default())
                     .build()
-                    .map_err(|e| {
-                        EffectError::new(OP, ErrorKind::Other, e.without_url().to_string())
-                    })
             })
             .await
     }
+}
+
+/// A failed connection, TLS handshake or timeout; the causes are the
+/// connector's own and hold no URL. A connection closed before the answer
+/// is transient to the connector, as to the SDK's retries.
+fn unsent(e: ConnectorError) -> EffectError {
+    let transient = e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError);
+    let kind = if e.is_timeout() || e.is_io() || transient {
+        ErrorKind::Unavailable
+    } else {
+        ErrorKind::Other
+    };
+    EffectError::new(OP, kind, DisplayErrorContext(&e).to_string())
 }
 
 #[async_trait]
@@ -53,42 +106,46 @@ impl Webhook for HttpWebhook {
         url: &WebhookUrl,
         body: &serde_json::Value,
     ) -> Result<(), EffectError> {
-        let response = self
-            .client()
-            .await?
-            .post(url.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                let kind = if e.is_timeout() || e.is_connect() || e.is_request() {
-                    ErrorKind::Unavailable
-                } else {
-                    ErrorKind::Other
-                };
-                EffectError::new(OP, kind, e.without_url().to_string())
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        // Only the status, and a hint from a fixed list: a server that
-        // reflects the request path in its error body would leak the URL.
-        let message = match known_error(response).await {
-            Some(hint) => format!("webhook answered {status} ({hint})"),
-            None => format!("webhook answered {status}"),
+        let body = serde_json::to_vec(body)
+            .map_err(|e| EffectError::new(OP, ErrorKind::Invalid, e.to_string()))?;
+        let mut request = HttpRequest::new(SdkBody::from(body));
+        // `check_url` made the URL; it parses. Only the rule is named.
+        request.set_uri(url.expose()).map_err(|_| {
+            EffectError::new(OP, ErrorKind::Invalid, "the webhook url is not a uri")
+        })?;
+        request.set_method("POST").expect("POST is a valid method");
+        request
+            .headers_mut()
+            .insert("content-type", "application/json");
+        let post = async {
+            let response = self.connector().await.call(request).await.map_err(unsent)?;
+            let status = response.status().as_u16();
+            if (200..300).contains(&status) {
+                return Ok(());
+            }
+            // Only the status, and a hint from a fixed list: a server that
+            // reflects the request path in its error body would leak the URL.
+            let message = match known_error(response.into_body()).await {
+                Some(hint) => format!("webhook answered {status} ({hint})"),
+                None => format!("webhook answered {status}"),
+            };
+            let mut err = EffectError::new(OP, ErrorKind::from_code(None, Some(status)), message);
+            // Slack's 404/410 mean a revoked hook or an archived channel, not a
+            // missing entity trailguard could wait for.
+            if err.kind == ErrorKind::NotFound {
+                err.kind = ErrorKind::Invalid;
+            }
+            Err(err)
         };
-        let mut err = EffectError::new(
-            OP,
-            ErrorKind::from_code(None, Some(status.as_u16())),
-            message,
-        );
-        // Slack's 404/410 mean a revoked hook or an archived channel, not a
-        // missing entity trailguard could wait for.
-        if err.kind == ErrorKind::NotFound {
-            err.kind = ErrorKind::Invalid;
-        }
-        Err(err)
+        tokio::time::timeout(self.timeout, post)
+            .await
+            .unwrap_or_else(|_| {
+                Err(EffectError::new(
+                    OP,
+                    ErrorKind::Unavailable,
+                    format!("no answer within {:?}", self.timeout),
+                ))
+            })
     }
 }
 
@@ -111,11 +168,12 @@ const SLACK_ERRORS: &[&str] = &[
 
 /// The Slack error code the answer consists of, if it is a known one. Reads
 /// at most a few chunks: the body is never kept or shown.
-async fn known_error(mut response: reqwest::Response) -> Option<&'static str> {
+async fn known_error(body: SdkBody) -> Option<&'static str> {
+    let mut body = ByteStream::new(body);
     let mut head = Vec::new();
     while head.len() <= 64 {
-        match response.chunk().await {
-            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+        match body.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
             _ => break,
         }
     }

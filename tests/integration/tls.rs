@@ -3,6 +3,7 @@
 //! is sound but issued by anyone else is refused during the handshake,
 //! before any request is sent; a client that trusts that certificate
 //! completes the same handshake, so the refusal is the trust store's.
+//! The Slack webhook, not an AWS call, trusts the system's store instead.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
@@ -16,6 +17,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use trailguard::effects::aws_http::{Trust, sdk_defaults};
+use trailguard::effects::webhook::HttpWebhook;
+use trailguard::effects::{Secret, Webhook, WebhookUrl};
+
+use crate::support::child::run_alone;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -125,17 +130,11 @@ async fn a_certificate_not_issued_by_the_amazon_roots_is_refused() {
     // The system's store, told to trust the certificate (`SSL_CERT_FILE`,
     // set in a process of its own): the same call reaches the server. So
     // the refusal above is the Amazon-only store's, not the certificate's.
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "tls::the_system_store_told_to_trust_it_lets_the_call_through",
-        ])
-        .env("SSL_CERT_FILE", fixture("cert.pem"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&child.stdout);
-    assert!(child.status.success() && out.contains("1 passed"), "{out}");
+    run_alone(
+        "tls::the_system_store_told_to_trust_it_lets_the_call_through",
+        &[("SSL_CERT_FILE", fixture("cert.pem").as_os_str())],
+    )
+    .await;
 }
 
 /// Run by the test above in a process of its own, with `SSL_CERT_FILE`
@@ -148,5 +147,52 @@ async fn the_system_store_told_to_trust_it_lets_the_call_through() {
     let text = publish(Trust::System, port).await.unwrap_err();
     // The server's 400, not a refused handshake.
     assert!(!text.contains("invalid peer certificate"), "{text}");
+    assert!(requests.recv().await.unwrap() > 0);
+}
+
+/// Posts a Slack alert to the server's address through the webhook adapter.
+async fn post_to_webhook(port: u16) -> Result<(), String> {
+    let url = WebhookUrl::parse(Secret::new(format!(
+        "https://127.0.0.1:{port}/services/T0/B0/PATHSECRET"
+    )))
+    .unwrap();
+    HttpWebhook::new()
+        .post_json(&url, &serde_json::json!({ "text": "t" }))
+        .await
+        .map_err(|e| {
+            let text = e.to_string();
+            assert!(!text.contains("PATHSECRET"), "{text}");
+            text
+        })
+}
+
+/// The Slack webhook trusts the system's store (Slack is not AWS): a
+/// certificate the system does not know is refused before any request.
+#[tokio::test]
+async fn a_webhook_behind_a_certificate_the_system_does_not_know_is_refused() {
+    let (port, _, mut requests) = server().await;
+    let text = post_to_webhook(port).await.unwrap_err();
+    assert!(
+        text.contains("invalid peer certificate") && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    assert!(requests.try_recv().is_err(), "a request got through");
+    run_alone(
+        "tls::the_webhook_trusts_what_the_system_store_is_told_to",
+        &[("SSL_CERT_FILE", fixture("cert.pem").as_os_str())],
+    )
+    .await;
+}
+
+/// Run by the test above in a process of its own, with `SSL_CERT_FILE`
+/// naming the test certificate.
+#[tokio::test]
+#[ignore = "run by a_webhook_behind_a_certificate_the_system_does_not_know_is_refused"]
+async fn the_webhook_trusts_what_the_system_store_is_told_to() {
+    assert!(std::env::var_os("SSL_CERT_FILE").is_some());
+    let (port, _, mut requests) = server().await;
+    let text = post_to_webhook(port).await.unwrap_err();
+    // The server's 400, not a refused handshake.
+    assert!(text.contains("webhook answered 400"), "{text}");
     assert!(requests.recv().await.unwrap() > 0);
 }

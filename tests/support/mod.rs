@@ -2,6 +2,7 @@
 //! it, a loopback HTTP listener, and the live fixtures.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod fixtures;
 pub mod http;
 pub mod moto;
