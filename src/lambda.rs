@@ -16,6 +16,8 @@
 //! cannot. [`RawPayloadLayer`] hands the handler the payload's text instead,
 //! so every payload reaches [`invoke`], parseable or not.
 
+pub mod log;
+
 use std::task;
 
 use lambda_runtime::LambdaInvocation;

@@ -9,7 +9,7 @@ use trailguard::{Config, lambda, live::LiveContext};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // JSON lines when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT).
-    lambda_runtime::tracing::init_default_subscriber();
+    lambda::log::init();
     // Not UTF-8 is neither `true` nor `false`: refused, not read as unset.
     let backtest = std::env::var_os(lambda::BACKTEST_ENV).map(|v| {
         v.to_str()
