@@ -60,8 +60,8 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> (Targets, V
 }
 
 /// Installs the subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
-/// `JSON`, text otherwise; no time stamp (CloudWatch adds one) and no
-/// target, on standard output.
+/// `JSON`, text otherwise; no time stamp (CloudWatch adds one), no target
+/// and no colour, on standard output.
 pub fn init() {
     let var = |k| std::env::var(k).ok();
     let (filter, skipped) = filter(
@@ -77,6 +77,8 @@ pub fn init() {
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time()
+        // CloudWatch shows colour codes as text.
+        .with_ansi(false)
         .with_writer(std::io::stdout);
     if json {
         registry.with(fmt.json()).init();
