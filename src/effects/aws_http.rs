@@ -13,9 +13,12 @@
 //! function.
 //!
 //! The system store stays in use where that does not hold or was asked
-//! for: another partition (`cn-…` regions, the isolated ones), and
-//! `SSL_CERT_FILE` or `SSL_CERT_DIR` set (a private CA, a TLS-inspecting
-//! proxy). The CLI keeps the SDK's default client.
+//! for: another partition (`cn-…` regions, the isolated ones, and the
+//! European Sovereign Cloud, `eusc-…`, whose certificates Amazon Trust
+//! Services issues from roots of their own, "Amazon … EU" roots
+//! cross-signed by Amazon Root CA 1, 3 and 4), and `SSL_CERT_FILE` or
+//! `SSL_CERT_DIR` set (a private CA, a TLS-inspecting proxy). The CLI
+//! keeps the SDK's default client.
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 
@@ -32,8 +35,9 @@ impl Trust {
     /// The trust for a function in `region` (`AWS_REGION`), where
     /// `ssl_env` says whether `SSL_CERT_FILE` or `SSL_CERT_DIR` is set.
     pub fn for_region(region: Option<&str>, ssl_env: bool) -> Trust {
-        let amazon_partition =
-            region.is_some_and(|r| !r.is_empty() && !r.starts_with("cn-") && !r.contains("-iso"));
+        let amazon_partition = region.is_some_and(|r| {
+            !r.is_empty() && !r.starts_with("cn-") && !r.starts_with("eusc-") && !r.contains("-iso")
+        });
         if amazon_partition && !ssl_env {
             Trust::Amazon
         } else {
@@ -166,6 +170,7 @@ mod tests {
         assert_eq!(Trust::for_region(Some("us-iso-east-1"), false), System);
         assert_eq!(Trust::for_region(Some("us-isob-east-1"), false), System);
         assert_eq!(Trust::for_region(Some("eu-isoe-west-1"), false), System);
+        assert_eq!(Trust::for_region(Some("eusc-de-east-1"), false), System);
         assert_eq!(Trust::for_region(Some("us-east-1"), true), System);
         assert_eq!(Trust::for_region(None, false), System);
         assert_eq!(Trust::for_region(Some(""), false), System);
