@@ -428,10 +428,12 @@ async fn an_unreachable_webhook_is_worth_a_retry_and_named_without_its_url() {
     assert!(!logs().contains(SECRET));
 }
 
-/// A hook that reads each request, never answers, and closes the
-/// connection after `hold`; the channel gives the bytes of each request.
+/// A hook that reads each request, writes `head` (nothing, or the start
+/// of an answer) and no more, and closes the connection after `hold`; the
+/// channel gives the bytes of each request.
 async fn silent_hook(
     hold: Duration,
+    head: &'static [u8],
 ) -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<usize>,
@@ -446,6 +448,7 @@ async fn silent_hook(
                 .await
                 .unwrap_or(0);
             let _ = got_tx.send(n);
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, head).await;
             tokio::spawn(async move {
                 tokio::time::sleep(hold).await;
                 drop(socket);
@@ -460,7 +463,7 @@ async fn silent_hook(
 #[tokio::test]
 async fn a_connection_closed_without_an_answer_is_worth_a_retry() {
     logs();
-    let (addr, mut got) = silent_hook(Duration::ZERO).await;
+    let (addr, mut got) = silent_hook(Duration::ZERO, b"").await;
     let url = hook_url(&format!("http://{addr}/services/T10/B10/{SECRET}"));
     let err = HttpWebhook::new()
         .post_json(&url, &serde_json::json!({ "text": "t" }))
@@ -478,7 +481,7 @@ async fn a_webhook_that_never_answers_is_given_up_on_at_the_timeout() {
     logs();
     // Closed after 3 s: a client that waited that long would fail on a
     // closed connection, not on its own limit.
-    let (addr, mut got) = silent_hook(Duration::from_secs(3)).await;
+    let (addr, mut got) = silent_hook(Duration::from_secs(3), b"").await;
     let url = hook_url(&format!("http://{addr}/services/T8/B8/{SECRET}"));
     let err = HttpWebhook::with_timeout(Duration::from_millis(300))
         .post_json(&url, &serde_json::json!({ "text": "t" }))
@@ -490,63 +493,97 @@ async fn a_webhook_that_never_answers_is_given_up_on_at_the_timeout() {
     assert!(!err.to_string().contains(SECRET), "{err}");
 }
 
-/// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` are honoured, as by any
-/// HTTP client: a function in a VPC reaches Slack through its proxy. The
-/// proxy here is a loopback listener; the hook's own port has nothing
-/// listening, so only the proxy can have answered.
+/// An error answer whose body never comes is still that error, by its
+/// status (a revoked hook is not retried), not a timeout.
 #[tokio::test]
-async fn the_proxy_from_the_environment_carries_the_post() {
+async fn an_error_answer_whose_body_never_comes_is_reported_by_its_status() {
+    logs();
+    let head =
+        b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\nno_";
+    let (addr, mut got) = silent_hook(Duration::from_secs(5), head).await;
+    let url = hook_url(&format!("http://{addr}/services/T11/B11/{SECRET}"));
+    let err = HttpWebhook::with_timeout(Duration::from_millis(300))
+        .post_json(&url, &serde_json::json!({ "text": "t" }))
+        .await
+        .unwrap_err();
+    assert!(got.recv().await.unwrap() > 0, "the request was sent");
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("webhook answered 404"), "{err}");
+}
+
+/// `HTTPS_PROXY` and `NO_PROXY` are honoured for an `https://` hook, as
+/// by any HTTP client: a function in a VPC reaches Slack through its
+/// proxy, which is told only the host and port (`CONNECT`), never the
+/// secret path. The proxy here is a loopback listener that answers
+/// `CONNECT` with a plain 200, so the TLS handshake after it fails; the
+/// hook's own port has nothing listening, so only the proxy can have been
+/// reached. A plain `http://` hook (loopback only) never goes through the
+/// proxy: it would be sent the whole URL.
+#[tokio::test]
+async fn the_proxy_from_the_environment_carries_https_posts_only() {
     let proxy = Listener::start(|_| Response::ok("ok")).await;
     let proxy_url = format!("http://{}", proxy.addr);
     run_alone(
         "a_post_through_the_proxy_of_the_environment",
-        &[("HTTP_PROXY", proxy_url.as_ref())],
+        &[("HTTPS_PROXY", proxy_url.as_ref())],
     )
     .await;
     let requests = proxy.requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
-    // The absolute form a proxy is sent: the hook's address and path.
+    assert_eq!(requests[0].method, "CONNECT");
+    assert_eq!(requests[0].path, "127.0.0.1:9");
     assert!(
-        requests[0]
-            .path
-            .starts_with("http://127.0.0.1:9/services/T9/B9/"),
-        "{:?}",
-        requests[0].path
+        !format!("{requests:?}").contains(SECRET),
+        "the proxy saw the path: {requests:?}"
     );
-    assert_eq!(requests[0].json()["text"], "through the proxy");
 
     // `NO_PROXY` naming the hook's host: the post goes straight to it
     // (and fails, nothing listens there), the proxy sees nothing more.
     run_alone(
         "a_post_the_proxy_of_the_environment_is_told_to_skip",
         &[
-            ("HTTP_PROXY", proxy_url.as_ref()),
+            ("HTTPS_PROXY", proxy_url.as_ref()),
             ("NO_PROXY", "127.0.0.1".as_ref()),
+        ],
+    )
+    .await;
+    // A plain-http hook on loopback with `HTTP_PROXY` and `ALL_PROXY` set:
+    // straight to the hook.
+    run_alone(
+        "a_plain_http_post_never_goes_through_the_proxy",
+        &[
+            ("HTTP_PROXY", proxy_url.as_ref()),
+            ("ALL_PROXY", proxy_url.as_ref()),
         ],
     )
     .await;
     assert_eq!(proxy.requests().len(), 1);
 }
 
-/// Run by the test above in a process of its own, `HTTP_PROXY` set.
+/// Run by the test above in a process of its own, `HTTPS_PROXY` set.
 #[tokio::test]
-#[ignore = "run by the_proxy_from_the_environment_carries_the_post"]
+#[ignore = "run by the_proxy_from_the_environment_carries_https_posts_only"]
 async fn a_post_through_the_proxy_of_the_environment() {
-    assert!(std::env::var_os("HTTP_PROXY").is_some());
-    let url = hook_url(&format!("http://127.0.0.1:9/services/T9/B9/{SECRET}"));
-    HttpWebhook::new()
+    if std::env::var_os("HTTPS_PROXY").is_none() {
+        return; // run alone without its setting (`--include-ignored`)
+    }
+    let url = hook_url(&format!("https://127.0.0.1:9/services/T9/B9/{SECRET}"));
+    let err = HttpWebhook::new()
         .post_json(&url, &serde_json::json!({ "text": "through the proxy" }))
         .await
-        .expect("the proxy answers 200");
+        .expect_err("the proxy's plain answer is no TLS tunnel");
+    assert!(!err.to_string().contains(SECRET), "{err}");
 }
 
-/// Run by the test above in a process of its own, `HTTP_PROXY` and
+/// Run by the test above in a process of its own, `HTTPS_PROXY` and
 /// `NO_PROXY` set.
 #[tokio::test]
-#[ignore = "run by the_proxy_from_the_environment_carries_the_post"]
+#[ignore = "run by the_proxy_from_the_environment_carries_https_posts_only"]
 async fn a_post_the_proxy_of_the_environment_is_told_to_skip() {
-    assert!(std::env::var_os("NO_PROXY").is_some());
-    let url = hook_url(&format!("http://127.0.0.1:9/services/T9/B9/{SECRET}"));
+    if std::env::var_os("NO_PROXY").is_none() {
+        return; // run alone without its setting (`--include-ignored`)
+    }
+    let url = hook_url(&format!("https://127.0.0.1:9/services/T9/B9/{SECRET}"));
     let err = HttpWebhook::new()
         .post_json(
             &url,
@@ -555,4 +592,22 @@ async fn a_post_the_proxy_of_the_environment_is_told_to_skip() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().contains("refused"), "{err}");
+}
+
+/// Run by the test above in a process of its own, `HTTP_PROXY` and
+/// `ALL_PROXY` set.
+#[tokio::test]
+#[ignore = "run by the_proxy_from_the_environment_carries_https_posts_only"]
+async fn a_plain_http_post_never_goes_through_the_proxy() {
+    if std::env::var_os("HTTP_PROXY").is_none() {
+        return; // run alone without its setting (`--include-ignored`)
+    }
+    let hook = Listener::start(|_| Response::ok("ok")).await;
+    let url = hook_url(&hook.url(&format!("/services/T12/B12/{SECRET}")));
+    HttpWebhook::new()
+        .post_json(&url, &serde_json::json!({ "text": "straight" }))
+        .await
+        .expect("the hook answers 200");
+    assert_eq!(hook.requests().len(), 1);
 }

@@ -37,11 +37,22 @@ const OP: &str = "slack:PostMessage";
 /// use: a deployment without Slack never pays for it at cold start.
 /// Redirects are never followed: a webhook that redirects is
 /// misconfigured, and the URL must not travel on.
+///
+/// An `https://` hook goes through the proxy the environment names, as
+/// with any HTTP client: the proxy sees only `CONNECT host:443`. A plain
+/// `http://` hook, which [`check_url`] allows only on loopback, never does:
+/// a proxy would be sent the whole URL, and could not reach the function's
+/// loopback anyway.
 #[derive(Debug)]
 pub struct HttpWebhook {
-    connector: tokio::sync::OnceCell<Connector>,
+    proxied: tokio::sync::OnceCell<Connector>,
+    direct: tokio::sync::OnceCell<Connector>,
     timeout: Duration,
 }
+
+/// How long an error answer's body is waited for, for its Slack error
+/// code; without it the status alone is reported.
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(2);
 
 impl Default for HttpWebhook {
     fn default() -> Self {
@@ -50,39 +61,44 @@ impl Default for HttpWebhook {
 }
 
 impl HttpWebhook {
-    /// A webhook client whose posts take at most 10 s, answer included.
+    /// A webhook client that waits at most 10 s for an answer.
     pub fn new() -> Self {
         HttpWebhook::default()
     }
 
-    /// A webhook client whose posts take at most `timeout`.
+    /// A webhook client that waits at most `timeout` for an answer.
     pub fn with_timeout(timeout: Duration) -> Self {
         HttpWebhook {
-            connector: tokio::sync::OnceCell::new(),
+            proxied: tokio::sync::OnceCell::new(),
+            direct: tokio::sync::OnceCell::new(),
             timeout,
         }
     }
 
-    async fn connector(&self) -> &Connector {
-        self.connector
-            .get_or_init(|| async {
-                let settings = HttpConnectorSettings::builder()
-                    .connect_timeout(self.timeout)
-                    .read_timeout(self.timeout)
-                    .build();
-                Connector::builder()
-                    .connector_settings(settings)
-                    .sleep_impl(TokioSleep::new())
-                    .proxy_config(ProxyConfig::from_env())
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
-                    ))
-                    // The system's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`
-                    // honoured), as for any HTTPS client: Slack is not AWS.
-                    .tls_context(TlsContext::default())
-                    .build()
-            })
-            .await
+    async fn connector(&self, https: bool) -> &Connector {
+        let (cell, proxy) = if https {
+            (&self.proxied, ProxyConfig::from_env())
+        } else {
+            (&self.direct, ProxyConfig::disabled())
+        };
+        cell.get_or_init(|| async {
+            let settings = HttpConnectorSettings::builder()
+                .connect_timeout(self.timeout)
+                .read_timeout(self.timeout)
+                .build();
+            Connector::builder()
+                .connector_settings(settings)
+                .sleep_impl(TokioSleep::new())
+                .proxy_config(proxy)
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                // The system's roots (`SSL_CERT_FILE`, `SSL_CERT_DIR`
+                // honoured), as for any HTTPS client: Slack is not AWS.
+                .tls_context(TlsContext::default())
+                .build()
+        })
+        .await
     }
 }
 
@@ -117,35 +133,40 @@ impl Webhook for HttpWebhook {
         request
             .headers_mut()
             .insert("content-type", "application/json");
-        let post = async {
-            let response = self.connector().await.call(request).await.map_err(unsent)?;
-            let status = response.status().as_u16();
-            if (200..300).contains(&status) {
-                return Ok(());
-            }
-            // Only the status, and a hint from a fixed list: a server that
-            // reflects the request path in its error body would leak the URL.
-            let message = match known_error(response.into_body()).await {
-                Some(hint) => format!("webhook answered {status} ({hint})"),
-                None => format!("webhook answered {status}"),
-            };
-            let mut err = EffectError::new(OP, ErrorKind::from_code(None, Some(status)), message);
-            // Slack's 404/410 mean a revoked hook or an archived channel, not a
-            // missing entity trailguard could wait for.
-            if err.kind == ErrorKind::NotFound {
-                err.kind = ErrorKind::Invalid;
-            }
-            Err(err)
-        };
-        tokio::time::timeout(self.timeout, post)
+        let https = request.uri().starts_with("https:");
+        let connector = self.connector(https).await;
+        let response = tokio::time::timeout(self.timeout, connector.call(request))
             .await
-            .unwrap_or_else(|_| {
-                Err(EffectError::new(
+            .map_err(|_| {
+                EffectError::new(
                     OP,
                     ErrorKind::Unavailable,
                     format!("no answer within {:?}", self.timeout),
-                ))
-            })
+                )
+            })?
+            .map_err(unsent)?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        // Only the status, and a hint from a fixed list: a server that
+        // reflects the request path in its error body would leak the URL.
+        // A body that does not come is no hint; the status is still the answer.
+        let hint = tokio::time::timeout(ERROR_BODY_WAIT, known_error(response.into_body()))
+            .await
+            .ok()
+            .flatten();
+        let message = match hint {
+            Some(hint) => format!("webhook answered {status} ({hint})"),
+            None => format!("webhook answered {status}"),
+        };
+        let mut err = EffectError::new(OP, ErrorKind::from_code(None, Some(status)), message);
+        // Slack's 404/410 mean a revoked hook or an archived channel, not a
+        // missing entity trailguard could wait for.
+        if err.kind == ErrorKind::NotFound {
+            err.kind = ErrorKind::Invalid;
+        }
+        Err(err)
     }
 }
 
