@@ -4,11 +4,15 @@
 //!
 //! `EnvFilter` can match span fields against regular expressions, and
 //! compiles them with a DFA builder: 40 kB of the zip for a feature no
-//! function setting uses. `Targets` takes the settings Lambda's controls and
-//! `RUST_LOG` are written in, a level (`DEBUG`) or `target=level` pairs
-//! (`info,trailguard=debug`); a directive it cannot read (one naming a span
-//! or a field) is skipped and named on standard error, as `EnvFilter` does
-//! with a malformed one.
+//! function setting uses. The settings Lambda's controls and `RUST_LOG` are
+//! written in, a level (`DEBUG`) or `target=level` pairs
+//! (`info,trailguard=debug`), are read here as `EnvFilter` reads them
+//! ([`directive`]) and given to `Targets`, which matches targets the same
+//! way (by prefix). A directive naming a span or a field, or one
+//! `EnvFilter` would refuse, is skipped and named on standard error, as
+//! `EnvFilter` does with a malformed one. One difference, on purpose:
+//! spaces around a directive are ignored (`EnvFilter` misreads a directive
+//! after `, `).
 
 use std::str::FromStr;
 
@@ -25,38 +29,58 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> (Targets, V
     let mut targets = Targets::new();
     let mut any = false;
     let mut skipped = Vec::new();
-    for directive in rust_log.unwrap_or_default().split(',') {
-        let directive = directive.trim();
-        if directive.is_empty() {
+    for text in rust_log.unwrap_or_default().split(',') {
+        if text.trim().is_empty() {
             continue;
         }
-        // `Targets` would read `crate[span]=debug` as a target named so,
-        // matching nothing.
-        if directive.contains(['[', ']', '{', '}']) {
-            skipped.push(format!(
-                "ignoring `{directive}`: span and field filters are not supported"
-            ));
-            continue;
-        }
-        match Targets::from_str(directive) {
-            Ok(parsed) => {
+        match directive(text) {
+            Ok((target, level)) => {
                 any = true;
-                if let Some(level) = parsed.default_level() {
-                    targets = targets.with_default(level);
-                }
-                targets.extend(parsed.iter());
+                targets = match target {
+                    Some(target) => targets.with_target(target, level),
+                    None => targets.with_default(level),
+                };
             }
-            Err(e) => skipped.push(format!("ignoring `{directive}`: {e}")),
+            Err(why) => skipped.push(format!("ignoring `{}`: {why}", text.trim())),
         }
     }
     if !any {
+        // As upstream: the setting itself, untrimmed (`""` reads as ERROR).
         let level = lambda_level
             .or(rust_log)
-            .and_then(|l| LevelFilter::from_str(l.trim()).ok())
+            .and_then(|l| LevelFilter::from_str(l).ok())
             .unwrap_or(LevelFilter::INFO);
         targets = targets.with_default(level);
     }
     (targets, skipped)
+}
+
+/// One directive as `EnvFilter` reads it, without spans and fields: a level
+/// alone (the default), `target` (every level of it), or `target=level`
+/// (`target=` is every level too). A target starts with a letter, a digit,
+/// `-`, `:` or `_`.
+pub fn directive(text: &str) -> Result<(Option<&str>, LevelFilter), &'static str> {
+    let text = text.trim();
+    if text.contains(['[', ']', '{', '}']) {
+        return Err("span and field filters are not supported");
+    }
+    let starts_well = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '-' | ':' | '_'));
+    if !starts_well {
+        return Err("not a level or a target");
+    }
+    match text.split_once('=') {
+        Some((target, "")) => Ok((Some(target), LevelFilter::TRACE)),
+        Some((target, level)) => LevelFilter::from_str(level)
+            .map(|level| (Some(target), level))
+            .map_err(|_| "not a level after `=`"),
+        None => match LevelFilter::from_str(text) {
+            Ok(level) => Ok((None, level)),
+            Err(_) => Ok((Some(text), LevelFilter::TRACE)),
+        },
+    }
 }
 
 /// Installs the subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
@@ -109,7 +133,8 @@ mod tests {
 
     /// As with `EnvFilter`: directives in `RUST_LOG` replace the default
     /// level, Lambda's included; a target not named is off unless a bare
-    /// level is among them.
+    /// level is among them. Spaces after a comma are ignored (`EnvFilter`
+    /// misreads the directive after them).
     #[test]
     fn rust_log_directives_replace_the_default() {
         let only = Some("trailguard=debug");
@@ -121,6 +146,58 @@ mod tests {
         assert!(!on(None, with_default, "aws_config", Level::INFO));
         assert!(on(None, with_default, "trailguard", Level::DEBUG));
         assert!(on(Some("ERROR"), Some("info"), "hyper", Level::INFO));
+        assert!(on(
+            None,
+            Some("OFF,trailguard=Info"),
+            "trailguard",
+            Level::INFO
+        ));
+        assert!(!on(
+            None,
+            Some("OFF,trailguard=Info"),
+            "hyper",
+            Level::ERROR
+        ));
+    }
+
+    /// A target without a level, or with `=` and nothing after it, is
+    /// every level of that target, as `EnvFilter` reads it.
+    #[test]
+    fn a_target_alone_is_every_level_of_it() {
+        for setting in ["hyper", "hyper=", "hyper=trace"] {
+            assert!(
+                on(None, Some(setting), "hyper::proto", Level::TRACE),
+                "{setting}"
+            );
+            assert!(
+                !on(None, Some(setting), "trailguard", Level::ERROR),
+                "{setting}"
+            );
+        }
+    }
+
+    /// What `EnvFilter` refuses is skipped, and then the default level
+    /// applies: `=debug` and `*=debug` are not targets, a blank setting
+    /// is no directive (and, as upstream, not a level: INFO), an empty one
+    /// reads as the level ERROR.
+    #[test]
+    fn what_envfilter_refuses_leaves_the_default() {
+        for setting in ["=debug", "*=debug", "trailguard=loud"] {
+            let (targets, skipped) = filter(None, Some(setting));
+            assert_eq!(skipped.len(), 1, "{setting}: {skipped:?}");
+            assert!(
+                targets.would_enable("trailguard", &Level::INFO),
+                "{setting}"
+            );
+            assert!(
+                !targets.would_enable("trailguard", &Level::DEBUG),
+                "{setting}"
+            );
+        }
+        assert!(on(None, Some(" "), "trailguard", Level::INFO));
+        assert!(!on(None, Some(" "), "trailguard", Level::DEBUG));
+        assert!(on(None, Some(""), "trailguard", Level::ERROR));
+        assert!(!on(None, Some(""), "trailguard", Level::WARN));
     }
 
     /// Span and field directives are skipped, each named; the readable
