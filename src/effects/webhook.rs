@@ -104,15 +104,41 @@ impl HttpWebhook {
 
 /// A failed connection, TLS handshake or timeout; the causes are the
 /// connector's own and hold no URL. A connection closed before the answer
-/// is transient to the connector, as to the SDK's retries.
+/// is transient to the connector, as to the SDK's retries. A handshake TLS
+/// refused (an untrusted certificate or name, a protocol alert) is not: the
+/// connector reports it as an I/O error, but another try meets the same
+/// certificate.
 fn unsent(e: ConnectorError) -> EffectError {
+    let refused = tls_refused(&e);
     let transient = e.as_other() == Some(aws_smithy_types::retry::ErrorKind::TransientError);
-    let kind = if e.is_timeout() || e.is_io() || transient {
+    let kind = if refused {
+        ErrorKind::Other
+    } else if e.is_timeout() || e.is_io() || transient {
         ErrorKind::Unavailable
     } else {
         ErrorKind::Other
     };
     EffectError::new(OP, kind, DisplayErrorContext(&e).to_string())
+}
+
+/// Whether rustls refused the handshake: its error is in the chain. An
+/// `io::Error` wrapping another answers that one's source, not the error
+/// itself, so its inner error is walked into.
+fn tls_refused(e: &ConnectorError) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        cur = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
+    }
+    false
 }
 
 #[async_trait]
