@@ -220,11 +220,7 @@ pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option
         return None;
     }
     let root = record.identity_type() == Some("Root");
-    let triggered = rules::registry().iter().any(|rule| {
-        rule.trigger()
-            .is_some_and(|t| t.matches_fields(source, name, root))
-    });
-    if triggered {
+    if rules::triggers().any(source, name, root) {
         return None;
     }
     // As `evaluate`: no decision, and a failed call is ignored as such.

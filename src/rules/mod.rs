@@ -53,7 +53,7 @@ pub use policies::{
     PARTITIONS, aws_managed_policy, is_aws_quarantine_managed_policy, is_quarantine_policy_name,
 };
 pub use settings::{ScanSettings, Settings};
-pub use trigger::Trigger;
+pub use trigger::{Trigger, Triggers};
 
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -179,6 +179,12 @@ pub fn registry() -> &'static [&'static Rule] {
     REGISTRY
 }
 
+/// The triggers of every event rule of the registry, as one.
+pub fn triggers() -> &'static Triggers {
+    static TRIGGERS: std::sync::OnceLock<Triggers> = std::sync::OnceLock::new();
+    TRIGGERS.get_or_init(|| Triggers::of(REGISTRY.iter().filter_map(|rule| rule.trigger())))
+}
+
 /// The rule with this id.
 pub fn find(id: &str) -> Option<&'static Rule> {
     REGISTRY.iter().copied().find(|r| r.id == id)
@@ -202,6 +208,43 @@ pub(crate) const SIGNIN: &str = "signin.amazonaws.com";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The combined triggers answer what asking each rule answers: for
+    /// every source and name any rule names, each name under every
+    /// source, names no rule names, and callers root or not.
+    #[test]
+    fn the_combined_triggers_answer_as_every_rule_asked() {
+        let mut sources = vec!["", "s3.amazonaws.com", "IAM.amazonaws.com"];
+        let mut names = vec!["", "GetObject", "attachuserpolicy", "ConsoleLogin "];
+        for rule in registry() {
+            for (source, list) in rule.trigger().map(|t| t.sources()).unwrap_or_default() {
+                sources.push(source);
+                names.extend_from_slice(list);
+            }
+        }
+        let mut fired = 0;
+        for source in &sources {
+            for name in &names {
+                for root in [false, true] {
+                    let each = registry().iter().any(|rule| {
+                        rule.trigger()
+                            .is_some_and(|t| t.matches_fields(source, name, root))
+                    });
+                    assert_eq!(
+                        triggers().any(source, name, root),
+                        each,
+                        "{source} {name} {root}"
+                    );
+                    fired += usize::from(each);
+                }
+            }
+        }
+        // Both answers were given, many times.
+        assert!(
+            fired > 50 && fired < sources.len() * names.len() * 2,
+            "{fired}"
+        );
+    }
 
     #[test]
     fn registry_ids_are_the_public_catalogue() {

@@ -44,3 +44,43 @@ impl Trigger {
         }
     }
 }
+
+/// Every event rule's trigger at once: whether any rule can look at an
+/// event, from the three fields triggers read, with each event source
+/// compared once rather than once per rule (replay asks it of every
+/// record).
+#[derive(Debug, Default)]
+pub struct Triggers {
+    /// A rule looks at any call by the root user.
+    root: bool,
+    /// Each event source any rule names, with every name any rule names
+    /// for it.
+    sources: Vec<(&'static str, Vec<&'static str>)>,
+}
+
+impl Triggers {
+    /// The union of `triggers`.
+    pub fn of(triggers: impl IntoIterator<Item = Trigger>) -> Triggers {
+        let mut all = Triggers::default();
+        for trigger in triggers {
+            all.root |= matches!(trigger, Trigger::AnyRootCall);
+            for (source, names) in trigger.sources() {
+                match all.sources.iter_mut().find(|(s, _)| *s == source) {
+                    Some((_, known)) => known.extend_from_slice(names),
+                    None => all.sources.push((source, names.to_vec())),
+                }
+            }
+        }
+        all
+    }
+
+    /// Would any of the triggers match? As [`Trigger::matches_fields`]
+    /// asked of each.
+    pub fn any(&self, source: &str, name: &str, root: bool) -> bool {
+        (root && self.root)
+            || self
+                .sources
+                .iter()
+                .any(|(s, names)| *s == source && names.contains(&name))
+    }
+}
