@@ -383,7 +383,7 @@ fn parse_as_is(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
     // Reading bytes, serde_json checks each string for UTF-8 on its own; one
     // check of the whole input is far cheaper. Input that is not UTF-8 takes
     // the byte path, which still reads every record before the bad one.
-    let text = std::str::from_utf8(bytes).ok();
+    let text = simdutf8::basic::from_utf8(bytes).ok();
     if starts_with_records_key(bytes) {
         match text {
             Some(text) => parse_log_file(
