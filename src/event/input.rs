@@ -959,79 +959,96 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_, 'de> {
         f.write_str("a list of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<MaybeRecord<'de>>()? {
-            let index = *self.index;
+        // Each record goes to the sink from where it was read: a view is
+        // about 800 bytes, and handing it back up through the sequence's
+        // `Option` copied it once more per record. The index counts a
+        // record once it has been read, so an error names the one that
+        // failed.
+        while seq
+            .next_element_seed(EntrySeed {
+                origin: self.origin,
+                index: *self.index,
+                sink: &mut *self.sink,
+            })?
+            .is_some()
+        {
             *self.index += 1;
-            // The location is written only when someone asks for it.
-            (self.sink)(match &record {
-                MaybeRecord::Record(view) => Record::View {
-                    origin: self.origin,
-                    index,
-                    view,
-                },
-                MaybeRecord::NotAnObject => {
-                    let location = format!("{}#{index}", self.origin);
-                    Record::Located(Located {
-                        location: location.clone(),
-                        item: Err(InputError::NotAnEvent {
-                            location,
-                            reason: "a `Records` entry is not a JSON object".into(),
-                        }),
-                    })
-                }
-            });
         }
         Ok(())
     }
 }
 
-/// A log-file entry: a record, or something else that is reported, not fatal.
-// Not boxed, as [`Record`].
-#[allow(clippy::large_enum_variant)]
-enum MaybeRecord<'a> {
-    Record(RecordView<'a>),
-    NotAnObject,
+/// A log-file entry: a record, handed to the sink borrowed; or something
+/// else, reported, not fatal.
+struct EntrySeed<'s, 'de> {
+    origin: &'de str,
+    index: usize,
+    sink: &'s mut dyn FnMut(Record<'_>),
 }
 
-impl<'de> Deserialize<'de> for MaybeRecord<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MaybeRecord<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a CloudTrail record")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<MaybeRecord<'de>, A::Error> {
-                RecordView::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(MaybeRecord::Record)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<MaybeRecord<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<MaybeRecord<'de>, E> {
-                Ok(MaybeRecord::NotAnObject)
-            }
-        }
-        d.deserialize_any(V)
+impl EntrySeed<'_, '_> {
+    fn not_an_object(self) {
+        let location = format!("{}#{}", self.origin, self.index);
+        (self.sink)(Record::Located(Located {
+            location: location.clone(),
+            item: Err(InputError::NotAnEvent {
+                location,
+                reason: "a `Records` entry is not a JSON object".into(),
+            }),
+        }));
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a CloudTrail record")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let view = RecordView::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        // The location is written only when someone asks for it.
+        (self.sink)(Record::View {
+            origin: self.origin,
+            index: self.index,
+            view: &view,
+        });
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_an_object();
+        Ok(())
     }
 }
 
