@@ -754,7 +754,7 @@ const KEPT_BUFFER: usize = 8 << 20;
 
 /// The writer hands written output buffers back for the next inputs, up to
 /// this many bytes of them in all; each at most [`KEPT_OUTPUT`].
-const KEPT_OUTPUTS: usize = 8 << 20;
+const KEPT_OUTPUTS: usize = 4 << 20;
 
 /// The largest output buffer handed back; a larger one is freed.
 const KEPT_OUTPUT: usize = 4 << 20;
