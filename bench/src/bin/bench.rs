@@ -1014,6 +1014,42 @@ struct Aws {
     topic_arn: String,
 }
 
+/// What a timed answer must say: a quick answer that did something else
+/// would make the figure meaningless.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    /// Anything (the hello-world, an event given with `--lambda-event`).
+    Any,
+    /// This many alerts sent.
+    Alerts(u64),
+    /// Handled, with no finding.
+    NoFinding,
+}
+
+impl Answer {
+    /// Why `body` is not the answer expected, if it is not.
+    fn mismatch(self, body: &[u8]) -> Option<String> {
+        let ok = match self {
+            Answer::Any => true,
+            Answer::Alerts(want) => alerts_sent(body) == Some(want),
+            Answer::NoFinding => no_finding(body),
+        };
+        (!ok).then(|| {
+            format!(
+                "answered {} where {self:?} was expected",
+                String::from_utf8_lossy(body)
+            )
+        })
+    }
+}
+
+/// Whether a trailguard-lambda answer says the event was handled
+/// (`"status": "ok"`) and found nothing.
+fn no_finding(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v["status"] == "ok" && v["findings"].as_array().is_some_and(Vec::is_empty))
+}
+
 /// How many alerts a trailguard-lambda answer says were sent (its
 /// `alerts` field), or `None` for an answer without one.
 fn alerts_sent(body: &[u8]) -> Option<u64> {
@@ -1036,7 +1072,7 @@ fn cold_start(
     aws: &Aws,
     extra: &[(String, String)],
     log: &Path,
-    alerts: Option<u64>,
+    expect: Answer,
 ) -> anyhow::Result<ColdStart> {
     let api = RuntimeApi::start(payload.to_vec())?;
     let log_file = File::create(log)?;
@@ -1061,13 +1097,8 @@ fn cold_start(
                 response = Some(t - started);
                 // The answer must be the one measured: an alert that was
                 // not sent would make a quick answer meaningless.
-                if let Some(want) = alerts
-                    && alerts_sent(&body) != Some(want)
-                {
-                    break Err(anyhow::anyhow!(
-                        "answered {} where {want} alert(s) sent were expected",
-                        String::from_utf8_lossy(&body)
-                    ));
+                if let Some(why) = expect.mismatch(&body) {
+                    break Err(anyhow::anyhow!(why));
                 }
             }
             Some((_, Call::Next { .. })) => break Ok(()),
@@ -1203,8 +1234,11 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
         topic_arn: moto.create_topic("trailguard-alerts")?,
     };
     // The default event is alerted on, through SNS: the answer must say so.
-    let alerts =
-        (args.lambda_event.file_name() == Some("user-policy-attached.json".as_ref())).then_some(1);
+    let expect = if args.lambda_event.file_name() == Some("user-policy-attached.json".as_ref()) {
+        Answer::Alerts(1)
+    } else {
+        Answer::Any
+    };
     let bins = [
         (
             "hello-lambda (bare lambda_runtime)",
@@ -1260,13 +1294,17 @@ fn lambda(args: &Args) -> anyhow::Result<()> {
                 "{}.log",
                 bin.file_name().and_then(|n| n.to_str()).unwrap_or("lambda")
             ));
-            let alerts = alerts.filter(|_| r.name == "trailguard-lambda");
-            match cold_start(bin, &payload, &aws, extra, &log, alerts) {
+            let expect = if r.name == "trailguard-lambda" {
+                expect
+            } else {
+                Answer::Any
+            };
+            match cold_start(bin, &payload, &aws, extra, &log, expect) {
                 Ok(c) => r.runs.push(c),
                 Err(e) => r.error = Some(format!("{e:#}")),
             }
             if r.name == "trailguard-lambda" && quiet_error.is_none() {
-                match cold_start(bin, &quiet_payload, &aws, extra, &log, None) {
+                match cold_start(bin, &quiet_payload, &aws, extra, &log, Answer::NoFinding) {
                     Ok(c) => quiet.push(c),
                     Err(e) => quiet_error = Some(format!("{e:#}")),
                 }
@@ -1411,6 +1449,23 @@ mod tests {
         assert_eq!(alerts_sent(none_sent), Some(0));
         assert_eq!(alerts_sent(br#"{"status":"ok","findings":[]}"#), None);
         assert_eq!(alerts_sent(b"not json"), None);
+    }
+
+    #[test]
+    fn a_timed_answer_must_say_what_was_expected() {
+        let alerted = br#"{"status":"ok","findings":[{"rule":"user-policy-attached","alerts":1}],"errors":0}"#;
+        let quiet = br#"{"status":"ok","event_id":"e","ignored":null,"findings":[],"errors":0}"#;
+        let partial = br#"{"status":"partial","findings":[],"errors":1}"#;
+        assert_eq!(Answer::Alerts(1).mismatch(alerted), None);
+        assert!(Answer::Alerts(1).mismatch(quiet).is_some());
+        assert_eq!(Answer::NoFinding.mismatch(quiet), None);
+        for wrong in [&alerted[..], partial, b"not json", br#"{"status":"ok"}"#] {
+            let why = Answer::NoFinding
+                .mismatch(wrong)
+                .expect("not a quiet answer");
+            assert!(why.contains("NoFinding"), "{why}");
+        }
+        assert_eq!(Answer::Any.mismatch(b"anything"), None);
     }
 
     #[test]
