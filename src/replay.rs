@@ -764,14 +764,21 @@ const KEPT_OUTPUT: usize = 4 << 20;
 /// every page was a page fault on first touch, and every doubling a copy,
 /// 89% of that format's page faults (`perf record -e page-faults`).
 #[derive(Default)]
-struct Outputs(Mutex<(Vec<Vec<u8>>, usize)>);
+struct Outputs(Mutex<Kept>);
+
+/// The buffers [`Outputs`] holds, and their capacity in all.
+#[derive(Default)]
+struct Kept {
+    buffers: Vec<Vec<u8>>,
+    bytes: usize,
+}
 
 impl Outputs {
     /// A buffer handed back, or a new one.
     fn take(&self) -> Vec<u8> {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let buf = kept.0.pop().unwrap_or_default();
-        kept.1 -= buf.capacity();
+        let buf = kept.buffers.pop().unwrap_or_default();
+        kept.bytes -= buf.capacity();
         buf
     }
 
@@ -783,10 +790,10 @@ impl Outputs {
             return;
         }
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.1 + capacity <= KEPT_OUTPUTS {
+        if kept.bytes + capacity <= KEPT_OUTPUTS {
             buf.clear();
-            kept.1 += capacity;
-            kept.0.push(buf);
+            kept.bytes += capacity;
+            kept.buffers.push(buf);
         }
     }
 }
@@ -1542,7 +1549,7 @@ mod tests {
         // An empty buffer, or one past KEPT_OUTPUT, is not kept.
         outputs.give_back(Vec::new());
         outputs.give_back(Vec::with_capacity(KEPT_OUTPUT + 1));
-        assert_eq!(outputs.0.lock().unwrap().0.len(), 0);
+        assert_eq!(outputs.0.lock().unwrap().buffers.len(), 0);
         // A written buffer comes back cleared, its room kept.
         let mut written = Vec::with_capacity(1000);
         written.extend_from_slice(b"lines of an earlier file");
@@ -1550,16 +1557,16 @@ mod tests {
         let again = outputs.take();
         assert!(again.is_empty());
         assert!(again.capacity() >= 1000);
-        assert_eq!(outputs.0.lock().unwrap().1, 0);
+        assert_eq!(outputs.0.lock().unwrap().bytes, 0);
         // Never more than KEPT_OUTPUTS bytes of them wait.
         for _ in 0..(KEPT_OUTPUTS / KEPT_OUTPUT + 3) {
             outputs.give_back(Vec::with_capacity(KEPT_OUTPUT));
         }
         let kept = outputs.0.lock().unwrap();
-        let total: usize = kept.0.iter().map(Vec::capacity).sum();
-        assert_eq!(total, kept.1);
+        let total: usize = kept.buffers.iter().map(Vec::capacity).sum();
+        assert_eq!(total, kept.bytes);
         assert!(total <= KEPT_OUTPUTS, "{total}");
-        assert_eq!(kept.0.len(), KEPT_OUTPUTS / KEPT_OUTPUT);
+        assert_eq!(kept.buffers.len(), KEPT_OUTPUTS / KEPT_OUTPUT);
     }
 
     #[test]
