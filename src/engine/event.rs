@@ -34,6 +34,21 @@ fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) ->
     })
 }
 
+/// The names of the roles whose calls are trailguard's own (its role,
+/// and its member role in organisation mode): [`verdict_without_rules`]
+/// finds one of them in the caller's ARN before it calls a record
+/// trailguard's own.
+pub fn own_role_names(config: &Config) -> Vec<&str> {
+    let own = config
+        .self_role_arn
+        .as_deref()
+        .and_then(|arn| arn.split_once(":role/"))
+        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path));
+    own.into_iter()
+        .chain(config.organization.member_role_name.as_deref())
+        .collect()
+}
+
 /// Is the caller trailguard's member role in the event's account
 /// (organisation mode)? Those are trailguard's own calls in member
 /// accounts; see [`crate::config::Organization::is_member_session`].

@@ -20,8 +20,8 @@ use crate::inventory::account::Account;
 use crate::rules::{self, Check, Finding, Mode, Rule};
 
 pub use event::{
-    FORGED, Scope, evaluate, evaluate_delivered, forgery, is_member_session, is_self, partition,
-    scope, verdict_without_rules,
+    FORGED, Scope, evaluate, evaluate_delivered, forgery, is_member_session, is_self,
+    own_role_names, partition, scope, verdict_without_rules,
 };
 pub use inventory::evaluate_account;
 

@@ -12,9 +12,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::CloudTrailEvent;
+use super::skim::Skim;
 use super::view::RecordView;
 
 /// The two EventBridge detail-types that carry a CloudTrail record.
@@ -109,6 +111,14 @@ pub enum Record<'a> {
         index: usize,
         view: &'a RecordView<'a>,
     },
+    /// Record `index` of the log file `origin`, left unread: the skim
+    /// found in its bytes none of the strings that would make a rule, a
+    /// self check or a failed-call count look at it ([`skim`]).
+    Inert {
+        origin: &'a str,
+        index: usize,
+        raw: &'a str,
+    },
     /// Anything else: a document, an envelope, an error in its place.
     Located(Located),
 }
@@ -128,6 +138,19 @@ impl Record<'_> {
                     envelope: None,
                 }),
             },
+            Record::Inert { origin, index, raw } => {
+                let location = format!("{origin}#{index}");
+                let item = serde_json::from_str::<RecordView>(raw)
+                    .map(|view| Item::CloudTrail {
+                        event: Box::new(view.to_event()),
+                        envelope: None,
+                    })
+                    .map_err(|source| InputError::Json {
+                        location: location.clone(),
+                        source,
+                    });
+                Located { location, item }
+            }
             Record::Located(located) => located,
         }
     }
@@ -328,20 +351,28 @@ pub fn value_from_str(text: &str, location: &str) -> Result<Value, InputError> {
 /// Parses every event in `bytes`, calling `sink` once per record or document
 /// in input order. `origin` names the input in locations and errors.
 pub fn parse(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Located)) {
-    parse_records(bytes, origin, &mut |record| sink(record.into_located()));
+    parse_records(bytes, origin, None, &mut |record| {
+        sink(record.into_located())
+    });
 }
 
 /// [`parse`], handing on the records of a log file borrowed from `bytes`
 /// ([`Record::View`]), so that a caller that needs only a few of their
-/// fields builds no event.
-pub fn parse_records(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
+/// fields builds no event. With a `skim`, the records of a log file it
+/// finds nothing in are handed on unread ([`Record::Inert`]).
+pub fn parse_records(
+    bytes: &[u8],
+    origin: &str,
+    skim: Option<&Skim>,
+    sink: &mut dyn FnMut(Record<'_>),
+) {
     // Lone surrogates are rare and finding them means a scan of every
     // input: parse as is, and only when serde_json stumbles on one, parse
     // again with them replaced, handing on what follows the items already
     // handed on (the replacement changes no item count before that point).
     let mut passed = 0usize;
     let mut stumbled = false;
-    parse_as_is(bytes, origin, &mut |record| {
+    parse_as_is(bytes, origin, skim, &mut |record| {
         if stumbled {
             return;
         }
@@ -359,7 +390,7 @@ pub fn parse_records(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>
     }
     let repaired = repair_lone_surrogates(bytes);
     let mut skip = passed;
-    parse_as_is(&repaired, origin, &mut |record| {
+    parse_as_is(&repaired, origin, skim, &mut |record| {
         if skip > 0 {
             skip -= 1;
         } else {
@@ -379,13 +410,14 @@ fn stumbles_on_a_surrogate(located: &Located) -> bool {
 }
 
 /// [`parse_records`] without the surrogate repair.
-fn parse_as_is(bytes: &[u8], origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
+fn parse_as_is(bytes: &[u8], origin: &str, skim: Option<&Skim>, sink: &mut dyn FnMut(Record<'_>)) {
     // Reading bytes, serde_json checks each string for UTF-8 on its own; one
     // check of the whole input is far cheaper. Input that is not UTF-8 takes
     // the byte path, which still reads every record before the bad one.
     let text = simdutf8::basic::from_utf8(bytes).ok();
     if starts_with_records_key(bytes) {
         match text {
+            Some(text) if let Some(skim) = skim => skim_log_file(text, origin, skim, sink),
             Some(text) => parse_log_file(
                 serde_json::Deserializer::from_str(text),
                 origin,
@@ -414,6 +446,7 @@ fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
         origin,
         index: &mut index,
         sink: &mut *sink,
+        skim: None,
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
@@ -425,6 +458,85 @@ fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
                 source,
             }),
         }));
+    }
+}
+
+thread_local! {
+    /// Each thread's list of a log file's skim marks, kept between files.
+    static MARKS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The marks a thread keeps between files: a few per record that a rule
+/// may look at.
+const KEPT_MARKS: usize = 1 << 16;
+
+/// A `{"Records": [...]}` log file read with a skim: each record is
+/// skipped as serde_json skips a value, and read into a view only when the
+/// skim marked a byte of it; the others are handed on as
+/// [`Record::Inert`]. Anything amiss (a syntax error, a record whose view
+/// fails) and the file is read again without the skim from the record it
+/// stopped at, so that errors and what follows them are the ones
+/// [`parse_log_file`] reports.
+fn skim_log_file(text: &str, origin: &str, skim: &Skim, sink: &mut dyn FnMut(Record<'_>)) {
+    let mut skimming = Skimming {
+        base: text.as_ptr() as usize,
+        marks: MARKS.take(),
+        next: 0,
+    };
+    skimming.marks.clear();
+    skim.marks(text, &mut skimming.marks);
+    let mut index = 0usize;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = LogFileSeed {
+        origin,
+        index: &mut index,
+        sink: &mut *sink,
+        skim: Some(&mut skimming),
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    skimming.marks.clear();
+    skimming.marks.shrink_to(KEPT_MARKS);
+    MARKS.set(skimming.marks);
+    if result.is_err() {
+        let mut handed = index;
+        parse_log_file(
+            serde_json::Deserializer::from_str(text),
+            origin,
+            &mut |record| {
+                if handed > 0 {
+                    handed -= 1;
+                } else {
+                    sink(record);
+                }
+            },
+        );
+    }
+}
+
+/// Where a skim of one log file stands.
+struct Skimming {
+    /// The address of the file's first byte, to place a record in it.
+    base: usize,
+    /// The skim's marks, offsets into the file, in increasing order.
+    marks: Vec<usize>,
+    /// The first mark not before the record being read.
+    next: usize,
+}
+
+impl Skimming {
+    /// Does the skim mark a byte of `raw`, a slice of the file? Records
+    /// come in order, so the marks before this one are passed for good.
+    fn marks(&mut self, raw: &str) -> bool {
+        let Some(start) = (raw.as_ptr() as usize).checked_sub(self.base) else {
+            return true;
+        };
+        while self.marks.get(self.next).is_some_and(|&m| m < start) {
+            self.next += 1;
+        }
+        self.marks
+            .get(self.next)
+            .is_some_and(|&m| m < start + raw.len())
     }
 }
 
@@ -910,6 +1022,7 @@ struct LogFileSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
+    skim: Option<&'a mut Skimming>,
 }
 
 impl<'de> DeserializeSeed<'de> for LogFileSeed<'_, '_, 'de> {
@@ -924,13 +1037,14 @@ impl<'de> Visitor<'de> for LogFileSeed<'_, '_, 'de> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a CloudTrail log file")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "Records" {
                 map.next_value_seed(RecordsSeed {
                     origin: self.origin,
                     index: &mut *self.index,
                     sink: &mut *self.sink,
+                    skim: self.skim.as_deref_mut(),
                 })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -944,6 +1058,7 @@ struct RecordsSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
+    skim: Option<&'a mut Skimming>,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, 'de> {
@@ -959,6 +1074,20 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_, 'de> {
         f.write_str("a list of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(skimming) = self.skim {
+            while seq
+                .next_element_seed(SkimmedEntrySeed {
+                    origin: self.origin,
+                    index: *self.index,
+                    sink: &mut *self.sink,
+                    skimming: &mut *skimming,
+                })?
+                .is_some()
+            {
+                *self.index += 1;
+            }
+            return Ok(());
+        }
         // Each record goes to the sink from where it was read: a view is
         // about 800 bytes, and handing it back up through the sequence's
         // `Option` copied it once more per record. The index counts a
@@ -996,6 +1125,43 @@ impl EntrySeed<'_, '_> {
                 reason: "a `Records` entry is not a JSON object".into(),
             }),
         }));
+    }
+}
+
+/// A log-file entry read with a skim: skipped as a raw slice of the file,
+/// then handed on unread, or read into a view when the skim marked it.
+struct SkimmedEntrySeed<'s, 'k, 'de> {
+    origin: &'de str,
+    index: usize,
+    sink: &'s mut dyn FnMut(Record<'_>),
+    skimming: &'k mut Skimming,
+}
+
+impl<'de> DeserializeSeed<'de> for SkimmedEntrySeed<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?.get();
+        let (origin, index) = (self.origin, self.index);
+        if !raw.starts_with('{') {
+            EntrySeed {
+                origin,
+                index,
+                sink: self.sink,
+            }
+            .not_an_object();
+        } else if !self.skimming.marks(raw) {
+            (self.sink)(Record::Inert { origin, index, raw });
+        } else {
+            // A failure here is told as the unskimmed reading tells it.
+            let view = serde_json::from_str::<RecordView>(raw)
+                .map_err(|_| de::Error::custom("a record to read again unskimmed"))?;
+            (self.sink)(Record::View {
+                origin,
+                index,
+                view: &view,
+            });
+        }
+        Ok(())
     }
 }
 

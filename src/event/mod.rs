@@ -12,6 +12,7 @@ pub mod input;
 pub mod lenient;
 pub mod paths;
 pub mod policy;
+pub mod skim;
 pub mod view;
 
 use std::sync::OnceLock;

@@ -74,6 +74,14 @@ impl Triggers {
         all
     }
 
+    /// Every event name a trigger names, of any source (replay's skim
+    /// looks for them in a log file's bytes).
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.sources
+            .iter()
+            .flat_map(|(_, names)| names.iter().copied())
+    }
+
     /// Would any of the triggers match? As [`Trigger::matches_fields`]
     /// asked of each.
     pub fn any(&self, source: &str, name: &str, root: bool) -> bool {

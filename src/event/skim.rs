@@ -1,0 +1,203 @@
+//! Telling, from a log file's bytes, which of its records no rule can look
+//! at, so that replay counts them without reading their fields.
+//!
+//! A record matters to replay's counts only when a rule's trigger can
+//! match it, when trailguard's own roles made it (it is then ignored as
+//! such), or when it failed (it is ignored as a failed call). Each of these
+//! needs a string in the record's bytes:
+//!
+//! - a trigger: `eventName`'s value is one of the names the rules look at
+//!   (`"eventName"` is found, and the string after its colon compared), or
+//!   `userIdentity.type` is `"Root"`;
+//! - trailguard's own call: the role's name is in the caller's ARN;
+//! - a failed call: the key `"errorCode"`.
+//!
+//! A JSON string spells these only as they are, or with a `\u` escape
+//! (none of the names holds a character that has another escape), so
+//! `\u` is looked for too: a record that holds none of these strings is
+//! one no rule, self check or failed-call count acts on, whatever the
+//! reading of its fields. Every other record is read in full, as before.
+//!
+//! One search of the whole file finds all of them ([`Skim::marks`]): a
+//! few patterns with the SIMD searcher of `aho-corasick` (Teddy), where
+//! reading every field of every record cost 1.66× serde_json skipping
+//! them.
+
+use aho_corasick::packed;
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// The key whose value is compared with the rules' event names.
+const EVENT_NAME: &str = "\"eventName\"";
+
+/// The other strings that make a record worth reading wherever they are.
+const ALWAYS: [&str; 3] = ["\"errorCode\"", "\"Root\"", "\\u"];
+
+/// The strings that make a record worth reading, and the searcher for them.
+pub struct Skim {
+    search: Search,
+    /// The event names any rule looks at, sorted.
+    names: Vec<String>,
+}
+
+enum Search {
+    /// Teddy, where the CPU has the instructions for it.
+    Packed(packed::Searcher),
+    /// Aho-Corasick's automaton otherwise.
+    Automaton(AhoCorasick),
+}
+
+impl std::fmt::Debug for Skim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Skim").field("names", &self.names).finish()
+    }
+}
+
+impl Skim {
+    /// A skim for records whose `eventName` is one of `names`, and for any
+    /// record that mentions one of `roles` (role names, in the caller's
+    /// ARN), besides the strings every skim looks for.
+    pub fn new<'a, 'b>(
+        names: impl IntoIterator<Item = &'a str>,
+        roles: impl IntoIterator<Item = &'b str>,
+    ) -> Skim {
+        let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+        names.sort();
+        names.dedup();
+        let mut patterns: Vec<String> = [EVENT_NAME]
+            .into_iter()
+            .chain(ALWAYS)
+            .map(str::to_owned)
+            .collect();
+        // An empty role name would mark every byte; none is valid anyway.
+        patterns.extend(
+            roles
+                .into_iter()
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        );
+        let search = match packed::Config::new()
+            .match_kind(packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&patterns)
+            .build()
+        {
+            Some(searcher) => Search::Packed(searcher),
+            None => Search::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&patterns)
+                    .expect("a few short patterns build"),
+            ),
+        };
+        Skim { search, names }
+    }
+
+    /// Appends to `out`, in increasing order, the offsets in `text` of
+    /// what makes the record around them worth reading: an `eventName`
+    /// whose value is a rule's event name or not a plain string, and
+    /// every other pattern.
+    pub fn marks(&self, text: &str, out: &mut Vec<usize>) {
+        let bytes = text.as_bytes();
+        let mut mark = |pattern: usize, start: usize, end: usize| {
+            if pattern != 0 || self.names_a_rules_event(&bytes[end..]) {
+                out.push(start);
+            }
+        };
+        match &self.search {
+            Search::Packed(searcher) => {
+                for m in searcher.find_iter(bytes) {
+                    mark(m.pattern().as_usize(), m.start(), m.end());
+                }
+            }
+            Search::Automaton(automaton) => {
+                for m in automaton.find_iter(bytes) {
+                    mark(m.pattern().as_usize(), m.start(), m.end());
+                }
+            }
+        }
+    }
+
+    /// After `"eventName"`: is the value one of the rules' names? Anything
+    /// but `: "<name without escapes>"` is taken to be one (it may be the
+    /// key's value, read some other way).
+    fn names_a_rules_event(&self, after_key: &[u8]) -> bool {
+        let rest = after_key.trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b":") else {
+            return true;
+        };
+        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"") else {
+            return true;
+        };
+        let Some(end) = memchr::memchr2(b'"', b'\\', rest) else {
+            return true;
+        };
+        if rest[end] == b'\\' {
+            return true;
+        }
+        let value = &rest[..end];
+        self.names
+            .binary_search_by(|name| name.as_bytes().cmp(value))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marks(skim: &Skim, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        skim.marks(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn marks_rule_names_roots_errors_escapes_and_roles() {
+        let skim = Skim::new(["CreateUser", "ConsoleLogin"], ["tg-role"]);
+        let marked = |text: &str| !marks(&skim, text).is_empty();
+        assert!(marked(r#"{"eventName":"CreateUser"}"#));
+        assert!(marked(r#"{"eventName" : "ConsoleLogin"}"#));
+        assert!(!marked(r#"{"eventName":"CreateUserX","x":"CreateUser"}"#));
+        assert!(!marked(r#"{"eventName":"ListUsers"}"#));
+        // Not a plain string: read in full.
+        assert!(marked(r#"{"eventName":7}"#));
+        assert!(marked(r#"{"eventName":"Create\u0055ser"}"#));
+        assert!(marked(r#"{"eventName":"Create\/User"}"#));
+        assert!(marked(r#"{"eventName""#));
+        assert!(marked(r#"{"userIdentity":{"type":"Root"}}"#));
+        assert!(!marked(r#"{"userIdentity":{"type":"root"}}"#));
+        assert!(marked(r#"{"errorCode":""}"#));
+        assert!(marked(r#"{"event\u004eame":"X"}"#));
+        assert!(marked(r#"{"arn":"arn:aws:sts::1:assumed-role/tg-role/s"}"#));
+        assert!(!marked(r#"{"arn":"arn:aws:sts::1:assumed-role/other/s"}"#));
+    }
+
+    #[test]
+    fn marks_come_in_order_of_their_offsets() {
+        let skim = Skim::new(["A"], []);
+        let text = r#"[{"eventName":"A"},{"eventName":"B"},{"errorCode":"x","eventName":"A"}]"#;
+        let found = marks(&skim, text);
+        assert_eq!(found.len(), 3);
+        assert!(found.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(&text[found[0]..found[0] + 11], EVENT_NAME);
+        assert_eq!(&text[found[1]..found[1] + 11], "\"errorCode\"");
+    }
+
+    #[test]
+    fn the_automaton_marks_what_teddy_marks() {
+        let skim = Skim::new(["CreateUser"], ["tg-role"]);
+        let automaton = Skim {
+            search: Search::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build([EVENT_NAME, ALWAYS[0], ALWAYS[1], ALWAYS[2], "tg-role"])
+                    .unwrap(),
+            ),
+            names: skim.names.clone(),
+        };
+        let text = r#"{"Records":[{"eventName":"CreateUser"},{"eventName":"X","errorCode":"y"},
+            {"userIdentity":{"type":"Root","arn":"a/tg-role/b"}},{"k":"\u0041"}]}"#;
+        assert_eq!(marks(&skim, text), marks(&automaton, text));
+        assert_eq!(marks(&skim, text).len(), 5);
+    }
+}
