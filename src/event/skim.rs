@@ -12,31 +12,39 @@
 //! - trailguard's own call: the role's name is in the caller's ARN;
 //! - a failed call: the key `"errorCode"`.
 //!
-//! A JSON string spells these only as they are, or with a `\u` escape
-//! (none of the names holds a character that has another escape), so
-//! `\u` is looked for too: a record that holds none of these strings is
-//! one no rule, self check or failed-call count acts on, whatever the
-//! reading of its fields. Every other record is read in full, as before.
+//! A JSON string spells these only as they are, or with `\u00XX` escapes
+//! of their ASCII characters (none holds a character with another
+//! escape), so `\u00` is looked for too: a record that holds none of these
+//! strings is one no rule, self check or failed-call count acts on,
+//! whatever the reading of its fields. Every other record is read in full,
+//! as before.
 //!
 //! One search of the whole file finds all of them ([`Skim::marks`]): a
 //! few patterns with the SIMD searcher of `aho-corasick` (Teddy), where
 //! reading every field of every record cost 1.66× serde_json skipping
-//! them.
+//! them. Teddy picks candidates by each pattern's first three bytes, so
+//! the patterns start where they are rare: `ntName"` (checked to follow
+//! `"eve`), not `"eventName"`, whose `"ev` begins six other keys of every
+//! record; `Root"` not `"Root"` (`"Ro` begins `"Role"`).
 
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// The key whose value is compared with the rules' event names.
-const EVENT_NAME: &str = "\"eventName\"";
+/// The end of the key `"eventName"` (see the module's note), whose value
+/// is compared with the rules' event names; and the bytes before it.
+const EVENT_NAME: &str = "ntName\"";
+const EVENT_NAME_HEAD: &[u8] = b"\"eve";
 
-/// The other strings that make a record worth reading wherever they are.
-const ALWAYS: [&str; 3] = ["\"errorCode\"", "\"Root\"", "\\u"];
+/// The other strings that make a record worth reading wherever they are:
+/// the key `"errorCode"`, the value `"Root"` (each over-approximated by
+/// its end), an escape of an ASCII character.
+const ALWAYS: [&str; 3] = ["orCode\"", "Root\"", "\\u00"];
 
 /// The strings that make a record worth reading, and the searcher for them.
 pub struct Skim {
     search: Search,
-    /// The event names any rule looks at, sorted.
-    names: Vec<String>,
+    /// The event names any rule looks at, by their length in bytes.
+    names: Vec<Vec<Box<[u8]>>>,
 }
 
 enum Search {
@@ -48,7 +56,13 @@ enum Search {
 
 impl std::fmt::Debug for Skim {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Skim").field("names", &self.names).finish()
+        let names: Vec<_> = self
+            .names
+            .iter()
+            .flatten()
+            .map(|n| String::from_utf8_lossy(n))
+            .collect();
+        f.debug_struct("Skim").field("names", &names).finish()
     }
 }
 
@@ -60,9 +74,16 @@ impl Skim {
         names: impl IntoIterator<Item = &'a str>,
         roles: impl IntoIterator<Item = &'b str>,
     ) -> Skim {
-        let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
-        names.sort();
-        names.dedup();
+        let mut by_len: Vec<Vec<Box<[u8]>>> = Vec::new();
+        for name in names {
+            if by_len.len() <= name.len() {
+                by_len.resize(name.len() + 1, Vec::new());
+            }
+            let same = &mut by_len[name.len()];
+            if !same.iter().any(|n| **n == *name.as_bytes()) {
+                same.push(name.as_bytes().into());
+            }
+        }
         let mut patterns: Vec<String> = [EVENT_NAME]
             .into_iter()
             .chain(ALWAYS)
@@ -89,17 +110,24 @@ impl Skim {
                     .expect("a few short patterns build"),
             ),
         };
-        Skim { search, names }
+        Skim {
+            search,
+            names: by_len,
+        }
     }
 
-    /// Appends to `out`, in increasing order, the offsets in `text` of
+    /// Appends to `out`, in increasing order, offsets in `text` within
     /// what makes the record around them worth reading: an `eventName`
     /// whose value is a rule's event name or not a plain string, and
     /// every other pattern.
     pub fn marks(&self, text: &str, out: &mut Vec<usize>) {
         let bytes = text.as_bytes();
         let mut mark = |pattern: usize, start: usize, end: usize| {
-            if pattern != 0 || self.names_a_rules_event(&bytes[end..]) {
+            let marked = pattern != 0
+                || (start >= EVENT_NAME_HEAD.len()
+                    && bytes[start - EVENT_NAME_HEAD.len()..start] == *EVENT_NAME_HEAD
+                    && self.names_a_rules_event(&bytes[end..]));
+            if marked {
                 out.push(start);
             }
         };
@@ -136,8 +164,8 @@ impl Skim {
         }
         let value = &rest[..end];
         self.names
-            .binary_search_by(|name| name.as_bytes().cmp(value))
-            .is_ok()
+            .get(value.len())
+            .is_some_and(|same| same.iter().any(|name| **name == *value))
     }
 }
 
@@ -162,10 +190,16 @@ mod tests {
         // Not a plain string: read in full.
         assert!(marked(r#"{"eventName":7}"#));
         assert!(marked(r#"{"eventName":"Create\u0055ser"}"#));
+        // Only an escape of an ASCII character can spell a pattern.
+        assert!(!marked(r#"{"userAgent":"\u0129\u1234"}"#));
+        assert!(marked(r#"{"userAgent":"\u00e9"}"#));
+        assert!(!marked(r#"{"parentName":"CreateUser"}"#));
         assert!(marked(r#"{"eventName":"Create\/User"}"#));
         assert!(marked(r#"{"eventName""#));
         assert!(marked(r#"{"userIdentity":{"type":"Root"}}"#));
         assert!(!marked(r#"{"userIdentity":{"type":"root"}}"#));
+        assert!(marked(r#"{"userIdentity":{"type":"R\u006f\u006ft"}}"#));
+        assert!(!marked(r#"{"sessionIssuer":{"type":"Role"}}"#));
         assert!(marked(r#"{"errorCode":""}"#));
         assert!(marked(r#"{"event\u004eame":"X"}"#));
         assert!(marked(r#"{"arn":"arn:aws:sts::1:assumed-role/tg-role/s"}"#));
@@ -179,8 +213,9 @@ mod tests {
         let found = marks(&skim, text);
         assert_eq!(found.len(), 3);
         assert!(found.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(&text[found[0]..found[0] + 11], EVENT_NAME);
-        assert_eq!(&text[found[1]..found[1] + 11], "\"errorCode\"");
+        assert!(text[found[0]..].starts_with(EVENT_NAME));
+        assert!(text[found[1]..].starts_with("orCode\""));
+        assert!(found[0] < text.find("},{").unwrap());
     }
 
     #[test]
@@ -196,7 +231,7 @@ mod tests {
             names: skim.names.clone(),
         };
         let text = r#"{"Records":[{"eventName":"CreateUser"},{"eventName":"X","errorCode":"y"},
-            {"userIdentity":{"type":"Root","arn":"a/tg-role/b"}},{"k":"\u0041"}]}"#;
+            {"userIdentity":{"type":"Root","arn":"a/tg-role/b"}},{"k":"\u0041"},{"k":"\u0141"}]}"#;
         assert_eq!(marks(&skim, text), marks(&automaton, text));
         assert_eq!(marks(&skim, text).len(), 5);
     }
