@@ -113,7 +113,7 @@ pub enum Record<'a> {
     },
     /// Record `index` of the log file `origin`, left unread: the skim
     /// found in its bytes none of the strings that would make a rule, a
-    /// self check or a failed-call count look at it ([`skim`]).
+    /// self check or a failed-call count look at it ([`Skim`]).
     Inert {
         origin: &'a str,
         index: usize,
