@@ -207,6 +207,14 @@ mod tests {
     }
 
     #[test]
+    fn a_one_letter_role_name_and_an_empty_file_are_skimmed() {
+        let skim = Skim::new(["CreateUser"], ["q"]);
+        assert!(marks(&skim, "").is_empty());
+        assert_eq!(marks(&skim, r#"{"arn":"a/q/s"}"#).len(), 1);
+        assert!(marks(&skim, r#"{"eventName":"ListUsers"}"#).is_empty());
+    }
+
+    #[test]
     fn marks_come_in_order_of_their_offsets() {
         let skim = Skim::new(["A"], []);
         let text = r#"[{"eventName":"A"},{"eventName":"B"},{"errorCode":"x","eventName":"A"}]"#;
