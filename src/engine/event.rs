@@ -215,8 +215,8 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
 /// when a rule's trigger matches (or a console sign-in, whose failure is
 /// read from `responseElements`): then the whole event must be evaluated.
 ///
-/// Replay's skim ([`crate::event::skim`], built by
-/// [`crate::replay::skim_for`]) leaves unread the records it can tell
+/// Replay's skim ([`crate::event::skim`], built by replay's `skim_for`)
+/// leaves unread the records it can tell
 /// come to `Some(None)` here from their bytes: whatever this reads to
 /// answer anything else, the skim must look for too
 /// (`src/replay/skim_tests.rs` holds the two together).
