@@ -216,10 +216,9 @@ pub fn evaluate(event: &CloudTrailEvent, config: &Config) -> Evaluation {
 /// read from `responseElements`): then the whole event must be evaluated.
 ///
 /// Replay's skim ([`crate::event::skim`], built by replay's `skim_for`)
-/// leaves unread the records it can tell
-/// come to `Some(None)` here from their bytes: whatever this reads to
-/// answer anything else, the skim must look for too
-/// (`src/replay/skim_tests.rs` holds the two together).
+/// leaves unread the records it can tell come to `Some(None)` here from
+/// their bytes: whatever this reads to answer anything else, the skim
+/// must look for too (`src/replay/skim_tests.rs` holds the two together).
 pub fn verdict_without_rules(record: &RecordView<'_>, config: &Config) -> Option<Option<String>> {
     if is_self_arns(record.principal_arns(), config) {
         return Some(Some("made by trailguard's own role".into()));
