@@ -461,43 +461,24 @@ fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
     }
 }
 
-thread_local! {
-    /// Each thread's list of a log file's skim marks, kept between files.
-    static MARKS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The marks a thread keeps between files: a few per record that a rule
-/// may look at.
-const KEPT_MARKS: usize = 1 << 16;
-
 /// A `{"Records": [...]}` log file read with a skim: each record is
-/// skipped as serde_json skips a value, and read into a view only when the
-/// skim marked a byte of it; the others are handed on as
-/// [`Record::Inert`]. Anything amiss (a syntax error, a record whose view
-/// fails) and the file is read again without the skim from the record it
-/// stopped at, so that errors and what follows them are the ones
-/// [`parse_log_file`] reports.
+/// skipped as serde_json skips a value, then searched by the skim, and
+/// read into a view only when the skim finds something in it; the others
+/// are handed on as [`Record::Inert`]. Anything amiss (a syntax error, a
+/// record whose view fails) and the file is read again without the skim
+/// from the record it stopped at, so that errors and what follows them
+/// are the ones [`parse_log_file`] reports.
 fn skim_log_file(text: &str, origin: &str, skim: &Skim, sink: &mut dyn FnMut(Record<'_>)) {
-    let mut skimming = Skimming {
-        base: text.as_ptr() as usize,
-        marks: MARKS.take(),
-        next: 0,
-    };
-    skimming.marks.clear();
-    skim.marks(text, &mut skimming.marks);
     let mut index = 0usize;
     let mut de = serde_json::Deserializer::from_str(text);
     let result = LogFileSeed {
         origin,
         index: &mut index,
         sink: &mut *sink,
-        skim: Some(&mut skimming),
+        skim: Some(skim),
     }
     .deserialize(&mut de)
     .and_then(|()| de.end());
-    skimming.marks.clear();
-    skimming.marks.shrink_to(KEPT_MARKS);
-    MARKS.set(skimming.marks);
     if result.is_err() {
         let mut handed = index;
         parse_log_file(
@@ -511,32 +492,6 @@ fn skim_log_file(text: &str, origin: &str, skim: &Skim, sink: &mut dyn FnMut(Rec
                 }
             },
         );
-    }
-}
-
-/// Where a skim of one log file stands.
-struct Skimming {
-    /// The address of the file's first byte, to place a record in it.
-    base: usize,
-    /// The skim's marks, offsets into the file, in increasing order.
-    marks: Vec<usize>,
-    /// The first mark not before the record being read.
-    next: usize,
-}
-
-impl Skimming {
-    /// Does the skim mark a byte of `raw`, a slice of the file? Records
-    /// come in order, so the marks before this one are passed for good.
-    fn marks(&mut self, raw: &str) -> bool {
-        let Some(start) = (raw.as_ptr() as usize).checked_sub(self.base) else {
-            return true;
-        };
-        while self.marks.get(self.next).is_some_and(|&m| m < start) {
-            self.next += 1;
-        }
-        self.marks
-            .get(self.next)
-            .is_some_and(|&m| m < start + raw.len())
     }
 }
 
@@ -1022,7 +977,7 @@ struct LogFileSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skim: Option<&'a mut Skimming>,
+    skim: Option<&'a Skim>,
 }
 
 impl<'de> DeserializeSeed<'de> for LogFileSeed<'_, '_, 'de> {
@@ -1037,14 +992,14 @@ impl<'de> Visitor<'de> for LogFileSeed<'_, '_, 'de> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a CloudTrail log file")
     }
-    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "Records" {
                 map.next_value_seed(RecordsSeed {
                     origin: self.origin,
                     index: &mut *self.index,
                     sink: &mut *self.sink,
-                    skim: self.skim.as_deref_mut(),
+                    skim: self.skim,
                 })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -1058,7 +1013,7 @@ struct RecordsSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skim: Option<&'a mut Skimming>,
+    skim: Option<&'a Skim>,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, 'de> {
@@ -1074,13 +1029,13 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_, 'de> {
         f.write_str("a list of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let Some(skimming) = self.skim {
+        if let Some(skim) = self.skim {
             while seq
                 .next_element_seed(SkimmedEntrySeed {
                     origin: self.origin,
                     index: *self.index,
                     sink: &mut *self.sink,
-                    skimming: &mut *skimming,
+                    skim,
                 })?
                 .is_some()
             {
@@ -1129,12 +1084,13 @@ impl EntrySeed<'_, '_> {
 }
 
 /// A log-file entry read with a skim: skipped as a raw slice of the file,
-/// then handed on unread, or read into a view when the skim marked it.
+/// then handed on unread, or read into a view when the skim finds
+/// something in it.
 struct SkimmedEntrySeed<'s, 'k, 'de> {
     origin: &'de str,
     index: usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skimming: &'k mut Skimming,
+    skim: &'k Skim,
 }
 
 impl<'de> DeserializeSeed<'de> for SkimmedEntrySeed<'_, '_, 'de> {
@@ -1149,7 +1105,7 @@ impl<'de> DeserializeSeed<'de> for SkimmedEntrySeed<'_, '_, 'de> {
                 sink: self.sink,
             }
             .not_an_object();
-        } else if !self.skimming.marks(raw) {
+        } else if !self.skim.finds(raw) {
             (self.sink)(Record::Inert { origin, index, raw });
         } else {
             // A failure here is told as the unskimmed reading tells it.

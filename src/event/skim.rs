@@ -1,5 +1,5 @@
-//! Telling, from a log file's bytes, which of its records no rule can look
-//! at, so that replay counts them without reading their fields.
+//! Telling, from a record's bytes, that no rule can look at it, so that
+//! replay counts it without reading its fields.
 //!
 //! A record matters to replay's counts only when a rule's trigger can
 //! match it, when trailguard's own roles made it (it is then ignored as
@@ -19,10 +19,11 @@
 //! whatever the reading of its fields. Every other record is read in full,
 //! as before.
 //!
-//! One search of the whole file finds all of them ([`Skim::marks`]): a
-//! few patterns with the SIMD searcher of `aho-corasick` (Teddy), where
-//! reading every field of every record cost 1.66× serde_json skipping
-//! them. Teddy picks candidates by each pattern's first three bytes, so
+//! One search of the record's bytes ([`Skim::finds`]), right after
+//! serde_json skipped them, looks for all of them at once: a few patterns
+//! with the SIMD searcher of `aho-corasick` (Teddy), where reading every
+//! field of every record cost 1.66× serde_json skipping them. Teddy picks
+//! candidates by each pattern's first three bytes, so
 //! the patterns start where they are rare: `ntName"` (checked to follow
 //! `"eve`), not `"eventName"`, whose `"ev` begins six other keys of every
 //! record; `Root"` not `"Root"` (`"Ro` begins `"Role"`).
@@ -116,32 +117,24 @@ impl Skim {
         }
     }
 
-    /// Appends to `out`, in increasing order, offsets in `text` within
-    /// what makes the record around them worth reading: an `eventName`
-    /// whose value is a rule's event name or not a plain string, and
-    /// every other pattern.
-    pub fn marks(&self, text: &str, out: &mut Vec<usize>) {
-        let bytes = text.as_bytes();
-        let mut mark = |pattern: usize, start: usize, end: usize| {
-            let marked = pattern != 0
+    /// Does `record` (one record's JSON) hold what makes it worth
+    /// reading: an `eventName` whose value is a rule's event name or not a
+    /// plain string, or any other pattern? The search stops at the first.
+    pub fn finds(&self, record: &str) -> bool {
+        let bytes = record.as_bytes();
+        let worth = |pattern: usize, start: usize, end: usize| {
+            pattern != 0
                 || (start >= EVENT_NAME_HEAD.len()
                     && bytes[start - EVENT_NAME_HEAD.len()..start] == *EVENT_NAME_HEAD
-                    && self.names_a_rules_event(&bytes[end..]));
-            if marked {
-                out.push(start);
-            }
+                    && self.names_a_rules_event(&bytes[end..]))
         };
         match &self.search {
-            Search::Packed(searcher) => {
-                for m in searcher.find_iter(bytes) {
-                    mark(m.pattern().as_usize(), m.start(), m.end());
-                }
-            }
-            Search::Automaton(automaton) => {
-                for m in automaton.find_iter(bytes) {
-                    mark(m.pattern().as_usize(), m.start(), m.end());
-                }
-            }
+            Search::Packed(searcher) => searcher
+                .find_iter(bytes)
+                .any(|m| worth(m.pattern().as_usize(), m.start(), m.end())),
+            Search::Automaton(automaton) => automaton
+                .find_iter(bytes)
+                .any(|m| worth(m.pattern().as_usize(), m.start(), m.end())),
         }
     }
 
@@ -173,20 +166,19 @@ impl Skim {
 mod tests {
     use super::*;
 
-    fn marks(skim: &Skim, text: &str) -> Vec<usize> {
-        let mut out = Vec::new();
-        skim.marks(text, &mut out);
-        out
-    }
-
     #[test]
-    fn marks_rule_names_roots_errors_escapes_and_roles() {
+    fn finds_rule_names_roots_errors_escapes_and_roles() {
         let skim = Skim::new(["CreateUser", "ConsoleLogin"], ["tg-role"]);
-        let marked = |text: &str| !marks(&skim, text).is_empty();
+        let marked = |text: &str| skim.finds(text);
         assert!(marked(r#"{"eventName":"CreateUser"}"#));
         assert!(marked(r#"{"eventName" : "ConsoleLogin"}"#));
         assert!(!marked(r#"{"eventName":"CreateUserX","x":"CreateUser"}"#));
         assert!(!marked(r#"{"eventName":"ListUsers"}"#));
+        // What follows a name no rule looks at is still searched.
+        assert!(marked(r#"{"eventName":"ListUsers","errorCode":"x"}"#));
+        assert!(marked(
+            r#"{"eventName":"A","x":{"eventName":"CreateUser"}}"#
+        ));
         // Not a plain string: read in full.
         assert!(marked(r#"{"eventName":7}"#));
         assert!(marked(r#"{"eventName":"Create\u0055ser"}"#));
@@ -207,27 +199,15 @@ mod tests {
     }
 
     #[test]
-    fn a_one_letter_role_name_and_an_empty_file_are_skimmed() {
+    fn a_one_letter_role_name_and_an_empty_record_are_skimmed() {
         let skim = Skim::new(["CreateUser"], ["q"]);
-        assert!(marks(&skim, "").is_empty());
-        assert_eq!(marks(&skim, r#"{"arn":"a/q/s"}"#).len(), 1);
-        assert!(marks(&skim, r#"{"eventName":"ListUsers"}"#).is_empty());
+        assert!(!skim.finds(""));
+        assert!(skim.finds(r#"{"arn":"a/q/s"}"#));
+        assert!(!skim.finds(r#"{"eventName":"ListUsers"}"#));
     }
 
     #[test]
-    fn marks_come_in_order_of_their_offsets() {
-        let skim = Skim::new(["A"], []);
-        let text = r#"[{"eventName":"A"},{"eventName":"B"},{"errorCode":"x","eventName":"A"}]"#;
-        let found = marks(&skim, text);
-        assert_eq!(found.len(), 3);
-        assert!(found.windows(2).all(|w| w[0] < w[1]));
-        assert!(text[found[0]..].starts_with(EVENT_NAME));
-        assert!(text[found[1]..].starts_with("orCode\""));
-        assert!(found[0] < text.find("},{").unwrap());
-    }
-
-    #[test]
-    fn the_automaton_marks_what_teddy_marks() {
+    fn the_automaton_finds_what_teddy_finds() {
         let skim = Skim::new(["CreateUser"], ["tg-role"]);
         let automaton = Skim {
             search: Search::Automaton(
@@ -238,9 +218,18 @@ mod tests {
             ),
             names: skim.names.clone(),
         };
-        let text = r#"{"Records":[{"eventName":"CreateUser"},{"eventName":"X","errorCode":"y"},
-            {"userIdentity":{"type":"Root","arn":"a/tg-role/b"}},{"k":"\u0041"},{"k":"\u0141"}]}"#;
-        assert_eq!(marks(&skim, text), marks(&automaton, text));
-        assert_eq!(marks(&skim, text).len(), 5);
+        let records = [
+            (r#"{"eventName":"CreateUser"}"#, true),
+            (r#"{"eventName":"X"}"#, false),
+            (r#"{"eventName":"X","errorCode":"y"}"#, true),
+            (r#"{"userIdentity":{"type":"Root"}}"#, true),
+            (r#"{"arn":"a/tg-role/b"}"#, true),
+            (r#"{"k":"\u0041"}"#, true),
+            (r#"{"k":"\u0141"}"#, false),
+        ];
+        for (record, worth) in records {
+            assert_eq!(skim.finds(record), worth, "{record}");
+            assert_eq!(automaton.finds(record), worth, "{record}");
+        }
     }
 }
