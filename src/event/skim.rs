@@ -46,6 +46,8 @@ pub struct Skim {
     search: Search,
     /// The event names any rule looks at, by their length in bytes.
     names: Vec<Vec<Box<[u8]>>>,
+    /// The index of [`EVENT_NAME`] among the patterns.
+    event_name: usize,
 }
 
 enum Search {
@@ -85,18 +87,18 @@ impl Skim {
                 same.push(name.as_bytes().into());
             }
         }
-        let mut patterns: Vec<String> = [EVENT_NAME]
+        // The role names first: of two matches that start at one byte, the
+        // searcher reports the first pattern's only, and a role name such
+        // as `ntName` must not be hidden behind an `eventName` that names
+        // no rule's event. (A match of any other pattern is worth reading.)
+        // An empty role name would mark every byte; none is valid anyway.
+        let mut patterns: Vec<String> = roles
             .into_iter()
-            .chain(ALWAYS)
+            .filter(|r| !r.is_empty())
             .map(str::to_owned)
             .collect();
-        // An empty role name would mark every byte; none is valid anyway.
-        patterns.extend(
-            roles
-                .into_iter()
-                .filter(|r| !r.is_empty())
-                .map(str::to_owned),
-        );
+        let event_name = patterns.len();
+        patterns.extend([EVENT_NAME].into_iter().chain(ALWAYS).map(str::to_owned));
         let search = match packed::Config::new()
             .match_kind(packed::MatchKind::LeftmostFirst)
             .builder()
@@ -114,6 +116,7 @@ impl Skim {
         Skim {
             search,
             names: by_len,
+            event_name,
         }
     }
 
@@ -123,7 +126,7 @@ impl Skim {
     pub fn finds(&self, record: &str) -> bool {
         let bytes = record.as_bytes();
         let worth = |pattern: usize, start: usize, end: usize| {
-            pattern != 0
+            pattern != self.event_name
                 || (start >= EVENT_NAME_HEAD.len()
                     && bytes[start - EVENT_NAME_HEAD.len()..start] == *EVENT_NAME_HEAD
                     && self.names_a_rules_event(&bytes[end..]))
@@ -199,6 +202,17 @@ mod tests {
     }
 
     #[test]
+    fn a_role_name_where_an_event_name_key_could_start_is_found() {
+        // `ntName` starts where `ntName"` does; reading `"eventName"`'s
+        // pattern there first would hide the role.
+        let skim = Skim::new(["CreateUser"], ["ntName"]);
+        assert!(skim.finds(r#"{"arn":"arn:aws:iam::1:role/ntName"}"#));
+        assert!(skim.finds(r#"{"eventName":"ListUsers"}"#));
+        let skim = Skim::new(["CreateUser"], ["tg-role"]);
+        assert!(!skim.finds(r#"{"arn":"arn:aws:iam::1:role/ntName"}"#));
+    }
+
+    #[test]
     fn a_one_letter_role_name_and_an_empty_record_are_skimmed() {
         let skim = Skim::new(["CreateUser"], ["q"]);
         assert!(!skim.finds(""));
@@ -213,10 +227,11 @@ mod tests {
             search: Search::Automaton(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostFirst)
-                    .build([EVENT_NAME, ALWAYS[0], ALWAYS[1], ALWAYS[2], "tg-role"])
+                    .build(["tg-role", EVENT_NAME, ALWAYS[0], ALWAYS[1], ALWAYS[2]])
                     .unwrap(),
             ),
             names: skim.names.clone(),
+            event_name: 1,
         };
         let records = [
             (r#"{"eventName":"CreateUser"}"#, true),
