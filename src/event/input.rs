@@ -418,11 +418,7 @@ fn parse_as_is(bytes: &[u8], origin: &str, skim: Option<&Skim>, sink: &mut dyn F
     if starts_with_records_key(bytes) {
         match text {
             Some(text) if let Some(skim) = skim => skim_log_file(text, origin, skim, sink),
-            Some(text) => parse_log_file(
-                serde_json::Deserializer::from_str(text),
-                origin,
-                &mut |record| sink(record),
-            ),
+            Some(text) => read_log_file(text, origin, sink),
             None => parse_log_file(
                 serde_json::Deserializer::from_slice(bytes),
                 origin,
@@ -437,27 +433,66 @@ fn parse_as_is(bytes: &[u8], origin: &str, skim: Option<&Skim>, sink: &mut dyn F
 }
 
 fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
+    de: serde_json::Deserializer<R>,
     origin: &'de str,
     sink: &mut dyn FnMut(Record<'_>),
 ) {
+    if let Err((source, index)) = read_with(de, origin, Reading::Stream, sink) {
+        sink(json_error(origin, index, source));
+    }
+}
+
+/// Reads a log file's records the `reading` way; `Err` with the error and
+/// the index of the record it stopped at.
+fn read_with<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    origin: &'de str,
+    reading: Reading<'_>,
+    sink: &mut dyn FnMut(Record<'_>),
+) -> Result<(), (serde_json::Error, usize)> {
     let mut index = 0usize;
-    let result = LogFileSeed {
+    LogFileSeed {
         origin,
         index: &mut index,
-        sink: &mut *sink,
-        skim: None,
+        sink,
+        reading,
     }
     .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if let Err(source) = result {
-        sink(Record::Located(Located {
-            location: format!("{origin}#{index}"),
-            item: Err(InputError::Json {
-                location: format!("{origin}#{index}"),
-                source,
-            }),
-        }));
+    .and_then(|()| de.end())
+    .map_err(|e| (e, index))
+}
+
+/// The error that stands for record `index` of `origin`.
+fn json_error(origin: &str, index: usize, source: serde_json::Error) -> Record<'static> {
+    let location = format!("{origin}#{index}");
+    Record::Located(Located {
+        location: location.clone(),
+        item: Err(InputError::Json { location, source }),
+    })
+}
+
+/// [`parse_log_file`] of a UTF-8 log file, which goes on after a record
+/// that is valid JSON but fails its view (a field given twice): that
+/// record is reported in its place and the records after it are read,
+/// each from its own bytes ([`Reading::After`]). A syntax error still
+/// ends the file: what follows it cannot be told apart.
+fn read_log_file(text: &str, origin: &str, sink: &mut dyn FnMut(Record<'_>)) {
+    let from = || serde_json::Deserializer::from_str(text);
+    let Err((source, bad)) = read_with(from(), origin, Reading::Stream, sink) else {
+        return;
+    };
+    if source.classify() != serde_json::error::Category::Data {
+        sink(json_error(origin, bad, source));
+        return;
+    }
+    let error = std::cell::Cell::new(Some(source));
+    let after = read_with(from(), origin, Reading::After { bad, error: &error }, sink);
+    match (error.take(), after) {
+        // The failure was not in a record, or that record's bytes are not
+        // JSON either: reported as the streaming read found it.
+        (Some(source), _) => sink(json_error(origin, bad, source)),
+        (None, Err((later, index))) => sink(json_error(origin, index, later)),
+        (None, Ok(())) => {}
     }
 }
 
@@ -467,31 +502,17 @@ fn parse_log_file<'de, R: serde_json::de::Read<'de>>(
 /// are handed on as [`Record::Inert`]. Anything amiss (a syntax error, a
 /// record whose view fails) and the file is read again without the skim
 /// from the record it stopped at, so that errors and what follows them
-/// are the ones [`parse_log_file`] reports.
+/// are the ones [`read_log_file`] reports.
 fn skim_log_file(text: &str, origin: &str, skim: &Skim, sink: &mut dyn FnMut(Record<'_>)) {
-    let mut index = 0usize;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let result = LogFileSeed {
-        origin,
-        index: &mut index,
-        sink: &mut *sink,
-        skim: Some(skim),
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end());
-    if result.is_err() {
-        let mut handed = index;
-        parse_log_file(
-            serde_json::Deserializer::from_str(text),
-            origin,
-            &mut |record| {
-                if handed > 0 {
-                    handed -= 1;
-                } else {
-                    sink(record);
-                }
-            },
-        );
+    let de = serde_json::Deserializer::from_str(text);
+    if let Err((_, mut handed)) = read_with(de, origin, Reading::Skim(skim), sink) {
+        read_log_file(text, origin, &mut |record| {
+            if handed > 0 {
+                handed -= 1;
+            } else {
+                sink(record);
+            }
+        });
     }
 }
 
@@ -977,7 +998,24 @@ struct LogFileSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skim: Option<&'a Skim>,
+    reading: Reading<'a>,
+}
+
+/// How a log file's records are read.
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    /// Each into its view as it is read.
+    Stream,
+    /// Each skipped, then searched by the skim; read into its view only
+    /// when the skim finds something.
+    Skim(&'a Skim),
+    /// Again, after record `bad` failed its view: the records before it
+    /// passed over (they were handed on), its `error` reported in its
+    /// place, each record after it read from its own bytes.
+    After {
+        bad: usize,
+        error: &'a std::cell::Cell<Option<serde_json::Error>>,
+    },
 }
 
 impl<'de> DeserializeSeed<'de> for LogFileSeed<'_, '_, 'de> {
@@ -999,7 +1037,7 @@ impl<'de> Visitor<'de> for LogFileSeed<'_, '_, 'de> {
                     origin: self.origin,
                     index: &mut *self.index,
                     sink: &mut *self.sink,
-                    skim: self.skim,
+                    reading: self.reading,
                 })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -1013,7 +1051,7 @@ struct RecordsSeed<'a, 's, 'de> {
     origin: &'de str,
     index: &'a mut usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skim: Option<&'a Skim>,
+    reading: Reading<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, 'de> {
@@ -1029,13 +1067,13 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_, 'de> {
         f.write_str("a list of CloudTrail records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let Some(skim) = self.skim {
+        if !matches!(self.reading, Reading::Stream) {
             while seq
-                .next_element_seed(SkimmedEntrySeed {
+                .next_element_seed(RawEntrySeed {
                     origin: self.origin,
                     index: *self.index,
                     sink: &mut *self.sink,
-                    skim,
+                    reading: self.reading,
                 })?
                 .is_some()
             {
@@ -1083,21 +1121,32 @@ impl EntrySeed<'_, '_> {
     }
 }
 
-/// A log-file entry read with a skim: skipped as a raw slice of the file,
-/// then handed on unread, or read into a view when the skim finds
-/// something in it.
-struct SkimmedEntrySeed<'s, 'k, 'de> {
+/// A log-file entry skipped as a raw slice of the file, then, as `reading`
+/// says ([`Reading::Skim`] or [`Reading::After`]), passed over, handed on
+/// unread, or read into a view from that slice.
+struct RawEntrySeed<'s, 'k, 'de> {
     origin: &'de str,
     index: usize,
     sink: &'s mut dyn FnMut(Record<'_>),
-    skim: &'k Skim,
+    reading: Reading<'k>,
 }
 
-impl<'de> DeserializeSeed<'de> for SkimmedEntrySeed<'_, '_, 'de> {
+impl<'de> DeserializeSeed<'de> for RawEntrySeed<'_, '_, 'de> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let raw = <&'de RawValue>::deserialize(d)?.get();
         let (origin, index) = (self.origin, self.index);
+        if let Reading::After { bad, error } = self.reading {
+            if index < bad {
+                return Ok(());
+            }
+            if index == bad {
+                if let Some(source) = error.take() {
+                    (self.sink)(json_error(origin, index, source));
+                }
+                return Ok(());
+            }
+        }
         if !raw.starts_with('{') {
             EntrySeed {
                 origin,
@@ -1105,17 +1154,25 @@ impl<'de> DeserializeSeed<'de> for SkimmedEntrySeed<'_, '_, 'de> {
                 sink: self.sink,
             }
             .not_an_object();
-        } else if !self.skim.finds(raw) {
+            return Ok(());
+        }
+        if let Reading::Skim(skim) = self.reading
+            && !skim.finds(raw)
+        {
             (self.sink)(Record::Inert { origin, index, raw });
-        } else {
-            // A failure here is told as the unskimmed reading tells it.
-            let view = serde_json::from_str::<RecordView>(raw)
-                .map_err(|_| de::Error::custom("a record to read again unskimmed"))?;
-            (self.sink)(Record::View {
+            return Ok(());
+        }
+        match serde_json::from_str::<RecordView>(raw) {
+            Ok(view) => (self.sink)(Record::View {
                 origin,
                 index,
                 view: &view,
-            });
+            }),
+            // Skimming, a failure is told as the unskimmed reading tells it.
+            Err(_) if matches!(self.reading, Reading::Skim(_)) => {
+                return Err(de::Error::custom("a record to read again unskimmed"));
+            }
+            Err(source) => (self.sink)(json_error(origin, index, source)),
         }
         Ok(())
     }
@@ -1205,6 +1262,78 @@ mod tests {
         assert!(names(&items)[1].starts_with("error:`t#1` is not an event"));
         assert_eq!(names(&items)[2], "B");
         assert_eq!(items[2].location, "t#2");
+    }
+
+    #[test]
+    fn a_record_that_fails_its_view_is_reported_and_the_file_goes_on() {
+        let items = collect(
+            br#"{"Records": [{"eventName": "A"}, {"eventName": "B", "eventName": "C"}, 3,
+                {"eventName": "D"}, {"userIdentity": {"arn": "a", "arn": "b"}}, {"eventName": "F"}]}"#,
+        );
+        let found: Vec<(String, String)> = items
+            .iter()
+            .map(|l| l.location.clone())
+            .zip(names(&items))
+            .collect();
+        let expected = [
+            ("t#0", "A"),
+            (
+                "t#1",
+                "error:`t#1` is not valid JSON: duplicate field `eventName`",
+            ),
+            ("t#2", "error:`t#2` is not an event"),
+            ("t#3", "D"),
+            (
+                "t#4",
+                "error:`t#4` is not valid JSON: duplicate field `arn`",
+            ),
+            ("t#5", "F"),
+        ];
+        assert_eq!(found.len(), expected.len(), "{found:?}");
+        for ((location, name), (at, start)) in found.iter().zip(expected) {
+            assert!(location == at && name.starts_with(start), "{found:?}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_still_ends_the_file_after_a_failed_record() {
+        let names = names(&collect(
+            br#"{"Records": [{"eventName": "A"}, {"eventName": "B", "eventName": "C"},
+                {"eventName": "D"}, {"eventName": tru}, {"eventName": "E"}]}"#,
+        ));
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names[1].starts_with("error:`t#1`"), "{names:?}");
+        assert_eq!(names[2], "D");
+        assert!(
+            names[3].starts_with("error:`t#3` is not valid JSON: expected ident"),
+            "{names:?}"
+        );
+        // A record that fails its view and is not JSON either: its first
+        // error, and nothing after it.
+        let names = names_of(br#"{"Records": [{"eventName": "A"}, {"eventName": "B", "eventName": "C", x}, {"eventName": "D"}]}"#);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names[1].starts_with("error:`t#1` is not valid JSON: duplicate field"),
+            "{names:?}"
+        );
+    }
+
+    fn names_of(bytes: &[u8]) -> Vec<String> {
+        names(&collect(bytes))
+    }
+
+    #[test]
+    fn a_lone_surrogate_after_a_failed_record_is_read_as_the_replacement_character() {
+        let items = collect(
+            br#"{"Records": [{"eventName": "B", "eventName": "C"}, {"eventName": "D", "userAgent": "a\ud800b"}]}"#,
+        );
+        let names = names(&items);
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names[0].starts_with("error:`t#0`"), "{names:?}");
+        let Ok(Item::CloudTrail { event, .. }) = &items[1].item else {
+            panic!("{names:?}");
+        };
+        assert_eq!(event.user_agent.as_deref(), Some("a\u{fffd}b"));
     }
 
     #[test]
