@@ -140,7 +140,10 @@ impl Record<'_> {
             },
             Record::Inert { origin, index, raw } => {
                 let location = format!("{origin}#{index}");
-                let item = serde_json::from_str::<RecordView>(raw)
+                // The skim does not look for a lone surrogate; read as
+                // `parse` reads one.
+                let repaired = repair_lone_surrogates(raw.as_bytes());
+                let item = serde_json::from_slice::<RecordView>(&repaired)
                     .map(|view| Item::CloudTrail {
                         event: Box::new(view.to_event()),
                         envelope: None,
@@ -1293,6 +1296,24 @@ mod tests {
         for ((location, name), (at, start)) in found.iter().zip(expected) {
             assert!(location == at && name.starts_with(start), "{found:?}");
         }
+    }
+
+    #[test]
+    fn an_unread_record_becomes_the_event_parse_makes_of_it() {
+        let raw = r#"{"eventName": "GetObject", "userAgent": "a\ud800b", "readOnly": "true"}"#;
+        let inert = Record::Inert {
+            origin: "t",
+            index: 4,
+            raw,
+        }
+        .into_located();
+        let parsed = collect(format!(r#"{{"Records": [{raw}]}}"#).as_bytes());
+        assert_eq!(inert.location, "t#4");
+        assert_eq!(format!("{:?}", inert.item), format!("{:?}", parsed[0].item));
+        let Ok(Item::CloudTrail { event, .. }) = &inert.item else {
+            panic!("{:?}", inert.item);
+        };
+        assert_eq!(event.user_agent.as_deref(), Some("a\u{fffd}b"));
     }
 
     #[test]
