@@ -13,25 +13,44 @@ pub fn is_self(event: &CloudTrailEvent, config: &Config) -> bool {
     is_self_arns(event.principal_arns(), config)
 }
 
-/// [`is_self`] on the caller's ARNs ([`CloudTrailEvent::principal_arns`]).
+/// [`is_self`] on the caller's ARNs ([`CloudTrailEvent::principal_arns`]):
+/// the role's own ARN (a session's issuer), or a session of it, read as
+/// the ARN it must be: `arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION`
+/// in the role's partition and account. Never a match anywhere in the
+/// text: an IAM user's path may hold `:` and `/`, so a user named into
+/// `/x:ACCOUNT:assumed-role/NAME/` has an ARN that reads like one.
 fn is_self_arns<'a>(mut arns: impl Iterator<Item = &'a str>, config: &Config) -> bool {
     let Some(role_arn) = config.self_role_arn.as_deref() else {
         return false;
     };
-    let Some((account_part, role_path)) = role_arn.split_once(":role/") else {
+    let Some((partition, account, role_name)) = role_of(role_arn) else {
         return false;
     };
-    let role_name = role_path.rsplit('/').next().unwrap_or(role_path);
-    let account = account_part.rsplit(':').next().unwrap_or("");
-    arns.any(|arn| {
-        arn == role_arn
-            || arn
-                .split_once(":assumed-role/")
-                .is_some_and(|(head, rest)| {
-                    head.ends_with(&format!(":{account}"))
-                        && rest.split('/').next() == Some(role_name)
-                })
-    })
+    arns.any(|arn| arn == role_arn || session_of(arn) == Some((partition, account, role_name)))
+}
+
+/// `arn:P:iam::A:role/PATH/NAME` as (P, A, NAME).
+fn role_of(arn: &str) -> Option<(&str, &str, &str)> {
+    let ["arn", partition, "iam", "", account, resource] = arn_parts(arn)? else {
+        return None;
+    };
+    let path = resource.strip_prefix("role/")?;
+    Some((partition, account, path.rsplit('/').next()?))
+}
+
+/// `arn:P:sts::A:assumed-role/NAME/SESSION` as (P, A, NAME).
+fn session_of(arn: &str) -> Option<(&str, &str, &str)> {
+    let ["arn", partition, "sts", "", account, resource] = arn_parts(arn)? else {
+        return None;
+    };
+    let (name, session) = resource.strip_prefix("assumed-role/")?.split_once('/')?;
+    (!name.is_empty() && !session.is_empty() && !session.contains('/'))
+        .then_some((partition, account, name))
+}
+
+/// An ARN's six parts; the last (the resource) may hold `:`.
+fn arn_parts(arn: &str) -> Option<[&str; 6]> {
+    arn.splitn(6, ':').collect::<Vec<_>>().try_into().ok()
 }
 
 /// The names of the roles whose calls are trailguard's own (its role,
@@ -42,8 +61,8 @@ pub fn own_role_names(config: &Config) -> Vec<&str> {
     let own = config
         .self_role_arn
         .as_deref()
-        .and_then(|arn| arn.split_once(":role/"))
-        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path));
+        .and_then(role_of)
+        .map(|(_, _, name)| name);
     own.into_iter()
         .chain(config.organization.member_role_name.as_deref())
         .collect()
@@ -393,6 +412,33 @@ mod tests {
         raw["userIdentity"]["arn"] =
             "arn:aws:sts::999999999999:assumed-role/trailguard-fn/x".into();
         assert!(evaluate(&event(raw), &c).ignored.is_none());
+    }
+
+    #[test]
+    fn a_user_whose_path_spells_our_session_is_not_us() {
+        // IAM paths may hold `:` and `/`: this user's ARN holds the text
+        // of a session of trailguard's role, account and name included.
+        let c = config("self_role_arn = \"arn:aws:iam::111122223333:role/svc/trailguard-fn\"");
+        let mut raw = attach("bob");
+        for arn in [
+            "arn:aws:iam::111122223333:user/x:111122223333:assumed-role/trailguard-fn/bob",
+            "arn:aws:iam::111122223333:user/x:111122223333:assumed-role/trailguard-fn/",
+            "arn:aws:sts::111122223333:federated-user/x:111122223333:assumed-role/trailguard-fn/s",
+            "arn:aws:sts::111122223333:assumed-role/trailguard-fn",
+            "arn:aws:sts::111122223333:assumed-role/trailguard-fn/",
+            "arn:aws-cn:sts::111122223333:assumed-role/trailguard-fn/s",
+            "arn:aws:sts:us-east-1:111122223333:assumed-role/trailguard-fn/s",
+        ] {
+            raw["userIdentity"] = json!({"type": "IAMUser", "arn": arn});
+            let eval = evaluate(&event(raw.clone()), &c);
+            assert_eq!(eval.ignored, None, "{arn}");
+            assert!(!eval.decisions.is_empty(), "{arn}");
+        }
+        // Its own session, in the role's partition, still is.
+        raw["userIdentity"] = json!({"type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/trailguard-fn/trailguard-fn"});
+        assert!(evaluate(&event(raw), &c).ignored.is_some());
+        assert_eq!(own_role_names(&c), ["trailguard-fn"]);
     }
 
     #[test]
