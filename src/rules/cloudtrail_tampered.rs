@@ -1,5 +1,5 @@
 //! cloudtrail-tampered: a trail was stopped, deleted, changed, or its event
-//! selectors no longer record management events.
+//! selectors no longer record management write events.
 
 use serde_json::Value;
 
@@ -30,33 +30,88 @@ pub static RULE: Rule = Rule {
     },
 };
 
-/// Does any selector still record management events?
-fn records_management_events(req: &serde_json::Map<String, Value>) -> bool {
-    let list = |k: &str| {
-        req.get(k)
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    };
-    let basic = list("eventSelectors").iter().any(|s| {
-        // includeManagementEvents defaults to true when omitted.
-        s.get("includeManagementEvents")
+/// The services whose write calls trailguard watches: a selector that
+/// leaves one of them out no longer records what the rules look at.
+const WATCHED_SOURCES: &[&str] = &[
+    "iam.amazonaws.com",
+    "sts.amazonaws.com",
+    "signin.amazonaws.com",
+    "cloudtrail.amazonaws.com",
+];
+
+/// What a trail's new selectors record of the management events.
+#[derive(Debug, PartialEq)]
+enum Recorded {
+    /// Some selector records management write calls of every watched service.
+    Writes,
+    /// Management events, but only read calls (`ReadOnly`, `readOnly = true`)
+    /// or without a watched service: no IAM change would be logged.
+    NoWrites,
+    /// No management event at all.
+    Nothing,
+}
+
+fn list(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn strings(v: Option<&Value>) -> Vec<&str> {
+    list(v).iter().filter_map(Value::as_str).collect()
+}
+
+/// The strongest of what the selectors (basic or advanced) record.
+/// CloudTrail's defaults: `readWriteType` All and `includeManagementEvents`
+/// true when omitted; an advanced selector without a `readOnly` field
+/// records reads and writes.
+fn recorded(req: &serde_json::Map<String, Value>) -> Recorded {
+    let mut out = Recorded::Nothing;
+    for s in list(req.get("eventSelectors")) {
+        if !s
+            .get("includeManagementEvents")
             .and_then(Value::as_bool)
             .unwrap_or(true)
-    });
-    let advanced = list("advancedEventSelectors").iter().any(|s| {
-        s.get("fieldSelectors")
-            .and_then(Value::as_array)
-            .is_some_and(|fields| {
-                fields.iter().any(|f| {
-                    f.get("field").and_then(Value::as_str) == Some("eventCategory")
-                        && f.get("equals")
-                            .and_then(Value::as_array)
-                            .is_some_and(|v| v.iter().any(|x| x.as_str() == Some("Management")))
-                })
+        {
+            continue;
+        }
+        let writes = s
+            .get("readWriteType")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t != "ReadOnly");
+        let excluded = strings(s.get("excludeManagementEventSources"));
+        if writes && !excluded.iter().any(|x| WATCHED_SOURCES.contains(x)) {
+            return Recorded::Writes;
+        }
+        out = Recorded::NoWrites;
+    }
+    for s in list(req.get("advancedEventSelectors")) {
+        let fields = list(s.get("fieldSelectors"));
+        let field = |name: &'static str| {
+            fields
+                .iter()
+                .filter(move |f| f.get("field").and_then(Value::as_str) == Some(name))
+        };
+        if !field("eventCategory").any(|f| strings(f.get("equals")).contains(&"Management")) {
+            continue;
+        }
+        // `readOnly` takes `equals` only: ["true"] is reads only.
+        let writes = field("readOnly").all(|f| strings(f.get("equals")).contains(&"false"));
+        // For a trail's management events `eventSource` takes `notEquals`
+        // only; anything else, or leaving out a watched service, is read
+        // as leaving the watched services out.
+        let sources = field("eventSource").all(|f| {
+            f.as_object().is_some_and(|o| {
+                o.keys().all(|k| k == "field" || k == "notEquals")
+                    && !strings(o.get("notEquals"))
+                        .iter()
+                        .any(|x| WATCHED_SOURCES.contains(x))
             })
-    });
-    basic || advanced
+        });
+        if writes && sources {
+            return Recorded::Writes;
+        }
+        out = Recorded::NoWrites;
+    }
+    out
 }
 
 fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
@@ -86,14 +141,18 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
         ),
         "PutEventSelectors" => {
             let req = event.request().ok_or(Declined("no request parameters"))?;
-            if records_management_events(req) {
-                return Err(Declined("the selectors still record management events"));
-            }
+            let what = match recorded(req) {
+                Recorded::Writes => {
+                    return Err(Declined(
+                        "the selectors still record management write events",
+                    ));
+                }
+                Recorded::NoWrites => "management write events of IAM, STS, sign-in and CloudTrail",
+                Recorded::Nothing => "management events",
+            };
             (
                 Severity::High,
-                format!(
-                    "event selectors of trail {trail} no longer record management events ({by})"
-                ),
+                format!("event selectors of trail {trail} no longer record {what} ({by})"),
                 None,
             )
         }
@@ -153,6 +212,50 @@ mod tests {
         assert!(fire(&RULE, ct("PutEventSelectors", adv)).is_none());
         let data_only = json!({"trailName": "t", "advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]});
         assert!(fire(&RULE, ct("PutEventSelectors", data_only)).is_some());
+    }
+
+    #[test]
+    fn selectors_that_keep_only_reads_fire() {
+        let summary =
+            |req: serde_json::Value| fire(&RULE, ct("PutEventSelectors", req)).map(|f| f.summary);
+        let reads = json!({"trailName": "t", "eventSelectors": [{"readWriteType": "ReadOnly"}]});
+        assert!(
+            summary(reads)
+                .unwrap()
+                .contains("no longer record management write events"),
+        );
+        let cases = [
+            json!([{"readWriteType": "ReadOnly", "includeManagementEvents": true}]),
+            json!([{"readWriteType": "All", "excludeManagementEventSources": ["iam.amazonaws.com"]}]),
+            json!([{"readWriteType": "ReadOnly"}, {"includeManagementEvents": false}]),
+        ];
+        for selectors in cases {
+            let req = json!({"trailName": "t", "eventSelectors": selectors});
+            assert!(summary(req).is_some(), "{selectors}");
+        }
+        let management = json!({"field": "eventCategory", "equals": ["Management"]});
+        let advanced = [
+            json!([{"field": "readOnly", "equals": ["true"]}]),
+            json!([{"field": "eventSource", "notEquals": ["iam.amazonaws.com"]}]),
+            json!([{"field": "eventSource", "equals": ["kms.amazonaws.com"]}]),
+        ];
+        for extra in advanced {
+            let mut fields = vec![management.clone()];
+            fields.extend(extra.as_array().unwrap().iter().cloned());
+            let req =
+                json!({"trailName": "t", "advancedEventSelectors": [{"fieldSelectors": fields}]});
+            assert!(summary(req).is_some(), "{extra}");
+        }
+        // Writes still recorded: no finding.
+        let kept = [
+            json!({"eventSelectors": [{"readWriteType": "WriteOnly"}]}),
+            json!({"eventSelectors": [{"readWriteType": "ReadOnly"}, {"readWriteType": "WriteOnly"}]}),
+            json!({"eventSelectors": [{"excludeManagementEventSources": ["kms.amazonaws.com", "rdsdata.amazonaws.com"]}]}),
+            json!({"advancedEventSelectors": [{"fieldSelectors": [management, {"field": "readOnly", "equals": ["false"]}, {"field": "eventSource", "notEquals": ["kms.amazonaws.com"]}]}]}),
+        ];
+        for req in kept {
+            assert_eq!(summary(req.clone()), None, "{req}");
+        }
     }
 
     #[test]
