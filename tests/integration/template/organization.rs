@@ -554,7 +554,7 @@ fn the_member_and_central_patterns_are_the_same_registry_catalogue() {
 /// named `trailguard` of a role named `role`.
 fn fix_exclusion(role: &str) -> Value {
     json!({"$or": [
-        {"arn": [{"anything-but": {"suffix": format!(":assumed-role/{role}/trailguard")}}]},
+        {"arn": [{"anything-but": {"wildcard": format!("arn:aws:sts::*:assumed-role/{role}/trailguard")}}]},
         {"arn": [{"exists": false}]},
     ]})
 }
@@ -808,7 +808,10 @@ fn both_stacks_of_organisation_mode_keep_to_their_partition() {
 fn by_member_fix(envelope: &Value) -> bool {
     let detail = &envelope["detail"];
     let session = detail["userIdentity"]["arn"].as_str().unwrap_or("");
-    session.ends_with(&format!(":assumed-role/{MEMBER_ROLE}/trailguard"))
+    let parts: Vec<&str> = session.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[2] == "sts"
+        && parts[5] == format!("assumed-role/{MEMBER_ROLE}/trailguard")
         && remediate::makes_call(
             detail["eventSource"].as_str().unwrap_or(""),
             detail["eventName"].as_str().unwrap_or(""),
@@ -894,6 +897,17 @@ fn moto_leaves_out_the_functions_role_and_the_member_roles_fixes_and_nothing_els
         ));
         names.push(format!("{} (member role, another session)", s.name));
         envelopes.push(other);
+        // An IAM user whose ARN ends as the member role's session does:
+        // a path may hold `:` and `/`.
+        let mut user = s.envelope.clone();
+        user["detail"]["userIdentity"] = json!({
+            "type": "IAMUser",
+            "arn": format!("arn:aws:iam::{ACCOUNT}:user/x:assumed-role/{MEMBER_ROLE}/trailguard"),
+            "accountId": ACCOUNT,
+            "userName": "trailguard",
+        });
+        names.push(format!("{} (user under a look-alike path)", s.name));
+        envelopes.push(user);
     }
 
     let center = central(&[], "us-east-1");
@@ -959,6 +973,7 @@ fn moto_leaves_out_the_functions_role_and_the_member_roles_fixes_and_nothing_els
     assert_eq!(hits("member role", &matched[1]), covered("member role"));
     for label in [
         "member role, another session",
+        "user under a look-alike path",
         "look-alike role",
         "look-alike prefix",
         "no user name",
