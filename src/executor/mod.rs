@@ -553,10 +553,14 @@ impl<'a> Executor<'a> {
         if let Some(name) = &name {
             facts = facts.in_other_account(name.as_deref());
         }
-        let key = event
-            .event_id
-            .as_deref()
-            .map(|id| alert_key(id, decision.finding.rule));
+        // An alert that tells of a failed remediation has its own key: the
+        // retry that completes it is alerted too, with what it did and how
+        // to undo it. A retry that fails again finds the failure sent.
+        let failed = report.is_some_and(|r| r.status == Status::Failed);
+        let key = event.event_id.as_deref().map(|id| {
+            let key = alert_key(id, decision.finding.rule);
+            if failed { format!("{key}#failed") } else { key }
+        });
         deliver(
             self.ctx,
             decision.finding.rule,
@@ -835,8 +839,9 @@ pub const CLAIM_LEASE_SECONDS: i64 = 120;
 /// handle` of the same file.
 pub const SENT_RETENTION_SECONDS: i64 = 7 * 24 * 3600;
 
-/// The state table's key of one finding's alert (event id and rule); each
-/// channel appends its name.
+/// The state table's key of one finding's alert (event id and rule); an
+/// alert of a failed remediation appends `#failed`, and each channel its
+/// name.
 pub fn alert_key(event_id: &str, rule: &str) -> String {
     format!("alert#{event_id}#{rule}")
 }

@@ -463,6 +463,99 @@ mod once {
     }
 
     #[tokio::test]
+    async fn a_retry_that_completes_a_failed_remediation_is_alerted_again() {
+        let iam = Arc::new(
+            FaultyIam::new(MemoryIam::new(bob_with_policy(None))).fail_first(
+                "iam:AddUserToGroup",
+                1,
+                ErrorKind::Throttled,
+            ),
+        );
+        let mut h = harness(
+            &format!("{REMEDIATE}\nstate_table = \"trailguard-state\""),
+            iam.clone(),
+            true,
+        );
+        let state = Arc::new(MemoryAlertState::default());
+        h.ctx = h.ctx.with_alert_state(state.clone());
+        let status = |o: &crate::live::Outcome| o.findings[0].remediation.as_ref().unwrap().status;
+        let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(status(err.outcome().unwrap()), Status::Failed);
+        // The retry completes the move: its alert tells so, with the undo.
+        let retry = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(status(&retry), Status::Done);
+        assert_eq!(
+            statuses(&retry),
+            [
+                (Channel::Sns, DeliveryStatus::Sent),
+                (Channel::Slack, DeliveryStatus::Sent)
+            ]
+        );
+        let bodies: Vec<String> = h
+            .published
+            .messages()
+            .iter()
+            .map(|m| m.body.clone())
+            .collect();
+        assert_eq!(bodies.len(), 2);
+        assert!(
+            bodies[0].contains("move-policy-to-group FAILED"),
+            "{}",
+            bodies[0]
+        );
+        assert!(!bodies[1].contains("FAILED"), "{}", bodies[1]);
+        assert!(bodies[1].contains("aws iam "), "the undo: {}", bodies[1]);
+        assert_eq!(h.webhook.bodies().len(), 2);
+        // Later deliveries find both sent.
+        let again = handle_event(attach_event("bob"), &h.ctx).await.unwrap();
+        assert_eq!(
+            statuses(&again),
+            [
+                (Channel::Sns, DeliveryStatus::AlreadySent),
+                (Channel::Slack, DeliveryStatus::AlreadySent)
+            ]
+        );
+        assert_eq!(h.published.messages().len(), 2);
+        let id = attach_event("bob")["detail"]["eventID"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            state.sent(),
+            [
+                format!("alert#{id}#user-policy-attached#failed#slack"),
+                format!("alert#{id}#user-policy-attached#failed#sns"),
+                format!("alert#{id}#user-policy-attached#slack"),
+                format!("alert#{id}#user-policy-attached#sns"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_remediation_that_fails_again_is_not_alerted_again() {
+        let iam = Arc::new(
+            FaultyIam::new(MemoryIam::new(bob_with_policy(None))).fail_first(
+                "iam:AddUserToGroup",
+                2,
+                ErrorKind::Throttled,
+            ),
+        );
+        let mut h = harness(
+            &format!("{REMEDIATE}\nstate_table = \"trailguard-state\""),
+            iam,
+            false,
+        );
+        h.ctx = h
+            .ctx
+            .with_alert_state(Arc::new(MemoryAlertState::default()));
+        for _ in 0..2 {
+            assert!(handle_event(attach_event("bob"), &h.ctx).await.is_err());
+        }
+        assert_eq!(h.published.messages().len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_retry_after_slack_failed_sends_only_slack() {
         let (h, _) = with_state();
         h.webhook.fail_with(Some(EffectError::new(
