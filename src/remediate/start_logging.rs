@@ -3,7 +3,9 @@
 //! it by ARN, else the region of the StopLogging event (StopLogging, like
 //! StartLogging, must be called in the home region). A retryable failure
 //! (CloudTrail's ConflictException included) is retried in the run, then
-//! returned as worth a retry of the event.
+//! returned as worth a retry of the event. A status that reads as logging
+//! does not stop it: a read right after StopLogging may predate it, and
+//! StartLogging on a logging trail changes nothing.
 
 use super::dispatch::Ctx;
 use super::report::{Recorder, RemediateError, Report, Status, sh};
@@ -21,9 +23,7 @@ const ID: &str = SPEC.id;
 
 pub(super) fn plan(trail: &str) -> (Vec<String>, Vec<String>) {
     (
-        vec![format!(
-            "cloudtrail:StartLogging Name={trail} (if not logging)"
-        )],
+        vec![format!("cloudtrail:StartLogging Name={trail}")],
         Vec::new(),
     )
 }
@@ -46,25 +46,18 @@ pub(super) async fn run(trail: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateE
             return Ok(rec.finish(Status::Unchanged));
         }
         Some(true) => {
-            rec.note(format!("trail {trail} is already logging"));
+            // Called all the same: this read may predate the StopLogging.
+            start(trail, home, ctx, &mut rec).await?;
+            rec.call(format!("cloudtrail:StartLogging Name={trail}"), None);
+            rec.note(format!(
+                "trail {trail} read as logging; StartLogging was called all the same, \
+                 as a status read right after StopLogging may predate it"
+            ));
             return Ok(rec.finish(Status::Unchanged));
         }
         Some(false) => {}
     }
-    // A retryable answer (CloudTrail's ConflictException for a trail it
-    // has not finished loading, throttling) is tried again here first:
-    // every second the trail stays stopped is unlogged.
-    let mut attempt = 1;
-    loop {
-        match ctx.trail.start_logging(home, trail).await {
-            Ok(()) => break,
-            Err(e) if e.is_retryable() && attempt < ctx.retry.attempts => {
-                ctx.sleep.sleep(ctx.retry.delay(attempt)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(rec.fail(e)),
-        }
-    }
+    start(trail, home, ctx, &mut rec).await?;
     let region = home
         .map(|r| format!(" --region {}", sh(r)))
         .unwrap_or_default();
@@ -77,6 +70,29 @@ pub(super) async fn run(trail: &str, ctx: &Ctx<'_>) -> Result<Report, RemediateE
     );
     rec.note(format!("trail {trail} is logging again"));
     Ok(rec.finish(Status::Done))
+}
+
+/// StartLogging in `home`. A retryable answer (CloudTrail's
+/// ConflictException for a trail it has not finished loading, throttling)
+/// is tried again here first: every second the trail stays stopped is
+/// unlogged.
+async fn start(
+    trail: &str,
+    home: Option<&str>,
+    ctx: &Ctx<'_>,
+    rec: &mut Recorder,
+) -> Result<(), RemediateError> {
+    let mut attempt = 1;
+    loop {
+        match ctx.trail.start_logging(home, trail).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < ctx.retry.attempts => {
+                ctx.sleep.sleep(ctx.retry.delay(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(rec.fail(e)),
+        }
+    }
 }
 
 /// The region of a trail ARN (`arn:aws:cloudtrail:<region>:<account>:trail/<name>`).

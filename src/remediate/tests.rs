@@ -666,6 +666,23 @@ async fn start_logging_only_when_stopped() {
     );
 }
 
+#[tokio::test]
+async fn start_logging_starts_a_trail_whose_status_read_predates_the_stop() {
+    // StopLogging landed; the status read still answers "logging".
+    let trail = MemoryTrail::default()
+        .with_trail("main", false)
+        .status_reads("main", true);
+    let go = Action::StartLogging {
+        trail: "main".into(),
+    };
+    let r = run_on(&MemoryIam::default(), &trail, &go).await.unwrap();
+    assert_eq!(trail.is_logging_now("main"), Some(true));
+    assert_eq!(r.status, Status::Unchanged);
+    assert_eq!(r.calls, ["cloudtrail:StartLogging Name=main"]);
+    assert!(r.undo.is_empty(), "{:?}", r.undo);
+    assert!(r.notes[0].contains("may predate it"), "{:?}", r.notes);
+}
+
 /// The calls each remediation makes, through all its paths, are exactly
 /// the permissions its registry entry declares (GetUser is the executor's
 /// exemption read: the user's real ARN and its tags).

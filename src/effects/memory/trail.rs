@@ -15,6 +15,9 @@ pub struct MemoryTrail {
     calls: Mutex<Vec<&'static str>>,
     /// `(times left, error)` StartLogging answers before it works.
     start_failures: Mutex<Option<(usize, EffectError)>>,
+    /// What GetTrailStatus answers for a trail whatever its state: a read
+    /// that predates the last change.
+    stale_status: Mutex<BTreeMap<String, bool>>,
 }
 
 impl MemoryTrail {
@@ -31,6 +34,13 @@ impl MemoryTrail {
         self
     }
 
+    /// GetTrailStatus answers `logging` for `name` from now on, whatever
+    /// the trail's state.
+    pub fn status_reads(self, name: &str, logging: bool) -> Self {
+        lock(&self.stale_status).insert(name.to_owned(), logging);
+        self
+    }
+
     pub fn is_logging_now(&self, name: &str) -> Option<bool> {
         lock(&self.trails).get(name).copied()
     }
@@ -44,7 +54,11 @@ impl MemoryTrail {
 impl TrailControl for MemoryTrail {
     async fn is_logging(&self, _: Option<&str>, trail: &str) -> Result<Option<bool>, EffectError> {
         lock(&self.calls).push("cloudtrail:GetTrailStatus");
-        Ok(lock(&self.trails).get(trail).copied())
+        let stale = lock(&self.stale_status).get(trail).copied();
+        Ok(lock(&self.trails)
+            .get(trail)
+            .copied()
+            .map(|now| stale.unwrap_or(now)))
     }
 
     async fn start_logging(&self, _: Option<&str>, trail: &str) -> Result<(), EffectError> {
