@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use super::cut;
-use super::slack::{cut_escaped, escape};
+use super::slack::{cut_escaped, escape, mrkdwn};
 use super::sns::{BODY_MAX_BYTES, SUBJECT_MAX};
 use super::text::{cut_bytes, escape_controls};
 use crate::effects::{SnsMessage, Window};
@@ -142,8 +142,8 @@ pub fn slack_message(w: &Window) -> Value {
         "text": cut_escaped(&escape(&headline(w)), SLACK_SECTION_MAX),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": header}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": cut_escaped(&facts, SLACK_SECTION_MAX)}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": cut_escaped(&calls, SLACK_SECTION_MAX)}},
+            {"type": "section", "text": mrkdwn(cut_escaped(&facts, SLACK_SECTION_MAX))},
+            {"type": "section", "text": mrkdwn(cut_escaped(&calls, SLACK_SECTION_MAX))},
         ]
     })
 }
@@ -210,6 +210,7 @@ mod tests {
         assert!(!m.body.contains("\r\nFirst:   forged"));
         assert!(m.body.contains("\\r\\nFirst:   forged"));
         let slack = slack_message(&w);
+        crate::alert::slack::assert_mrkdwn_verbatim(&slack);
         let text = slack.to_string();
         assert!(!text.contains("<!channel>") && !text.contains("<https://"));
         assert!(text.contains("&lt;!channel&gt; &amp;"));

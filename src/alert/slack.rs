@@ -3,7 +3,8 @@
 //!
 //! Every string that comes from an event (names, user agents, documents) is
 //! escaped for Slack's mrkdwn (`&`, `<`, `>`), so it cannot open a link,
-//! mention `<!channel>` or break out of a block.
+//! mention `<!channel>` or break out of a block, and every mrkdwn text is
+//! `verbatim`, so a bare URL or `@channel` in it stays text.
 
 use serde_json::{Value, json};
 
@@ -53,8 +54,12 @@ pub fn cut_escaped(text: &str, max: usize) -> String {
     }
 }
 
-fn mrkdwn(text: String) -> Value {
-    json!({"type": "mrkdwn", "text": text})
+/// A mrkdwn text object, `verbatim`: Slack turns no bare URL into a link
+/// and parses no `@channel`, `@here` or `#channel` written as plain text (an
+/// IAM user name may hold `@`); the escaped `<`, `>` and `&` already keep
+/// out its explicit `<...>` syntax.
+pub(crate) fn mrkdwn(text: String) -> Value {
+    json!({"type": "mrkdwn", "text": text, "verbatim": true})
 }
 
 fn field(label: &str, value: &str) -> Value {
@@ -62,6 +67,21 @@ fn field(label: &str, value: &str) -> Value {
         &format!("*{label}*\n{}", escape(value)),
         FIELD_MAX,
     ))
+}
+
+/// Every mrkdwn text object of a message is verbatim ([`mrkdwn`]).
+#[cfg(test)]
+pub(crate) fn assert_mrkdwn_verbatim(message: &Value) {
+    match message {
+        Value::Object(o) => {
+            if o.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                assert_eq!(o.get("verbatim"), Some(&Value::Bool(true)), "{message}");
+            }
+            o.values().for_each(assert_mrkdwn_verbatim);
+        }
+        Value::Array(a) => a.iter().for_each(assert_mrkdwn_verbatim),
+        _ => {}
+    }
 }
 
 /// The Block Kit message for one decision.
@@ -396,6 +416,18 @@ mod tests {
             escape("<!channel> & <https://evil|click>"),
             "&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"
         );
+    }
+
+    #[test]
+    fn mentions_and_urls_written_as_plain_text_stay_text() {
+        // IAM user names may hold `@`; user agents may hold URLs.
+        let event = event_with("userAgent", "@channel https://evil.example/x");
+        let d = decision("@here", "@here got a policy");
+        let message = message(&Facts::new(&event, &d, None));
+        assert!(message.to_string().contains("@here got a policy"));
+        assert_mrkdwn_verbatim(&message);
+        let mrkdwn_objects = message.to_string().matches(r#""type":"mrkdwn""#).count();
+        assert!(mrkdwn_objects >= 5, "{mrkdwn_objects}");
     }
 
     #[test]

@@ -285,7 +285,7 @@ pub fn sns_message(topic_arn: &str, report: &Summary<'_>) -> SnsMessage {
 }
 
 fn section(text: String) -> Value {
-    json!({"type": "section", "text": {"type": "mrkdwn", "text": crate::alert::slack::cut_escaped(&text, SLACK_SECTION_MAX)}})
+    json!({"type": "section", "text": crate::alert::slack::mrkdwn(crate::alert::slack::cut_escaped(&text, SLACK_SECTION_MAX))})
 }
 
 /// The Block Kit message. Every string from the account is escaped.
@@ -333,12 +333,12 @@ pub fn slack_message(report: &Summary<'_>) -> Value {
             section(by_rule),
             section(worst),
             section(remediation),
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(&format!(
+            {"type": "context", "elements": [crate::alert::slack::mrkdwn(escape(&format!(
                 "account {} · scanned {} · {} IAM users",
                 account(report),
                 report.scanned_at.format("%Y-%m-%d %H:%M UTC"),
                 report.users
-            ))}]},
+            )))]},
         ],
     })
 }

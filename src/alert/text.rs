@@ -169,6 +169,7 @@ mod tests {
             let decisions = decisions(&summary);
             let message = crate::alert::summary::slack_message(&scan_summary(&decisions));
             whole_entities(&message);
+            crate::alert::slack::assert_mrkdwn_verbatim(&message);
         }
     }
 
