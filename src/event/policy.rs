@@ -52,17 +52,54 @@ fn strings<'a>(stmt: &'a Value, key: &str) -> Vec<&'a str> {
     }
 }
 
-/// Does the document grant full administrator access: an `Allow` statement
-/// with Action `*` (or `*:*`) on Resource `*`?
-pub fn grants_full_admin(doc: &Value) -> bool {
-    statements(doc).any(|stmt| {
-        let allow = stmt.get("Effect").and_then(Value::as_str) == Some("Allow");
-        let any_action = strings(stmt, "Action")
-            .iter()
-            .any(|a| *a == "*" || *a == "*:*");
-        let any_resource = strings(stmt, "Resource").contains(&"*");
-        allow && any_action && any_resource
+/// What an `Allow` statement of the document grants that amounts to
+/// administrator access, as `ACTIONS on RESOURCES`; `None` when no
+/// statement does. Every action is `*` or `*:*`, `iam:*` (which grants
+/// the rest: IAM's AWS managed `IAMFullAccess` is admin-equivalent too) or
+/// a `NotAction` (everything but what it names); every resource is `*`, an
+/// ARN of wildcards only (`arn:*`, `arn:aws:*:*:*:*`) or a `NotResource`.
+/// Conditions are not read: a condition narrows who may use the grant,
+/// and the grant is still written to the account.
+pub fn admin_grant(doc: &Value) -> Option<String> {
+    statements(doc).find_map(|stmt| {
+        if stmt.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            return None;
+        }
+        let actions = strings(stmt, "Action");
+        let action = if actions.iter().any(|a| *a == "*" || *a == "*:*") {
+            "*"
+        } else if actions.iter().any(|a| a.eq_ignore_ascii_case("iam:*")) {
+            "iam:*"
+        } else if stmt.get("NotAction").is_some() {
+            "every action but its NotAction"
+        } else {
+            return None;
+        };
+        let resources = strings(stmt, "Resource");
+        let resource = if resources.contains(&"*") {
+            "*"
+        } else if resources.iter().any(|r| every_arn(r)) {
+            "every ARN"
+        } else if stmt.get("NotResource").is_some() {
+            "every resource but its NotResource"
+        } else {
+            return None;
+        };
+        Some(format!("{action} on {resource}"))
     })
+}
+
+/// An ARN pattern every ARN (of a partition) matches: `arn:` then, after
+/// an optional partition, nothing but `*` and `:`.
+fn every_arn(resource: &str) -> bool {
+    let Some(rest) = resource.strip_prefix("arn:") else {
+        return false;
+    };
+    let rest = match rest.split_once(':') {
+        Some((partition, tail)) if !partition.contains('*') => tail,
+        _ => rest,
+    };
+    rest.contains('*') && rest.chars().all(|c| c == '*' || c == ':')
 }
 
 #[cfg(test)]
@@ -77,7 +114,47 @@ mod tests {
         let encoded = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
         for text in [compact, pretty, tabbed, encoded] {
             let doc = decode(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert!(grants_full_admin(&doc), "{text}");
+            assert_eq!(admin_grant(&doc).as_deref(), Some("* on *"), "{text}");
+        }
+    }
+
+    #[test]
+    fn rewordings_of_admin_are_admin() {
+        for (text, grant) in [
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+                "* on *",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:ListUsers","Resource":"*"}]}"#,
+                "every action but its NotAction on *",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"*","NotResource":"arn:aws:s3:::b"}]}"#,
+                "* on every resource but its NotResource",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:*"}]}"#,
+                "* on every ARN",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":["s3:GetObject","*:*"],"Resource":"arn:aws:*:*:*:*"}]}"#,
+                "* on every ARN",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"IAM:*","Resource":"*"}]}"#,
+                "iam:* on *",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
+                "* on *",
+            ),
+        ] {
+            assert_eq!(
+                admin_grant(&decode(text).unwrap()).as_deref(),
+                Some(grant),
+                "{text}"
+            );
         }
     }
 
@@ -87,9 +164,14 @@ mod tests {
             r#"{"Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::*"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"arn:aws:iam::*:user/*"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#,
+            r#"{"Statement":[{"Effect":"Deny","NotAction":"iam:*","Resource":"*"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","NotAction":"s3:*","Resource":"arn:aws:s3:::b"}]}"#,
             r#"{}"#,
         ] {
-            assert!(!grants_full_admin(&decode(text).unwrap()), "{text}");
+            assert_eq!(admin_grant(&decode(text).unwrap()), None, "{text}");
         }
     }
 

@@ -69,9 +69,9 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
         .ok_or(Declined("no policyDocument in the request"))?;
     let doc =
         policy::decode(text).map_err(|_| Declined("the policy document is not valid JSON"))?;
-    if !policy::grants_full_admin(&doc) {
-        return Err(Declined("the policy does not allow * on *"));
-    }
+    let grant = policy::admin_grant(&doc).ok_or(Declined(
+        "the policy does not allow every action (or iam:*) on every resource",
+    ))?;
     let (target, what) = match event.name() {
         "CreatePolicy" | "CreatePolicyVersion" => {
             let p = event
@@ -98,7 +98,7 @@ fn evaluate(event: &CloudTrailEvent, _: &Settings) -> Verdict {
     Ok(Finding::new(
         &RULE,
         target,
-        format!("{what} allows * on * ({} by {by})", event.name()),
+        format!("{what} allows {grant} ({} by {by})", event.name()),
     ))
 }
 
@@ -149,6 +149,29 @@ mod tests {
             let f = fire(&RULE, iam_call(name, req, json!(null)));
             assert!(f.is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn fires_on_documents_that_reword_admin() {
+        let doc =
+            r#"{"Statement":[{"Effect":"Allow","NotAction":"iam:ListUsers","Resource":"*"}]}"#;
+        let req = json!({"userName": "bob", "policyName": "p", "policyDocument": doc});
+        let f = fire(&RULE, iam_call("PutUserPolicy", req, json!(null))).unwrap();
+        assert!(
+            f.summary.starts_with(
+                "inline policy p on user bob allows every action but its NotAction on *"
+            ),
+            "{}",
+            f.summary
+        );
+        let doc = r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"arn:*"}]}"#;
+        let req = json!({"policyName": "p", "policyDocument": doc});
+        let f = fire(&RULE, iam_call("CreatePolicy", req, json!(null))).unwrap();
+        assert!(
+            f.summary.contains("allows iam:* on every ARN"),
+            "{}",
+            f.summary
+        );
     }
 
     #[test]
