@@ -81,7 +81,13 @@ pub const DEFAULTS: &[(&str, &[GroupBy], u32)] = &[
     ("root-api-call", &[GroupBy::Session, GroupBy::SourceIp], 60),
     // Password guessing from one address.
     ("root-console-login-failed", &[GroupBy::SourceIp], 60),
-    ("console-login-without-mfa", &[GroupBy::Principal], 60),
+    // One user's sign-ins from one address: a sign-in from anywhere else
+    // (a stolen password) alerts at once.
+    (
+        "console-login-without-mfa",
+        &[GroupBy::Principal, GroupBy::SourceIp],
+        60,
+    ),
 ];
 
 /// The registry's grouping of `rule`, if it is grouped.
@@ -133,5 +139,20 @@ mod tests {
             assert!(!by.is_empty() && *window > 0, "{id}");
         }
         assert_eq!(default_grouping("access-key-created"), None);
+    }
+
+    #[test]
+    fn a_sign_in_without_mfa_from_another_address_is_another_group() {
+        use crate::rules::testing::{console_login, event, fire};
+        let rule = find("console-login-without-mfa").unwrap();
+        let grouping = default_grouping(rule.id).unwrap();
+        let key = |ip: &str| {
+            let mut raw = console_login("IAMUser", "Success", "No");
+            raw["sourceIPAddress"] = ip.into();
+            let finding = fire(rule, raw.clone()).expect("the rule fires");
+            grouping.label(&event(raw), &finding)
+        };
+        assert_eq!(key("198.51.100.7"), key("198.51.100.7"));
+        assert_ne!(key("198.51.100.7"), key("203.0.113.9"));
     }
 }
