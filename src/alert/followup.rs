@@ -102,9 +102,10 @@ pub fn body(w: &Window) -> String {
 
 /// The SNS message, with the attributes of the rule's own alerts.
 pub fn sns_message(topic_arn: &str, w: &Window) -> SnsMessage {
-    let fifo = topic_arn
-        .ends_with(".fifo")
-        .then(|| (account(w).to_owned(), format!("{}#{}", w.key, w.opened_at)));
+    let fifo = topic_arn.ends_with(".fifo").then(|| {
+        let id = format!("{}#{}", w.key, w.opened_at);
+        (account(w).to_owned(), super::sns::deduplication_id(id))
+    });
     SnsMessage {
         topic_arn: topic_arn.to_owned(),
         subject: subject(w),
@@ -164,6 +165,29 @@ mod tests {
             first_time: "2026-12-01T10:00:05Z".into(),
             last_time: "2026-12-01T10:58:40Z".into(),
         }
+    }
+
+    #[test]
+    fn a_fifo_follow_up_of_a_long_group_key_fits_snss_limit() {
+        let mut w = window(vec![("signin:ConsoleLogin".into(), 1)], "principal=x");
+        w.key = format!(
+            "group#123456789012#console-login-without-mfa#arn:aws:iam::123456789012:user/{}/{}#203.0.113.7",
+            "p".repeat(200),
+            "u".repeat(64)
+        );
+        let (group, id) = sns_message("arn:aws:sns:us-east-1:123456789012:t.fifo", &w)
+            .fifo
+            .unwrap();
+        assert_eq!(group, "123456789012");
+        assert!(id.len() <= crate::alert::sns::DEDUPLICATION_ID_MAX, "{id}");
+        let short = sns_message(
+            "arn:aws:sns:us-east-1:123456789012:t.fifo",
+            &window(vec![], "x"),
+        );
+        assert_eq!(
+            short.fifo.unwrap().1,
+            "group#123456789012#root-api-call#ASIAX#203.0.113.7#1000000"
+        );
     }
 
     #[test]

@@ -17,10 +17,17 @@ pub const BODY_MAX_BYTES: usize = 200_000;
 /// The message for one decision, to `topic_arn`.
 pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
     let d = facts.decision;
+    // A failed remediation's alert and the one of the retry that completes
+    // it are two messages (the state table keeps them apart the same way):
+    // one id would let SNS drop the second within its five minutes.
+    let failed = facts
+        .remediation
+        .is_some_and(|r| r.status == crate::remediate::Status::Failed);
     let fifo = topic_arn.ends_with(".fifo").then(|| {
+        let id = format!("{}:{}", facts.event_id(), d.finding.rule);
         (
             facts.account().to_owned(),
-            format!("{}:{}", facts.event_id(), d.finding.rule),
+            deduplication_id(if failed { format!("{id}:failed") } else { id }),
         )
     });
     let mut attributes: Vec<(String, String)> = vec![
@@ -39,6 +46,23 @@ pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
         fifo,
     }
 }
+
+/// A FIFO topic's `MessageDeduplicationId`: SNS takes at most 128
+/// characters, so a longer id (a group key holds ARNs) is sent as the
+/// SHA-256 of it, in hex.
+pub fn deduplication_id(id: String) -> String {
+    use sha2::{Digest, Sha256};
+    if id.len() <= DEDUPLICATION_ID_MAX {
+        return id;
+    }
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SNS's limit on a `MessageDeduplicationId`.
+pub const DEDUPLICATION_ID_MAX: usize = 128;
 
 /// `trailguard HIGH admin-policy-granted: user bob (111122223333)`: printable
 /// ASCII only (SNS refuses control characters), under 100 characters.
@@ -119,6 +143,40 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::alert::testing::{decision, event_with};
+
+    #[test]
+    fn a_failed_remediation_and_its_completion_are_two_fifo_messages() {
+        use crate::remediate::{Report, Status};
+        let event = event_with("eventID", "e-1");
+        let d = decision("bob", "bob got a policy");
+        let topic = "arn:aws:sns:us-east-1:1:t.fifo";
+        let id = |status| {
+            let report = Report::new("move-policy-to-group", status);
+            message(topic, &Facts::new(&event, &d, Some(&report)))
+                .fifo
+                .unwrap()
+                .1
+        };
+        assert_eq!(id(Status::Done), "e-1:user-policy-attached");
+        assert_eq!(id(Status::Failed), "e-1:user-policy-attached:failed");
+        assert!(
+            message("arn:aws:sns:us-east-1:1:t", &Facts::new(&event, &d, None))
+                .fifo
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_long_deduplication_id_is_hashed_to_fit() {
+        let short = "x".repeat(DEDUPLICATION_ID_MAX);
+        assert_eq!(deduplication_id(short.clone()), short);
+        let long = format!("{short}y");
+        let hashed = deduplication_id(long.clone());
+        assert_eq!(hashed.len(), 64);
+        assert!(hashed.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(hashed, deduplication_id(long));
+        assert_ne!(hashed, deduplication_id(format!("{short}z")));
+    }
 
     #[test]
     fn another_accounts_alert_names_it_and_says_where_the_console_opens() {
