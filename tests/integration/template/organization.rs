@@ -364,6 +364,44 @@ fn one_scan_per_account_goes_through_a_queue_with_partial_failures_and_a_dead_le
 /// letters are moved by SQS itself and the alarm reads metrics: neither
 /// sends.
 #[test]
+fn only_the_rules_and_the_function_send_to_the_dead_letter_queue() {
+    for (stack, rules) in [
+        (
+            Stack::new(main_template(), &[]),
+            json!("arn:test:CloudTrailRule.Arn"),
+        ),
+        (
+            central(&[], "us-east-1"),
+            json!([
+                "arn:test:CloudTrailRule.Arn",
+                "arn:test:OrganizationRule.Arn"
+            ]),
+        ),
+    ] {
+        let role = output(&stack, "FunctionRoleArn");
+        let policy = properties(&stack, "DeadLetterQueuePolicy");
+        let statements = policy["PolicyDocument"]["Statement"].as_array().unwrap();
+        assert_eq!(
+            statements.last().unwrap(),
+            &json!({
+                "Sid": "OnlyTheRulesAndTheFunctionSend",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:SendMessage",
+                "Resource": "arn:test:DeadLetterQueue.Arn",
+                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": role, "aws:SourceArn": rules}}
+            })
+        );
+        // The function's failed invocations go there, sent with its role.
+        let function = properties(&stack, "TrailguardFunction");
+        assert_eq!(
+            function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"],
+            "arn:test:DeadLetterQueue.Arn"
+        );
+    }
+}
+
+#[test]
 fn only_the_functions_role_sends_to_the_scan_queue() {
     for region in ["us-east-1", "us-gov-west-1", "cn-north-1"] {
         let stack = central(&[], region);
