@@ -395,6 +395,18 @@ impl Iam for AwsIam {
             .map_err(|e| classify("iam:AddUserToGroup", e))
     }
 
+    async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
+        self.client
+            .get()
+            .remove_user_from_group()
+            .group_name(group)
+            .user_name(user)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| classify("iam:RemoveUserFromGroup", e))
+    }
+
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
         self.client
             .get()

@@ -179,6 +179,13 @@ impl<I: Iam> Iam for FaultyIam<I> {
         )
         .await
     }
+    async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
+        self.step(
+            "iam:RemoveUserFromGroup",
+            self.inner.remove_user_from_group(group, user),
+        )
+        .await
+    }
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError> {
         self.step(
             "iam:DetachUserPolicy",

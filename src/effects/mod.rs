@@ -286,6 +286,8 @@ pub trait Iam: Send + Sync {
     async fn attach_group_policy(&self, group: &str, policy_arn: &str) -> Result<(), EffectError>;
     /// `iam:AddUserToGroup`.
     async fn add_user_to_group(&self, group: &str, user: &str) -> Result<(), EffectError>;
+    /// `iam:RemoveUserFromGroup`.
+    async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<(), EffectError>;
     /// `iam:DetachUserPolicy`.
     async fn detach_user_policy(&self, user: &str, policy_arn: &str) -> Result<(), EffectError>;
     /// `iam:GetUserPolicy`; `None` when the user or the policy does not exist.

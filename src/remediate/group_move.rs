@@ -269,3 +269,31 @@ where
     let_it_propagate(ctx).await;
     Ok(())
 }
+
+/// Takes `user` out of the dedicated `group` again when what was being
+/// moved left the user meanwhile (detached, deleted or changed by someone
+/// else): the group's copy must not grant what the user no longer holds.
+/// The group is dedicated to this user and policy, so the membership
+/// served the move alone.
+pub(super) async fn withdraw(
+    iam: &dyn Iam,
+    rec: &mut Recorder,
+    group: &str,
+    user: &str,
+) -> Result<(), RemediateError> {
+    match iam.remove_user_from_group(group, user).await {
+        Ok(()) => {
+            rec.call(
+                format!("iam:RemoveUserFromGroup GroupName={group} UserName={user}"),
+                Some(format!(
+                    "aws iam add-user-to-group --group-name {} --user-name {}",
+                    sh(group),
+                    sh(user)
+                )),
+            );
+            Ok(())
+        }
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(rec.fail(e)),
+    }
+}

@@ -9,7 +9,9 @@
 //! the report carries both documents for a human to choose.
 
 use super::dispatch::Ctx;
-use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
+use super::group_move::{
+    GroupFacts, choose_group, join_and_verify, member_candidates, same_name, withdraw,
+};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
 use super::retry::{Seen, patiently, retry_not_found};
@@ -33,6 +35,7 @@ pub static SPEC: RemediationSpec = RemediationSpec {
         "iam:ListGroupPolicies",
         "iam:ListGroupsForUser",
         "iam:PutGroupPolicy",
+        "iam:RemoveUserFromGroup",
     ],
     scoped_to_group_path: true,
 };
@@ -219,10 +222,10 @@ pub(super) async fn run(
         .await
         .map_err(|e| rec.fail(e))?;
     match now {
-        None => rec.note(format!(
-            "inline policy {policy_name} was already deleted from {user}"
-        )),
+        None => return withdrawn(iam, rec, group, user, policy_name).await,
         Some(now) if !same_document(&now, &document) => {
+            // The group's copy is the old version: not granted meanwhile.
+            withdraw(iam, &mut rec, group, user).await?;
             let e = EffectError::new(
                 "iam:GetUserPolicy",
                 ErrorKind::Unavailable,
@@ -242,14 +245,30 @@ pub(super) async fn run(
                     sh(&compact(&document))
                 )),
             ),
-            Err(e) if e.is_not_found() => rec.note(format!(
-                "inline policy {policy_name} was already deleted from {user}"
-            )),
+            Err(e) if e.is_not_found() => {
+                return withdrawn(iam, rec, group, user, policy_name).await;
+            }
             Err(e) => return Err(rec.fail(e)),
         },
     }
     rec.note(format!(
         "{user} now holds inline policy {policy_name} through group {group} instead of directly"
+    ));
+    Ok(rec.finish(Status::Done))
+}
+
+/// The user's own copy was deleted by someone else while it was being
+/// moved: the group's copy must not grant it back.
+async fn withdrawn(
+    iam: &dyn Iam,
+    mut rec: Recorder,
+    group: &str,
+    user: &str,
+    policy_name: &str,
+) -> Result<Report, RemediateError> {
+    withdraw(iam, &mut rec, group, user).await?;
+    rec.note(format!(
+        "inline policy {policy_name} was deleted from {user} by someone else while it was being moved, so {user} was taken out of group {group} again: the move grants nothing {user} no longer holds. If {user} should keep it, run the undo"
     ));
     Ok(rec.finish(Status::Done))
 }

@@ -14,7 +14,9 @@
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::dispatch::Ctx;
-use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
+use super::group_move::{
+    GroupFacts, choose_group, join_and_verify, member_candidates, same_name, withdraw,
+};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
 use super::retry::{Seen, patiently, retry_not_found};
@@ -71,6 +73,7 @@ pub static SPEC: RemediationSpec = RemediationSpec {
         "iam:ListAttachedUserPolicies",
         "iam:ListGroupPolicies",
         "iam:ListGroupsForUser",
+        "iam:RemoveUserFromGroup",
     ],
     scoped_to_group_path: true,
 };
@@ -279,9 +282,16 @@ pub(super) async fn run(
                 sh(policy_arn)
             )),
         ),
-        // Detached meanwhile (or our answer was lost): the goal holds.
+        // Detached by someone else while it was being moved: the group's
+        // copy would grant it back. (An answer of ours lost and the call
+        // sent again reads the same; then the user is left without it, and
+        // the notes and undo say so.)
         Err(e) if e.is_not_found() => {
-            rec.note(format!("{policy_arn} was already detached from {user}"))
+            withdraw(iam, &mut rec, group, user).await?;
+            rec.note(format!(
+                "{policy_arn} was detached from {user} by someone else while it was being moved, so {user} was taken out of group {group} again: the move grants nothing {user} no longer holds. If {user} should keep it, run the undo"
+            ));
+            return Ok(rec.finish(Status::Done));
         }
         Err(e) => return Err(rec.fail(e)),
     }

@@ -352,6 +352,72 @@ async fn policy_detached_meanwhile_is_not_granted_back() {
     assert!(iam.state().groups.is_empty());
 }
 
+/// What someone else does while a move runs: the user's own copy is
+/// detached or deleted just before trailguard takes it away.
+fn detached_meanwhile(s: &mut IamState) {
+    s.user("bob").attached.clear();
+}
+
+fn deleted_meanwhile(s: &mut IamState) {
+    s.user("bob").inline.clear();
+}
+
+fn changed_meanwhile(s: &mut IamState) {
+    let narrower = DOC.replace("s3:GetObject", "s3:GetObjectTagging");
+    s.user("bob").inline.insert("s3-read".into(), narrower);
+}
+
+#[tokio::test]
+async fn a_policy_detached_during_the_move_is_not_granted_back() {
+    let iam = MemoryIam::new(bob()).meanwhile("iam:DetachUserPolicy", detached_meanwhile);
+    let report = run_mem(&iam, &move_policy("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    let s = iam.state();
+    assert!(s.users["bob"].attached.is_empty());
+    assert!(!s.groups["trailguard-read-only"].members.contains("bob"));
+    assert_eq!(
+        report.calls.last().unwrap(),
+        "iam:RemoveUserFromGroup GroupName=trailguard-read-only UserName=bob"
+    );
+    assert_eq!(
+        report.undo[0],
+        "aws iam add-user-to-group --group-name trailguard-read-only --user-name bob"
+    );
+    assert!(
+        report.notes.iter().any(|n| n.contains("by someone else")),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_inline_policy_deleted_or_changed_during_the_move_is_not_granted_back() {
+    let iam = MemoryIam::new(bob()).meanwhile("iam:DeleteUserPolicy", deleted_meanwhile);
+    let report = run_mem(&iam, &move_inline("bob")).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    let group = "trailguard-inline-bob-s3-read";
+    assert!(!iam.state().groups[group].members.contains("bob"));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("deleted from bob by someone else"))
+    );
+
+    // Changed to a narrower document: bob keeps the new one only.
+    let iam = MemoryIam::new(bob()).meanwhile("iam:PutGroupPolicy", changed_meanwhile);
+    let err = run_mem(&iam, &move_inline("bob")).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let s = iam.state();
+    assert!(!s.groups[group].members.contains("bob"));
+    assert!(s.users["bob"].inline["s3-read"].contains("s3:GetObjectTagging"));
+    assert!(
+        err.report
+            .calls
+            .iter()
+            .any(|c| c.starts_with("iam:RemoveUserFromGroup"))
+    );
+}
+
 /// The final state of a fault-free run, to compare retried runs with.
 async fn clean_final_state(initial: &IamState, action: &Action) -> IamState {
     let iam = MemoryIam::new(initial.clone());
@@ -720,6 +786,20 @@ async fn declared_permissions_are_exactly_the_calls_made() {
             }
             used.extend(iam.calls());
             used.extend(trails.calls());
+        }
+        // Someone else takes the user's own copy away during the move.
+        let meanwhile = match &action {
+            Action::MovePolicyToGroup { .. } => {
+                Some(MemoryIam::new(bob()).meanwhile("iam:DetachUserPolicy", detached_meanwhile))
+            }
+            Action::MoveInlinePolicyToGroup { .. } => {
+                Some(MemoryIam::new(bob()).meanwhile("iam:DeleteUserPolicy", deleted_meanwhile))
+            }
+            _ => None,
+        };
+        if let Some(iam) = meanwhile {
+            run_mem(&iam, &action).await.unwrap();
+            used.extend(iam.calls());
         }
         if action_has_user(&action) {
             used.insert("iam:GetUser");

@@ -786,6 +786,49 @@ async fn a_group_of_that_name_used_for_another_policy_is_left_alone() {
 /// after it took effect (answer lost): the user always still holds the
 /// policy, and a retry completes the move. Each case uses its own user and
 /// group names, so one moto serves them all.
+/// The adapter's RemoveUserFromGroup (a move takes the user out of the
+/// group again when the user's own copy went meanwhile): done, then
+/// NoSuchEntity, which the move reads as "already out".
+#[tokio::test]
+async fn remove_user_from_group_against_iam() {
+    use trailguard::effects::Iam;
+    let moto = Moto::start();
+    let client = aws_sdk_iam::Client::new(&moto.sdk_config().await);
+    client.create_user().user_name("bob").send().await.unwrap();
+    client
+        .create_group()
+        .group_name("tg-read-only")
+        .path("/trailguard/")
+        .send()
+        .await
+        .unwrap();
+    let iam = AwsIam::new(client.clone());
+    iam.add_user_to_group("tg-read-only", "bob").await.unwrap();
+    let members = |client: aws_sdk_iam::Client| async move {
+        let g = client
+            .get_group()
+            .group_name("tg-read-only")
+            .send()
+            .await
+            .unwrap();
+        g.users()
+            .iter()
+            .map(|u| u.user_name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(members(client.clone()).await, ["bob"]);
+    iam.remove_user_from_group("tg-read-only", "bob")
+        .await
+        .unwrap();
+    assert!(members(client.clone()).await.is_empty());
+    let again = iam
+        .remove_user_from_group("tg-read-only", "bob")
+        .await
+        .unwrap_err();
+    assert!(again.is_not_found(), "{again}");
+    assert_eq!(again.operation, "iam:RemoveUserFromGroup");
+}
+
 #[tokio::test]
 async fn move_policy_to_group_survives_a_fault_at_every_step() {
     let moto = Moto::start();

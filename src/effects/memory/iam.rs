@@ -21,6 +21,9 @@ fn limit(op: &'static str, message: String) -> EffectError {
     }
 }
 
+/// Someone else's change to IAM and the operation it comes just before.
+type Meanwhile = (&'static str, fn(&mut IamState));
+
 /// IAM in memory.
 #[derive(Debug, Default)]
 pub struct MemoryIam {
@@ -30,6 +33,9 @@ pub struct MemoryIam {
     /// `(reads left, state)`: replaces the state once that many reads have
     /// answered from the old one.
     pending: Mutex<Option<(usize, IamState)>>,
+    /// `(operation, change)`: someone else's change, made once just before
+    /// that operation is first called.
+    meanwhile: Mutex<Option<Meanwhile>>,
 }
 
 impl MemoryIam {
@@ -56,6 +62,13 @@ impl MemoryIam {
         iam
     }
 
+    /// IAM where someone else makes `change` just before `operation` is
+    /// first called: an administrator acting while a remediation runs.
+    pub fn meanwhile(self, operation: &'static str, change: fn(&mut IamState)) -> Self {
+        *lock(&self.meanwhile) = Some((operation, change));
+        self
+    }
+
     /// The current state.
     pub fn state(&self) -> IamState {
         lock(&self.state).clone()
@@ -78,6 +91,7 @@ impl MemoryIam {
     ) -> Result<T, EffectError> {
         lock(&self.calls).push(op);
         let mut state = lock(&self.state);
+        self.someone_else(op, &mut state);
         let answer = f(&state);
         let mut pending = lock(&self.pending);
         if let Some((left, _)) = pending.as_mut() {
@@ -91,6 +105,17 @@ impl MemoryIam {
         answer
     }
 
+    /// Makes the [`MemoryIam::meanwhile`] change when `op` is its operation.
+    fn someone_else(&self, op: &'static str, state: &mut IamState) {
+        let mut meanwhile = lock(&self.meanwhile);
+        if meanwhile.is_some_and(|(when, _)| when == op)
+            && let Some((_, change)) = meanwhile.take()
+        {
+            change(state);
+            lock(&self.history).push(state.clone());
+        }
+    }
+
     fn write(
         &self,
         op: &'static str,
@@ -98,6 +123,7 @@ impl MemoryIam {
     ) -> Result<(), EffectError> {
         lock(&self.calls).push(op);
         let mut state = lock(&self.state);
+        self.someone_else(op, &mut state);
         f(&mut state)?;
         lock(&self.history).push(state.clone());
         Ok(())
@@ -273,6 +299,19 @@ impl Iam for MemoryIam {
                 ));
             }
             g.members.insert(user);
+            Ok(())
+        })
+    }
+
+    async fn remove_user_from_group(&self, group: &str, user: &str) -> Result<(), EffectError> {
+        const OP: &str = "iam:RemoveUserFromGroup";
+        self.write(OP, |s| {
+            let (group, user) = (s.group_name(group), s.user_name(user));
+            s.in_scope(OP, &group)?;
+            s.user_mut(OP, &user)?;
+            if !s.group_mut(OP, &group)?.members.remove(&user) {
+                return Err(no_such(OP, "user in group", &user));
+            }
             Ok(())
         })
     }
