@@ -243,6 +243,10 @@ async fn a_revoked_webhook_is_not_worth_a_retry() {
         .unwrap_err();
     assert!(!err.is_retryable(), "{err}");
     assert!(err.to_string().contains("no_service"));
+    // Gone: the URL is read again, and a URL from the environment cannot
+    // have rotated, so nothing is sent twice.
+    assert!(err.to_string().contains("webhook_gone"), "{err}");
+    assert_eq!(hook.requests().len(), 1);
     assert_no_secret(&logs(), &url);
 }
 

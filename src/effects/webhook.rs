@@ -192,9 +192,16 @@ impl Webhook for HttpWebhook {
         if err.kind == ErrorKind::NotFound {
             err.kind = ErrorKind::Invalid;
         }
+        if matches!(status, 403 | 404 | 410) {
+            err.code = Some(HOOK_GONE.into());
+        }
         Err(err)
     }
 }
+
+/// The code of an answer that says the hook itself is gone or disabled
+/// (403, 404, 410): after the secret was rotated, it holds another one.
+pub const HOOK_GONE: &str = "webhook_gone";
 
 /// The error codes Slack answers an incoming webhook with; an answer that is
 /// exactly one of them is named in the error, anything else is dropped.

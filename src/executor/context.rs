@@ -106,6 +106,8 @@ pub struct LiveContext {
     pub scan_queue: Option<Arc<dyn ScanQueue>>,
     /// The webhook URL, read from Secrets Manager on first use and kept.
     slack_url: OnceCell<Option<WebhookUrl>>,
+    /// The URL read again after Slack refused the first as gone.
+    rotated_slack_url: std::sync::Mutex<Option<WebhookUrl>>,
 }
 
 impl LiveContext {
@@ -137,6 +139,7 @@ impl LiveContext {
             lister: None,
             scan_queue: None,
             slack_url: OnceCell::new(),
+            rotated_slack_url: std::sync::Mutex::default(),
         }
     }
 
@@ -274,10 +277,40 @@ impl LiveContext {
     /// The Slack webhook URL, if Slack alerts are configured. A failed read
     /// is not kept, so the next event tries again.
     pub async fn slack_url(&self) -> Result<Option<WebhookUrl>, WebhookError> {
+        let rotated = self
+            .rotated_slack_url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(rotated) = rotated {
+            return Ok(Some(rotated));
+        }
         self.slack_url
             .get_or_try_init(|| self.slack.resolve(self.effects.secrets.as_ref()))
             .await
             .cloned()
+    }
+
+    /// The webhook URL read again from its secret, when Slack said the URL
+    /// `gone` is gone ([`crate::effects::webhook::HOOK_GONE`]): `Some` new URL,
+    /// kept for the rest of this context, when the secret now holds
+    /// another one (it was rotated after this context read it).
+    pub async fn rotated_slack_url(&self, gone: &WebhookUrl) -> Option<WebhookUrl> {
+        let fresh = self.slack.resolve(self.effects.secrets.as_ref()).await;
+        match fresh {
+            Ok(Some(url)) if url != *gone => {
+                *self
+                    .rotated_slack_url
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+                Some(url)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "slack webhook secret unreadable after the hook was refused");
+                None
+            }
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::alert::slack::WebhookError;
 use crate::alert::{self, Facts};
+use crate::effects::webhook::HOOK_GONE;
 use crate::effects::{
     AccountEffects, Claim, ClaimTimes, CredentialSource, EffectError, Fold, HubFinding, Member,
     MemberTarget, SnsMessage,
@@ -871,11 +872,19 @@ pub async fn deliver(
         Ok(Some(url)) => {
             let post = || async move {
                 let body = slack();
-                ctx.effects
-                    .webhook
-                    .post_json(&url, &body)
-                    .await
-                    .map(|()| None)
+                let webhook = &ctx.effects.webhook;
+                match webhook.post_json(&url, &body).await {
+                    // Rotated since this container read the secret: the
+                    // secret holds the new hook.
+                    Err(e) if e.code.as_deref() == Some(HOOK_GONE) => {
+                        match ctx.rotated_slack_url(&url).await {
+                            Some(new) => webhook.post_json(&new, &body).await,
+                            None => Err(e),
+                        }
+                    }
+                    sent => sent,
+                }
+                .map(|()| None)
             };
             out.push(send_once(ctx, rule, key, Channel::Slack, post, errors).await);
         }

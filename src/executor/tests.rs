@@ -325,6 +325,51 @@ async fn slack_gets_escaped_blocks() {
 }
 
 #[tokio::test]
+async fn a_rotated_slack_webhook_is_read_again_when_slack_refuses_the_old_one() {
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:111122223333:secret:slack";
+    const OLD: &str = "https://hooks.slack.com/services/T/B/OLD";
+    const NEW: &str = "https://hooks.slack.com/services/T/B/NEW";
+    let config = Config::from_toml(
+        "[alerts]\nsns_topic_arn = \"arn:aws:sns:us-east-1:111122223333:trailguard-alerts\"",
+        "test",
+        std::iter::empty(),
+    )
+    .unwrap();
+    let published = Arc::new(RecordingPublisher::default());
+    let webhook = Arc::new(RecordingWebhook::default());
+    let secrets = Arc::new(MemorySecrets::default().with(ARN, OLD));
+    let effects = Effects {
+        iam: Arc::new(MemoryIam::new(bob_with_policy(None))),
+        trail: Arc::new(MemoryTrail::default()),
+        publisher: published.clone(),
+        webhook: webhook.clone(),
+        secrets: secrets.clone(),
+    };
+    let source = WebhookSource::Secret { arn: ARN.into() };
+    let ctx = LiveContext::new(config, effects, source).with_retry(Retry::quick());
+    let slack = |o: &crate::live::Outcome| o.findings[0].alerts[1].status;
+
+    let first = handle_event(attach_event("bob"), &ctx).await.unwrap();
+    assert_eq!(slack(&first), DeliveryStatus::Sent);
+    // Rotated: the old hook is revoked, the secret holds the new one.
+    webhook.revoke(OLD);
+    secrets.set(ARN, NEW);
+    let second = handle_event(attach_event("alice"), &ctx).await.unwrap();
+    assert_eq!(slack(&second), DeliveryStatus::Sent, "{second:?}");
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+    assert_eq!(webhook.bodies().len(), 2);
+    // Revoked without a new secret: refused, said, SNS still sent.
+    webhook.revoke(NEW);
+    let err = handle_event(attach_event("carol"), &ctx).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    let third = err.outcome().unwrap();
+    assert_eq!(slack(third), DeliveryStatus::Failed);
+    assert_eq!(third.findings[0].alerts[0].status, DeliveryStatus::Sent);
+    assert_eq!(webhook.bodies().len(), 2);
+    assert_eq!(published.messages().len(), 3);
+}
+
+#[tokio::test]
 async fn non_cloudtrail_payloads_are_ignored_and_log_files_are_refused() {
     let h = harness("", Arc::new(MemoryIam::default()), false);
     let other =

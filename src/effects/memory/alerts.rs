@@ -42,11 +42,13 @@ impl Publisher for RecordingPublisher {
     }
 }
 
-/// Records webhook bodies; fails with a set error when told to.
+/// Records webhook bodies; fails with a set error when told to, and
+/// answers a revoked URL as Slack does (404 `no_service`).
 #[derive(Debug, Default)]
 pub struct RecordingWebhook {
     bodies: Mutex<Vec<serde_json::Value>>,
     fail: Mutex<Option<EffectError>>,
+    revoked: Mutex<Vec<WebhookUrl>>,
 }
 
 impl RecordingWebhook {
@@ -57,13 +59,31 @@ impl RecordingWebhook {
     pub fn fail_with(&self, error: Option<EffectError>) {
         *lock(&self.fail) = error;
     }
+
+    /// Posts to `url` are refused from now on: the hook was revoked.
+    pub fn revoke(&self, url: &str) {
+        let url = WebhookUrl::parse(Secret::new(url)).expect("a webhook URL");
+        lock(&self.revoked).push(url);
+    }
 }
 
 #[async_trait]
 impl Webhook for RecordingWebhook {
-    async fn post_json(&self, _: &WebhookUrl, body: &serde_json::Value) -> Result<(), EffectError> {
+    async fn post_json(
+        &self,
+        url: &WebhookUrl,
+        body: &serde_json::Value,
+    ) -> Result<(), EffectError> {
         if let Some(e) = lock(&self.fail).clone() {
             return Err(e);
+        }
+        if lock(&self.revoked).contains(url) {
+            return Err(EffectError {
+                operation: "slack:PostMessage",
+                kind: ErrorKind::Invalid,
+                code: Some(crate::effects::webhook::HOOK_GONE.into()),
+                message: "webhook answered 404 (no_service)".into(),
+            });
         }
         lock(&self.bodies).push(body.clone());
         Ok(())
@@ -73,20 +93,25 @@ impl Webhook for RecordingWebhook {
 /// Secrets in memory: ARN -> value.
 #[derive(Debug, Default)]
 pub struct MemorySecrets {
-    values: BTreeMap<String, String>,
+    values: Mutex<BTreeMap<String, String>>,
 }
 
 impl MemorySecrets {
-    pub fn with(mut self, arn: &str, value: &str) -> Self {
-        self.values.insert(arn.to_owned(), value.to_owned());
+    pub fn with(self, arn: &str, value: &str) -> Self {
+        self.set(arn, value);
         self
+    }
+
+    /// Gives `arn` a new value: the secret rotated.
+    pub fn set(&self, arn: &str, value: &str) {
+        lock(&self.values).insert(arn.to_owned(), value.to_owned());
     }
 }
 
 #[async_trait]
 impl Secrets for MemorySecrets {
     async fn secret_string(&self, secret_arn: &str) -> Result<Secret, EffectError> {
-        self.values
+        lock(&self.values)
             .get(secret_arn)
             .map(Secret::new)
             .ok_or_else(|| EffectError {
