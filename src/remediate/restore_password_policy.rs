@@ -4,10 +4,13 @@
 //! What is written is, field by field, the stricter of the account's
 //! current policy and the baseline (see [`strongest`]), and always the whole
 //! policy: restoring must never weaken any setting. When the current policy
-//! already is at least as strict everywhere, nothing is written.
+//! already is at least as strict everywhere, nothing is written; that read
+//! is made again for a while first (IAM is eventually consistent, and the
+//! weakening that triggered the remediation may not show at once).
 
 use super::dispatch::Ctx;
 use super::report::{Recorder, RemediateError, Report, Status};
+use super::retry::{Seen, patiently};
 use super::spec::RemediationSpec;
 use crate::inventory::PasswordBaseline;
 
@@ -121,14 +124,23 @@ pub(super) async fn run(
     ctx: &Ctx<'_>,
 ) -> Result<Report, RemediateError> {
     let mut rec = Recorder::new(ID);
-    let current = ctx.iam.password_policy().await.map_err(|e| rec.fail(e))?;
-    let target = strongest(current.as_ref(), baseline);
-    if current.as_ref() == Some(&target) {
-        rec.note(
-            "the password policy already meets the baseline: every setting is at least as strict",
-        );
-        return Ok(rec.finish(Status::Unchanged));
-    }
+    // A policy that already meets the baseline is read again for a while:
+    // the remediation runs because a weaker one was written (or found), and
+    // a read right after that write may predate it.
+    let read = || async {
+        let current = ctx.iam.password_policy().await?;
+        let target = strongest(current.as_ref(), baseline);
+        if current.as_ref() == Some(&target) {
+            return Ok(Seen::Absent(Report::new(ID, Status::Unchanged).note(
+                "the password policy already meets the baseline: every setting is at least as strict",
+            )));
+        }
+        Ok(Seen::Present((current, target)))
+    };
+    let (current, target) = match patiently(ctx, read).await.map_err(|e| rec.fail(e))? {
+        Seen::Present(found) => found,
+        Seen::Absent(report) => return Ok(report),
+    };
     ctx.iam
         .update_password_policy(&target)
         .await

@@ -1210,6 +1210,48 @@ async fn restoring_the_password_policy_keeps_every_stricter_setting() {
     assert_eq!(iam.state().password_policy, Some(strict));
 }
 
+/// The weakening that triggered the remediation is not visible at once:
+/// the first reads still answer the stronger policy it replaced.
+#[tokio::test]
+async fn a_password_policy_read_that_predates_the_weakening_is_read_again() {
+    let base = PasswordBaseline::default();
+    let action = Action::RestorePasswordPolicy {
+        baseline: base.clone(),
+    };
+    let weak = PasswordBaseline {
+        minimum_length: 6,
+        require_symbols: false,
+        ..base.clone()
+    };
+    let with = |p: &PasswordBaseline| IamState {
+        password_policy: Some(p.clone()),
+        ..IamState::default()
+    };
+    let iam = MemoryIam::eventually(with(&base), with(&weak), 2);
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Done, "{report:?}");
+    assert_eq!(iam.state().password_policy, Some(base.clone()));
+    assert_eq!(
+        iam.calls(),
+        [
+            "iam:GetAccountPasswordPolicy",
+            "iam:GetAccountPasswordPolicy",
+            "iam:GetAccountPasswordPolicy",
+            "iam:UpdateAccountPasswordPolicy"
+        ]
+    );
+    // Still at least as strict after the reads: unchanged, and it says how
+    // long it read.
+    let iam = MemoryIam::new(with(&base));
+    let report = run_mem(&iam, &action).await.unwrap();
+    assert_eq!(report.status, Status::Unchanged);
+    assert!(
+        report.notes.iter().any(|n| n.starts_with("read again for")),
+        "{report:?}"
+    );
+    assert!(iam.history().is_empty());
+}
+
 /// CloudTrail answers ConflictException for a trail it has not finished
 /// loading; it says to try again. The run retries it before giving up.
 #[tokio::test]
