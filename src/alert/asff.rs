@@ -127,21 +127,33 @@ pub fn scan_finding(
     let f = &decision.finding;
     let partition = region.and_then(partition_of_region).unwrap_or("aws");
     let mut finding = common(decision, report, account, partition, now);
-    let target: String = f
-        .target
-        .label()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    finding.id = format!("trailguard/{account}/scan/{}/{target}", f.rule);
+    finding.id = format!(
+        "trailguard/{account}/scan/{}/{}",
+        f.rule,
+        id_part(&f.target.label())
+    );
     finding.generator_id = format!("{SCAN_GENERATOR}{}", f.rule);
     finding
+}
+
+/// A target's label as part of a finding id: letters, digits and `-_.@`
+/// kept, every other character `-`. Where a character other than the
+/// label's spaces was replaced (IAM names may hold `+`, `=` and `,`), the
+/// first 8 hex digits of the label's SHA-256 follow, so `ops+x` and `ops=x`
+/// stay two findings; the other labels keep the ids they always had.
+fn id_part(label: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let kept = |c: char| c.is_ascii_alphanumeric() || "-_.@".contains(c);
+    let part: String = label
+        .chars()
+        .map(|c| if kept(c) { c } else { '-' })
+        .collect();
+    if label.chars().all(|c| kept(c) || c == ' ') {
+        return part;
+    }
+    let hash = Sha256::digest(label.as_bytes());
+    let hex: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{part}-{hex}")
 }
 
 fn common(
@@ -208,7 +220,16 @@ mod tests {
         let f = scan_finding("111122223333", Some("us-gov-west-1"), &d, None, now);
         assert_eq!(
             f.id,
-            "trailguard/111122223333/scan/user-policy-attached/user-ops-bob"
+            format!(
+                "trailguard/111122223333/scan/user-policy-attached/user-ops-bob-{}",
+                &hex_sha256("user ops/bob")[..8]
+            )
+        );
+        let plain = decision("bob", "ReadOnlyAccess attached directly");
+        let plain = scan_finding("111122223333", None, &plain, None, now);
+        assert_eq!(
+            plain.id,
+            "trailguard/111122223333/scan/user-policy-attached/user-bob"
         );
         assert_eq!(f.generator_id, "trailguard/scan/user-policy-attached");
         assert_eq!(f.partition, "aws-us-gov");
@@ -223,5 +244,32 @@ mod tests {
         let later = scan_finding("111122223333", Some("us-gov-west-1"), &d, None, now);
         assert_eq!(later.id, f.id);
         assert!(!f.passed && !f.archived);
+    }
+
+    fn hex_sha256(text: &str) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn names_that_differ_only_in_replaced_characters_are_two_findings() {
+        let now = Utc::now();
+        let id = |user: &str| {
+            let d = decision(user, "ReadOnlyAccess attached directly");
+            scan_finding("111122223333", None, &d, None, now).id
+        };
+        let ids: std::collections::BTreeSet<String> = ["ops+x", "ops=x", "ops,x", "ops-x", "ops.x"]
+            .iter()
+            .map(|u| id(u))
+            .collect();
+        assert_eq!(ids.len(), 5, "{ids:?}");
+        assert!(id("ops-x").ends_with("/user-ops-x"));
+        assert!(
+            id("ops+x")
+                .starts_with("trailguard/111122223333/scan/user-policy-attached/user-ops-x-")
+        );
     }
 }

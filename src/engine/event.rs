@@ -50,7 +50,15 @@ fn session_of(arn: &str) -> Option<(&str, &str, &str)> {
 
 /// An ARN's six parts; the last (the resource) may hold `:`.
 fn arn_parts(arn: &str) -> Option<[&str; 6]> {
-    arn.splitn(6, ':').collect::<Vec<_>>().try_into().ok()
+    let mut it = arn.splitn(6, ':');
+    Some([
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ])
 }
 
 /// The names of the roles whose calls are trailguard's own (its role,
