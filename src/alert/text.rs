@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 
 /// True for what must never reach a reader raw: C0 and C1 control
 /// characters and DEL (ESC and CSI included), the Unicode line and paragraph
-/// separators, and the bidirectional overrides that reorder what is shown.
+/// separators, the bidirectional overrides that reorder what is shown, and
+/// U+FFFE and U+FFFF, which XML 1.0 refuses (an SQS subscriber of the
+/// topic, for one, would not take the message).
 fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -16,6 +18,7 @@ fn unsafe_char(c: char) -> bool {
             '\u{2028}' | '\u{2029}' | '\u{061c}' | '\u{200e}' | '\u{200f}'
                 | '\u{202a}'..='\u{202e}'
                 | '\u{2066}'..='\u{2069}'
+                | '\u{fffe}' | '\u{ffff}'
         )
 }
 
@@ -73,6 +76,10 @@ mod tests {
         assert_eq!(
             escape_controls("a\r\nb\0c\td\u{1b}[31me\u{9b}f\u{7f}"),
             "a\\r\\nb\\0c\\td\\u{1b}[31me\\u{9b}f\\u{7f}"
+        );
+        assert_eq!(
+            escape_controls("a\u{fffe}b\u{ffff}"),
+            "a\\u{fffe}b\\u{ffff}"
         );
         assert_eq!(
             escape_controls("x\u{2028}y\u{202e}z"),
