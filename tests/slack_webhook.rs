@@ -169,6 +169,7 @@ async fn slack_url_from_secrets_manager_and_a_failed_post_are_never_logged() {
                 status: 503,
                 content_type: "text/plain",
                 body: "service_unavailable".into(),
+                headers: Vec::new(),
             }
         } else {
             Response::ok("ok")
@@ -223,6 +224,59 @@ async fn slack_url_from_secrets_manager_and_a_failed_post_are_never_logged() {
     assert_no_secret(&logs(), &url);
 }
 
+/// Slack's rate limit: 429 with Retry-After. The post is made again after
+/// the wait it asks for, within the same invocation; three 429s in a row
+/// fail it, worth a retry of the event.
+#[tokio::test]
+async fn a_rate_limited_post_is_sent_again_after_the_wait_slack_asks_for() {
+    logs();
+    let limited = |n: usize| {
+        let calls = Arc::new(Mutex::new(0));
+        move |_: &_| {
+            let mut seen = calls.lock().unwrap();
+            *seen += 1;
+            if *seen <= n {
+                Response {
+                    status: 429,
+                    content_type: "text/plain",
+                    body: "rate_limited".into(),
+                    headers: vec![("Retry-After", "1".into())],
+                }
+            } else {
+                Response::ok("ok")
+            }
+        }
+    };
+    let hook = Listener::start(limited(1)).await;
+    let url = hook.url(&format!("/services/T6/B6/{SECRET}"));
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
+        .unwrap()
+        .with_retry(Retry::quick());
+    let started = std::time::Instant::now();
+    let outcome = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let slack = outcome.findings[0].alerts.last().unwrap();
+    assert_eq!(slack.status, DeliveryStatus::Sent);
+    assert_eq!(hook.requests().len(), 2);
+
+    let always = Listener::start(limited(usize::MAX)).await;
+    let url = always.url(&format!("/services/T7/B7/{SECRET}"));
+    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
+        .unwrap()
+        .with_retry(Retry::quick());
+    let err = handle_event(event("attach-user-policy"), &ctx)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("webhook answered 429"), "{err}");
+    assert_eq!(always.requests().len(), 3);
+    assert_no_secret(&logs(), &url);
+}
+
 #[tokio::test]
 async fn a_revoked_webhook_is_not_worth_a_retry() {
     logs();
@@ -230,6 +284,7 @@ async fn a_revoked_webhook_is_not_worth_a_retry() {
         status: 404,
         content_type: "text/plain",
         body: "no_service".into(),
+        headers: Vec::new(),
     })
     .await;
     let url = hook.url(&format!("/services/T2/B2/{SECRET}"));
@@ -259,6 +314,7 @@ async fn a_webhook_reflecting_the_url_in_its_error_body_leaks_nothing() {
         status: 400,
         content_type: "text/plain",
         body: format!("no hook at {}", req.path),
+        headers: Vec::new(),
     })
     .await;
     let url = hook.url(&format!("/services/T5/B5/{SECRET}"));

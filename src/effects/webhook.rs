@@ -150,6 +150,52 @@ impl Webhook for HttpWebhook {
     ) -> Result<(), EffectError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| EffectError::new(OP, ErrorKind::Invalid, e.to_string()))?;
+        // Slack's rate limit (429) says the message was not taken and when
+        // to try again: tried again here, within bounds, before the
+        // invocation fails over it. Nothing else is sent twice from here.
+        let mut tries = 1;
+        loop {
+            match self.post_once(url, body.clone()).await {
+                Err(Refused::RateLimited(_, wait)) if tries < RATE_LIMITED_TRIES => {
+                    tokio::time::sleep(wait).await;
+                    tries += 1;
+                }
+                Err(Refused::RateLimited(err, _) | Refused::Other(err)) => return Err(err),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Why one post was not taken: Slack's rate limit, with the wait it asks
+/// for (`Retry-After`, bounded), or anything else.
+enum Refused {
+    RateLimited(EffectError, Duration),
+    Other(EffectError),
+}
+
+impl From<EffectError> for Refused {
+    fn from(e: EffectError) -> Self {
+        Refused::Other(e)
+    }
+}
+
+/// Posts in all when Slack answers 429: the first and two more.
+const RATE_LIMITED_TRIES: u32 = 3;
+/// The longest `Retry-After` waited for here; a longer one is waited for
+/// as at most this (the invocation has 300 s, and its own retries follow).
+const RATE_LIMIT_WAIT_MAX: Duration = Duration::from_secs(10);
+
+/// A 429's `Retry-After` in seconds, bounded; 1 s when absent or unreadable.
+fn retry_after(value: Option<&str>) -> Duration {
+    value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), Duration::from_secs)
+        .min(RATE_LIMIT_WAIT_MAX)
+}
+
+impl HttpWebhook {
+    async fn post_once(&self, url: &WebhookUrl, body: Vec<u8>) -> Result<(), Refused> {
         let mut request = HttpRequest::new(SdkBody::from(body));
         // `check_url` made the URL; it parses. Only the rule is named.
         request.set_uri(url.expose()).map_err(|_| {
@@ -175,6 +221,7 @@ impl Webhook for HttpWebhook {
         if (200..300).contains(&status) {
             return Ok(());
         }
+        let wait = (status == 429).then(|| retry_after(response.headers().get("retry-after")));
         // Only the status, and a hint from a fixed list: a server that
         // reflects the request path in its error body would leak the URL.
         // A body that does not come is no hint; the status is still the answer.
@@ -195,7 +242,10 @@ impl Webhook for HttpWebhook {
         if matches!(status, 403 | 404 | 410) {
             err.code = Some(HOOK_GONE.into());
         }
-        Err(err)
+        Err(match wait {
+            Some(wait) => Refused::RateLimited(err, wait),
+            None => Refused::Other(err),
+        })
     }
 }
 
@@ -272,7 +322,19 @@ pub fn check_url(text: &str) -> Result<String, &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{Duration, check_url, retry_after};
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_bounded() {
+        assert_eq!(retry_after(Some("3")), Duration::from_secs(3));
+        assert_eq!(retry_after(Some(" 0 ")), Duration::ZERO);
+        assert_eq!(retry_after(Some("3600")), Duration::from_secs(10));
+        assert_eq!(
+            retry_after(Some("Wed, 21 Oct 2026 07:28:00 GMT")),
+            Duration::from_secs(1)
+        );
+        assert_eq!(retry_after(None), Duration::from_secs(1));
+    }
 
     #[test]
     fn https_and_loopback_http_urls_are_accepted() {

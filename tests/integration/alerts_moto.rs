@@ -87,6 +87,7 @@ impl Stage {
                     status: 503,
                     content_type: "text/plain",
                     body: "unavailable".into(),
+                    headers: Vec::new(),
                 }
             } else {
                 Response::ok("ok")

@@ -151,12 +151,14 @@ async fn a_start_logging_conflict_is_worth_a_retry() {
                 status: 200,
                 content_type: "application/x-amz-json-1.1",
                 body: r#"{"IsLogging":false}"#.into(),
+                headers: Vec::new(),
             }
         } else {
             Response {
                 status: 400,
                 content_type: "application/x-amz-json-1.1",
                 body: r#"{"__type":"ConflictException","Message":"the trail is not ready"}"#.into(),
+                headers: Vec::new(),
             }
         }
     })

@@ -46,6 +46,7 @@ fn json_answer(status: u16, body: &str) -> Response {
         status,
         content_type: "application/json",
         body: body.to_owned(),
+        headers: Vec::new(),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    /// Further headers, `(name, value)`.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
@@ -38,6 +40,7 @@ impl Response {
             status: 200,
             content_type: "text/plain",
             body: body.to_owned(),
+            headers: Vec::new(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Response {
             body: format!(
                 "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} from the test</Message></Error><RequestId>1</RequestId></ErrorResponse>"
             ),
+            headers: Vec::new(),
         }
     }
 }
@@ -146,8 +150,13 @@ async fn serve(
     };
     let response = respond(&request);
     seen.lock().unwrap().push(request);
+    let extra: String = response
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let text = format!(
-        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{}",
         response.status,
         response.content_type,
         response.body.len(),
