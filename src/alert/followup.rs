@@ -103,7 +103,7 @@ pub fn body(w: &Window) -> String {
 /// The SNS message, with the attributes of the rule's own alerts.
 pub fn sns_message(topic_arn: &str, w: &Window) -> SnsMessage {
     let fifo = topic_arn.ends_with(".fifo").then(|| {
-        let id = format!("{}#{}", w.key, w.opened_at);
+        let id = format!("{}#{}#{}", w.key, w.opened_at, w.folded);
         (account(w).to_owned(), super::sns::deduplication_id(id))
     });
     SnsMessage {
@@ -186,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             short.fifo.unwrap().1,
-            "group#123456789012#root-api-call#ASIAX#203.0.113.7#1000000"
+            "group#123456789012#root-api-call#ASIAX#203.0.113.7#1000000#0"
         );
     }
 

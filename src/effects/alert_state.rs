@@ -122,9 +122,17 @@ pub trait AlertState: Send + Sync {
     async fn fold(&self, member: &Member<'_>) -> Result<Fold, EffectError>;
     /// The windows closed by `now` (`dynamodb:Scan`).
     async fn due_windows(&self, now: i64) -> Result<Vec<Window>, EffectError>;
-    /// Removes a window once its follow-up went out (only the window
-    /// opened at `opened_at`: a new one may have opened since).
-    async fn close_window(&self, key: &str, opened_at: i64) -> Result<(), EffectError>;
+    /// Removes a window once its follow-up, of `folded` findings, went out:
+    /// only the window opened at `opened_at` (a new one may have opened
+    /// since) and only while it still counts `folded` (a finding counted
+    /// after the sweep read it is in no follow-up yet). `false` when it
+    /// was left: the next sweep sends what it holds.
+    async fn close_window(
+        &self,
+        key: &str,
+        opened_at: i64,
+        folded: u64,
+    ) -> Result<bool, EffectError>;
 }
 
 /// The attribute prefix of a window's per-call counters.

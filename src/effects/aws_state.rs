@@ -270,7 +270,12 @@ impl AlertState for DynamoAlertState {
         }
     }
 
-    async fn close_window(&self, key: &str, opened_at: i64) -> Result<(), EffectError> {
+    async fn close_window(
+        &self,
+        key: &str,
+        opened_at: i64,
+        folded: u64,
+    ) -> Result<bool, EffectError> {
         const OP: &str = "dynamodb:DeleteItem";
         let out = self
             .client
@@ -278,14 +283,16 @@ impl AlertState for DynamoAlertState {
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(key))
-            .condition_expression("opened_at = :opened")
+            .condition_expression("opened_at = :opened AND folded = :folded")
             .expression_attribute_values(":opened", n(opened_at))
+            .expression_attribute_values(":folded", n(i64::try_from(folded).unwrap_or(i64::MAX)))
             .send()
             .await;
         match out {
-            Ok(_) => Ok(()),
-            // Already closed, or a new window opened: nothing to remove.
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Ok(_) => Ok(true),
+            // Already closed, a new window opened, or a finding counted
+            // since the sweep read it: left for the next sweep.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
             Err(e) => Err(classify(OP, e)),
         }
     }

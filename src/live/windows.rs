@@ -3,7 +3,9 @@
 //! the windows whose time is up, sends each one's follow-up through the
 //! one delivery path, and removes the window once it went out. A window
 //! whose follow-up fails stays, and the next sweep sends it (each channel
-//! once: the follow-up is keyed in the state table like any alert).
+//! once: the follow-up is keyed in the state table like any alert, with
+//! its count). A finding counted after the sweep read the window keeps it
+//! too: the next sweep sends a follow-up with the new count.
 //!
 //! Why a sweep: it needs no other event to arrive, no schedule per window
 //! (EventBridge Scheduler would need a role to pass and a schedule to clean
@@ -57,7 +59,9 @@ pub async fn close_windows(ctx: &LiveContext, now: i64) -> Result<Vec<WindowOutc
             Vec::new()
         } else {
             let rule = rules::find(&w.rule).map_or("grouping", |r| r.id);
-            let key = format!("followup#{}#{}", w.key, w.opened_at);
+            // The count is in the key: findings counted after a sweep read
+            // the window make another follow-up, not one already sent.
+            let key = format!("followup#{}#{}#{}", w.key, w.opened_at, w.folded);
             executor::deliver(
                 ctx,
                 rule,
@@ -70,8 +74,8 @@ pub async fn close_windows(ctx: &LiveContext, now: i64) -> Result<Vec<WindowOutc
         };
         let mut closed = false;
         if errors.is_empty() {
-            match state.close_window(&w.key, w.opened_at).await {
-                Ok(()) => closed = true,
+            match state.close_window(&w.key, w.opened_at, w.folded).await {
+                Ok(removed) => closed = removed,
                 Err(e) => {
                     tracing::warn!(group = w.key.as_str(), error = %e, "window not removed: the next sweep finds its follow-up sent")
                 }

@@ -433,6 +433,52 @@ async fn a_follow_up_that_fails_is_sent_by_the_next_sweep_once_per_channel() {
     assert_eq!(stage.slack_posts(), 2);
 }
 
+/// A finding counted after the sweep read its window (the count's write
+/// late, the sweep early) keeps the window: DynamoDB refuses the delete
+/// of a window whose count moved, and the next sweep sends a follow-up
+/// with the new count, not one already sent.
+#[tokio::test]
+async fn a_finding_counted_after_the_sweep_read_its_window_is_in_the_next_follow_up() {
+    use trailguard::effects::AlertState;
+    let stage = Stage::start(0).await;
+    let ctx = stage.ctx(true).await;
+    let calls = root_calls();
+    for e in calls.iter().take(3) {
+        handle(&ctx, e.clone()).await.unwrap();
+    }
+    stage.alerts.drain().await;
+    let state = DynamoAlertState::new(stage.ddb.clone(), TABLE);
+    let now = chrono::Utc::now().timestamp();
+    let due = state.due_windows(now + 3700).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let read = &due[0];
+    assert_eq!(read.folded, 2);
+    // The fourth call is counted while the window is still open.
+    handle(&ctx, calls[3].clone()).await.unwrap();
+    // The sweep that read 2 may not remove a window that counts 3.
+    assert!(
+        !state
+            .close_window(&read.key, read.opened_at, 2)
+            .await
+            .unwrap()
+    );
+    let swept = trailguard::live::close_windows(&ctx, now + 3700)
+        .await
+        .unwrap();
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].folded, 3);
+    assert!(swept[0].closed, "{swept:#?}");
+    let sns = stage.alerts.drain().await;
+    assert_eq!(sns.len(), 1);
+    assert!(
+        sns[0]["Message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 more root-api-call findings"),
+        "{sns:?}"
+    );
+}
+
 /// The DynamoDB adapter's answer to a duplicate of a grouped finding whose
 /// first delivery claimed it and has not decided (its item written by hand,
 /// as that delivery left it): in flight while the claim's lease runs,

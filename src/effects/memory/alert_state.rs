@@ -210,15 +210,20 @@ impl AlertState for MemoryAlertState {
             .collect())
     }
 
-    async fn close_window(&self, key: &str, opened_at: i64) -> Result<(), EffectError> {
+    async fn close_window(
+        &self,
+        key: &str,
+        opened_at: i64,
+        folded: u64,
+    ) -> Result<bool, EffectError> {
         self.call("dynamodb:DeleteItem")?;
         let mut windows = lock(&self.windows);
-        if windows
+        let same = windows
             .get(key)
-            .is_some_and(|(w, _)| w.opened_at == opened_at)
-        {
+            .is_some_and(|(w, _)| w.opened_at == opened_at && w.folded == folded);
+        if same {
             windows.remove(key);
         }
-        Ok(())
+        Ok(same)
     }
 }
