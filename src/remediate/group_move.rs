@@ -270,11 +270,10 @@ where
     Ok(())
 }
 
-/// Takes `user` out of the dedicated `group` again when what was being
-/// moved left the user meanwhile (detached, deleted or changed by someone
-/// else): the group's copy must not grant what the user no longer holds.
-/// The group is dedicated to this user and policy, so the membership
-/// served the move alone.
+/// Takes `user` out of the dedicated `group` again (a membership this run
+/// made) when the user's own copy changed while it was being moved: the
+/// group's copy, the old version, must not grant what the user no longer
+/// holds.
 pub(super) async fn withdraw(
     iam: &dyn Iam,
     rec: &mut Recorder,
@@ -291,6 +290,7 @@ pub(super) async fn withdraw(
                     sh(user)
                 )),
             );
+            rec.note(format!("{user} was taken out of group {group} again"));
             Ok(())
         }
         Err(e) if e.is_not_found() => Ok(()),

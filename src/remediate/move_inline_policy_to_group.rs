@@ -222,10 +222,13 @@ pub(super) async fn run(
         .await
         .map_err(|e| rec.fail(e))?;
     match now {
-        None => return withdrawn(iam, rec, group, user, policy_name).await,
+        None => rec.note(already_deleted(group, user, policy_name)),
         Some(now) if !same_document(&now, &document) => {
             // The group's copy is the old version: not granted meanwhile.
-            withdraw(iam, &mut rec, group, user).await?;
+            // Only a membership this run made is taken back.
+            if !member {
+                withdraw(iam, &mut rec, group, user).await?;
+            }
             let e = EffectError::new(
                 "iam:GetUserPolicy",
                 ErrorKind::Unavailable,
@@ -245,9 +248,7 @@ pub(super) async fn run(
                     sh(&compact(&document))
                 )),
             ),
-            Err(e) if e.is_not_found() => {
-                return withdrawn(iam, rec, group, user, policy_name).await;
-            }
+            Err(e) if e.is_not_found() => rec.note(already_deleted(group, user, policy_name)),
             Err(e) => return Err(rec.fail(e)),
         },
     }
@@ -257,20 +258,17 @@ pub(super) async fn run(
     Ok(rec.finish(Status::Done))
 }
 
-/// The user's own copy was deleted by someone else while it was being
-/// moved: the group's copy must not grant it back.
-async fn withdrawn(
-    iam: &dyn Iam,
-    mut rec: Recorder,
-    group: &str,
-    user: &str,
-    policy_name: &str,
-) -> Result<Report, RemediateError> {
-    withdraw(iam, &mut rec, group, user).await?;
-    rec.note(format!(
-        "inline policy {policy_name} was deleted from {user} by someone else while it was being moved, so {user} was taken out of group {group} again: the move grants nothing {user} no longer holds. If {user} should keep it, run the undo"
-    ));
-    Ok(rec.finish(Status::Done))
+/// The user's own copy was deleted meanwhile: by someone else, or by
+/// another delivery of this event that ran alongside. IAM cannot tell
+/// which, and taking the user out of the group would leave nothing in the
+/// second case: the user keeps it through the group, and the note says how
+/// to revoke it.
+fn already_deleted(group: &str, user: &str, policy_name: &str) -> String {
+    format!(
+        "inline policy {policy_name} was already deleted from {user} (by someone else, or by another delivery of this event); {user} holds it through group {group}. If it was meant to be revoked: aws iam remove-user-from-group --group-name {} --user-name {}",
+        sh(group),
+        sh(user)
+    )
 }
 
 /// The document on one line, for the undo command.

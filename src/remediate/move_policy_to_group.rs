@@ -14,9 +14,7 @@
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::dispatch::Ctx;
-use super::group_move::{
-    GroupFacts, choose_group, join_and_verify, member_candidates, same_name, withdraw,
-};
+use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
 use super::retry::{Seen, patiently, retry_not_found};
@@ -73,7 +71,6 @@ pub static SPEC: RemediationSpec = RemediationSpec {
         "iam:ListAttachedUserPolicies",
         "iam:ListGroupPolicies",
         "iam:ListGroupsForUser",
-        "iam:RemoveUserFromGroup",
     ],
     scoped_to_group_path: true,
 };
@@ -282,16 +279,17 @@ pub(super) async fn run(
                 sh(policy_arn)
             )),
         ),
-        // Detached by someone else while it was being moved: the group's
-        // copy would grant it back. (An answer of ours lost and the call
-        // sent again reads the same; then the user is left without it, and
-        // the notes and undo say so.)
+        // Detached meanwhile: by someone else, or by another delivery of
+        // this event that ran alongside (or our answer was lost and the
+        // call sent again). IAM cannot tell which, and taking the user out
+        // of the group would leave nothing in the last two cases: the user
+        // keeps it through the group, and the note says how to revoke it.
         Err(e) if e.is_not_found() => {
-            withdraw(iam, &mut rec, group, user).await?;
             rec.note(format!(
-                "{policy_arn} was detached from {user} by someone else while it was being moved, so {user} was taken out of group {group} again: the move grants nothing {user} no longer holds. If {user} should keep it, run the undo"
+                "{policy_arn} was already detached from {user} (by someone else, or by another delivery of this event); {user} holds it through group {group}. If it was meant to be revoked: aws iam remove-user-from-group --group-name {} --user-name {}",
+                sh(group),
+                sh(user)
             ));
-            return Ok(rec.finish(Status::Done));
         }
         Err(e) => return Err(rec.fail(e)),
     }
