@@ -66,11 +66,12 @@ pub fn admin_grant(doc: &Value) -> Option<String> {
             return None;
         }
         let actions = strings(stmt, "Action");
+        let not_actions = strings(stmt, "NotAction");
         let action = if actions.iter().any(|a| *a == "*" || *a == "*:*") {
             "*"
         } else if actions.iter().any(|a| a.eq_ignore_ascii_case("iam:*")) {
             "iam:*"
-        } else if stmt.get("NotAction").is_some() {
+        } else if stmt.get("NotAction").is_some() && !not_actions.contains(&"*") {
             "every action but its NotAction"
         } else {
             return None;
@@ -80,6 +81,9 @@ pub fn admin_grant(doc: &Value) -> Option<String> {
             "*"
         } else if resources.iter().any(|r| every_arn(r)) {
             "every ARN"
+        } else if resources.iter().any(|r| every_iam_arn(r)) {
+            // IAM's own resources are enough: with them, any other grant.
+            "every IAM resource"
         } else if stmt.get("NotResource").is_some() {
             "every resource but its NotResource"
         } else {
@@ -87,6 +91,27 @@ pub fn admin_grant(doc: &Value) -> Option<String> {
         };
         Some(format!("{action} on {resource}"))
     })
+}
+
+/// An ARN pattern every IAM resource of an account (or of every account)
+/// matches: `arn:PARTITION:iam::ACCOUNT:*`, the account `*` or twelve
+/// digits, the partition any.
+fn every_iam_arn(resource: &str) -> bool {
+    let mut parts = resource.splitn(6, ':');
+    let (Some("arn"), Some(_), Some(service), Some(""), Some(account), Some(rest)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    service.eq_ignore_ascii_case("iam")
+        && (account == "*" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+        && !rest.is_empty()
+        && rest.chars().all(|c| c == '*')
 }
 
 /// An ARN pattern every ARN (of a partition) matches: `arn:` then, after
@@ -146,6 +171,14 @@ mod tests {
                 "iam:* on *",
             ),
             (
+                r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::*:*"}]}"#,
+                "iam:* on every IAM resource",
+            ),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":["arn:aws:s3:::b","arn:aws-cn:iam::111122223333:*"]}]}"#,
+                "* on every IAM resource",
+            ),
+            (
                 r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#,
                 "* on *",
             ),
@@ -169,6 +202,9 @@ mod tests {
             r#"{"Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Deny","NotAction":"iam:*","Resource":"*"}]}"#,
             r#"{"Statement":[{"Effect":"Allow","NotAction":"s3:*","Resource":"arn:aws:s3:::b"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","NotAction":"*","Resource":"*"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::111122223333:user/*"}]}"#,
+            r#"{"Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::1:*"}]}"#,
             r#"{}"#,
         ] {
             assert_eq!(admin_grant(&decode(text).unwrap()), None, "{text}");
