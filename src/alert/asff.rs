@@ -137,10 +137,10 @@ pub fn scan_finding(
 }
 
 /// A target's label as part of a finding id: letters, digits and `-_.@`
-/// kept, every other character `-`. Where a character other than the
-/// label's spaces was replaced (IAM names may hold `+`, `=` and `,`), the
-/// first 8 hex digits of the label's SHA-256 follow, so `ops+x` and `ops=x`
-/// stay two findings; the other labels keep the ids they always had.
+/// kept, every other character `-`. When the label holds `+`, `=` or `,`
+/// (which IAM names may hold, and `-` could otherwise stand for), the first
+/// 8 hex digits of the label's SHA-256 follow, so `ops+x` and `ops=x` stay
+/// two findings; every other label keeps the id it always had.
 fn id_part(label: &str) -> String {
     use sha2::{Digest, Sha256};
     let kept = |c: char| c.is_ascii_alphanumeric() || "-_.@".contains(c);
@@ -148,7 +148,7 @@ fn id_part(label: &str) -> String {
         .chars()
         .map(|c| if kept(c) { c } else { '-' })
         .collect();
-    if label.chars().all(|c| kept(c) || c == ' ') {
+    if !label.contains(['+', '=', ',']) {
         return part;
     }
     let hash = Sha256::digest(label.as_bytes());
@@ -220,10 +220,7 @@ mod tests {
         let f = scan_finding("111122223333", Some("us-gov-west-1"), &d, None, now);
         assert_eq!(
             f.id,
-            format!(
-                "trailguard/111122223333/scan/user-policy-attached/user-ops-bob-{}",
-                &hex_sha256("user ops/bob")[..8]
-            )
+            "trailguard/111122223333/scan/user-policy-attached/user-ops-bob"
         );
         let plain = decision("bob", "ReadOnlyAccess attached directly");
         let plain = scan_finding("111122223333", None, &plain, None, now);
@@ -267,6 +264,8 @@ mod tests {
             .collect();
         assert_eq!(ids.len(), 5, "{ids:?}");
         assert!(id("ops-x").ends_with("/user-ops-x"));
+        let hashed = format!("/user-ops-x-{}", &hex_sha256("user ops+x")[..8]);
+        assert!(id("ops+x").ends_with(&hashed));
         assert!(
             id("ops+x")
                 .starts_with("trailguard/111122223333/scan/user-policy-attached/user-ops-x-")

@@ -48,11 +48,12 @@ pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
 }
 
 /// A FIFO topic's `MessageDeduplicationId`: SNS takes at most 128
-/// characters, so a longer id (a group key holds ARNs) is sent as the
-/// SHA-256 of it, in hex.
+/// characters, letters, digits and ASCII punctuation only, so a longer id
+/// (a group key holds ARNs) or one with anything else (a space, as in the
+/// source IP `AWS Internal`) is sent as its SHA-256, in hex.
 pub fn deduplication_id(id: String) -> String {
     use sha2::{Digest, Sha256};
-    if id.len() <= DEDUPLICATION_ID_MAX {
+    if id.len() <= DEDUPLICATION_ID_MAX && id.bytes().all(|b| b.is_ascii_graphic()) {
         return id;
     }
     Sha256::digest(id.as_bytes())
@@ -176,6 +177,10 @@ mod tests {
         assert!(hashed.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(hashed, deduplication_id(long));
         assert_ne!(hashed, deduplication_id(format!("{short}z")));
+        let spaced = deduplication_id("group#1#root-api-call#s#AWS Internal#1#2".into());
+        assert_eq!(spaced.len(), 64);
+        let punctuated = "group#1:rule/a@b.c!~".to_owned();
+        assert_eq!(deduplication_id(punctuated.clone()), punctuated);
     }
 
     #[test]
