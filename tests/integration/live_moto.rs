@@ -782,13 +782,9 @@ async fn a_group_of_that_name_used_for_another_policy_is_left_alone() {
     assert_eq!(status(&again, "user-policy-attached"), Status::Unchanged);
 }
 
-/// A fault at every IAM call of move-policy-to-group, before the call and
-/// after it took effect (answer lost): the user always still holds the
-/// policy, and a retry completes the move. Each case uses its own user and
-/// group names, so one moto serves them all.
-/// The adapter's RemoveUserFromGroup (a move takes the user out of the
-/// group again when the user's own copy went meanwhile): done, then
-/// NoSuchEntity, which the move reads as "already out".
+/// The adapter's RemoveUserFromGroup (the inline move takes the user out
+/// of the group again when the user's own copy changed meanwhile): done,
+/// then NoSuchEntity, which the move reads as "already out".
 #[tokio::test]
 async fn remove_user_from_group_against_iam() {
     use trailguard::effects::Iam;
@@ -829,6 +825,10 @@ async fn remove_user_from_group_against_iam() {
     assert_eq!(again.operation, "iam:RemoveUserFromGroup");
 }
 
+/// A fault at every IAM call of move-policy-to-group, before the call and
+/// after it took effect (answer lost): the user always still holds the
+/// policy, and a retry completes the move. Each case uses its own user and
+/// group names, so one moto serves them all.
 #[tokio::test]
 async fn move_policy_to_group_survives_a_fault_at_every_step() {
     let moto = Moto::start();

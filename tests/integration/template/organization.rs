@@ -358,11 +358,9 @@ fn one_scan_per_account_goes_through_a_queue_with_partial_failures_and_a_dead_le
     );
 }
 
-/// The scan queue takes messages from the dispatcher alone (the function's
-/// role): anyone else of the central account holding `sqs:SendMessage`
-/// could queue scans, remediations included, of any account. The dead
-/// letters are moved by SQS itself and the alarm reads metrics: neither
-/// sends.
+/// A dead letter is replayed by an operator, remediations included: only
+/// the rules' deliveries and the function's failed invocations may put
+/// one in the queue.
 #[test]
 fn only_the_rules_and_the_function_send_to_the_dead_letter_queue() {
     for (stack, rules) in [
@@ -399,8 +397,32 @@ fn only_the_rules_and_the_function_send_to_the_dead_letter_queue() {
             "arn:test:DeadLetterQueue.Arn"
         );
     }
+    // The forwarding stacks' queues take their rule's deliveries only.
+    for stack in [
+        member(&[], "eu-west-1"),
+        Stack::new(super::forward_template(), &[]),
+    ] {
+        let policy = properties(&stack, "DeadLetterQueuePolicy");
+        let statements = policy["PolicyDocument"]["Statement"].as_array().unwrap();
+        assert_eq!(
+            statements.last().unwrap(),
+            &json!({
+                "Sid": "OnlyTheRuleSends",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:SendMessage",
+                "Resource": "arn:test:DeadLetterQueue.Arn",
+                "Condition": {"ArnNotEquals": {"aws:SourceArn": "arn:test:ForwardRule.Arn"}}
+            })
+        );
+    }
 }
 
+/// The scan queue takes messages from the dispatcher alone (the function's
+/// role): anyone else of the central account holding `sqs:SendMessage`
+/// could queue scans, remediations included, of any account. The dead
+/// letters are moved by SQS itself and the alarm reads metrics: neither
+/// sends.
 #[test]
 fn only_the_functions_role_sends_to_the_scan_queue() {
     for region in ["us-east-1", "us-gov-west-1", "cn-north-1"] {
