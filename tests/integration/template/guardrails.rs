@@ -66,7 +66,12 @@ fn denying<'s>(statements: &'s [Value], action: &'s str) -> impl Iterator<Item =
 fn assert_guardrails(stack: &Stack, label: &str) {
     let statements = role_statements(stack);
     let partition = stack.partition();
-    for s in statements.iter().filter(|s| s["Effect"] == "Deny") {
+    // Every Deny names what it denies, but the one that keeps the role's
+    // permissions to this function's code (checked on its own).
+    for s in statements
+        .iter()
+        .filter(|s| s["Effect"] == "Deny" && s["Sid"] != "OnlyFromThisFunction")
+    {
         assert!(
             s["NotAction"].is_null() && s["NotResource"].is_null(),
             "{label}: a Deny says what it denies: {s}"
@@ -290,8 +295,75 @@ fn no_allow_exists_before_the_guardrails() {
         let missing: Vec<_> = guardrails.difference(&after).collect();
         assert!(missing.is_empty(), "{id} is not created after {missing:?}");
     }
+    // The function runs after every guardrail but the one that names it
+    // (which restricts other functions given the role, not this one).
     let (id, f) = function(stack.template);
     let after = depends(f);
-    let missing: Vec<_> = guardrails.difference(&after).collect();
+    let missing: Vec<_> = guardrails
+        .difference(&after)
+        .filter(|g| *g != "OnlyThisFunctionPolicy")
+        .collect();
     assert!(missing.is_empty(), "{id} may run before {missing:?}");
+}
+
+/// Whoever may pass the role to another function gets none of its
+/// permissions there: every call but those Lambda makes outside the
+/// function's code (queues, their keys, logs) is denied unless it comes
+/// from this function (`lambda:SourceFunctionArn`, which Lambda sets on
+/// every call from a function's execution environment).
+#[test]
+fn the_roles_permissions_hold_only_from_this_functions_code() {
+    let stack = Stack::new(main_template(), &[]);
+    let policy = stack
+        .resolve(&main_template()["Resources"]["OnlyThisFunctionPolicy"]["Properties"])
+        .expect("OnlyThisFunctionPolicy");
+    assert_eq!(
+        policy["RoleName"],
+        stack
+            .resolve(&json!({"Ref": role_id(stack.template)}))
+            .expect("the role")
+    );
+    assert_eq!(
+        policy["PolicyDocument"]["Statement"],
+        json!([{
+            "Sid": "OnlyFromThisFunction",
+            "Effect": "Deny",
+            "NotAction": ["logs:*", "sqs:*", "kms:*"],
+            "Resource": "*",
+            "Condition": {"ArnNotEquals": {"lambda:SourceFunctionArn": "arn:test:TrailguardFunction.Arn"}}
+        }])
+    );
+    // In organisation mode with a scan, queueing one is this code's alone.
+    let org = super::organization::central(&[], "us-east-1");
+    let statements = org
+        .resolve(
+            &main_template()["Resources"]["OnlyThisFunctionPolicy"]["Properties"]["PolicyDocument"]
+                ["Statement"],
+        )
+        .expect("statements");
+    assert_eq!(
+        statements[1],
+        json!({
+            "Sid": "OnlyThisFunctionQueuesScans",
+            "Effect": "Deny",
+            "Action": "sqs:SendMessage",
+            "Resource": "arn:test:ScanQueue.Arn",
+            "Condition": {"ArnNotEquals": {"lambda:SourceFunctionArn": "arn:test:TrailguardFunction.Arn"}}
+        })
+    );
+    // Each remediation's Allow comes after it.
+    for (id, r) in main_template()["Resources"].as_object().expect("Resources") {
+        if r["Type"] == "AWS::IAM::RolePolicy"
+            && r["Properties"]["PolicyName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("remediation-"))
+        {
+            assert!(
+                strings(&r["DependsOn"])
+                    .iter()
+                    .any(|d| d == "OnlyThisFunctionPolicy"),
+                "{id}"
+            );
+        }
+    }
 }
