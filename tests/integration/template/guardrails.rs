@@ -330,7 +330,7 @@ fn the_roles_permissions_hold_only_from_this_functions_code() {
             "Effect": "Deny",
             "NotAction": ["logs:*", "sqs:*", "kms:*"],
             "Resource": "*",
-            "Condition": {"ArnNotEquals": {"lambda:SourceFunctionArn": "arn:test:TrailguardFunction.Arn"}}
+            "Condition": {"ArnNotLike": {"lambda:SourceFunctionArn": ["arn:test:TrailguardFunction.Arn", "arn:test:TrailguardFunction.Arn:*"]}}
         }])
     );
     // In organisation mode with a scan, queueing one is this code's alone.
@@ -348,7 +348,7 @@ fn the_roles_permissions_hold_only_from_this_functions_code() {
             "Effect": "Deny",
             "Action": "sqs:SendMessage",
             "Resource": "arn:test:ScanQueue.Arn",
-            "Condition": {"ArnNotEquals": {"lambda:SourceFunctionArn": "arn:test:TrailguardFunction.Arn"}}
+            "Condition": {"ArnNotLike": {"lambda:SourceFunctionArn": ["arn:test:TrailguardFunction.Arn", "arn:test:TrailguardFunction.Arn:*"]}}
         })
     );
     // Each remediation's Allow comes after it.
