@@ -235,6 +235,19 @@ pub(crate) fn plain_document(document: &str) -> String {
     }
 }
 
+/// The SHA-256 of `text`, in lowercase hex: an id made to fit where the
+/// text would not (SNS deduplication ids, Security Hub finding ids).
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 /// The partition of a region name (`aws`, `aws-cn`, `aws-us-gov`), by its
 /// prefix; `None` for a string that is not a region name, and for the
 /// isolated partitions (`us-iso-east-1`, ...), whose consoles are not public.
@@ -339,6 +352,14 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sha256_hex_is_the_digest_in_lowercase_hex() {
+        assert_eq!(
+            super::sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
     use super::*;
 
     #[test]

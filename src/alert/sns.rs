@@ -52,14 +52,10 @@ pub fn message(topic_arn: &str, facts: &Facts) -> SnsMessage {
 /// (a group key holds ARNs) or one with anything else (a space, as in the
 /// source IP `AWS Internal`) is sent as its SHA-256, in hex.
 pub fn deduplication_id(id: String) -> String {
-    use sha2::{Digest, Sha256};
     if id.len() <= DEDUPLICATION_ID_MAX && id.bytes().all(|b| b.is_ascii_graphic()) {
         return id;
     }
-    Sha256::digest(id.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::sha256_hex(&id)
 }
 
 /// SNS's limit on a `MessageDeduplicationId`.

@@ -148,8 +148,9 @@ impl Webhook for HttpWebhook {
         url: &WebhookUrl,
         body: &serde_json::Value,
     ) -> Result<(), EffectError> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| EffectError::new(OP, ErrorKind::Invalid, e.to_string()))?;
+        let body: bytes::Bytes = serde_json::to_vec(body)
+            .map_err(|e| EffectError::new(OP, ErrorKind::Invalid, e.to_string()))?
+            .into();
         // Slack's rate limit (429) says the message was not taken and when
         // to try again: tried again here, within bounds, before the
         // invocation fails over it. Nothing else is sent twice from here.
@@ -195,7 +196,7 @@ fn retry_after(value: Option<&str>) -> Duration {
 }
 
 impl HttpWebhook {
-    async fn post_once(&self, url: &WebhookUrl, body: Vec<u8>) -> Result<(), Refused> {
+    async fn post_once(&self, url: &WebhookUrl, body: bytes::Bytes) -> Result<(), Refused> {
         let mut request = HttpRequest::new(SdkBody::from(body));
         // `check_url` made the URL; it parses. Only the rule is named.
         request.set_uri(url.expose()).map_err(|_| {

@@ -3,9 +3,9 @@
 
 use super::{Evaluation, Subject, evaluate_subject};
 use crate::config::Config;
-use crate::event::CloudTrailEvent;
 use crate::event::input::Envelope;
 use crate::event::view::RecordView;
+use crate::event::{CloudTrailEvent, arn_parts};
 use crate::rules::{self, Finding};
 
 /// Is the caller trailguard's own role? Its fixes must never re-trigger it.
@@ -46,19 +46,6 @@ fn session_of(arn: &str) -> Option<(&str, &str, &str)> {
     let (name, session) = resource.strip_prefix("assumed-role/")?.split_once('/')?;
     (!name.is_empty() && !session.is_empty() && !session.contains('/'))
         .then_some((partition, account, name))
-}
-
-/// An ARN's six parts; the last (the resource) may hold `:`.
-fn arn_parts(arn: &str) -> Option<[&str; 6]> {
-    let mut it = arn.splitn(6, ':');
-    Some([
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    ])
 }
 
 /// The names of the roles whose calls are trailguard's own (its role,

@@ -379,6 +379,20 @@ pub fn non_empty_str(value: &Value) -> Option<&str> {
     value.as_str().filter(|s| !s.is_empty())
 }
 
+/// An ARN's six parts (`arn`, partition, service, region, account,
+/// resource); the last may hold `:`. `None` with fewer than six.
+pub fn arn_parts(arn: &str) -> Option<[&str; 6]> {
+    let mut it = arn.splitn(6, ':');
+    Some([
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

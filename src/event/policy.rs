@@ -97,15 +97,7 @@ pub fn admin_grant(doc: &Value) -> Option<String> {
 /// matches: `arn:PARTITION:iam::ACCOUNT:*`, the account `*` or twelve
 /// digits, the partition any.
 fn every_iam_arn(resource: &str) -> bool {
-    let mut parts = resource.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(service), Some(""), Some(account), Some(rest)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let Some(["arn", _, service, "", account, rest]) = super::arn_parts(resource) else {
         return false;
     };
     service.eq_ignore_ascii_case("iam")

@@ -297,3 +297,16 @@ pub(super) async fn withdraw(
         Err(e) => Err(rec.fail(e)),
     }
 }
+
+/// The note of a move whose user's own copy (`what`) was already gone
+/// when the move took it away: by someone else, or by another delivery of
+/// the same event running alongside. IAM cannot tell which, and taking the
+/// user out of the group would leave nothing in the second case: the user
+/// keeps it through the group, and the note says how to revoke it.
+pub(super) fn already_gone(what: &str, user: &str, group: &str) -> String {
+    format!(
+        "{what} was already gone from {user} (taken away by someone else, or by another delivery of this event); {user} holds it through group {group}. If it was meant to be revoked: aws iam remove-user-from-group --group-name {} --user-name {}",
+        sh(group),
+        sh(user)
+    )
+}

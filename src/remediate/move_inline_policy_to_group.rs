@@ -10,7 +10,7 @@
 
 use super::dispatch::Ctx;
 use super::group_move::{
-    GroupFacts, choose_group, join_and_verify, member_candidates, same_name, withdraw,
+    GroupFacts, already_gone, choose_group, join_and_verify, member_candidates, same_name, withdraw,
 };
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
@@ -222,7 +222,11 @@ pub(super) async fn run(
         .await
         .map_err(|e| rec.fail(e))?;
     match now {
-        None => rec.note(already_deleted(group, user, policy_name)),
+        None => rec.note(already_gone(
+            &format!("inline policy {policy_name}"),
+            user,
+            group,
+        )),
         Some(now) if !same_document(&now, &document) => {
             // The group's copy is the old version: not granted meanwhile.
             // Only a membership this run made is taken back.
@@ -248,7 +252,11 @@ pub(super) async fn run(
                     sh(&compact(&document))
                 )),
             ),
-            Err(e) if e.is_not_found() => rec.note(already_deleted(group, user, policy_name)),
+            Err(e) if e.is_not_found() => rec.note(already_gone(
+                &format!("inline policy {policy_name}"),
+                user,
+                group,
+            )),
             Err(e) => return Err(rec.fail(e)),
         },
     }
@@ -256,19 +264,6 @@ pub(super) async fn run(
         "{user} now holds inline policy {policy_name} through group {group} instead of directly"
     ));
     Ok(rec.finish(Status::Done))
-}
-
-/// The user's own copy was deleted meanwhile: by someone else, or by
-/// another delivery of this event that ran alongside. IAM cannot tell
-/// which, and taking the user out of the group would leave nothing in the
-/// second case: the user keeps it through the group, and the note says how
-/// to revoke it.
-fn already_deleted(group: &str, user: &str, policy_name: &str) -> String {
-    format!(
-        "inline policy {policy_name} was already deleted from {user} (by someone else, or by another delivery of this event); {user} holds it through group {group}. If it was meant to be revoked: aws iam remove-user-from-group --group-name {} --user-name {}",
-        sh(group),
-        sh(user)
-    )
 }
 
 /// The document on one line, for the undo command.

@@ -14,7 +14,9 @@
 //! false, a deprecated AWS managed policy). The grant stays alerted.
 
 use super::dispatch::Ctx;
-use super::group_move::{GroupFacts, choose_group, join_and_verify, member_candidates, same_name};
+use super::group_move::{
+    GroupFacts, already_gone, choose_group, join_and_verify, member_candidates, same_name,
+};
 use super::groups::alternative_name;
 use super::report::{Recorder, RemediateError, Report, Status, sh, user_gone};
 use super::retry::{Seen, patiently, retry_not_found};
@@ -279,18 +281,9 @@ pub(super) async fn run(
                 sh(policy_arn)
             )),
         ),
-        // Detached meanwhile: by someone else, or by another delivery of
-        // this event that ran alongside (or our answer was lost and the
-        // call sent again). IAM cannot tell which, and taking the user out
-        // of the group would leave nothing in the last two cases: the user
-        // keeps it through the group, and the note says how to revoke it.
-        Err(e) if e.is_not_found() => {
-            rec.note(format!(
-                "{policy_arn} was already detached from {user} (by someone else, or by another delivery of this event); {user} holds it through group {group}. If it was meant to be revoked: aws iam remove-user-from-group --group-name {} --user-name {}",
-                sh(group),
-                sh(user)
-            ));
-        }
+        // Detached meanwhile (or our answer was lost and the call sent
+        // again): see `already_gone`.
+        Err(e) if e.is_not_found() => rec.note(already_gone(policy_arn, user, group)),
         Err(e) => return Err(rec.fail(e)),
     }
     rec.note(format!(
