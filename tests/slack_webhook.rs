@@ -81,6 +81,14 @@ async fn config(extra: &str) -> Config {
     Config::from_toml(&text, "test", std::iter::empty()).unwrap()
 }
 
+/// The remediating context of these tests, the webhook URL from the
+/// environment (`TRAILGUARD_SLACK_WEBHOOK_URL`'s place).
+async fn hook_ctx(sdk: &aws_config::SdkConfig, url: &str) -> LiveContext {
+    LiveContext::from_sdk_config(config("").await, sdk, Some(url.to_owned()))
+        .unwrap()
+        .with_retry(Retry::quick())
+}
+
 async fn seed_bob(moto: &Moto) {
     let iam = moto.iam().await;
     iam.create_user().user_name("bob").send().await.unwrap();
@@ -101,9 +109,7 @@ async fn slack_message_from_the_env_url_is_escaped_block_kit_and_never_logged() 
     let moto = Moto::start();
     seed_bob(&moto).await;
     let sdk = moto.sdk_config().await;
-    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
-        .unwrap()
-        .with_retry(Retry::quick());
+    let ctx = hook_ctx(&sdk, &url).await;
     assert!(!format!("{:?}", ctx.slack).contains(SECRET));
 
     let outcome = handle_event(hostile_event(), &ctx).await.unwrap();
@@ -251,9 +257,7 @@ async fn a_rate_limited_post_is_sent_again_after_the_wait_slack_asks_for() {
     let url = hook.url(&format!("/services/T6/B6/{SECRET}"));
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
-        .unwrap()
-        .with_retry(Retry::quick());
+    let ctx = hook_ctx(&sdk, &url).await;
     let started = std::time::Instant::now();
     let outcome = handle_event(event("attach-user-policy"), &ctx)
         .await
@@ -265,9 +269,7 @@ async fn a_rate_limited_post_is_sent_again_after_the_wait_slack_asks_for() {
 
     let always = Listener::start(limited(usize::MAX)).await;
     let url = always.url(&format!("/services/T7/B7/{SECRET}"));
-    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
-        .unwrap()
-        .with_retry(Retry::quick());
+    let ctx = hook_ctx(&sdk, &url).await;
     let err = handle_event(event("attach-user-policy"), &ctx)
         .await
         .unwrap_err();
@@ -290,9 +292,7 @@ async fn a_revoked_webhook_is_not_worth_a_retry() {
     let url = hook.url(&format!("/services/T2/B2/{SECRET}"));
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
-        .unwrap()
-        .with_retry(Retry::quick());
+    let ctx = hook_ctx(&sdk, &url).await;
     let err = handle_event(event("attach-user-policy"), &ctx)
         .await
         .unwrap_err();
@@ -320,9 +320,7 @@ async fn a_webhook_reflecting_the_url_in_its_error_body_leaks_nothing() {
     let url = hook.url(&format!("/services/T5/B5/{SECRET}"));
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let ctx = LiveContext::from_sdk_config(config("").await, &sdk, Some(url.clone()))
-        .unwrap()
-        .with_retry(Retry::quick());
+    let ctx = hook_ctx(&sdk, &url).await;
     let err = handle_event(event("attach-user-policy"), &ctx)
         .await
         .unwrap_err();

@@ -126,7 +126,8 @@ pub trait AlertState: Send + Sync {
     /// only the window opened at `opened_at` (a new one may have opened
     /// since) and only while it still counts `folded` (a finding counted
     /// after the sweep read it is in no follow-up yet). `false` when it
-    /// was left: the next sweep sends what it holds.
+    /// was not removed here: gone already, or left for the next sweep to
+    /// send what it holds.
     async fn close_window(
         &self,
         key: &str,

@@ -507,22 +507,26 @@ mod once {
         }
     }
 
-    #[tokio::test]
-    async fn a_retry_that_completes_a_failed_remediation_is_alerted_again() {
+    /// Remediate mode with a state table and Slack, AddUserToGroup
+    /// throttled `throttled` times before it works.
+    fn remediating_with_state(throttled: usize) -> (Harness, Arc<MemoryAlertState>) {
         let iam = Arc::new(
             FaultyIam::new(MemoryIam::new(bob_with_policy(None))).fail_first(
                 "iam:AddUserToGroup",
-                1,
+                throttled,
                 ErrorKind::Throttled,
             ),
         );
-        let mut h = harness(
-            &format!("{REMEDIATE}\nstate_table = \"trailguard-state\""),
-            iam.clone(),
-            true,
-        );
+        let config = format!("{REMEDIATE}\nstate_table = \"trailguard-state\"");
+        let mut h = harness(&config, iam, true);
         let state = Arc::new(MemoryAlertState::default());
         h.ctx = h.ctx.with_alert_state(state.clone());
+        (h, state)
+    }
+
+    #[tokio::test]
+    async fn a_retry_that_completes_a_failed_remediation_is_alerted_again() {
+        let (h, state) = remediating_with_state(1);
         let status = |o: &crate::live::Outcome| o.findings[0].remediation.as_ref().unwrap().status;
         let err = handle_event(attach_event("bob"), &h.ctx).await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
@@ -579,21 +583,7 @@ mod once {
 
     #[tokio::test]
     async fn a_remediation_that_fails_again_is_not_alerted_again() {
-        let iam = Arc::new(
-            FaultyIam::new(MemoryIam::new(bob_with_policy(None))).fail_first(
-                "iam:AddUserToGroup",
-                2,
-                ErrorKind::Throttled,
-            ),
-        );
-        let mut h = harness(
-            &format!("{REMEDIATE}\nstate_table = \"trailguard-state\""),
-            iam,
-            false,
-        );
-        h.ctx = h
-            .ctx
-            .with_alert_state(Arc::new(MemoryAlertState::default()));
+        let (h, _) = remediating_with_state(2);
         for _ in 0..2 {
             assert!(handle_event(attach_event("bob"), &h.ctx).await.is_err());
         }

@@ -725,7 +725,7 @@ async fn password_policy_is_written_whole_and_only_when_needed() {
 }
 
 #[tokio::test]
-async fn start_logging_only_when_stopped() {
+async fn start_logging_is_done_only_on_a_stopped_trail() {
     let trail = MemoryTrail::default()
         .with_trail("main", false)
         .with_trail("other", true);
